@@ -1,0 +1,58 @@
+// swift-tools-version: 6.2
+// UplinkDNS: an authoritative DNS server for sites that reach the internet over several ISP lines.
+import PackageDescription
+
+/// Every first-party target is built with warnings as errors (STYLE.md: keep the build clean).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "UplinkDNS",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "uplinkdns", targets: ["uplinkdns"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libldns, found through pkg-config; only the Zones target imports it.
+        .systemLibrary(
+            name: "CLDNS",
+            pkgConfig: "ldns",
+            providers: [.apt(["libldns-dev"])]
+        ),
+        // recvmmsg/sendmmsg for the UDP workers (GNU extensions glibc hides from Swift).
+        .target(name: "CUplinkSys"),
+        .target(name: "DNSWire", swiftSettings: strict),
+        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"], swiftSettings: strict),
+        .target(name: "Responder", dependencies: ["DNSWire", "Zones"], swiftSettings: strict),
+        .target(
+            name: "Server",
+            dependencies: [
+                "DNSWire", "Zones", "Responder", "CUplinkSys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "uplinkdns",
+            dependencies: [
+                "Server",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
+        .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Responder", "Zones"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
+    ]
+)

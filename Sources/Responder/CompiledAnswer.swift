@@ -1,0 +1,104 @@
+// CompiledAnswer: a response body precompiled to wire bytes, ready to be copied after the question.
+
+import DNSWire
+import Zones
+
+/// Where a body's bytes and fixups live in the snapshot's arenas, and the header values that go with it.
+///
+/// A body is the part of a response after the question: answer, authority and additional records, compressed
+/// against the question name at offset 12. Bodies used for one exact name are final bytes. Bodies shared by many
+/// query names (wildcard synthesis, negative answers, referrals) are compiled against a template name, and every
+/// compression pointer whose target moves with the query name's length is listed as a fixup: its value at query
+/// time is `12 + qnameLength + delta` (for a suffix of the question name, or a name earlier in the body). A
+/// pointer to the whole question name (an owner that is the query name) is always `0xC00C` and needs no fixup.
+public struct CompiledAnswer: Sendable {
+    /// Header flag bits to set: AA and the rcode's low 4 bits.
+    public var flags: UInt16
+    /// Extended rcode bits for the OPT record (rcode >> 4), e.g. none for every answer the zone gives.
+    public var answerCount: UInt16
+    /// Records in the authority section.
+    public var authorityCount: UInt16
+    /// Additional records when the whole body fits.
+    public var additionalCountFull: UInt16
+    /// Additional records when only the required part fits (glue below a cut).
+    public var additionalCountMin: UInt16
+    /// Offset of the body in the byte arena.
+    public var offset: Int32
+    /// Length of the whole body.
+    public var length: Int32
+    /// Length of the required part (answer, authority, required glue).
+    public var minLength: Int32
+    /// Range of this body's fixups in the fixup arena.
+    public var fixupStart: Int32
+    /// Number of fixups.
+    public var fixupCount: Int32
+}
+
+/// One pointer to patch at query time: at body offset `at`, write `0xC000 | (12 + qnameLength + delta)`.
+public struct Fixup: Sendable {
+    /// Offset of the pointer within the body.
+    public var at: UInt16
+    /// Distance of the target from the end of the question name.
+    public var delta: Int16
+}
+
+/// Owns the arenas that compiled answers point into while a snapshot is being built.
+struct AnswerArena {
+    var bytes: [UInt8] = []
+    var fixups: [Fixup] = []
+    var answers: [CompiledAnswer] = []
+
+    /// Compiles a resolution. `template` is the question name the body is built against. With `anchor` set, the
+    /// body serves every query name that ends in `anchor` and its pointers are stored as fixups; with
+    /// `ownerIsQuery` too (wildcard synthesis), names equal to the template stand for the query name itself and
+    /// point to offset 12.
+    mutating func add(
+        _ res: Resolution, template: DomainName, anchor: DomainName? = nil, ownerIsQuery: Bool = false
+    ) -> Int32 {
+        var w = MessageWriter()
+        w.append([UInt8](repeating: 0, count: 12))
+        w.append(template.wire)
+        if let anchor {
+            w.register(template, at: 12, floor: anchor)
+            if ownerIsQuery { w.register(template, at: 12, floor: anchor, wholeOnly: true) }
+        } else {
+            w.register(template, at: 12)
+        }
+        w.u16(0)
+        w.u16(0)
+        let bodyStart = w.bytes.count
+        for rr in res.answer + res.authority + res.glue { w.record(rr) }
+        let minEnd = w.bytes.count
+        for rr in res.additional { w.record(rr) }
+
+        var body = Array(w.bytes[bodyStart...])
+        let fixStart = fixups.count
+        let qlen = template.wire.count
+        for p in w.pointers where p.at >= bodyStart {
+            let delta = p.target - 12 - qlen
+            if anchor != nil && !p.whole {
+                fixups.append(Fixup(at: UInt16(p.at - bodyStart), delta: Int16(delta)))
+            } else {
+                // Final value: whole-name pointers are 0xC00C; with a fixed template, targets are where they are.
+                let v = 0xC000 | UInt16(p.target)
+                body[p.at - bodyStart] = UInt8(v >> 8)
+                body[p.at - bodyStart + 1] = UInt8(v & 0xFF)
+            }
+        }
+        let aa: UInt16 = res.authoritative ? Header.Flag.aa : 0
+        let answer = CompiledAnswer(
+            flags: aa | (res.rcode.rawValue & 0xF),
+            answerCount: UInt16(res.answer.count),
+            authorityCount: UInt16(res.authority.count),
+            additionalCountFull: UInt16(res.glue.count + res.additional.count),
+            additionalCountMin: UInt16(res.glue.count),
+            offset: Int32(bytes.count),
+            length: Int32(body.count),
+            minLength: Int32(minEnd - bodyStart),
+            fixupStart: Int32(fixStart),
+            fixupCount: Int32(fixups.count - fixStart))
+        bytes += body
+        answers.append(answer)
+        return Int32(answers.count - 1)
+    }
+}

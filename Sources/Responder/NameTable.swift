@@ -1,0 +1,76 @@
+// NameTable: an open-addressing hash table from lower-cased wire names to node indexes, probed without allocating.
+
+/// Maps lower-cased uncompressed wire names to integers. Keys live in one byte arena; a probe hashes and compares
+/// bytes straight from the caller's buffer, so a lookup allocates nothing and takes no lock.
+struct NameTable: Sendable {
+    private var keys: [UInt8] = []
+    /// Per slot: key offset and length in `keys`, its hash, and value + 1 (0 = empty slot).
+    private var slots: [Slot]
+    private let mask: Int
+
+    struct Slot: Sendable {
+        var offset: Int32 = 0
+        var length: Int32 = 0
+        var hash: UInt32 = 0
+        var valuePlusOne: Int32 = 0
+    }
+
+    /// A table with room for `count` keys at a load factor of at most one half (short probe runs).
+    init(capacity count: Int) {
+        var size = 16
+        while size < count * 2 { size <<= 1 }
+        slots = Array(repeating: Slot(), count: size)
+        mask = size - 1
+    }
+
+    /// FNV-1a over the key octets: cheap, and spreads the similar names of one zone well.
+    @inline(__always)
+    static func hash(_ p: UnsafeRawBufferPointer) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in p { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return h
+    }
+
+    /// Inserts `key` (already lower-cased); returns false when it is already present.
+    @discardableResult
+    mutating func insert(_ key: [UInt8], value: Int32) -> Bool {
+        if key.withUnsafeBytes({ find($0) }) != nil { return false }
+        let h = key.withUnsafeBytes { NameTable.hash($0) }
+        var i = Int(h) & mask
+        while slots[i].valuePlusOne != 0 { i = (i + 1) & mask }
+        slots[i] = Slot(offset: Int32(keys.count), length: Int32(key.count), hash: h, valuePlusOne: value + 1)
+        keys += key
+        return true
+    }
+
+    /// The value for `key`, or nil.
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer) -> Int32? {
+        let h = NameTable.hash(key)
+        var i = Int(h) & mask
+        return slots.withUnsafeBufferPointer { s in
+            keys.withUnsafeBytes { k in
+                while true {
+                    let slot = s[i]
+                    if slot.valuePlusOne == 0 { return nil }
+                    if slot.hash == h && Int(slot.length) == key.count
+                        && memcmpEqual(k.baseAddress! + Int(slot.offset), key.baseAddress!, key.count)
+                    {
+                        return slot.valuePlusOne - 1
+                    }
+                    i = (i + 1) & mask
+                }
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}

@@ -1,0 +1,286 @@
+// QueryProcessor: turns one query's bytes into one response's bytes, from a snapshot, without allocating.
+
+import DNSWire
+import Zones
+
+/// How a query arrived: it sets the response size limit (RFC 1035 §4.2.1, RFC 6891 §6.2.5, RFC 7766 §8).
+public enum Transport: Sendable {
+    /// UDP: at most 512 octets without EDNS, else the smaller of the client's and our payload size.
+    case udp
+    /// TCP: up to 65535 octets; answers are always complete.
+    case tcp
+}
+
+/// Per-worker scratch memory for the query path: the lower-cased question name and its label offsets.
+/// One per thread or event loop; never shared.
+public final class QueryScratch {
+    let lowerName: UnsafeMutablePointer<UInt8>
+    let labels: UnsafeMutablePointer<UInt8>
+
+    /// Allocates the scratch buffers (once per worker).
+    public init() {
+        lowerName = .allocate(capacity: 256)
+        labels = .allocate(capacity: 128)
+    }
+
+    deinit {
+        lowerName.deallocate()
+        labels.deallocate()
+    }
+}
+
+/// The query path. `respond` writes a response into `out` and returns its length (0: send nothing).
+///
+/// Decisions, in order (each documented where the RFC leaves a choice):
+/// 1. Malformed or response packets: see `QueryView` (drop or FORMERR).
+/// 2. Opcode other than QUERY: NOTIMP (RFC 1035 §4.1.1; NOTIFY and UPDATE are not accepted by this server).
+/// 3. EDNS version above 0: BADVERS with our OPT (RFC 6891 §6.1.3).
+/// 4. Class CH: `version.bind`/`version.server`/`id.server`/`hostname.bind` TXT from config; anything else
+///    REFUSED. Classes other than IN and CH: REFUSED.
+/// 5. AXFR/IXFR: over UDP NOTIMP (RFC 5936 §4.2 allows transfers over TCP only); over TCP REFUSED until zone
+///    transfer is configured. Other meta types (RFC 6895 §3.1, 128–254) and OPT: NOTIMP.
+/// 6. Names outside every zone: REFUSED without AA (an authoritative-only server, RFC 2308 §2.1 / RFC 8906).
+/// 7. Everything else: the compiled answer for the name and type.
+public enum QueryProcessor {
+    /// Size of the buffer `out` must have: a full TCP message.
+    public static let maxResponse = 65535
+
+    /// Answers `query` into `out` (at least `maxResponse` octets). Returns the response length, 0 to drop.
+    public static func respond(
+        snapshot s: Snapshot, query: UnsafeRawBufferPointer, transport: Transport, scratch: QueryScratch,
+        into out: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        var q = QueryView()
+        switch q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels) {
+        case .drop:
+            return 0
+        case .formErr(let withQuestion):
+            return error(.formErr, q, query, s, out, question: withQuestion, opt: false)
+        case .ok:
+            break
+        }
+        guard q.opcode == 0 else { return error(.notImp, q, query, s, out, question: true, opt: q.hasEDNS) }
+        if q.hasEDNS && q.ednsVersion > 0 {
+            return error(.badVers, q, query, s, out, question: true, opt: true)
+        }
+        if q.qclass == RRClass.ch.rawValue {
+            return chaos(q, query, s, out, scratch: scratch, transport: transport)
+        }
+        guard q.qclass == RRClass.in.rawValue else {
+            return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+        if q.qtype == RRType.axfr.rawValue || q.qtype == RRType.ixfr.rawValue {
+            return error(transport == .udp ? .notImp : .refused, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+        if q.qtype == RRType.opt.rawValue || (q.qtype >= 128 && q.qtype < 255) {
+            return error(.notImp, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+
+        // Closest encloser: probe the query name, then each parent, in the table of every name we serve.
+        let qlen = q.qnameLength
+        var found: Int32 = -1
+        var depth = 0
+        for i in 0...q.labelCount {
+            let off = i < q.labelCount ? Int(scratch.labels[i]) : qlen - 1
+            if let n = s.table.find(UnsafeRawBufferPointer(start: scratch.lowerName + off, count: qlen - off)) {
+                found = n
+                depth = i
+                break
+            }
+        }
+        guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
+        let node = s.nodes[Int(found)]
+        let answer: Int32
+        if depth == 0 {
+            if q.qtype == RRType.ds.rawValue && node.dsAnswer >= 0 {
+                answer = node.dsAnswer
+            } else if node.block >= 0 {
+                answer = node.block
+            } else if node.block == Snapshot.belowDNAME {
+                return slowPath(q, query, s, out, transport: transport)
+            } else {
+                answer = s.answer(node: found, qtype: q.qtype)
+            }
+        } else if node.block >= 0 {
+            answer = node.block
+        } else if node.block == Snapshot.belowDNAME || node.hasDNAME {
+            return slowPath(q, query, s, out, transport: transport)
+        } else if node.wildcard >= 0 {
+            answer = s.answer(node: node.wildcard, qtype: q.qtype)
+        } else {
+            answer = s.zones[Int(node.zone)].nxDomain
+        }
+        return s.bodyBytes.withUnsafeBufferPointer { bytes in
+            s.fixups.withUnsafeBufferPointer { fixups in
+                emit(s.answers[Int(answer)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport)
+            }
+        }
+    }
+
+    /// The size a response may have (RFC 6891 §6.2.5: never below 512, never above what we advertise).
+    @inline(__always)
+    static func limit(_ q: QueryView, _ s: Snapshot, _ transport: Transport) -> Int {
+        switch transport {
+        case .tcp: return maxResponse
+        case .udp:
+            guard q.hasEDNS else { return 512 }
+            return max(512, Int(min(q.ednsUDPSize, s.options.ednsUDPSize)))
+        }
+    }
+
+    /// Length of our OPT record for this query (0 without EDNS).
+    @inline(__always)
+    static func optLength(_ q: QueryView, _ s: Snapshot) -> Int {
+        guard q.hasEDNS else { return 0 }
+        if q.wantsNSID, let nsid = s.options.nsid { return 11 + 4 + nsid.count }
+        return 11
+    }
+
+    /// Writes header, question, the body (whole, without optional additional data, or none with TC=1) and OPT.
+    static func emit(
+        _ a: CompiledAnswer, bytes: UnsafeBufferPointer<UInt8>, fixups: UnsafeBufferPointer<Fixup>,
+        _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
+        transport: Transport
+    ) -> Int {
+        let qend = q.questionEnd
+        let room = limit(q, s, transport) - qend - optLength(q, s)
+        var flags = Header.Flag.qr | (q.flags & Header.Flag.rd) | a.flags
+        var an = a.answerCount
+        var ns = a.authorityCount
+        var ar = a.additionalCountFull
+        var len = Int(a.length)
+        if len > room {
+            if Int(a.minLength) <= room {
+                len = Int(a.minLength)
+                ar = a.additionalCountMin
+            } else {
+                // RFC 2181 §9 / RFC 9471: what is required does not fit; the client retries over TCP.
+                flags |= Header.Flag.tc
+                (an, ns, ar, len) = (0, 0, 0, 0)
+            }
+        }
+        var p = header(out, id: q.id, flags: flags, an: an, ns: ns, ar: ar + (q.hasEDNS ? 1 : 0))
+        copy(query, from: 12, count: qend - 12, to: out, at: &p)
+        if len > 0 {
+            let base = p
+            out.baseAddress!.advanced(by: p).copyMemory(from: bytes.baseAddress! + Int(a.offset), byteCount: len)
+            p += len
+            var f = Int(a.fixupStart)
+            let fend = f + Int(a.fixupCount)
+            while f < fend {
+                let fx = fixups[f]
+                if Int(fx.at) < len {
+                    let v = UInt16(0xC000) | UInt16(12 + q.qnameLength + Int(fx.delta))
+                    out[base + Int(fx.at)] = UInt8(v >> 8)
+                    out[base + Int(fx.at) + 1] = UInt8(v & 0xFF)
+                }
+                f += 1
+            }
+        }
+        if q.hasEDNS { opt(q, s, out, at: &p, extendedRCode: 0) }
+        return p
+    }
+
+    /// A response without records: FORMERR, NOTIMP, REFUSED or BADVERS.
+    static func error(
+        _ rcode: RCode, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
+        _ out: UnsafeMutableRawBufferPointer, question: Bool, opt withOPT: Bool
+    ) -> Int {
+        // Opcode and RD are echoed (RFC 1035 §4.1.1); AA is never set on these.
+        let flags = Header.Flag.qr | (q.flags & (0x7800 | Header.Flag.rd)) | (rcode.rawValue & 0xF)
+        var p = header(
+            out, id: q.id, flags: flags, an: 0, ns: 0, ar: withOPT ? 1 : 0, qd: question ? 1 : 0)
+        if question { copy(query, from: 12, count: q.questionEnd - 12, to: out, at: &p) }
+        if withOPT { opt(q, s, out, at: &p, extendedRCode: UInt8(rcode.rawValue >> 4)) }
+        return p
+    }
+
+    /// CHAOS-class queries (RFC 4892): identity and version as TXT, everything else REFUSED.
+    static func chaos(
+        _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
+        scratch: QueryScratch, transport: Transport
+    ) -> Int {
+        if q.qtype == RRType.txt.rawValue {
+            let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
+            for entry in s.chaos where entry.name.elementsEqual(name) {
+                return s.bodyBytes.withUnsafeBufferPointer { bytes in
+                    s.fixups.withUnsafeBufferPointer { fixups in
+                        emit(s.answers[Int(entry.answer)], bytes: bytes, fixups: fixups, q, query, s, out,
+                             transport: transport)
+                    }
+                }
+            }
+        }
+        return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS)
+    }
+
+    /// Answers that cannot be precompiled (DNAME synthesis, RFC 6672): resolved and encoded per query.
+    static func slowPath(
+        _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
+        transport: Transport
+    ) -> Int {
+        var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
+        guard let qname = try? reader.name(), let zone = s.zoneSet.zone(for: qname, qtype: RRType(q.qtype)) else {
+            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+        var arena = AnswerArena()
+        let idx = arena.add(zone.resolve(qname, RRType(q.qtype)), template: qname)
+        return arena.bytes.withUnsafeBufferPointer { bytes in
+            arena.fixups.withUnsafeBufferPointer { fixups in
+                emit(arena.answers[Int(idx)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func header(
+        _ out: UnsafeMutableRawBufferPointer, id: UInt16, flags: UInt16, an: UInt16, ns: UInt16, ar: UInt16,
+        qd: UInt16 = 1
+    ) -> Int {
+        put16(out, 0, id)
+        put16(out, 2, flags)
+        put16(out, 4, qd)
+        put16(out, 6, an)
+        put16(out, 8, ns)
+        put16(out, 10, ar)
+        return 12
+    }
+
+    @inline(__always)
+    static func put16(_ out: UnsafeMutableRawBufferPointer, _ at: Int, _ v: UInt16) {
+        out[at] = UInt8(v >> 8)
+        out[at + 1] = UInt8(v & 0xFF)
+    }
+
+    @inline(__always)
+    static func copy(
+        _ src: UnsafeRawBufferPointer, from: Int, count: Int, to out: UnsafeMutableRawBufferPointer, at p: inout Int
+    ) {
+        out.baseAddress!.advanced(by: p).copyMemory(from: src.baseAddress! + from, byteCount: count)
+        p += count
+    }
+
+    /// Our OPT record (RFC 6891 §6.1.2): root owner, our payload size, extended rcode, version 0, DO copied
+    /// (RFC 3225 §3), NSID when asked and configured (RFC 5001). Unknown options are not echoed.
+    static func opt(
+        _ q: QueryView, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, at p: inout Int, extendedRCode: UInt8
+    ) {
+        out[p] = 0
+        put16(out, p + 1, RRType.opt.rawValue)
+        put16(out, p + 3, s.options.ednsUDPSize)
+        out[p + 5] = extendedRCode
+        out[p + 6] = 0
+        out[p + 7] = q.dnssecOK ? 0x80 : 0
+        out[p + 8] = 0
+        if q.wantsNSID, let nsid = s.options.nsid {
+            put16(out, p + 9, UInt16(4 + nsid.count))
+            put16(out, p + 11, QueryView.OptionCode.nsid)
+            put16(out, p + 13, UInt16(nsid.count))
+            for (i, b) in nsid.enumerated() { out[p + 15 + i] = b }
+            p += 15 + nsid.count
+        } else {
+            put16(out, p + 9, 0)
+            p += 11
+        }
+    }
+}

@@ -1,0 +1,22 @@
+// ResponderOptions: the server settings that shape answers (identity, version, NSID, EDNS size).
+
+/// Settings that change what the responder says, as opposed to where it listens.
+public struct ResponderOptions: Sendable, Equatable {
+    /// Text for CHAOS `id.server` and `hostname.bind` (RFC 4892); nil = those queries are REFUSED.
+    public var identity: String?
+    /// Text for CHAOS `version.bind` and `version.server`; nil = those queries are REFUSED.
+    public var version: String?
+    /// The NSID payload (RFC 5001), returned to queries that ask for it; nil = never sent.
+    public var nsid: [UInt8]?
+    /// The UDP payload size we advertise and never exceed: 1232 (DNS Flag Day 2020, RFC 9715 guidance), which
+    /// fits an IPv6 minimum MTU without fragmentation.
+    public var ednsUDPSize: UInt16 = 1232
+
+    /// Makes options.
+    public init(identity: String? = nil, version: String? = nil, nsid: [UInt8]? = nil, ednsUDPSize: UInt16 = 1232) {
+        self.identity = identity
+        self.version = version
+        self.nsid = nsid
+        self.ednsUDPSize = ednsUDPSize
+    }
+}

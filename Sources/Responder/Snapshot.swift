@@ -1,0 +1,217 @@
+// Snapshot: every answer the server can give, compiled once from the zones and swapped in whole on reload.
+
+import DNSWire
+import Zones
+
+/// The immutable, precompiled state the query path reads. Building one does all the work (lookups, chains,
+/// compression); answering a query is then hash probes over the query name's suffixes plus a copy.
+public final class Snapshot: Sendable {
+    /// Per-name facts for the query-time walk.
+    struct NodeInfo: Sendable {
+        /// Index into `zones`.
+        var zone: Int32
+        /// `referral` answer of the nearest cut at or above this node; `belowDNAME` when a DNAME above it decides;
+        /// `-1` when the node answers for itself.
+        var block: Int32
+        /// Node index of `*.` this name, or -1.
+        var wildcard: Int32
+        /// Range in `typeEntries`.
+        var typeStart: Int32
+        var typeCount: Int32
+        /// The answer for types without an entry.
+        var defaultAnswer: Int32
+        /// At a cut: DS answered from the parent side. At the apex of a zone whose parent we serve: the parent's
+        /// DS answer (RFC 4035 §3.1.4.1). Otherwise -1.
+        var dsAnswer: Int32
+        /// The node owns a DNAME: names below it are synthesised on the slow path.
+        var hasDNAME: Bool
+        /// The node is a delegation point.
+        var isCut: Bool
+    }
+
+    /// `NodeInfo.block` value for names under a DNAME.
+    static let belowDNAME: Int32 = -2
+
+    struct TypeEntry: Sendable {
+        var type: UInt16
+        var answer: Int32
+    }
+
+    struct ZoneInfo: Sendable {
+        var zone: Zone
+        var nxDomain: Int32
+        var noData: Int32
+    }
+
+    let table: NameTable
+    let nodes: [NodeInfo]
+    let typeEntries: [TypeEntry]
+    let zones: [ZoneInfo]
+    let answers: [CompiledAnswer]
+    let bodyBytes: [UInt8]
+    let fixups: [Fixup]
+    /// CHAOS TXT answers by lower-cased wire name.
+    let chaos: [(name: [UInt8], answer: Int32)]
+    /// The zones, for the slow path and for export.
+    public let zoneSet: ZoneSet
+    /// The settings compiled in.
+    public let options: ResponderOptions
+
+    /// How many names the table holds (for logs and tests).
+    public var nameCount: Int { nodes.count }
+
+    /// Compiles `zoneSet` with `options`.
+    public init(zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions()) {
+        var arena = AnswerArena()
+        var nodes: [NodeInfo] = []
+        var types: [TypeEntry] = []
+        var zoneInfos: [ZoneInfo] = []
+        let ordered = zoneSet.zones.values.sorted { $0.origin.labelCount > $1.origin.labelCount }
+        let total = ordered.reduce(0) { $0 + $1.nodes.count }
+        var table = NameTable(capacity: total)
+
+        // Pass 1: give every name an index. Deeper zones go first, so a child apex we serve wins over the
+        // parent's delegation point, and the parent's glue below it is left to the child.
+        var indexOf: [DomainName: Int32] = [:]
+        var owned: [(zone: Int, name: DomainName)] = []
+        for (zi, zone) in ordered.enumerated() {
+            for name in zone.nodes.keys.sorted() {
+                guard zoneSet.zone(for: name, qtype: .a)?.origin == zone.origin else { continue }
+                let idx = Int32(owned.count)
+                guard table.insert(name.lowercased().wire, value: idx) else { continue }
+                indexOf[name] = idx
+                owned.append((zi, name))
+            }
+        }
+
+        // Pass 2: compile each zone's shared negative bodies, then every name's answers.
+        for zone in ordered {
+            let origin = zone.origin
+            var nx = Resolution(outcome: .nxDomain)
+            nx.rcode = .nxDomain
+            nx.authority = [zone.negativeSOA]
+            var nodata = Resolution(outcome: .noData)
+            nodata.authority = [zone.negativeSOA]
+            zoneInfos.append(ZoneInfo(
+                zone: zone,
+                nxDomain: arena.add(nx, template: origin, anchor: origin),
+                noData: arena.add(nodata, template: origin, anchor: origin)))
+        }
+        // Per zone, once: the types it holds and a type it does not (for the answers aliases give).
+        let zoneTypes = ordered.map { z in Set(z.nodes.values.flatMap { $0.rrsets.keys }) }
+        let absentTypes = zoneTypes.map(Snapshot.absentType(notIn:))
+        var referralOf: [DomainName: Int32] = [:]
+        for (zi, name) in owned {
+            let zone = ordered[zi]
+            let origin = zone.origin
+            let info = zoneInfos[zi]
+            let node = zone.nodes[name]!
+            var n = NodeInfo(
+                zone: Int32(zi), block: -1, wildcard: name.wildcardChild.flatMap { indexOf[$0] } ?? -1,
+                typeStart: Int32(types.count), typeCount: 0, defaultAnswer: info.noData, dsAnswer: -1,
+                hasDNAME: node.rrsets[.dname] != nil, isCut: zone.isCut(name))
+            /// Shares the zone's negative bodies where an answer is just that, and compiles the rest.
+            func compile(_ res: Resolution, wildcard: Bool) -> Int32 {
+                if res.answer.isEmpty && res.outcome == .noData { return info.noData }
+                if res.answer.isEmpty && res.outcome == .nxDomain { return info.nxDomain }
+                if wildcard, let parent = name.parent {
+                    return arena.add(res, template: name, anchor: parent, ownerIsQuery: true)
+                }
+                return arena.add(res, template: name)
+            }
+            // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
+            for anc in name.ancestors(upTo: origin).reversed() where anc != origin {
+                if zone.isCut(anc) {
+                    if referralOf[anc] == nil {
+                        referralOf[anc] = arena.add(zone.resolve(anc, .ns), template: anc, anchor: anc)
+                    }
+                    n.block = referralOf[anc]!
+                    break
+                }
+                if anc != name, zone.rrset(anc, .dname) != nil {
+                    n.block = Snapshot.belowDNAME
+                    break
+                }
+            }
+            if n.isCut {
+                n.dsAnswer = compile(zone.resolve(name, .ds), wildcard: false)
+            } else if n.block == -1 {
+                let wildcard = name.isWildcard
+                var wanted = Set(node.rrsets.keys)
+                wanted.insert(.any)
+                if node.rrsets[.cname] != nil {
+                    // An alias answers every type through its chain; each type present in the zone may end
+                    // differently, every other type ends like `absent`.
+                    wanted.formUnion(zoneTypes[zi])
+                    n.defaultAnswer = compile(zone.resolve(name, absentTypes[zi]), wildcard: wildcard)
+                }
+                for t in wanted.sorted() {
+                    types.append(TypeEntry(type: t.rawValue, answer: compile(zone.resolve(name, t), wildcard: wildcard)))
+                }
+                if name == origin, let parent = zoneSet.zone(for: name, qtype: .ds), parent.origin != origin {
+                    n.dsAnswer = arena.add(parent.resolve(name, .ds), template: name)
+                }
+            }
+            n.typeCount = Int32(types.count) - n.typeStart
+            nodes.append(n)
+        }
+
+        // CHAOS TXT (RFC 4892): answered from config, not authoritative, TTL 0.
+        var chaos: [(name: [UInt8], answer: Int32)] = []
+        let texts: [(String, String?)] = [
+            ("version.bind.", options.version), ("version.server.", options.version),
+            ("id.server.", options.identity), ("hostname.bind.", options.identity),
+        ]
+        for (qname, text) in texts {
+            guard let text, let name = try? DomainName(qname) else { continue }
+            var res = Resolution(outcome: .answer)
+            res.authoritative = false
+            res.answer = [ResourceRecord(name: name, type: .txt, rrClass: .ch, ttl: 0, rdata: Snapshot.txtRData(text))]
+            chaos.append((name.wire, arena.add(res, template: name)))
+        }
+
+        self.table = table
+        self.nodes = nodes
+        self.typeEntries = types
+        self.zones = zoneInfos
+        self.answers = arena.answers
+        self.bodyBytes = arena.bytes
+        self.fixups = arena.fixups
+        self.chaos = chaos
+        self.zoneSet = zoneSet
+        self.options = options
+    }
+
+    /// A private-use type code (RFC 6895 §3.1: 65280–65534) that no RRset in the zone has, to compile the answer
+    /// an alias gives for every type the zone does not hold.
+    static func absentType(notIn used: Set<RRType>) -> RRType {
+        return (65280...65534).lazy.map { RRType(UInt16($0)) }.first { !used.contains($0) } ?? RRType(65534)
+    }
+
+    /// TXT RDATA for `text`: character-strings of at most 255 octets (RFC 1035 §3.3.14).
+    static func txtRData(_ text: String) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        repeat {
+            let chunk = bytes[i..<min(i + 255, bytes.count)]
+            out.append(UInt8(chunk.count))
+            out += chunk
+            i += 255
+        } while i < bytes.count
+        return out
+    }
+
+    /// The answer index for `qtype` at node `idx`.
+    @inline(__always)
+    func answer(node idx: Int32, qtype: UInt16) -> Int32 {
+        let n = nodes[Int(idx)]
+        var i = Int(n.typeStart)
+        let end = i + Int(n.typeCount)
+        while i < end {
+            if typeEntries[i].type == qtype { return typeEntries[i].answer }
+            i += 1
+        }
+        return n.defaultAnswer
+    }
+}

@@ -1,0 +1,215 @@
+// Config: the server's YAML configuration (`server:` and `zones:`), loaded with file and line for every error.
+
+import DNSWire
+import Foundation
+import Responder
+import Yams
+import Zones
+
+/// The configuration file, read and checked. Paths inside it are relative to the file's own directory.
+public struct Config: Sendable {
+    /// Where the server listens (UDP and TCP on each).
+    public var listen: [ListenAddress]
+    /// CHAOS `id.server`/`hostname.bind` text; nil = not answered.
+    public var identity: String?
+    /// CHAOS `version.bind`/`version.server` text; nil = not answered.
+    public var version: String?
+    /// NSID payload (RFC 5001); nil = not sent.
+    public var nsid: [UInt8]?
+    /// EDNS UDP payload size we advertise.
+    public var ednsUDPSize: UInt16
+    /// UDP worker threads (one socket each, SO_REUSEPORT); 0 = one per core.
+    public var udpWorkers: Int
+    /// Most TCP connections open at once (RFC 7766 §6.2.2: servers must limit them).
+    public var tcpMaxConnections: Int
+    /// Seconds a TCP connection may stay idle before we close it (RFC 7766 §6.2.3).
+    public var tcpIdleTimeout: Double
+    /// Where to write the server's PID, so `uplinkdns reload` can signal it; nil = none.
+    public var pidFile: String?
+    /// The zones to serve.
+    public var zones: [ZoneEntry]
+    /// The file this came from.
+    public var path: String
+
+    /// One `zones:` entry.
+    public struct ZoneEntry: Sendable, Equatable {
+        /// The zone's apex.
+        public var origin: DomainName
+        /// The zone file, resolved against the config file's directory.
+        public var file: String
+        /// The file name as written in the config (for messages).
+        public var fileAsWritten: String
+        /// The config line of this entry.
+        public var line: Int?
+    }
+
+    /// The version string printed by `--version` and answered to `version.bind` by default.
+    public static let softwareVersion = "0.1.0"
+
+    /// The responder settings this config implies.
+    public var responderOptions: ResponderOptions {
+        ResponderOptions(identity: identity, version: version, nsid: nsid, ednsUDPSize: ednsUDPSize)
+    }
+
+    /// Loads and checks `path`; every problem is reported with file and line.
+    public static func load(path: String) throws(ConfigFailure) -> Config {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "cannot read the file")])
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Parses configuration text that came from `path` (used for messages and relative paths).
+    public static func parse(_ text: String, path: String) throws(ConfigFailure) -> Config {
+        var r = YAMLReader(file: path)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "the file is empty")])
+            }
+            root = node
+        } catch let e as ConfigFailure {
+            throw e
+        } catch let e as YamlError {
+            throw ConfigFailure(errors: [ConfigError(file: path, line: Self.line(of: e), message: "YAML: \(e)")])
+        } catch {
+            throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "YAML: \(error)")])
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var config = Config(
+            listen: [ListenAddress(host: "127.0.0.1", port: 5300)], identity: Self.hostname(),
+            version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
+            tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
+
+        let top = r.mapping(root, what: "the configuration", known: ["server", "zones"])
+        if let server = top["server"] {
+            let s = r.mapping(server, what: "server", known: [
+                "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
+            ])
+            if let listen = s["listen"] {
+                var addrs: [ListenAddress] = []
+                for item in r.sequence(listen, what: "server.listen") {
+                    guard let text = r.string(item, what: "server.listen entry"), let a = ListenAddress(text) else {
+                        r.fail(item, "server.listen entries are numeric HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:5300")
+                        continue
+                    }
+                    addrs.append(a)
+                }
+                if addrs.isEmpty { r.fail(listen, "server.listen needs at least one address") }
+                config.listen = addrs
+            }
+            if let v = s["identity"] { config.identity = r.string(v, what: "server.identity").flatMap(nonEmpty) }
+            if let v = s["version"] { config.version = r.string(v, what: "server.version").flatMap(nonEmpty) }
+            if let v = s["nsid"], let text = r.string(v, what: "server.nsid") {
+                if let bytes = parseNSID(text) {
+                    config.nsid = bytes
+                } else {
+                    r.fail(v, "server.nsid is text, or hex after 0x (e.g. 0x6e7331), of 1 to 128 octets")
+                }
+            }
+            if let v = s["chaos"], let on = r.bool(v, what: "server.chaos"), !on {
+                config.identity = nil
+                config.version = nil
+            }
+            if let v = r.int(s["edns-udp-size"], what: "server.edns-udp-size", range: 512...4096) {
+                config.ednsUDPSize = UInt16(v)
+            }
+            if let v = r.int(s["udp-workers"], what: "server.udp-workers", range: 0...64) { config.udpWorkers = v }
+            if let v = s["pid-file"], let p = r.string(v, what: "server.pid-file") {
+                config.pidFile = base.appendingPathComponent(p).standardizedFileURL.path
+                if p.hasPrefix("/") { config.pidFile = p }
+            }
+            if let tcp = s["tcp"] {
+                let t = r.mapping(tcp, what: "server.tcp", known: ["max-connections", "idle-timeout"])
+                if let v = r.int(t["max-connections"], what: "server.tcp.max-connections", range: 1...100_000) {
+                    config.tcpMaxConnections = v
+                }
+                if let v = r.double(t["idle-timeout"], what: "server.tcp.idle-timeout", range: 0.1...3600) {
+                    config.tcpIdleTimeout = v
+                }
+            }
+        }
+        if let zones = top["zones"] {
+            var seen: [DomainName: Int] = [:]
+            for item in r.sequence(zones, what: "zones") {
+                let z = r.mapping(item, what: "a zones entry", known: ["origin", "file"])
+                guard let originText = r.string(z["origin"], what: "zones[].origin") else {
+                    r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
+                    continue
+                }
+                guard let origin = try? DomainName(originText.hasSuffix(".") ? originText : originText + ".") else {
+                    r.fail(z["origin"], "'\(originText)' is not a domain name")
+                    continue
+                }
+                guard let file = r.string(z["file"], what: "zones[].file") else {
+                    r.fail(item, "zones entry \(origin) needs 'file' (the zone file, relative to this config)")
+                    continue
+                }
+                let line = item.mark?.line
+                if let first = seen[origin] {
+                    r.fail(item, "zone \(origin) is listed twice (first on line \(first))")
+                    continue
+                }
+                seen[origin] = line ?? 0
+                let resolved = file.hasPrefix("/") ? file : base.appendingPathComponent(file).standardizedFileURL.path
+                config.zones.append(ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line))
+            }
+        }
+        if config.zones.isEmpty && r.errors.isEmpty {
+            r.fail(top["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
+        }
+        guard r.errors.isEmpty else { throw ConfigFailure(errors: r.errors) }
+        return config
+    }
+
+    /// Loads every zone; all errors of all zones are reported together.
+    public func loadZones() throws(ConfigFailure) -> ZoneSet {
+        var zones: [Zone] = []
+        var errors: [ConfigError] = []
+        for entry in self.zones {
+            do {
+                zones.append(try ZoneFileLoader.load(path: entry.file, origin: entry.origin))
+            } catch {
+                errors += error.errors.map { ConfigError(file: $0.file, line: $0.line, message: $0.message) }
+            }
+        }
+        guard errors.isEmpty else { throw ConfigFailure(errors: errors) }
+        return ZoneSet(zones)
+    }
+
+    /// Loads the zones and compiles the snapshot the query path serves.
+    public func buildSnapshot() throws(ConfigFailure) -> Snapshot {
+        Snapshot(zoneSet: try loadZones(), options: responderOptions)
+    }
+
+    private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+
+    private static func parseNSID(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8]
+        if text.hasPrefix("0x") {
+            let hex = Array(text.dropFirst(2))
+            guard hex.count % 2 == 0 else { return nil }
+            bytes = []
+            for i in stride(from: 0, to: hex.count, by: 2) {
+                guard let b = UInt8(String(hex[i...i + 1]), radix: 16) else { return nil }
+                bytes.append(b)
+            }
+        } else {
+            bytes = Array(text.utf8)
+        }
+        return (1...128).contains(bytes.count) ? bytes : nil
+    }
+
+    private static func hostname() -> String? {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count) == 0 else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func line(of e: YamlError) -> Int? {
+        switch e {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+}

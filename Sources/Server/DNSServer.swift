@@ -1,0 +1,129 @@
+// DNSServer: owns the listeners and the snapshot; starts, reloads on SIGHUP, stops on SIGTERM/SIGINT.
+
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Responder
+
+/// The running server: UDP and TCP on every listen address, one snapshot shared by all of them.
+public final class DNSServer: @unchecked Sendable {
+    // @unchecked: `udp`, `tcp` and `group` are written only by start() and stop(), which the owner calls from one
+    // thread before and after serving; listeners and the store are Sendable themselves.
+    private var config: Config
+    private let listenOverride: [ListenAddress]?
+    private let logger: Logger
+    /// The snapshot being served.
+    public let store: SnapshotStore
+    private var udp: [UDPListener] = []
+    private var tcp: [TCPListener] = []
+    private var group: MultiThreadedEventLoopGroup?
+    private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
+
+    /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
+    public init(config: Config, listen: [ListenAddress]? = nil, logger: Logger) throws(ConfigFailure) {
+        self.config = config
+        self.listenOverride = listen
+        self.logger = logger
+        let snapshot = try config.buildSnapshot()
+        self.store = SnapshotStore(snapshot)
+        logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
+    }
+
+    /// The addresses actually bound (ports filled in), UDP and TCP alike.
+    public var boundAddresses: [ListenAddress] { udp.map(\.address) }
+
+    /// Binds UDP and TCP on every address and starts serving. With port 0, UDP picks the port and TCP takes
+    /// the same one (retried if another process holds it on TCP).
+    public func start() throws {
+        let workers = config.udpWorkers > 0 ? config.udpWorkers : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
+        for requested in listenOverride ?? config.listen {
+            var attempt = 0
+            while true {
+                attempt += 1
+                let u = try UDPListener(address: requested, workers: workers)
+                do {
+                    let t = try TCPListener(
+                        address: u.address, group: group, store: store, maxConnections: config.tcpMaxConnections,
+                        idleTimeout: config.tcpIdleTimeout, logger: logger)
+                    udp.append(u)
+                    tcp.append(t)
+                    break
+                } catch {
+                    u.stop()
+                    if requested.port != 0 || attempt >= 5 {
+                        throw ListenError(address: u.address, reason: "tcp: \(error)")
+                    }
+                }
+            }
+        }
+        for u in udp {
+            u.start(store: store, logger: logger)
+            logger.info("listening on udp \(u.address) (\(workers) workers)")
+        }
+        for t in tcp { logger.info("listening on tcp \(t.address)") }
+        if let pidFile = config.pidFile {
+            try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// Re-reads the config file and every zone and swaps the new snapshot in. On any error the old snapshot keeps
+    /// serving and every error is logged with file and line. Listen addresses take effect at the next start.
+    @discardableResult
+    public func reload() -> Bool {
+        do {
+            let fresh = try Config.load(path: config.path)
+            let snapshot = try fresh.buildSnapshot()
+            if fresh.listen != config.listen && listenOverride == nil {
+                logger.warning("server.listen changed: the new addresses take effect at the next restart")
+            }
+            store.replace(snapshot)
+            config.zones = fresh.zones
+            logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
+            return true
+        } catch {
+            for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
+            return false
+        }
+    }
+
+    /// Stops every listener.
+    public func stop() {
+        for u in udp { u.stop() }
+        for t in tcp { t.stop() }
+        try? group?.syncShutdownGracefully()
+        udp = []
+        tcp = []
+        if let pidFile = config.pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
+    }
+
+    /// Serves until SIGTERM or SIGINT; SIGHUP reloads.
+    public func runUntilSignalled() {
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let done = DispatchSemaphore(value: 0)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloadQueue)
+        hup.setEventHandler { [self] in
+            logger.info("SIGHUP: reloading")
+            reload()
+        }
+        hup.resume()
+        var stops: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: reloadQueue)
+            src.setEventHandler { done.signal() }
+            src.resume()
+            stops.append(src)
+        }
+        done.wait()
+        logger.info("stopping")
+        hup.cancel()
+        for s in stops { s.cancel() }
+        stop()
+    }
+}

@@ -1,0 +1,70 @@
+// Sockets: creating and binding the listening sockets, with errors that say which address failed and why.
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A socket that could not be set up.
+public struct ListenError: Error, Sendable, CustomStringConvertible {
+    /// The address.
+    public var address: ListenAddress
+    /// The failing step and the system's reason.
+    public var reason: String
+    /// `cannot listen on udp 127.0.0.1:53: bind: Permission denied`.
+    public var description: String { "cannot listen on \(address): \(reason)" }
+}
+
+enum Sockets {
+    /// A socket of `type` bound to `address`, with SO_REUSEPORT (several UDP workers share one port) and, for
+    /// UDP, a 0.5 s receive timeout so workers notice shutdown.
+    static func bound(_ address: ListenAddress, type: Int32) throws(ListenError) -> Int32 {
+        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        let fd = socket(family, type, 0)
+        guard fd >= 0 else { throw ListenError(address: address, reason: "socket: \(errnoText())") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let rc: Int32
+        if address.isIPv6 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = address.port.bigEndian
+            inet_pton(AF_INET6, address.host, &sa.sin6_addr)
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = address.port.bigEndian
+            inet_pton(AF_INET, address.host, &sa.sin_addr)
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard rc == 0 else {
+            let why = errnoText()
+            close(fd)
+            throw ListenError(address: address, reason: "bind: \(why)")
+        }
+        return fd
+    }
+
+    /// The local port a socket is bound to.
+    static func port(of fd: Int32) -> UInt16 {
+        var ss = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &ss) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return withUnsafePointer(to: &ss) { p in
+            p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+

@@ -1,0 +1,135 @@
+// TCPListener: DNS over TCP (RFC 7766) with SwiftNIO: framing, pipelining, idle timeout, a connection cap.
+
+import Logging
+import NIOCore
+import NIOPosix
+import Responder
+import Synchronization
+
+/// Serves DNS over TCP on one address. Each message is preceded by its 2-octet length (RFC 1035 §4.2.2);
+/// several queries may be sent on one connection and are answered in order (RFC 7766 §6.2.1.1). A connection
+/// idle for `idleTimeout` is closed (RFC 7766 §6.2.3); beyond `maxConnections` open ones, new connections are
+/// closed at once (RFC 7766 §6.2.2). A connection that ends in the middle of a message gets no answer.
+public final class TCPListener: Sendable {
+    private let channel: Channel
+    /// The address actually bound.
+    public let address: ListenAddress
+
+    /// Binds and starts accepting.
+    public init(
+        address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, maxConnections: Int,
+        idleTimeout: Double, logger: Logger
+    ) throws {
+        let open = ConnectionCount(limit: maxConnections)
+        let idle = TimeAmount.milliseconds(Int64(idleTimeout * 1000))
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard open.acquire() else {
+                    logger.debug("tcp connection refused: \(maxConnections) already open")
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in open.release() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(DNSTCPHandler(store: store))
+                }
+            }
+        channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
+        var bound = address
+        bound.port = UInt16(channel.localAddress?.port ?? Int(address.port))
+        self.address = bound
+    }
+
+    /// Stops accepting; open connections are closed with the event loop group.
+    public func stop() {
+        try? channel.close().wait()
+    }
+}
+
+/// Counts open connections against the cap.
+final class ConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() -> Bool {
+        if count.add(1, ordering: .relaxed).newValue > limit {
+            count.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release() { count.subtract(1, ordering: .relaxed) }
+}
+
+/// Splits the byte stream into messages by their 2-octet length prefix.
+struct DNSFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+            buffer.readableBytes >= 2 + Int(length)
+        else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 2)
+        let message = buffer.readSlice(length: Int(length))!
+        context.fireChannelRead(wrapInboundOut(message))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
+        // Complete messages still buffered are answered; a partial one at EOF is dropped (no answer).
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        return .needMoreData
+    }
+}
+
+/// Answers each framed query from the current snapshot, in order.
+final class DNSTCPHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let store: SnapshotStore
+    private let scratch = QueryScratch()
+    private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
+
+    init(store: SnapshotStore) { self.store = store }
+
+    deinit { out.deallocate() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let query = unwrapInboundIn(data)
+        let (snapshot, _) = store.current()
+        let len = query.withUnsafeReadableBytes { bytes in
+            QueryProcessor.respond(snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, into: out)
+        }
+        guard len > 0 else { return }
+        var buf = context.channel.allocator.buffer(capacity: len + 2)
+        buf.writeInteger(UInt16(len))
+        buf.writeBytes(UnsafeRawBufferPointer(rebasing: out[0..<len]))
+        context.write(wrapOutboundOut(buf), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,84 @@
+// YAMLReader: typed, line-aware reading of a YAML node tree, refusing unknown keys.
+
+import Yams
+
+/// Reads values out of a composed YAML tree and records every mistake with its line. Every mapping is checked
+/// against the keys the caller knows, so a misspelt key is an error rather than silently ignored.
+struct YAMLReader {
+    let file: String
+    private(set) var errors: [ConfigError] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func fail(_ node: Node?, _ message: String) {
+        errors.append(ConfigError(file: file, line: node?.mark?.line, message: message))
+    }
+
+    /// The pairs of a mapping, after checking its keys against `known` (unknown ones are errors).
+    mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
+        guard case .mapping(let m) = node else {
+            fail(node, "\(what) must be a mapping of keys to values")
+            return [:]
+        }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.string else {
+                fail(k, "\(what): keys must be strings")
+                continue
+            }
+            guard known.contains(key) else {
+                fail(k, "unknown key '\(key)' in \(what) (known: \(known.joined(separator: ", ")))")
+                continue
+            }
+            out[key] = v
+        }
+        return out
+    }
+
+    /// The elements of a sequence (a lone scalar counts as a one-element list).
+    mutating func sequence(_ node: Node, what: String) -> [Node] {
+        switch node {
+        case .sequence(let s): return Array(s)
+        case .scalar: return [node]
+        default:
+            fail(node, "\(what) must be a list")
+            return []
+        }
+    }
+
+    mutating func string(_ node: Node?, what: String) -> String? {
+        guard let node else { return nil }
+        guard case .scalar(let s) = node else {
+            fail(node, "\(what) must be a string")
+            return nil
+        }
+        return s.string
+    }
+
+    mutating func int(_ node: Node?, what: String, range: ClosedRange<Int>) -> Int? {
+        guard let node else { return nil }
+        guard let v = node.int, range.contains(v) else {
+            fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return v
+    }
+
+    mutating func double(_ node: Node?, what: String, range: ClosedRange<Double>) -> Double? {
+        guard let node else { return nil }
+        guard let v = node.float, range.contains(v) else {
+            fail(node, "\(what) must be a number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return v
+    }
+
+    mutating func bool(_ node: Node?, what: String) -> Bool? {
+        guard let node else { return nil }
+        guard let v = node.bool else {
+            fail(node, "\(what) must be true or false")
+            return nil
+        }
+        return v
+    }
+}

@@ -1,0 +1,74 @@
+// Zone: one zone's data — nodes by name, each with its RRsets — and the facts lookups need about it.
+
+import DNSWire
+
+/// A loaded, validated zone. Immutable; built by `ZoneFileLoader` or `Zone.build(...)`.
+public struct Zone: Sendable {
+    /// A name in the zone: the RRsets it owns (none for an empty non-terminal, RFC 4592 §2.2.2).
+    public struct Node: Sendable {
+        /// The name as first written in the zone file (case kept).
+        public var name: DomainName
+        /// The RRsets by type.
+        public var rrsets: [RRType: RRset]
+        /// True when the node owns no data: it exists only because names below it do.
+        public var isEmptyNonTerminal: Bool { rrsets.isEmpty }
+    }
+
+    /// The zone's apex.
+    public let origin: DomainName
+    /// The file it came from (for messages).
+    public let file: String
+    /// Every node, including empty non-terminals, keyed by name (case-insensitive).
+    public let nodes: [DomainName: Node]
+    /// The apex SOA record.
+    public let soa: ResourceRecord
+
+    /// Makes a zone from nodes already validated.
+    init(origin: DomainName, file: String, nodes: [DomainName: Node], soa: ResourceRecord) {
+        self.origin = origin
+        self.file = file
+        self.nodes = nodes
+        self.soa = soa
+    }
+
+    /// The node at `name`, if any.
+    public func node(_ name: DomainName) -> Node? { nodes[name] }
+
+    /// The RRset of `type` at `name`, if any.
+    public func rrset(_ name: DomainName, _ type: RRType) -> RRset? { nodes[name]?.rrsets[type] }
+
+    /// True when `name` is a delegation point: NS records at a name other than the apex (RFC 1034 §4.2.1).
+    public func isCut(_ name: DomainName) -> Bool { name != origin && rrset(name, .ns) != nil }
+
+    /// The nearest delegation point at or above `name` (below the apex), if any: data at or below it is
+    /// not authoritative (glue or occluded).
+    public func enclosingCut(of name: DomainName) -> DomainName? {
+        for anc in name.ancestors(upTo: origin).reversed() where anc != origin {
+            guard nodes[anc] != nil else { return nil }
+            if isCut(anc) { return anc }
+        }
+        return nil
+    }
+
+    /// The SOA as it goes in the authority section of a negative answer: TTL = min(SOA TTL, MINIMUM)
+    /// (RFC 2308 §3).
+    public var negativeSOA: ResourceRecord {
+        var r = soa
+        r.ttl = min(soa.ttl, soa.soaMinimum ?? soa.ttl)
+        return r
+    }
+
+    /// Every record in the zone, apex SOA first, then in canonical name order (for export and tests).
+    public var records: [ResourceRecord] {
+        var out = [soa]
+        for name in nodes.keys.sorted() {
+            guard let node = nodes[name] else { continue }
+            for type in node.rrsets.keys.sorted() {
+                guard let set = node.rrsets[type] else { continue }
+                if type == .soa && name == origin { continue }
+                out += set.records
+            }
+        }
+        return out
+    }
+}

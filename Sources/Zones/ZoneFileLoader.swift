@@ -1,0 +1,108 @@
+// ZoneFileLoader: reads an RFC 1035 master file through libldns, record by record, keeping line numbers.
+
+import CLDNS
+import DNSWire
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Loads master files with libldns (`$ORIGIN`, `$TTL`, relative names, parentheses, comments, every type ldns
+/// knows, and RFC 3597 `TYPEnnn \# len hex`). `$INCLUDE` is refused with a clear error: ldns does not follow it,
+/// and a zone that silently lacked the included records would be worse than one that does not load.
+public enum ZoneFileLoader {
+    /// Loads and validates the zone `origin` from `path`. `displayPath` is used in messages (default: `path`).
+    public static func load(path: String, origin: DomainName, displayPath: String? = nil)
+        throws(ZoneLoadFailure) -> Zone
+    {
+        let shown = displayPath ?? path
+        var builder = ZoneBuilder(origin: origin, file: shown)
+        guard let fp = fopen(path, "r") else {
+            let why = String(cString: strerror(errno))
+            throw ZoneLoadFailure(errors: [ZoneError(file: shown, line: nil, message: "cannot open: \(why)")])
+        }
+        defer { fclose(fp) }
+        let lines = sourceLines(path: path)
+
+        var ttl: UInt32 = 3600  // RFC 1035 leaves the default to the server; ldns, NSD and Knot use 3600.
+        var ldnsOrigin = ldns_dname_new_frm_str(origin.description)
+        var prev = ldns_dname_new_frm_str(origin.description)
+        defer {
+            ldns_rdf_deep_free(ldnsOrigin)
+            ldns_rdf_deep_free(prev)
+        }
+        var lineNr: Int32 = 0
+        while feof(fp) == 0 {
+            var rr: UnsafeMutablePointer<ldns_rr>?
+            let before = Int(lineNr)
+            let status = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &ldnsOrigin, &prev, &lineNr)
+            let line = firstContentLine(lines, after: before, upTo: Int(lineNr))
+            switch status {
+            case LDNS_STATUS_OK:
+                guard let rr else { continue }
+                defer { ldns_rr_free(rr) }
+                do {
+                    builder.add(try record(from: rr), line: line)
+                } catch {
+                    builder.fail(line: line, "cannot convert record: \(error)")
+                }
+            case LDNS_STATUS_SYNTAX_EMPTY, LDNS_STATUS_SYNTAX_TTL, LDNS_STATUS_SYNTAX_ORIGIN:
+                continue
+            case LDNS_STATUS_SYNTAX_INCLUDE:
+                builder.fail(line: line, "$INCLUDE is not supported: put the included records in this file")
+            default:
+                let why = String(cString: ldns_get_errorstr_by_id(status))
+                let text = line.flatMap { $0 <= lines.count ? lines[$0 - 1].trimmingSpaces : nil } ?? ""
+                builder.fail(line: line, "\(why.lowercased()): \(text)")
+            }
+        }
+        return try builder.build()
+    }
+
+    /// Converts an ldns record to a `ResourceRecord` through its uncompressed wire form.
+    private static func record(from rr: UnsafeMutablePointer<ldns_rr>) throws -> ResourceRecord {
+        var buf: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        let status = ldns_rr2wire(&buf, rr, Int32(LDNS_SECTION_ANSWER.rawValue), &size)
+        guard status == LDNS_STATUS_OK, let buf else {
+            throw ZoneLoadFailure(errors: [ZoneError(file: "", line: nil, message: "ldns cannot encode record")])
+        }
+        defer { free(buf) }
+        var reader = WireReader(Array(UnsafeBufferPointer(start: buf, count: size)))
+        return try reader.record()
+    }
+
+    /// The file's lines, for pointing errors at the line where a record starts.
+    private static func sourceLines(path: String) -> [Substring] {
+        guard let fp = fopen(path, "r") else { return [] }
+        defer { fclose(fp) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, fp)
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// ldns reports the last line a record used; a record starts at the first line after the previous one that
+    /// holds more than blanks and comments.
+    private static func firstContentLine(_ lines: [Substring], after: Int, upTo: Int) -> Int? {
+        guard upTo > after else { return upTo > 0 ? upTo : nil }
+        for n in (after + 1)...upTo where n - 1 < lines.count {
+            let t = lines[n - 1].trimmingSpaces
+            if !t.isEmpty && !t.hasPrefix(";") { return n }
+        }
+        return upTo
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+            .reversed())
+    }
+}
