@@ -6,9 +6,13 @@
 /// - shorter than a header, or QR=1: `.drop` (never answer a response; RFC 1035 §4.1.1);
 /// - QDCOUNT 0 or above 1, a question name with a compression pointer (nothing precedes it to point at), a bad
 ///   label type, a label over 63 or a name over 255 octets, a short question: `.formErr`;
-/// - ANCOUNT or NSCOUNT non-zero in a QUERY: `.formErr` (as NSD does);
-/// - a second OPT, an OPT not owned by the root, or malformed option TLVs: `.formErr` (RFC 6891 §6.1.1);
-/// - records after the question that run past the end: `.formErr`; octets after the last record: ignored.
+/// - ANCOUNT or NSCOUNT non-zero in a QUERY: `.formErr` (as NSD does; Knot ignores them);
+/// - a second OPT, an OPT not owned by the root (as NSD; Knot ignores it), or malformed option TLVs: `.formErr`
+///   (RFC 6891 §6.1.1);
+/// - a TSIG record that is not the last record: `.formErr` (RFC 8945 §5.1); a last one sets `hasTSIG`;
+/// - records after the question that run past the end: `.formErr`; octets after the last record: ignored (as
+///   NSD; Knot answers FORMERR).
+/// Other opcodes get the same parse (their answer and authority records are skipped), so NOTIMP can carry OPT.
 public struct QueryView: Sendable {
     /// The query's ID.
     public var id: UInt16 = 0
@@ -32,6 +36,8 @@ public struct QueryView: Sendable {
     public var dnssecOK = false
     /// Whether the query asks for the NSID option (RFC 5001 §2.1).
     public var wantsNSID = false
+    /// Whether the query ends with a TSIG record (RFC 8945).
+    public var hasTSIG = false
 
     /// The opcode.
     public var opcode: UInt8 { UInt8((flags >> 11) & 0xF) }
@@ -98,15 +104,20 @@ public struct QueryView: Sendable {
         qclass = u16(i + 3)
         hasEDNS = false
         wantsNSID = false
+        hasTSIG = false
         dnssecOK = false
         ednsVersion = 0
         ednsUDPSize = 0
-        guard opcode == 0 else { return .ok }  // other opcodes are answered NOTIMP by the processor
-        guard u16(6) == 0, u16(8) == 0 else { return .formErr(withQuestion: true) }
+        if opcode == 0 {
+            guard u16(6) == 0, u16(8) == 0 else { return .formErr(withQuestion: true) }
+        }
         var p = i + 5
-        var ar = Int(u16(10))
-        while ar > 0 {
-            ar -= 1
+        let skipped = Int(u16(6)) + Int(u16(8))
+        let total = skipped + Int(u16(10))
+        var index = 0
+        while index < total {
+            defer { index += 1 }
+            guard !hasTSIG else { return .formErr(withQuestion: true) }
             // Owner name: may be compressed; only its extent matters here.
             let ownerStart = p
             while true {
@@ -122,6 +133,11 @@ public struct QueryView: Sendable {
             let rdlen = Int(u16(p + 8))
             let rdStart = p + 10
             guard rdStart + rdlen <= n else { return .formErr(withQuestion: true) }
+            if index < skipped {
+                p = rdStart + rdlen
+                continue
+            }
+            if type == RRType.tsig.rawValue { hasTSIG = true }
             if type == RRType.opt.rawValue {
                 guard !hasEDNS, p - ownerStart == 1, packet[ownerStart] == 0 else { return .formErr(withQuestion: true) }
                 hasEDNS = true

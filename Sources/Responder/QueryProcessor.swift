@@ -35,12 +35,14 @@ public final class QueryScratch {
 /// 1. Malformed or response packets: see `QueryView` (drop or FORMERR).
 /// 2. Opcode other than QUERY: NOTIMP (RFC 1035 §4.1.1; NOTIFY and UPDATE are not accepted by this server).
 /// 3. EDNS version above 0: BADVERS with our OPT (RFC 6891 §6.1.3).
-/// 4. Class CH: `version.bind`/`version.server`/`id.server`/`hostname.bind` TXT from config; anything else
-///    REFUSED. Classes other than IN and CH: REFUSED.
-/// 5. AXFR/IXFR: over UDP NOTIMP (RFC 5936 §4.2 allows transfers over TCP only); over TCP REFUSED until zone
-///    transfer is configured. Other meta types (RFC 6895 §3.1, 128–254) and OPT: NOTIMP.
-/// 6. Names outside every zone: REFUSED without AA (an authoritative-only server, RFC 2308 §2.1 / RFC 8906).
-/// 7. Everything else: the compiled answer for the name and type.
+/// 4. A TSIG record: NOTAUTH (RFC 8945 §5.2.2: the key is unknown; no keys are configured yet).
+/// 5. Class CH: `version.bind`/`version.server`/`id.server`/`hostname.bind` TXT from config; anything else
+///    REFUSED. Class ANY (255) is answered as IN but never with AA (RFC 6895 §3.2, as NSD). Other classes: REFUSED.
+/// 6. AXFR/IXFR: over UDP NOTIMP (RFC 5936 §4.2 allows transfers over TCP only); over TCP REFUSED until zone
+///    transfer is configured. Other meta types (OPT, TSIG, MAILB…) are looked up like any type, which gives
+///    NODATA, as NSD and Knot do.
+/// 7. Names outside every zone: REFUSED without AA (an authoritative-only server, RFC 2308 §2.1 / RFC 8906).
+/// 8. Everything else: the compiled answer for the name and type.
 public enum QueryProcessor {
     /// Size of the buffer `out` must have: a full TCP message.
     public static let maxResponse = 65535
@@ -63,17 +65,15 @@ public enum QueryProcessor {
         if q.hasEDNS && q.ednsVersion > 0 {
             return error(.badVers, q, query, s, out, question: true, opt: true)
         }
+        if q.hasTSIG { return error(.notAuth, q, query, s, out, question: true, opt: q.hasEDNS) }
         if q.qclass == RRClass.ch.rawValue {
             return chaos(q, query, s, out, scratch: scratch, transport: transport)
         }
-        guard q.qclass == RRClass.in.rawValue else {
+        guard q.qclass == RRClass.in.rawValue || q.qclass == RRClass.any.rawValue else {
             return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS)
         }
         if q.qtype == RRType.axfr.rawValue || q.qtype == RRType.ixfr.rawValue {
             return error(transport == .udp ? .notImp : .refused, q, query, s, out, question: true, opt: q.hasEDNS)
-        }
-        if q.qtype == RRType.opt.rawValue || (q.qtype >= 128 && q.qtype < 255) {
-            return error(.notImp, q, query, s, out, question: true, opt: q.hasEDNS)
         }
 
         // Closest encloser: probe the query name, then each parent, in the table of every name we serve.
@@ -145,6 +145,7 @@ public enum QueryProcessor {
         let qend = q.questionEnd
         let room = limit(q, s, transport) - qend - optLength(q, s)
         var flags = Header.Flag.qr | (q.flags & Header.Flag.rd) | a.flags
+        if q.qclass == RRClass.any.rawValue { flags &= ~Header.Flag.aa }
         var an = a.answerCount
         var ns = a.authorityCount
         var ar = a.additionalCountFull

@@ -1,0 +1,64 @@
+// ZoneText: test helpers that load zones and records written as master-file text.
+
+import DNSWire
+import Foundation
+import Zones
+
+/// Writes `text` to a temporary file and loads it through ldns, as the server does.
+func loadZone(_ text: String, origin: String = "example.com.") throws -> Zone {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("zone-\(UUID().uuidString).zone")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try ZoneFileLoader.load(path: url.path, origin: DomainName(origin), displayPath: "test.zone")
+}
+
+/// The errors a zone text produces (empty if it loads).
+func zoneErrors(_ text: String, origin: String = "example.com.") -> [ZoneError] {
+    do {
+        _ = try loadZone(text, origin: origin)
+        return []
+    } catch let failure as ZoneLoadFailure {
+        return failure.errors
+    } catch {
+        return [ZoneError(file: "?", line: nil, message: "\(error)")]
+    }
+}
+
+/// Records written as zone text, one per line.
+func records(_ lines: [String]) throws -> [ResourceRecord] {
+    try lines.map { try ZoneFileLoader.parseRecord($0) }
+}
+
+/// The example zone most lookup tests use: every RFC 1034 §4.3.2 situation in a few lines.
+let exampleZone = """
+    $ORIGIN example.com.
+    $TTL 3600
+    @       IN SOA ns1 hostmaster ( 1 3600 900 1209600 300 )
+            IN NS  ns1
+            IN NS  ns2.other.net.
+            IN MX  10 mail
+    ns1     IN A   192.0.2.1
+    www  60 IN A   192.0.2.10
+    www  60 IN A   198.51.100.10
+    www  60 IN AAAA 2001:db8::10
+    mail    IN A   192.0.2.25
+    alias   IN CNAME www
+    chain   IN CNAME alias
+    outside IN CNAME www.other.net.
+    dangling IN CNAME nothing
+    loop1   IN CNAME loop2
+    loop2   IN CNAME loop1
+    a.b.ent IN A   192.0.2.50
+    *.wild  IN A   192.0.2.77
+    *.wild  IN TXT "wild"
+    exists.wild IN TXT "exists"
+    *.wcname IN CNAME www
+    sub     IN NS  ns.sub
+    sub     IN NS  ns.other.net.
+    sub     IN DS  12345 8 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+    ns.sub  IN A   192.0.2.53
+    _sip._udp IN SRV 10 5 5060 www
+    txt     IN TXT "one" "two three"
+    d       IN DNAME target.example.net.
+    dlocal  IN DNAME www.example.com.
+    """
