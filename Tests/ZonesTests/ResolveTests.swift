@@ -2,6 +2,7 @@
 
 import DNSWire
 import Testing
+import TestSupport
 import Zones
 
 /// One lookup and what it must return. Sections are zone-text lines (absolute names).

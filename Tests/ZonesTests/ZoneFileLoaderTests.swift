@@ -2,6 +2,7 @@
 
 import DNSWire
 import Testing
+import TestSupport
 import Zones
 
 @Suite struct ZoneFileLoaderTests {

@@ -5,7 +5,7 @@ import Foundation
 import Zones
 
 /// Writes `text` to a temporary file and loads it through ldns, as the server does.
-func loadZone(_ text: String, origin: String = "example.com.") throws -> Zone {
+public func loadZone(_ text: String, origin: String = "example.com.") throws -> Zone {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("zone-\(UUID().uuidString).zone")
     try text.write(to: url, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: url) }
@@ -13,7 +13,7 @@ func loadZone(_ text: String, origin: String = "example.com.") throws -> Zone {
 }
 
 /// The errors a zone text produces (empty if it loads).
-func zoneErrors(_ text: String, origin: String = "example.com.") -> [ZoneError] {
+public func zoneErrors(_ text: String, origin: String = "example.com.") -> [ZoneError] {
     do {
         _ = try loadZone(text, origin: origin)
         return []
@@ -25,12 +25,12 @@ func zoneErrors(_ text: String, origin: String = "example.com.") -> [ZoneError] 
 }
 
 /// Records written as zone text, one per line.
-func records(_ lines: [String]) throws -> [ResourceRecord] {
+public func records(_ lines: [String]) throws -> [ResourceRecord] {
     try lines.map { try ZoneFileLoader.parseRecord($0) }
 }
 
 /// The example zone most lookup tests use: every RFC 1034 §4.3.2 situation in a few lines.
-let exampleZone = """
+public let exampleZone = """
     $ORIGIN example.com.
     $TTL 3600
     @       IN SOA ns1 hostmaster ( 1 3600 900 1209600 300 )
