@@ -1,0 +1,270 @@
+// ServerHarness: runs the real uplinkdns binary on a free port and queries it with dig, kdig and raw sockets.
+
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The package root (this file is Tests/IntegrationTests/ServerHarness.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The binary under test: $UPLINKDNS_BIN, else the debug build `make test` makes first.
+var binaryPath: String {
+    ProcessInfo.processInfo.environment["UPLINKDNS_BIN"] ?? packageRoot.appendingPathComponent(".build/debug/uplinkdns").path
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs a command to completion and returns its exit status, standard output and standard error.
+@discardableResult
+func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    let outData = DataBox()
+    let errData = DataBox()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { outData.append(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errData.append(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning {
+        p.terminate()
+        throw HarnessError(description: "\(path) \(args.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    group.wait()
+    return (p.terminationStatus, outData.text, errData.text)
+}
+
+/// Bytes collected by another thread (a pipe reader).
+final class DataBox: Sendable {
+    private let data = Mutex(Data())
+    func append(_ d: Data) { data.withLock { $0.append(d) } }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// Finds a tool on PATH or says how to get it (make test installs them).
+func tool(_ name: String) throws -> String {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+        return "\(dir)/\(name)"
+    }
+    throw HarnessError(description: "\(name) is not installed: run `make test` (it installs bind9-dnsutils and knot-dnsutils)")
+}
+
+/// A running uplinkdns in a temporary directory with its own config and zone files.
+final class ServerProcess {
+    let dir: URL
+    let process = Process()
+    private let logPipe = Pipe()
+    private let logData = DataBox()
+    /// The port the server bound (UDP and TCP).
+    let port: UInt16
+
+    /// Writes `files` (name → contents, including `uplinkdns.yaml`) and starts `uplinkdns serve` on port 0.
+    init(files: [String: String], config: String = "uplinkdns.yaml", extraArgs: [String] = []) throws {
+        guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
+            throw HarnessError(description: "\(binaryPath) is missing: build it first (`swift build`, or `make test`)")
+        }
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("uplinkdns-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        process.executableURL = URL(fileURLWithPath: binaryPath)
+        process.arguments = ["serve", "--config", dir.appendingPathComponent(config).path, "--listen", "127.0.0.1:0"]
+            + extraArgs
+        process.standardError = logPipe
+        process.standardOutput = logPipe
+        let sink = logData
+        logPipe.fileHandleForReading.readabilityHandler = { h in sink.append(h.availableData) }
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        var found: UInt16?
+        while Date() < deadline {
+            if let p = ServerProcess.firstMatch(#"listening on tcp 127\.0\.0\.1:(\d+)"#, in: logData.text) {
+                found = UInt16(p)
+                break
+            }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        port = found ?? 0
+        guard found != nil else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(at: dir)
+            throw HarnessError(description: "the server did not start; its log:\n\(logData.text)")
+        }
+    }
+
+    /// Everything the server has logged so far.
+    var log: String { logData.text }
+
+    /// Waits until the log contains `text` (or times out).
+    func waitForLog(_ text: String, timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let re = try? NSRegularExpression(pattern: pattern),
+            let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let r = Range(m.range(at: 1), in: text)
+        else { return nil }
+        return String(text[r])
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Sends a signal to the server (by its PID).
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Stops the server by PID and removes its directory.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        logPipe.fileHandleForReading.readabilityHandler = nil
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    deinit { stop() }
+
+    /// Runs dig against the server; the result is parsed.
+    func dig(_ args: String...) throws -> Dig {
+        let r = try run(try tool("dig"), ["@127.0.0.1", "-p", "\(port)", "+norec", "+time=2", "+tries=1"] + args)
+        return Dig(text: r.out)
+    }
+}
+
+/// dig's output, parsed into what the tests look at.
+struct Dig: CustomStringConvertible {
+    let text: String
+
+    var status: String? { match(#"status: (\w+)"#) }
+    var flags: Set<String> { Set((match(#";; flags: ([a-z ]*);"#) ?? "").split(separator: " ").map(String.init)) }
+    var answer: [String] { section("ANSWER") }
+    var authority: [String] { section("AUTHORITY") }
+    var additional: [String] { section("ADDITIONAL") }
+    var question: String? { section("QUESTION").first }
+    var hasOPT: Bool { text.contains("OPT PSEUDOSECTION") }
+    /// Answer records as `name ttl class type rdata` with single spaces.
+    func section(_ name: String) -> [String] {
+        var out: [String] = []
+        var inside = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(";; \(name) SECTION:") { inside = true; continue }
+            if inside {
+                if line.isEmpty || line.hasPrefix(";;") { break }
+                out.append(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " "))
+            }
+        }
+        return out
+    }
+
+    func match(_ pattern: String) -> String? {
+        guard let re = try? NSRegularExpression(pattern: pattern),
+            let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let r = Range(m.range(at: 1), in: text)
+        else { return nil }
+        return String(text[r])
+    }
+
+    var description: String { text }
+}
+
+/// A TCP connection to the server for the framing tests.
+final class TCPClient {
+    let fd: Int32
+
+    init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        let rc = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw HarnessError(description: "connect: \(String(cString: strerror(errno)))") }
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+
+    /// Reads one framed message; nil on EOF or timeout.
+    func receive() -> [UInt8]? {
+        guard let len = read(2) else { return nil }
+        return read(Int(len[0]) << 8 | Int(len[1]))
+    }
+
+    /// True when the server has closed the connection (read returns 0) within the socket timeout.
+    func closedByServer() -> Bool {
+        var b: UInt8 = 0
+        return recv(fd, &b, 1, 0) == 0
+    }
+
+    private func read(_ n: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: n)
+        var got = 0
+        while got < n {
+            let r = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, n - got, 0) }
+            if r <= 0 { return nil }
+            got += r
+        }
+        return out
+    }
+}
+
+/// A framed query for www.example.com A with the given ID.
+func framedQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) -> [UInt8] {
+    var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    for label in name.split(separator: ".") { q += [UInt8(label.utf8.count)] + Array(label.utf8) }
+    q += [0, UInt8(type >> 8), UInt8(type & 0xFF), 0, 1]
+    return [UInt8(q.count >> 8), UInt8(q.count & 0xFF)] + q
+}
+
+/// Sends one UDP datagram to the server and returns the answer (nil after 2 s).
+func udpExchange(port: UInt16, _ bytes: [UInt8]) -> [UInt8]? {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var sa = sockaddr_in()
+    sa.sin_family = sa_family_t(AF_INET)
+    sa.sin_port = port.bigEndian
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+    let sent = withUnsafePointer(to: &sa) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+            bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+    guard sent == bytes.count else { return nil }
+    var buf = [UInt8](repeating: 0, count: 65535)
+    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    return n > 0 ? Array(buf[0..<n]) : nil
+}

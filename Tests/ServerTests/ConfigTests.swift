@@ -1,0 +1,96 @@
+// ConfigTests: the YAML config — defaults, every key, and errors with file and line.
+
+import Foundation
+import Server
+import Testing
+
+@Suite struct ConfigTests {
+    @Test func readsEveryKey() throws {
+        let c = try Config.parse("""
+            server:
+              listen: ["127.0.0.1:5300", "[::1]:5300"]
+              identity: ns1
+              version: ""
+              nsid: 0x6e7331
+              edns-udp-size: 1400
+              udp-workers: 3
+              pid-file: run/uplinkdns.pid
+              tcp:
+                max-connections: 10
+                idle-timeout: 2.5
+            zones:
+              - origin: example.com
+                file: zones/example.com.zone
+            """, path: "/etc/uplinkdns/uplinkdns.yaml")
+        #expect(c.listen.map(\.description) == ["127.0.0.1:5300", "[::1]:5300"])
+        #expect(c.identity == "ns1" && c.version == nil)
+        #expect(c.nsid == Array("ns1".utf8))
+        #expect(c.ednsUDPSize == 1400 && c.udpWorkers == 3)
+        #expect(c.tcpMaxConnections == 10 && c.tcpIdleTimeout == 2.5)
+        #expect(c.pidFile == "/etc/uplinkdns/run/uplinkdns.pid")
+        #expect(c.zones.first?.origin.description == "example.com.")
+        #expect(c.zones.first?.file == "/etc/uplinkdns/zones/example.com.zone")
+    }
+
+    @Test func defaultsAreUnprivileged() throws {
+        let c = try Config.parse("zones: [{origin: example.com., file: z}]", path: "/x/c.yaml")
+        #expect(c.listen.map(\.description) == ["127.0.0.1:5300"])
+        #expect(c.ednsUDPSize == 1232)
+        #expect(c.tcpMaxConnections == 256 && c.tcpIdleTimeout == 10)
+        #expect(c.version?.hasPrefix("UplinkDNS") == true)
+    }
+
+    @Test func chaosFalseTurnsOffIdentityAndVersion() throws {
+        let c = try Config.parse("server: {chaos: false}\nzones: [{origin: example.com., file: z}]", path: "c.yaml")
+        #expect(c.identity == nil && c.version == nil)
+    }
+
+    /// Each mistake is reported at its line, with a message that says what to do.
+    @Test(arguments: [
+        ("server:\n  listn: [\"127.0.0.1:53\"]\nzones: [{origin: a., file: z}]\n", 2, "unknown key 'listn' in server"),
+        ("server:\n  listen: [\"localhost:53\"]\nzones: [{origin: a., file: z}]\n", 2, "numeric HOST:PORT"),
+        ("server:\n  tcp:\n    max-connections: 0\nzones: [{origin: a., file: z}]\n", 3, "server.tcp.max-connections"),
+        ("server:\n  edns-udp-size: 100\nzones: [{origin: a., file: z}]\n", 2, "edns-udp-size"),
+        ("zones:\n  - origin: a.\n    file: z\n  - origin: a.\n    file: y\n", 4, "listed twice (first on line 2)"),
+        ("zones:\n  - file: z\n", 2, "needs 'origin'"),
+        ("zones:\n  - origin: a.\n", 2, "needs 'file'"),
+        ("zones:\n  - origin: a.\n    file: z\n    ttl: 3\n", 4, "unknown key 'ttl'"),
+        ("server: [1, 2\n", 2, "YAML"),
+        ("links: []\nzones: [{origin: a., file: z}]\n", 1, "unknown key 'links'"),
+    ])
+    func reportsMistakesWithLines(text: String, line: Int, message: String) {
+        do {
+            _ = try Config.parse(text, path: "test.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.errors.contains { $0.line == line && $0.description.contains(message)
+                && $0.description.hasPrefix("test.yaml:\(line): ") }, "got: \(error.errors)")
+        }
+    }
+
+    @Test func zoneErrorsCarryTheZoneFileAndLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nbad IN A 300.1.1.1\n"
+            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        try "zones:\n  - origin: example.com.\n    file: a.zone\n  - origin: example.net.\n    file: missing.zone\n"
+            .write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+        let config = try Config.load(path: dir.appendingPathComponent("c.yaml").path)
+        do {
+            _ = try config.loadZones()
+            Issue.record("loaded a broken zone")
+        } catch {
+            #expect(error.errors.contains { $0.file.hasSuffix("a.zone") && $0.line == 4 })
+            #expect(error.errors.contains { $0.file.hasSuffix("missing.zone") && $0.message.contains("cannot open") })
+        }
+    }
+
+    @Test func listenAddresses() {
+        #expect(ListenAddress("[::1]:53")?.isIPv6 == true)
+        #expect(ListenAddress("0.0.0.0:0")?.port == 0)
+        #expect(ListenAddress("127.0.0.1") == nil)
+        #expect(ListenAddress("example.com:53") == nil)
+        #expect(ListenAddress("127.0.0.1:70000") == nil)
+    }
+}
