@@ -1,0 +1,43 @@
+# UplinkDNS — the two commands: `make run` and `make test`. Both install what is missing first.
+SWIFT ?= swift
+CONFIG ?= config/uplinkdns.yaml
+
+.PHONY: all deps build release run test unit conformance check clean
+
+all: build
+
+# Debian packages (libldns-dev, dig, kdig, …), installed only when missing.
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Serves the example zone with the example config on 127.0.0.1:5300 (Ctrl-C stops it).
+run: release
+	.build/release/uplinkdns check --config $(CONFIG)
+	.build/release/uplinkdns serve --config $(CONFIG)
+
+# Everything: unit tests, integration tests (the real binary and dig) and the conformance replay.
+test: deps
+	$(SWIFT) build --build-tests
+	bash scripts/conformance.sh
+	$(SWIFT) test --skip-build
+
+# Unit and integration tests only.
+unit: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+conformance: build
+	bash scripts/conformance.sh
+
+# Validates the config and its zones without serving.
+check: build
+	.build/debug/uplinkdns check --config $(CONFIG)
+
+clean:
+	rm -rf .build

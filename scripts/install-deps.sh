@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages UplinkDNS builds and tests with, if any is missing (apt-get update first).
+#   libldns-dev, pkg-config  zone-file parsing (the CLDNS system library)
+#   bind9-dnsutils           dig, for the integration tests and the conformance replay
+#   knot-dnsutils            kdig, for the integration tests
+#   python3                  the conformance replay (../shared/conformance)
+set -euo pipefail
+packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
