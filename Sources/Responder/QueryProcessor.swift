@@ -44,10 +44,11 @@ public final class QueryScratch {
 /// 7. Names outside every zone: REFUSED without AA (an authoritative-only server, RFC 2308 §2.1 / RFC 8906).
 /// 8. Everything else: the compiled answer for the name and type.
 public enum QueryProcessor {
-    /// Size of the buffer `out` must have: a full TCP message.
+    /// The largest response: a full TCP message.
     public static let maxResponse = 65535
 
-    /// Answers `query` into `out` (at least `maxResponse` octets). Returns the response length, 0 to drop.
+    /// Answers `query` into `out`, which must hold the transport's limit: `maxResponse` octets for TCP, the
+    /// snapshot's `ednsUDPSize` (at most 4096) for UDP. Returns the response length, 0 to send nothing.
     public static func respond(
         snapshot s: Snapshot, query: UnsafeRawBufferPointer, transport: Transport, scratch: QueryScratch,
         into out: UnsafeMutableRawBufferPointer

@@ -6,24 +6,28 @@ import Logging
 import NIOCore
 import NIOPosix
 import Responder
+import Synchronization
 
 /// The running server: UDP and TCP on every listen address, one snapshot shared by all of them.
-public final class DNSServer: @unchecked Sendable {
-    // @unchecked: `udp`, `tcp` and `group` are written only by start() and stop(), which the owner calls from one
-    // thread before and after serving; listeners and the store are Sendable themselves.
-    private var config: Config
+public final class DNSServer: Sendable {
+    /// What start, reload and stop change, behind one lock (never touched by the query path).
+    private struct State {
+        var config: Config
+        var udp: [UDPListener] = []
+        var tcp: [TCPListener] = []
+        var group: MultiThreadedEventLoopGroup?
+    }
+
+    private let state: Mutex<State>
     private let listenOverride: [ListenAddress]?
     private let logger: Logger
     /// The snapshot being served.
     public let store: SnapshotStore
-    private var udp: [UDPListener] = []
-    private var tcp: [TCPListener] = []
-    private var group: MultiThreadedEventLoopGroup?
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
     public init(config: Config, listen: [ListenAddress]? = nil, logger: Logger) throws(ConfigFailure) {
-        self.config = config
+        self.state = Mutex(State(config: config))
         self.listenOverride = listen
         self.logger = logger
         let snapshot = try config.buildSnapshot()
@@ -32,14 +36,17 @@ public final class DNSServer: @unchecked Sendable {
     }
 
     /// The addresses actually bound (ports filled in), UDP and TCP alike.
-    public var boundAddresses: [ListenAddress] { udp.map(\.address) }
+    public var boundAddresses: [ListenAddress] { state.withLock { $0.udp.map(\.address) } }
 
     /// Binds UDP and TCP on every address and starts serving. With port 0, UDP picks the port and TCP takes
     /// the same one (retried if another process holds it on TCP).
     public func start() throws {
+        let config = state.withLock { $0.config }
         let workers = config.udpWorkers > 0 ? config.udpWorkers : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        self.group = group
+        var udp: [UDPListener] = []
+        var tcp: [TCPListener] = []
+        defer { state.withLock { [udp, tcp] s in (s.group, s.udp, s.tcp) = (group, udp, tcp) } }
         for requested in listenOverride ?? config.listen {
             var attempt = 0
             while true {
@@ -74,6 +81,7 @@ public final class DNSServer: @unchecked Sendable {
     /// serving and every error is logged with file and line. Listen addresses take effect at the next start.
     @discardableResult
     public func reload() -> Bool {
+        let config = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: config.path)
             let snapshot = try fresh.buildSnapshot()
@@ -81,7 +89,7 @@ public final class DNSServer: @unchecked Sendable {
                 logger.warning("server.listen changed: the new addresses take effect at the next restart")
             }
             store.replace(snapshot)
-            config.zones = fresh.zones
+            state.withLock { $0.config.zones = fresh.zones }
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
             return true
         } catch {
@@ -92,12 +100,14 @@ public final class DNSServer: @unchecked Sendable {
 
     /// Stops every listener.
     public func stop() {
-        for u in udp { u.stop() }
-        for t in tcp { t.stop() }
-        try? group?.syncShutdownGracefully()
-        udp = []
-        tcp = []
-        if let pidFile = config.pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
+        let s = state.withLock { s in
+            defer { (s.udp, s.tcp, s.group) = ([], [], nil) }
+            return s
+        }
+        for u in s.udp { u.stop() }
+        for t in s.tcp { t.stop() }
+        try? s.group?.syncShutdownGracefully()
+        if let pidFile = s.config.pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
     }
 
     /// Serves until SIGTERM or SIGINT; SIGHUP reloads.

@@ -19,7 +19,7 @@ import Synchronization
 public final class UDPListener: Sendable {
     /// How many datagrams one system call moves (NSD and Knot use batches of this order).
     static let batch = 32
-    /// Receive buffer per datagram: larger than any sane query; a longer one is truncated and answered FORMERR.
+    /// Receive buffer per datagram: larger than any sane query; a longer one is dropped.
     static let receiveSize = 4096
     /// Send buffer per datagram: the largest UDP response we build (edns-udp-size is capped at 4096).
     static let sendSize = 4096
@@ -122,7 +122,9 @@ public final class UDPListener: Sendable {
             if store.generation != generation { (snapshot, generation) = store.current() }
             var out = 0
             for i in 0..<Int(got) {
-                // A datagram that filled the buffer was cut short by the kernel (MSG_TRUNC): treat as malformed.
+                // A datagram larger than the buffer was cut short by the kernel (MSG_TRUNC): no sane query is
+                // that long, so it is dropped rather than answered from a partial parse.
+                if rmsg[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
                 let len = Int(rmsg[i].msg_len)
                 let query = UnsafeRawBufferPointer(start: rbuf + i * UDPListener.receiveSize, count: len)
                 let dst = UnsafeMutableRawBufferPointer(start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
