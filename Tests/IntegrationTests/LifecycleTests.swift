@@ -21,6 +21,19 @@ import Testing
         #expect(try run(binaryPath, ["check", "--config", config]).status == 0)
     }
 
+    @Test func servesIPv4AndIPv6AddressesOverUDPAndTCP() throws {
+        let s = try ServerProcess(files: ["uplinkdns.yaml": itConfig, "example.com.zone": itZone],
+                                  listen: ["127.0.0.1:0", "[::1]:0"])
+        defer { s.stop() }
+        let v6port = try #require(ServerProcess.firstMatch(#"listening on udp \[::1\]:(\d+)"#, in: s.log))
+        #expect(s.log.contains("listening on tcp [::1]:\(v6port)"))
+        for transport in ["+notcp", "+tcp"] {
+            let r = try run(try tool("dig"), ["@::1", "-p", v6port, "+norec", "+time=2", "+tries=1", transport,
+                                              "www.example.com"])
+            #expect(Dig(text: r.out).status == "NOERROR" && Dig(text: r.out).answer.count == 2, "\(r.out)")
+        }
+    }
+
     @Test func checkReportsEveryErrorWithFileAndLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -74,7 +74,7 @@ final class ServerProcess {
     let port: UInt16
 
     /// Writes `files` (name → contents, including `uplinkdns.yaml`) and starts `uplinkdns serve` on port 0.
-    init(files: [String: String], config: String = "uplinkdns.yaml", extraArgs: [String] = []) throws {
+    init(files: [String: String], config: String = "uplinkdns.yaml", listen: [String] = ["127.0.0.1:0"]) throws {
         guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
             throw HarnessError(description: "\(binaryPath) is missing: build it first (`swift build`, or `make test`)")
         }
@@ -84,8 +84,8 @@ final class ServerProcess {
             try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
         process.executableURL = URL(fileURLWithPath: binaryPath)
-        process.arguments = ["serve", "--config", dir.appendingPathComponent(config).path, "--listen", "127.0.0.1:0"]
-            + extraArgs
+        process.arguments = ["serve", "--config", dir.appendingPathComponent(config).path]
+            + listen.flatMap { ["--listen", $0] }
         process.standardError = logPipe
         process.standardOutput = logPipe
         let sink = logData
@@ -94,7 +94,10 @@ final class ServerProcess {
         let deadline = Date().addingTimeInterval(60)
         var found: UInt16?
         while Date() < deadline {
-            if let p = ServerProcess.firstMatch(#"listening on tcp 127\.0\.0\.1:(\d+)"#, in: logData.text) {
+            let text = logData.text
+            if text.components(separatedBy: "listening on tcp").count > listen.count,
+                let p = ServerProcess.firstMatch(#"listening on tcp [^\n]*?:(\d+)\n"#, in: text)
+            {
                 found = UInt16(p)
                 break
             }
