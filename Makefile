@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= config/uplinkdns.yaml
 
-.PHONY: all deps build release run test unit conformance check clean
+.PHONY: all deps build release run test unit conformance check lint format clean
 
 all: build
 
@@ -22,7 +22,7 @@ run: release
 	.build/release/uplinkdns serve --config $(CONFIG)
 
 # Everything: unit tests, integration tests (the real binary and dig) and the conformance replay.
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests
 	bash scripts/conformance.sh
 	$(SWIFT) test --skip-build
@@ -34,6 +34,13 @@ unit: deps
 
 conformance: build
 	bash scripts/conformance.sh
+
+# Style: swift-format with .swift-format (4 spaces, 120 columns); `make format` rewrites in place.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format format -i -r Sources Tests Package.swift
 
 # Validates the config and its zones without serving.
 check: build

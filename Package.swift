@@ -51,10 +51,12 @@ let package = Package(
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
         // Helpers shared by the test targets: zones and records written as master-file text.
-        .target(name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
+            name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Responder", "Zones"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
     ]

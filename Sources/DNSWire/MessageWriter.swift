@@ -34,7 +34,8 @@ public struct MessageWriter {
     /// only the suffixes that are `floor` or its ancestors are registered: the parts of the name that every
     /// name sharing that floor has in common. With `wholeOnly`, the full name is registered for whole-name
     /// matches only (never as the suffix of a longer name).
-    public mutating func register(_ name: DomainName, at offset: Int, floor: DomainName? = nil, wholeOnly: Bool = false) {
+    public mutating func register(_ name: DomainName, at offset: Int, floor: DomainName? = nil, wholeOnly: Bool = false)
+    {
         let lower = name.lowercased()
         if wholeOnly { self.wholeOnly[lower] = offset }
         var cur: DomainName? = lower

@@ -139,7 +139,9 @@ public struct QueryView: Sendable {
             }
             if type == RRType.tsig.rawValue { hasTSIG = true }
             if type == RRType.opt.rawValue {
-                guard !hasEDNS, p - ownerStart == 1, packet[ownerStart] == 0 else { return .formErr(withQuestion: true) }
+                guard !hasEDNS, p - ownerStart == 1, packet[ownerStart] == 0 else {
+                    return .formErr(withQuestion: true)
+                }
                 hasEDNS = true
                 ednsUDPSize = u16(p + 2)
                 ednsVersion = packet[p + 5]

@@ -64,7 +64,9 @@ public struct ResourceRecord: Hashable, Sendable, CustomStringConvertible {
 
     /// A short text form for logs and test failures (RDATA as hex for brevity, names decoded).
     public var description: String {
-        let rd = rdataNames.isEmpty ? rdata.map { String($0, radix: 16) }.joined(separator: " ")
+        let rd =
+            rdataNames.isEmpty
+            ? rdata.map { String($0, radix: 16) }.joined(separator: " ")
             : rdataNames.map(\.description).joined(separator: " ")
         return "\(name) \(ttl) \(rrClass) \(type) \(rd)"
     }

@@ -207,8 +207,9 @@ public enum QueryProcessor {
             for entry in s.chaos where entry.name.elementsEqual(name) {
                 return s.bodyBytes.withUnsafeBufferPointer { bytes in
                     s.fixups.withUnsafeBufferPointer { fixups in
-                        emit(s.answers[Int(entry.answer)], bytes: bytes, fixups: fixups, q, query, s, out,
-                             transport: transport)
+                        emit(
+                            s.answers[Int(entry.answer)], bytes: bytes, fixups: fixups, q, query, s, out,
+                            transport: transport)
                     }
                 }
             }

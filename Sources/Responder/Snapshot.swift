@@ -92,10 +92,11 @@ public final class Snapshot: Sendable {
             nx.authority = [zone.negativeSOA]
             var nodata = Resolution(outcome: .noData)
             nodata.authority = [zone.negativeSOA]
-            zoneInfos.append(ZoneInfo(
-                zone: zone,
-                nxDomain: arena.add(nx, template: origin, anchor: origin),
-                noData: arena.add(nodata, template: origin, anchor: origin)))
+            zoneInfos.append(
+                ZoneInfo(
+                    zone: zone,
+                    nxDomain: arena.add(nx, template: origin, anchor: origin),
+                    noData: arena.add(nodata, template: origin, anchor: origin)))
         }
         // Per zone, once: the types it holds and a type it does not (for the answers aliases give).
         let zoneTypes = ordered.map { z in Set(z.nodes.values.flatMap { $0.rrsets.keys }) }
@@ -146,7 +147,8 @@ public final class Snapshot: Sendable {
                     n.defaultAnswer = compile(zone.resolve(name, absentTypes[zi]), wildcard: wildcard)
                 }
                 for t in wanted.sorted() {
-                    types.append(TypeEntry(type: t.rawValue, answer: compile(zone.resolve(name, t), wildcard: wildcard)))
+                    types.append(
+                        TypeEntry(type: t.rawValue, answer: compile(zone.resolve(name, t), wildcard: wildcard)))
                 }
                 if name == origin, let parent = zoneSet.zone(for: name, qtype: .ds), parent.origin != origin {
                     n.dsAnswer = arena.add(parent.resolve(name, .ds), template: name)

@@ -83,9 +83,11 @@ public struct Config: Sendable {
 
         let top = r.mapping(root, what: "the configuration", known: ["server", "zones"])
         if let server = top["server"] {
-            let s = r.mapping(server, what: "server", known: [
-                "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
-            ])
+            let s = r.mapping(
+                server, what: "server",
+                known: [
+                    "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
+                ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
                 for item in r.sequence(listen, what: "server.listen") {

@@ -53,11 +53,13 @@ public final class UDPListener: Sendable {
         for fd in fds {
             let box = Unmanaged.passRetained(WorkerContext(fd: fd, store: store, listener: self))
             var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, { arg in
-                let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
-                ctx.listener.run(fd: ctx.fd, store: ctx.store)
-                return nil
-            }, box.toOpaque())
+            let rc = pthread_create(
+                &tid, nil,
+                { arg in
+                    let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
+                    ctx.listener.run(fd: ctx.fd, store: ctx.store)
+                    return nil
+                }, box.toOpaque())
             if rc == 0 {
                 threads.withLock { $0.append(tid) }
             } else {
@@ -70,7 +72,9 @@ public final class UDPListener: Sendable {
     /// Stops the workers (they notice within the receive timeout) and closes the sockets.
     public func stop() {
         running.store(false, ordering: .releasing)
-        let tids = threads.withLock { t in defer { t = [] }; return t }
+        let tids = threads.withLock { t in
+            defer { t = [] }; return t
+        }
         for t in tids { pthread_join(t, nil) }
         for fd in fds { close(fd) }
     }
@@ -127,8 +131,10 @@ public final class UDPListener: Sendable {
                 if rmsg[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
                 let len = Int(rmsg[i].msg_len)
                 let query = UnsafeRawBufferPointer(start: rbuf + i * UDPListener.receiveSize, count: len)
-                let dst = UnsafeMutableRawBufferPointer(start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
-                let rlen = QueryProcessor.respond(snapshot: snapshot, query: query, transport: .udp, scratch: scratch, into: dst)
+                let dst = UnsafeMutableRawBufferPointer(
+                    start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
+                let rlen = QueryProcessor.respond(
+                    snapshot: snapshot, query: query, transport: .udp, scratch: scratch, into: dst)
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()

@@ -34,7 +34,9 @@ public struct ZoneBuilder {
     /// Validates and builds the zone.
     public func build() throws(ZoneLoadFailure) -> Zone {
         var errors = self.errors
-        func fail(_ line: Int?, _ message: String) { errors.append(ZoneError(file: file, line: line, message: message)) }
+        func fail(_ line: Int?, _ message: String) {
+            errors.append(ZoneError(file: file, line: line, message: message))
+        }
 
         var nodes: [DomainName: Zone.Node] = [:]
         var firstLine: [DomainName: [RRType: Int]] = [:]
@@ -86,14 +88,17 @@ public struct ZoneBuilder {
         for (name, node) in nodes {
             if let cname = node.rrsets[.cname] {
                 if cname.rdatas.count > 1 {
-                    fail(lineOf(name, .cname), "\(name) has \(cname.rdatas.count) CNAME records; an alias has exactly one")
+                    fail(
+                        lineOf(name, .cname),
+                        "\(name) has \(cname.rdatas.count) CNAME records; an alias has exactly one")
                 }
                 // RFC 2181 §10.1: no other data beside a CNAME (DNSSEC records excepted, RFC 4035 §2.5).
                 let others = node.rrsets.keys.filter { ![.cname, .rrsig, .nsec, .nsec3].contains($0) }.sorted()
                 if !others.isEmpty {
-                    fail(lineOf(name, .cname),
-                         "\(name) has a CNAME and other data (\(others.map(\.description).joined(separator: ", "))): "
-                         + "an alias can have no other records")
+                    fail(
+                        lineOf(name, .cname),
+                        "\(name) has a CNAME and other data (\(others.map(\.description).joined(separator: ", "))): "
+                            + "an alias can have no other records")
                 }
             }
             if let dname = node.rrsets[.dname], dname.rdatas.count > 1 {
@@ -108,8 +113,11 @@ public struct ZoneBuilder {
             }
         }
 
-        let built = Zone(origin: origin, file: file, nodes: nodes, soa: soa ?? ResourceRecord(
-            name: origin, type: .soa, ttl: 0, rdata: []))
+        let built = Zone(
+            origin: origin, file: file, nodes: nodes,
+            soa: soa
+                ?? ResourceRecord(
+                    name: origin, type: .soa, ttl: 0, rdata: []))
 
         // Glue: an NS target at or below its own delegation point can only be reached through glue.
         for (name, node) in nodes where name != origin {
@@ -118,8 +126,9 @@ public struct ZoneBuilder {
                 guard let target = rr.target, target.isSubdomain(of: name) else { continue }
                 let addrs = nodes[target].map { $0.rrsets[.a] != nil || $0.rrsets[.aaaa] != nil } ?? false
                 if !addrs {
-                    fail(lineOf(name, .ns),
-                         "delegation \(name) NS \(target) needs glue: add an A or AAAA record for \(target)")
+                    fail(
+                        lineOf(name, .ns),
+                        "delegation \(name) NS \(target) needs glue: add an A or AAAA record for \(target)")
                 }
             }
         }

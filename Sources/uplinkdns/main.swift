@@ -51,7 +51,9 @@ extension UplinkDNS {
             for l in listen where ListenAddress(l) == nil {
                 throw ValidationError("--listen \(l): expected a numeric HOST:PORT or [IPv6]:PORT")
             }
-            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+            guard Logger.Level(rawValue: logLevel) != nil else {
+                throw ValidationError("unknown --log-level \(logLevel)")
+            }
         }
 
         func run() throws {
@@ -65,7 +67,9 @@ extension UplinkDNS {
             let config = try options.load()
             let server: DNSServer
             do {
-                server = try DNSServer(config: config, listen: listen.isEmpty ? nil : listen.compactMap(ListenAddress.init), logger: logger)
+                server = try DNSServer(
+                    config: config, listen: listen.isEmpty ? nil : listen.compactMap(ListenAddress.init), logger: logger
+                )
             } catch {
                 printErrors(error)
                 throw ExitCode(1)

@@ -14,8 +14,12 @@ import Testing
                 ResourceRecord(name: www, type: .a, ttl: 60, rdata: [192, 0, 2, 10]),
                 ResourceRecord(name: www, type: .cname, ttl: 60, rdata: try DomainName("host.example.com.").wire),
             ],
-            authority: [ResourceRecord(name: apex, type: .ns, ttl: 3600, rdata: try DomainName("ns1.example.com.").wire)],
-            additional: [ResourceRecord(name: try DomainName("ns1.example.com."), type: .a, ttl: 3600, rdata: [192, 0, 2, 1])])
+            authority: [
+                ResourceRecord(name: apex, type: .ns, ttl: 3600, rdata: try DomainName("ns1.example.com.").wire)
+            ],
+            additional: [
+                ResourceRecord(name: try DomainName("ns1.example.com."), type: .a, ttl: 3600, rdata: [192, 0, 2, 1])
+            ])
     }
 
     @Test func roundTripsThroughCompression() throws {

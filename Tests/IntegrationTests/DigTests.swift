@@ -80,8 +80,11 @@ let itConfig = """
 
     @Test func cnameChainsStopAtTheZoneEdgeAndDanglingIsNXDOMAIN() throws {
         let chain = try s.dig("chain.example.com", "A")
-        #expect(chain.answer.prefix(2) == ["chain.example.com. 3600 IN CNAME ftp.example.com.",
-                                          "ftp.example.com. 3600 IN CNAME www.example.com."])
+        #expect(
+            chain.answer.prefix(2) == [
+                "chain.example.com. 3600 IN CNAME ftp.example.com.",
+                "ftp.example.com. 3600 IN CNAME www.example.com.",
+            ])
         #expect(chain.answer.count == 4 && chain.flags.contains("aa"))
         let ext = try s.dig("ext.example.com", "A")
         #expect(ext.answer == ["ext.example.com. 3600 IN CNAME www.example.net."] && ext.status == "NOERROR")
@@ -102,8 +105,11 @@ let itConfig = """
     @Test func referralsHaveNoAAAndCarryGlue() throws {
         let r = try s.dig("host.branch.example.com", "A")
         #expect(r.status == "NOERROR" && r.flags == ["qr"], "\(r)")
-        #expect(Set(r.authority) == ["branch.example.com. 3600 IN NS ns.branch.example.com.",
-                                     "branch.example.com. 3600 IN NS ns.elsewhere.net."])
+        #expect(
+            Set(r.authority) == [
+                "branch.example.com. 3600 IN NS ns.branch.example.com.",
+                "branch.example.com. 3600 IN NS ns.elsewhere.net.",
+            ])
         #expect(r.additional == ["ns.branch.example.com. 3600 IN A 203.0.113.53"])
         let ds = try s.dig("branch.example.com", "DS")
         #expect(ds.flags.contains("aa") && ds.answer.isEmpty && ds.authority.first?.contains("SOA") == true)
@@ -117,8 +123,11 @@ let itConfig = """
 
     @Test func dnameSynthesisesACNAME() throws {
         let d = try s.dig("www.d.example.com", "A")
-        #expect(d.answer == ["d.example.com. 3600 IN DNAME example.net.",
-                             "www.d.example.com. 3600 IN CNAME www.example.net."])
+        #expect(
+            d.answer == [
+                "d.example.com. 3600 IN DNAME example.net.",
+                "www.d.example.com. 3600 IN CNAME www.example.net.",
+            ])
     }
 
     @Test func outsideEveryZoneIsRefusedWithoutAA() throws {
@@ -171,7 +180,8 @@ let itConfig = """
 
     @Test func zoneTransfersAndNotifyAreNotServedYet() throws {
         // RFC 5936 §4.2: no transfers over UDP (NOTIMP); over TCP REFUSED until transfers are configured.
-        let udp = try #require(udpExchange(port: s.port, Array(framedQuery(id: 7, name: "example.com", type: 252).dropFirst(2))))
+        let udp = try #require(
+            udpExchange(port: s.port, Array(framedQuery(id: 7, name: "example.com", type: 252).dropFirst(2))))
         #expect(udp[3] & 0x0F == 4)
         let c = try TCPClient(port: s.port)
         c.send(framedQuery(id: 8, name: "example.com", type: 252))

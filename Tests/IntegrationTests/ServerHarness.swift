@@ -14,7 +14,8 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 /// The binary under test: $UPLINKDNS_BIN, else the debug build `make test` makes first.
 var binaryPath: String {
-    ProcessInfo.processInfo.environment["UPLINKDNS_BIN"] ?? packageRoot.appendingPathComponent(".build/debug/uplinkdns").path
+    ProcessInfo.processInfo.environment["UPLINKDNS_BIN"]
+        ?? packageRoot.appendingPathComponent(".build/debug/uplinkdns").path
 }
 
 struct HarnessError: Error, CustomStringConvertible {
@@ -37,9 +38,13 @@ func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (stat
     let errData = DataBox()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { outData.append(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+    DispatchQueue.global().async {
+        outData.append(out.fileHandleForReading.readDataToEndOfFile()); group.leave()
+    }
     group.enter()
-    DispatchQueue.global().async { errData.append(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+    DispatchQueue.global().async {
+        errData.append(err.fileHandleForReading.readDataToEndOfFile()); group.leave()
+    }
     while p.isRunning && Date() < deadline { usleep(10_000) }
     if p.isRunning {
         p.terminate()
@@ -58,10 +63,12 @@ final class DataBox: Sendable {
 
 /// Finds a tool on PATH or says how to get it (make test installs them).
 func tool(_ name: String) throws -> String {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin"]
+    where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
         return "\(dir)/\(name)"
     }
-    throw HarnessError(description: "\(name) is not installed: run `make test` (it installs bind9-dnsutils and knot-dnsutils)")
+    throw HarnessError(
+        description: "\(name) is not installed: run `make test` (it installs bind9-dnsutils and knot-dnsutils)")
 }
 
 /// A running uplinkdns in a temporary directory with its own config and zone files.
@@ -84,7 +91,8 @@ final class ServerProcess {
             try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
         process.executableURL = URL(fileURLWithPath: binaryPath)
-        process.arguments = ["serve", "--config", dir.appendingPathComponent(config).path]
+        process.arguments =
+            ["serve", "--config", dir.appendingPathComponent(config).path]
             + listen.flatMap { ["--listen", $0] }
         process.standardError = logPipe
         process.standardOutput = logPipe
@@ -208,7 +216,9 @@ final class TCPClient {
         sa.sin_port = port.bigEndian
         inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
         let rc = withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw HarnessError(description: "connect: \(String(cString: strerror(errno)))") }
         var tv = timeval(tv_sec: 3, tv_usec: 0)
@@ -217,7 +227,9 @@ final class TCPClient {
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
 
     /// Reads one framed message; nil on EOF or timeout.
     func receive() -> [UInt8]? {
@@ -263,7 +275,9 @@ func udpExchange(port: UInt16, _ bytes: [UInt8]) -> [UInt8]? {
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
     let sent = withUnsafePointer(to: &sa) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-            bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            bytes.withUnsafeBytes {
+                sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
     }
     guard sent == bytes.count else { return nil }

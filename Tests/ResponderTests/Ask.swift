@@ -13,7 +13,8 @@ struct EDNSQuery {
 
 /// The query bytes for a question.
 func queryBytes(
-    _ name: String, _ type: RRType, rrClass: RRClass = .in, flags: UInt16 = 0, edns: EDNSQuery? = nil, id: UInt16 = 0x4242
+    _ name: String, _ type: RRType, rrClass: RRClass = .in, flags: UInt16 = 0, edns: EDNSQuery? = nil,
+    id: UInt16 = 0x4242
 ) throws -> [UInt8] {
     var w = MessageWriter()
     w.append(Header(id: id, flags: flags, qdCount: 1, arCount: edns == nil ? 0 : 1).bytes)

@@ -2,8 +2,8 @@
 
 import DNSWire
 import Responder
-import Testing
 import TestSupport
+import Testing
 import Zones
 
 @Suite struct DifferentialTests {
@@ -43,7 +43,8 @@ import Zones
     }
 
     @Test func parentServesDSAtAHostedChildApex() throws {
-        let child = try loadZone("""
+        let child = try loadZone(
+            """
             $ORIGIN sub.example.com.
             @ 300 IN SOA ns h 1 2 3 4 5
             @ IN NS ns

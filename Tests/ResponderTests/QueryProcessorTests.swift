@@ -2,34 +2,35 @@
 
 import DNSWire
 import Responder
-import Testing
 import TestSupport
+import Testing
 import Zones
 
 @Suite struct QueryProcessorTests {
-    static let zone = try! loadZone(exampleZone + "\n" + """
-        big     IN TXT "\(String(repeating: "a", count: 200))"
-        big     IN TXT "\(String(repeating: "b", count: 200))"
-        big     IN TXT "\(String(repeating: "c", count: 200))"
-        manymx  IN MX 10 mx1
-        manymx  IN MX 20 mx2
-        mx1     IN AAAA 2001:db8::1
-        mx1     IN AAAA 2001:db8::2
-        mx1     IN AAAA 2001:db8::3
-        mx1     IN AAAA 2001:db8::4
-        mx1     IN AAAA 2001:db8::5
-        mx1     IN AAAA 2001:db8::6
-        mx1     IN AAAA 2001:db8::7
-        mx1     IN AAAA 2001:db8::8
-        mx1     IN AAAA 2001:db8::9
-        mx1     IN AAAA 2001:db8::a
-        mx1     IN AAAA 2001:db8::b
-        mx1     IN AAAA 2001:db8::c
-        mx1     IN AAAA 2001:db8::d
-        mx1     IN AAAA 2001:db8::e
-        mx1     IN AAAA 2001:db8::f
-        mx2     IN AAAA 2001:db8::2:1
-        """)
+    static let zone = try! loadZone(
+        exampleZone + "\n" + """
+            big     IN TXT "\(String(repeating: "a", count: 200))"
+            big     IN TXT "\(String(repeating: "b", count: 200))"
+            big     IN TXT "\(String(repeating: "c", count: 200))"
+            manymx  IN MX 10 mx1
+            manymx  IN MX 20 mx2
+            mx1     IN AAAA 2001:db8::1
+            mx1     IN AAAA 2001:db8::2
+            mx1     IN AAAA 2001:db8::3
+            mx1     IN AAAA 2001:db8::4
+            mx1     IN AAAA 2001:db8::5
+            mx1     IN AAAA 2001:db8::6
+            mx1     IN AAAA 2001:db8::7
+            mx1     IN AAAA 2001:db8::8
+            mx1     IN AAAA 2001:db8::9
+            mx1     IN AAAA 2001:db8::a
+            mx1     IN AAAA 2001:db8::b
+            mx1     IN AAAA 2001:db8::c
+            mx1     IN AAAA 2001:db8::d
+            mx1     IN AAAA 2001:db8::e
+            mx1     IN AAAA 2001:db8::f
+            mx2     IN AAAA 2001:db8::2:1
+            """)
     static let options = ResponderOptions(identity: "ns-test", version: "UplinkDNS test", nsid: Array("ns-test".utf8))
     static let snapshot = Snapshot(zoneSet: ZoneSet([zone]), options: options)
     var s: Snapshot { Self.snapshot }
@@ -105,8 +106,10 @@ import Zones
     }
 
     @Test func chaosIdentityAndVersion() throws {
-        for (name, text) in [("version.bind.", "UplinkDNS test"), ("VERSION.server.", "UplinkDNS test"),
-                             ("id.server.", "ns-test"), ("hostname.bind.", "ns-test")] {
+        for (name, text) in [
+            ("version.bind.", "UplinkDNS test"), ("VERSION.server.", "UplinkDNS test"),
+            ("id.server.", "ns-test"), ("hostname.bind.", "ns-test"),
+        ] {
             let m = try ask(s, name, .txt, rrClass: .ch)
             #expect(m.rcode == .noError && !m.header.aa, "\(name)")
             #expect(m.answers.first?.rrClass == .ch && m.answers.first?.ttl == 0)

@@ -6,7 +6,8 @@ import Testing
 
 @Suite struct ConfigTests {
     @Test func readsEveryKey() throws {
-        let c = try Config.parse("""
+        let c = try Config.parse(
+            """
             server:
               listen: ["127.0.0.1:5300", "[::1]:5300"]
               identity: ns1
@@ -63,8 +64,11 @@ import Testing
             _ = try Config.parse(text, path: "test.yaml")
             Issue.record("accepted: \(text)")
         } catch {
-            #expect(error.errors.contains { $0.line == line && $0.description.contains(message)
-                && $0.description.hasPrefix("test.yaml:\(line): ") }, "got: \(error.errors)")
+            #expect(
+                error.errors.contains {
+                    $0.line == line && $0.description.contains(message)
+                        && $0.description.hasPrefix("test.yaml:\(line): ")
+                }, "got: \(error.errors)")
         }
     }
 

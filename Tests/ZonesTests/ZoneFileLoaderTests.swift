@@ -1,13 +1,14 @@
 // ZoneFileLoaderTests: master-file features through ldns, and validation errors with file and line.
 
 import DNSWire
-import Testing
 import TestSupport
+import Testing
 import Zones
 
 @Suite struct ZoneFileLoaderTests {
     @Test func readsDirectivesRelativeNamesMultiLineAndComments() throws {
-        let zone = try loadZone("""
+        let zone = try loadZone(
+            """
             $ORIGIN example.com.
             $TTL 1h
             @ IN SOA ns1 hostmaster (
@@ -29,7 +30,8 @@ import Zones
     }
 
     @Test func readsCommonAndUnknownTypes() throws {
-        let zone = try loadZone("""
+        let zone = try loadZone(
+            """
             $ORIGIN example.com.
             @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
             @ IN NS ns1
@@ -40,15 +42,21 @@ import Zones
             p IN PTR www
             u IN TYPE65280 \\# 3 010203
             """)
-        #expect(zone.rrset(try DomainName("t.example.com."), .txt)?.rdatas == [[3] + Array("one".utf8) + [9] + Array("two three".utf8)])
+        #expect(
+            zone.rrset(try DomainName("t.example.com."), .txt)?.rdatas == [
+                [3] + Array("one".utf8) + [9] + Array("two three".utf8)
+            ])
         #expect(zone.rrset(try DomainName("c.example.com."), .caa) != nil)
-        #expect(zone.rrset(try DomainName("s.example.com."), .srv)?.records.first?.target == (try DomainName("www.example.com.")))
+        #expect(
+            zone.rrset(try DomainName("s.example.com."), .srv)?.records.first?.target
+                == (try DomainName("www.example.com.")))
         #expect(zone.rrset(try DomainName("p.example.com."), .ptr) != nil)
         #expect(zone.rrset(try DomainName("u.example.com."), RRType(65280))?.rdatas == [[1, 2, 3]])
     }
 
     @Test func duplicateRecordsCollapseAndTheFirstTTLWins() throws {
-        let zone = try loadZone("""
+        let zone = try loadZone(
+            """
             @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
             @ IN NS ns1
             ns1 IN A 192.0.2.1
@@ -65,30 +73,44 @@ import Zones
     @Test(arguments: [
         ("@ IN NS ns1\nns1 IN A 192.0.2.1\n", nil as Int?, "no SOA record at the apex"),
         ("@ IN SOA ns1 h 1 2 3 4 5\nns1 IN A 192.0.2.1\n", 1, "no NS records at the apex"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww.other.org. IN A 192.0.2.9\n", 4,
-         "outside the zone"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN A 192.0.2.2\n", 4,
-         "has a CNAME and other data (A)"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN CNAME www\n", 4,
-         "has 2 CNAME records"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nsub IN NS ns.sub\n", 4,
-         "delegation sub.example.com. NS ns.sub.example.com. needs glue"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n$INCLUDE other.zone\n", 4,
-         "$INCLUDE is not supported"),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww.other.org. IN A 192.0.2.9\n", 4,
+            "outside the zone"
+        ),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN A 192.0.2.2\n", 4,
+            "has a CNAME and other data (A)"
+        ),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN CNAME ns1\nx IN CNAME www\n", 4,
+            "has 2 CNAME records"
+        ),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nsub IN NS ns.sub\n", 4,
+            "delegation sub.example.com. NS ns.sub.example.com. needs glue"
+        ),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n$INCLUDE other.zone\n", 4,
+            "$INCLUDE is not supported"
+        ),
         ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n\n; comment\nns1 IN A 192.0.2.300\n", 5, "ns1 IN A 192.0.2.300"),
         ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx CH TXT \"hi\"\n", 4, "only class IN"),
-        ("@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN SOA ns1 h 1 2 3 4 5\n", 4,
-         "only the apex"),
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN SOA ns1 h 1 2 3 4 5\n", 4,
+            "only the apex"
+        ),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int?, message: String) {
         let errors = zoneErrors("$ORIGIN example.com.\n$TTL 300\n" + text)
         let shifted = line.map { $0 + 2 }
-        #expect(errors.contains { $0.line == shifted && $0.description.contains(message) && $0.file == "test.zone" },
-                "got: \(errors)")
+        #expect(
+            errors.contains { $0.line == shifted && $0.description.contains(message) && $0.file == "test.zone" },
+            "got: \(errors)")
     }
 
     @Test func reportsAllErrorsNotJustTheFirst() {
-        let errors = zoneErrors("""
+        let errors = zoneErrors(
+            """
             $ORIGIN example.com.
             @ 300 IN SOA ns1 h 1 2 3 4 5
             @ IN NS ns1
