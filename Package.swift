@@ -28,11 +28,16 @@ let package = Package(
         .target(name: "CUplinkSys"),
         .target(name: "DNSWire", swiftSettings: strict),
         .target(name: "Zones", dependencies: ["DNSWire", "CLDNS"], swiftSettings: strict),
-        .target(name: "Responder", dependencies: ["DNSWire", "Zones"], swiftSettings: strict),
+        .target(
+            name: "Uplinks",
+            dependencies: ["DNSWire", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
         .target(
             name: "Server",
             dependencies: [
-                "DNSWire", "Zones", "Responder", "CUplinkSys",
+                "DNSWire", "Zones", "Uplinks", "Responder", "CUplinkSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -43,21 +48,23 @@ let package = Package(
         .executableTarget(
             name: "uplinkdns",
             dependencies: [
-                "Server",
+                "Server", "Uplinks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
+        .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
         // Helpers shared by the test targets: zones and records written as master-file text.
         .target(
             name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "TestSupport"],
+            name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "Uplinks", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Responder", "Zones"], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests", dependencies: ["Server", "Responder", "Zones", "Uplinks"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
     ]
 )

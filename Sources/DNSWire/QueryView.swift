@@ -38,6 +38,14 @@ public struct QueryView: Sendable {
     public var wantsNSID = false
     /// Whether the query ends with a TSIG record (RFC 8945).
     public var hasTSIG = false
+    /// Whether the query carries an EDNS Client Subnet option (RFC 7871).
+    public var hasECS = false
+    /// ECS address family: 1 = IPv4, 2 = IPv6 (RFC 7871 §6).
+    public var ecsFamily: UInt16 = 0
+    /// ECS source prefix length.
+    public var ecsSourcePrefix: UInt8 = 0
+    /// ECS address octets (at most 16), left-aligned in two big-endian words; bits past the prefix are zero.
+    public var ecsAddress: (UInt64, UInt64) = (0, 0)
 
     /// The opcode.
     public var opcode: UInt8 { UInt8((flags >> 11) & 0xF) }
@@ -61,6 +69,8 @@ public struct QueryView: Sendable {
     public enum OptionCode {
         /// RFC 5001 name server identifier.
         public static let nsid: UInt16 = 3
+        /// RFC 7871 client subnet.
+        public static let clientSubnet: UInt16 = 8
     }
 
     /// Parses `packet`. The lower-cased question name is written to `lowerName` (room for 255 octets) and the
@@ -105,6 +115,8 @@ public struct QueryView: Sendable {
         hasEDNS = false
         wantsNSID = false
         hasTSIG = false
+        hasECS = false
+        ecsAddress = (0, 0)
         dnssecOK = false
         ednsVersion = 0
         ednsUDPSize = 0
@@ -153,11 +165,40 @@ public struct QueryView: Sendable {
                     let olen = Int(u16(o + 2))
                     guard o + 4 + olen <= rdStart + rdlen else { return .formErr(withQuestion: true) }
                     if code == OptionCode.nsid { wantsNSID = true }
+                    if code == OptionCode.clientSubnet {
+                        guard parseECS(packet, at: o + 4, length: olen) else { return .formErr(withQuestion: true) }
+                    }
                     o += 4 + olen
                 }
             }
             p = rdStart + rdlen
         }
         return .ok
+    }
+
+    /// RFC 7871 §6: family 1 or 2, a source prefix no longer than the family allows, exactly ⌈prefix/8⌉ address
+    /// octets, no bits set past the prefix, and only one such option; anything else is FORMERR.
+    private mutating func parseECS(_ packet: UnsafeRawBufferPointer, at o: Int, length: Int) -> Bool {
+        guard !hasECS, length >= 4 else { return false }
+        let family = UInt16(packet[o]) << 8 | UInt16(packet[o + 1])
+        let source = Int(packet[o + 2])
+        guard (family == 1 && source <= 32) || (family == 2 && source <= 128) else { return false }
+        let octets = (source + 7) / 8
+        guard length == 4 + octets else { return false }
+        var hi: UInt64 = 0
+        var lo: UInt64 = 0
+        for i in 0..<octets {
+            let b = UInt64(packet[o + 4 + i])
+            if i < 8 { hi |= b << (56 - 8 * UInt64(i)) } else { lo |= b << (56 - 8 * UInt64(i - 8)) }
+        }
+        if source % 8 != 0, octets > 0 {
+            let last = packet[o + 4 + octets - 1]
+            guard last & (0xFF >> UInt8(source % 8)) == 0 else { return false }
+        }
+        hasECS = true
+        ecsFamily = family
+        ecsSourcePrefix = UInt8(source)
+        ecsAddress = (hi, lo)
+        return true
     }
 }

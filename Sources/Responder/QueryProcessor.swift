@@ -16,11 +16,15 @@ public enum Transport: Sendable {
 public final class QueryScratch {
     let lowerName: UnsafeMutablePointer<UInt8>
     let labels: UnsafeMutablePointer<UInt8>
+    /// This worker's rotation counter: it advances with every response that has variants (round robin,
+    /// weighted). Workers start at different points so that they do not hand out the same order in step.
+    var rotation: UInt64
 
-    /// Allocates the scratch buffers (once per worker).
-    public init() {
+    /// Allocates the scratch buffers (once per worker); `rotationSeed` fixes the starting point (tests).
+    public init(rotationSeed: UInt64 = UInt64.random(in: 0..<UInt64(UInt32.max))) {
         lowerName = .allocate(capacity: 256)
         labels = .allocate(capacity: 128)
+        rotation = rotationSeed
     }
 
     deinit {
@@ -51,7 +55,7 @@ public enum QueryProcessor {
     /// snapshot's `ednsUDPSize` (at most 4096) for UDP. Returns the response length, 0 to send nothing.
     public static func respond(
         snapshot s: Snapshot, query: UnsafeRawBufferPointer, transport: Transport, scratch: QueryScratch,
-        into out: UnsafeMutableRawBufferPointer
+        client: ClientAddress = .unknown, into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         var q = QueryView()
         switch q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels) {
@@ -91,7 +95,7 @@ public enum QueryProcessor {
         }
         guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
         let node = s.nodes[Int(found)]
-        let answer: Int32
+        var answer: Int32
         if depth == 0 {
             if q.qtype == RRType.ds.rawValue && node.dsAnswer >= 0 {
                 answer = node.dsAnswer
@@ -111,9 +115,38 @@ public enum QueryProcessor {
         } else {
             answer = s.zones[Int(node.zone)].nxDomain
         }
+        var ecsScope: UInt8 = 0
+        if answer < 0 {
+            // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:
+            // the scope says how far the answer depends on the client: the source prefix for sticky, else /0).
+            let g = s.groups[Int(-answer - 1)]
+            let step: Int
+            switch g.selection {
+            case .fixed:
+                step = 0
+            case .rotate:
+                step = Int(scratch.rotation % UInt64(g.count))
+                scratch.rotation &+= 1
+            case .sticky:
+                if q.hasECS {
+                    step = ClientAddress.bucket(
+                        family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1,
+                        prefix: Int(q.ecsSourcePrefix))
+                    ecsScope = q.ecsSourcePrefix
+                } else {
+                    step = ClientAddress.bucket(family: client.family, hi: client.hi, lo: client.lo, prefix: 128)
+                }
+            }
+            let i = Int(g.start) + step % Int(g.count)
+            answer = s.groupSteps[i]
+            s.stepCounters[i]?.increment()
+        }
+        let scope = ecsScope
         return s.bodyBytes.withUnsafeBufferPointer { bytes in
             s.fixups.withUnsafeBufferPointer { fixups in
-                emit(s.answers[Int(answer)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport)
+                emit(
+                    s.answers[Int(answer)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport,
+                    ecsScope: scope)
             }
         }
     }
@@ -133,15 +166,17 @@ public enum QueryProcessor {
     @inline(__always)
     static func optLength(_ q: QueryView, _ s: Snapshot) -> Int {
         guard q.hasEDNS else { return 0 }
-        if q.wantsNSID, let nsid = s.options.nsid { return 11 + 4 + nsid.count }
-        return 11
+        var n = 11
+        if q.wantsNSID, let nsid = s.options.nsid { n += 4 + nsid.count }
+        if q.hasECS { n += 8 + (Int(q.ecsSourcePrefix) + 7) / 8 }
+        return n
     }
 
     /// Writes header, question, the body (whole, without optional additional data, or none with TC=1) and OPT.
     static func emit(
         _ a: CompiledAnswer, bytes: UnsafeBufferPointer<UInt8>, fixups: UnsafeBufferPointer<Fixup>,
         _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
-        transport: Transport
+        transport: Transport, ecsScope: UInt8 = 0
     ) -> Int {
         let qend = q.questionEnd
         let room = limit(q, s, transport) - qend - optLength(q, s)
@@ -179,7 +214,7 @@ public enum QueryProcessor {
                 f += 1
             }
         }
-        if q.hasEDNS { opt(q, s, out, at: &p, extendedRCode: 0) }
+        if q.hasEDNS { opt(q, s, out, at: &p, extendedRCode: 0, ecsScope: ecsScope) }
         return p
     }
 
@@ -264,9 +299,11 @@ public enum QueryProcessor {
     }
 
     /// Our OPT record (RFC 6891 §6.1.2): root owner, our payload size, extended rcode, version 0, DO copied
-    /// (RFC 3225 §3), NSID when asked and configured (RFC 5001). Unknown options are not echoed.
+    /// (RFC 3225 §3), NSID when asked and configured (RFC 5001), the client subnet echoed with `ecsScope` when the
+    /// query sent one (RFC 7871 §7.2.1). Unknown options are not echoed.
     static func opt(
-        _ q: QueryView, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, at p: inout Int, extendedRCode: UInt8
+        _ q: QueryView, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, at p: inout Int, extendedRCode: UInt8,
+        ecsScope: UInt8 = 0
     ) {
         out[p] = 0
         put16(out, p + 1, RRType.opt.rawValue)
@@ -275,15 +312,28 @@ public enum QueryProcessor {
         out[p + 6] = 0
         out[p + 7] = q.dnssecOK ? 0x80 : 0
         out[p + 8] = 0
+        let rdlenAt = p + 9
+        p += 11
+        let rdStart = p
         if q.wantsNSID, let nsid = s.options.nsid {
-            put16(out, p + 9, UInt16(4 + nsid.count))
-            put16(out, p + 11, QueryView.OptionCode.nsid)
-            put16(out, p + 13, UInt16(nsid.count))
-            for (i, b) in nsid.enumerated() { out[p + 15 + i] = b }
-            p += 15 + nsid.count
-        } else {
-            put16(out, p + 9, 0)
-            p += 11
+            put16(out, p, QueryView.OptionCode.nsid)
+            put16(out, p + 2, UInt16(nsid.count))
+            for (i, b) in nsid.enumerated() { out[p + 4 + i] = b }
+            p += 4 + nsid.count
         }
+        if q.hasECS {
+            let octets = (Int(q.ecsSourcePrefix) + 7) / 8
+            put16(out, p, QueryView.OptionCode.clientSubnet)
+            put16(out, p + 2, UInt16(4 + octets))
+            put16(out, p + 4, q.ecsFamily)
+            out[p + 6] = q.ecsSourcePrefix
+            out[p + 7] = ecsScope
+            for i in 0..<octets {
+                let word = i < 8 ? q.ecsAddress.0 : q.ecsAddress.1
+                out[p + 8 + i] = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(i % 8)))
+            }
+            p += 8 + octets
+        }
+        put16(out, rdlenAt, UInt16(p - rdStart))
     }
 }

@@ -1,6 +1,7 @@
 // Snapshot: every answer the server can give, compiled once from the zones and swapped in whole on reload.
 
 import DNSWire
+import Uplinks
 import Zones
 
 /// The immutable, precompiled state the query path reads. Building one does all the work (lookups, chains,
@@ -37,6 +38,16 @@ public final class Snapshot: Sendable {
         var answer: Int32
     }
 
+    /// Several compiled answers for one (name, type) that pick one per response: the variants of a pool.
+    /// An answer reference below zero, `-(index + 1)`, names a group instead of a body.
+    struct AnswerGroup: Sendable {
+        /// How the step is chosen (`PoolPlan.Selection`).
+        var selection: PoolPlan.Selection
+        /// Range in `groupSteps`: one body per rotation step or sticky bucket.
+        var start: Int32
+        var count: Int32
+    }
+
     struct ZoneInfo: Sendable {
         var zone: Zone
         var nxDomain: Int32
@@ -50,6 +61,10 @@ public final class Snapshot: Sendable {
     let answers: [CompiledAnswer]
     let bodyBytes: [UInt8]
     let fixups: [Fixup]
+    let groups: [AnswerGroup]
+    /// Per group step: the body, and the counter of the line it puts first.
+    let groupSteps: [Int32]
+    let stepCounters: [AnswerCounters.Counter?]
     /// CHAOS TXT answers by lower-cased wire name.
     let chaos: [(name: [UInt8], answer: Int32)]
     /// The zones, for the slow path and for export.
@@ -60,9 +75,25 @@ public final class Snapshot: Sendable {
     /// How many names the table holds (for logs and tests).
     public var nameCount: Int { nodes.count }
 
-    /// Compiles `zoneSet` with `options`.
-    public init(zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions()) {
+    /// The pool plans compiled in.
+    public let plans: [PoolPlan]
+
+    /// Compiles `zoneSet` with `options`. Each pool's current addresses (`plans`, from the lines that are up) are
+    /// put into its zone, and every answer that contains them is compiled once per variant.
+    public init(
+        zoneSet rawZones: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: [PoolPlan] = [],
+        counters: AnswerCounters = AnswerCounters()
+    ) {
+        let poolByName = Dictionary(plans.map { ($0.pool.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let zoneSet = ZoneSet(
+            rawZones.zones.values.map { zone in
+                let mine = plans.filter { $0.pool.name.isSubdomain(of: zone.origin) }
+                return zone.adding(mine.flatMap(Snapshot.canonicalSets), names: mine.map(\.pool.name))
+            })
         var arena = AnswerArena()
+        var groups: [AnswerGroup] = []
+        var groupSteps: [Int32] = []
+        var stepCounters: [AnswerCounters.Counter?] = []
         var nodes: [NodeInfo] = []
         var types: [TypeEntry] = []
         var zoneInfos: [ZoneInfo] = []
@@ -111,6 +142,26 @@ public final class Snapshot: Sendable {
                 zone: Int32(zi), block: -1, wildcard: name.wildcardChild.flatMap { indexOf[$0] } ?? -1,
                 typeStart: Int32(types.count), typeCount: 0, defaultAnswer: info.noData, dsAnswer: -1,
                 hasDNAME: node.rrsets[.dname] != nil, isCut: zone.isCut(name))
+            /// Compiles an answer; one that contains a pool's records becomes a group of one body per variant.
+            func compileRef(_ res: Resolution, wildcard: Bool) -> Int32 {
+                guard let (plan, type) = Snapshot.firstPoolRecords(res, poolByName) else {
+                    return compile(res, wildcard: wildcard)
+                }
+                let family = type == .aaaa ? plan.v6 : plan.v4
+                guard family.variants.count > 1 else { return compile(res, wildcard: wildcard) }
+                let bodies = family.variants.map { addrs in
+                    compile(Snapshot.substitute(res, plan: plan, type: type, addresses: addrs), wildcard: wildcard)
+                }
+                let lineCounters = family.firstLine.map { counters.counter(pool: plan.pool.name, line: $0) }
+                groups.append(
+                    AnswerGroup(
+                        selection: plan.selection, start: Int32(groupSteps.count), count: Int32(family.sequence.count)))
+                for v in family.sequence {
+                    groupSteps.append(bodies[v])
+                    stepCounters.append(lineCounters[v])
+                }
+                return -Int32(groups.count)
+            }
             /// Shares the zone's negative bodies where an answer is just that, and compiles the rest.
             func compile(_ res: Resolution, wildcard: Bool) -> Int32 {
                 if res.answer.isEmpty && res.outcome == .noData { return info.noData }
@@ -140,15 +191,25 @@ public final class Snapshot: Sendable {
                 let wildcard = name.isWildcard
                 var wanted = Set(node.rrsets.keys)
                 wanted.insert(.any)
+                if poolByName[name] != nil { wanted.formUnion([.a, .aaaa]) }
                 if node.rrsets[.cname] != nil {
                     // An alias answers every type through its chain; each type present in the zone may end
                     // differently, every other type ends like `absent`.
                     wanted.formUnion(zoneTypes[zi])
-                    n.defaultAnswer = compile(zone.resolve(name, absentTypes[zi]), wildcard: wildcard)
+                    n.defaultAnswer = compileRef(zone.resolve(name, absentTypes[zi]), wildcard: wildcard)
                 }
+                // A pool that answers SERVFAIL (every line down, `all-down: servfail`) does so for A and AAAA.
+                let servfailPool = poolByName[name]?.servfail ?? false
                 for t in wanted.sorted() {
-                    types.append(
-                        TypeEntry(type: t.rawValue, answer: compile(zone.resolve(name, t), wildcard: wildcard)))
+                    if servfailPool && (t == .a || t == .aaaa) {
+                        var fail = Resolution(outcome: .noData)
+                        fail.rcode = .servFail
+                        fail.authoritative = false
+                        types.append(TypeEntry(type: t.rawValue, answer: arena.add(fail, template: name)))
+                        continue
+                    }
+                    let answer = compileRef(zone.resolve(name, t), wildcard: wildcard)
+                    types.append(TypeEntry(type: t.rawValue, answer: answer))
                 }
                 if name == origin, let parent = zoneSet.zone(for: name, qtype: .ds), parent.origin != origin {
                     n.dsAnswer = arena.add(parent.resolve(name, .ds), template: name)
@@ -182,6 +243,52 @@ public final class Snapshot: Sendable {
         self.chaos = chaos
         self.zoneSet = zoneSet
         self.options = options
+        self.groups = groups
+        self.groupSteps = groupSteps
+        self.stepCounters = stepCounters
+        self.plans = plans
+    }
+
+    /// A pool's records as the zone holds them: its first variant per family (none for a family without
+    /// addresses, or when the pool answers SERVFAIL).
+    static func canonicalSets(_ plan: PoolPlan) -> [RRset] {
+        guard !plan.servfail else { return [] }
+        var out: [RRset] = []
+        for (type, family) in [(RRType.a, plan.v4), (.aaaa, plan.v6)] {
+            guard let first = family.variants.first else { continue }
+            out.append(RRset(name: plan.pool.name, type: type, ttl: plan.pool.ttl, rdatas: first.map(\.octets)))
+        }
+        return out
+    }
+
+    /// The first pool whose A or AAAA records appear in an answer (in any section), with that type.
+    static func firstPoolRecords(_ res: Resolution, _ pools: [DomainName: PoolPlan]) -> (PoolPlan, RRType)? {
+        guard !pools.isEmpty else { return nil }
+        for rr in res.answer + res.authority + res.glue + res.additional where rr.type == .a || rr.type == .aaaa {
+            if let plan = pools[rr.name] { return (plan, rr.type) }
+        }
+        return nil
+    }
+
+    /// The answer with a pool's run of `type` records replaced by `addresses`, in place, keeping the owner as the
+    /// answer wrote it (the query's case).
+    static func substitute(_ res: Resolution, plan: PoolPlan, type: RRType, addresses: [IPAddress]) -> Resolution {
+        func replace(_ records: [ResourceRecord]) -> [ResourceRecord] {
+            guard let first = records.firstIndex(where: { $0.type == type && $0.name == plan.pool.name }) else {
+                return records
+            }
+            let owner = records[first].name
+            var out = records.filter { !($0.type == type && $0.name == plan.pool.name) }
+            let fresh = addresses.map { ResourceRecord(name: owner, type: type, ttl: plan.pool.ttl, rdata: $0.octets) }
+            out.insert(contentsOf: fresh, at: min(first, out.count))
+            return out
+        }
+        var r = res
+        r.answer = replace(r.answer)
+        r.authority = replace(r.authority)
+        r.glue = replace(r.glue)
+        r.additional = replace(r.additional)
+        return r
     }
 
     /// A private-use type code (RFC 6895 §3.1: 65280–65534) that no RRset in the zone has, to compile the answer

@@ -3,6 +3,7 @@
 import DNSWire
 import Foundation
 import Responder
+import Uplinks
 import Yams
 import Zones
 
@@ -28,6 +29,8 @@ public struct Config: Sendable {
     public var pidFile: String?
     /// The zones to serve.
     public var zones: [ZoneEntry]
+    /// The ISP lines and the pools answered with their addresses.
+    public var uplinks: Uplinks = Uplinks()
     /// The file this came from.
     public var path: String
 
@@ -81,7 +84,7 @@ public struct Config: Sendable {
             version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
             tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
 
-        let top = r.mapping(root, what: "the configuration", known: ["server", "zones"])
+        let top = r.mapping(root, what: "the configuration", known: ["server", "zones", "links", "pools"])
         if let server = top["server"] {
             let s = r.mapping(
                 server, what: "server",
@@ -157,6 +160,7 @@ public struct Config: Sendable {
                 config.zones.append(ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line))
             }
         }
+        config.uplinks = Uplinks.read(links: top["links"], pools: top["pools"], &r)
         if config.zones.isEmpty && r.errors.isEmpty {
             r.fail(top["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
         }
@@ -176,12 +180,44 @@ public struct Config: Sendable {
             }
         }
         guard errors.isEmpty else { throw ConfigFailure(errors: errors) }
-        return ZoneSet(zones)
+        let set = ZoneSet(zones)
+        // A pool's name must lie in a served zone, and its addresses come from the lines alone: static A or AAAA
+        // records at the same name would make two sources of truth, so they are refused.
+        for pool in uplinks.pools {
+            guard let zone = set.zone(for: pool.name, qtype: .a) else {
+                let origins = self.zones.map(\.origin.description).joined(separator: ", ")
+                errors.append(
+                    ConfigError(
+                        file: path, line: pool.line,
+                        message: "pool \(pool.name) is outside every served zone (\(origins))"))
+                continue
+            }
+            for type in [RRType.a, .aaaa] where zone.rrset(pool.name, type) != nil {
+                let at = zone.lines[pool.name]?[type].map { "\(zone.file):\($0)" } ?? zone.file
+                errors.append(
+                    ConfigError(
+                        file: path, line: pool.line,
+                        message:
+                            "pool \(pool.name) also has static \(type) records at \(at): remove them from the zone "
+                            + "file (the pool answers \(type) from its lines)"))
+            }
+        }
+        guard errors.isEmpty else { throw ConfigFailure(errors: errors) }
+        return set
     }
 
-    /// Loads the zones and compiles the snapshot the query path serves.
-    public func buildSnapshot() throws(ConfigFailure) -> Snapshot {
-        Snapshot(zoneSet: try loadZones(), options: responderOptions)
+    /// The pools planned with the lines in `up` healthy (every line when nil).
+    public func plans(up: Set<String>? = nil) -> [PoolPlan] {
+        let healthy = up ?? Set(uplinks.links.map(\.name))
+        return uplinks.pools.map { PoolPlan(pool: $0, uplinks: uplinks, up: healthy) }
+    }
+
+    /// Loads the zones and compiles the snapshot the query path serves, with every line up unless `up` says
+    /// otherwise; `counters` carries the per-line answer counts across snapshots.
+    public func buildSnapshot(up: Set<String>? = nil, counters: AnswerCounters = AnswerCounters())
+        throws(ConfigFailure) -> Snapshot
+    {
+        Snapshot(zoneSet: try loadZones(), options: responderOptions, plans: plans(up: up), counters: counters)
     }
 
     private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Responder
 import Synchronization
+import Uplinks
 
 /// The running server: UDP and TCP on every listen address, one snapshot shared by all of them.
 public final class DNSServer: Sendable {
@@ -23,6 +24,8 @@ public final class DNSServer: Sendable {
     private let logger: Logger
     /// The snapshot being served.
     public let store: SnapshotStore
+    /// Responses per (pool, first line), across reloads.
+    public let counters = AnswerCounters()
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
@@ -30,7 +33,7 @@ public final class DNSServer: Sendable {
         self.state = Mutex(State(config: config))
         self.listenOverride = listen
         self.logger = logger
-        let snapshot = try config.buildSnapshot()
+        let snapshot = try config.buildSnapshot(counters: counters)
         self.store = SnapshotStore(snapshot)
         logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
     }
@@ -84,12 +87,14 @@ public final class DNSServer: Sendable {
         let config = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: config.path)
-            let snapshot = try fresh.buildSnapshot()
+            let snapshot = try fresh.buildSnapshot(counters: counters)
             if fresh.listen != config.listen && listenOverride == nil {
                 logger.warning("server.listen changed: the new addresses take effect at the next restart")
             }
             store.replace(snapshot)
-            state.withLock { $0.config.zones = fresh.zones }
+            state.withLock {
+                $0.config.zones = fresh.zones; $0.config.uplinks = fresh.uplinks
+            }
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
             return true
         } catch {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Responder
 import Synchronization
+import Uplinks
 
 /// Serves DNS over TCP on one address. Each message is preceded by its 2-octet length (RFC 1035 §4.2.2);
 /// several queries may be sent on one connection and are answered in order (RFC 7766 §6.2.1.1). A connection
@@ -100,15 +101,25 @@ final class DNSTCPHandler: ChannelInboundHandler {
     private let scratch = QueryScratch()
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
 
+    private var client: ClientAddress?
+
     init(store: SnapshotStore) { self.store = store }
+
+    static func client(_ address: SocketAddress?) -> ClientAddress {
+        guard let text = address?.ipAddress, let ip = IPAddress(text) else { return .unknown }
+        return ClientAddress(ip)
+    }
 
     deinit { out.deallocate() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let query = unwrapInboundIn(data)
         let (snapshot, _) = store.current()
+        let client = client ?? Self.client(context.channel.remoteAddress)
+        self.client = client
         let len = query.withUnsafeReadableBytes { bytes in
-            QueryProcessor.respond(snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, into: out)
+            QueryProcessor.respond(
+                snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, client: client, into: out)
         }
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)

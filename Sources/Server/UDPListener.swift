@@ -134,7 +134,8 @@ public final class UDPListener: Sendable {
                 let dst = UnsafeMutableRawBufferPointer(
                     start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
                 let rlen = QueryProcessor.respond(
-                    snapshot: snapshot, query: query, transport: .udp, scratch: scratch, into: dst)
+                    snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
+                    client: Self.client(addrs + i), into: dst)
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()
@@ -154,6 +155,27 @@ public final class UDPListener: Sendable {
                 }
                 sent += Int(r)
             }
+        }
+    }
+
+    /// The client address of a received datagram.
+    @inline(__always)
+    static func client(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> ClientAddress {
+        switch Int32(ss.pointee.ss_family) {
+        case AF_INET:
+            return ss.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                ClientAddress(family: 4, hi: UInt64(UInt32(bigEndian: sin.pointee.sin_addr.s_addr)) << 32, lo: 0)
+            }
+        case AF_INET6:
+            return ss.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                withUnsafeBytes(of: sin6.pointee.sin6_addr) { b in
+                    ClientAddress(
+                        family: 6, hi: UInt64(bigEndian: b.load(as: UInt64.self)),
+                        lo: UInt64(bigEndian: b.load(fromByteOffset: 8, as: UInt64.self)))
+                }
+            }
+        default:
+            return .unknown
         }
     }
 }

@@ -22,13 +22,41 @@ public struct Zone: Sendable {
     public let nodes: [DomainName: Node]
     /// The apex SOA record.
     public let soa: ResourceRecord
+    /// The zone-file line of each RRset's first record (absent for zones built in memory).
+    public let lines: [DomainName: [RRType: Int]]
 
     /// Makes a zone from nodes already validated.
-    init(origin: DomainName, file: String, nodes: [DomainName: Node], soa: ResourceRecord) {
+    init(
+        origin: DomainName, file: String, nodes: [DomainName: Node], soa: ResourceRecord,
+        lines: [DomainName: [RRType: Int]] = [:]
+    ) {
         self.origin = origin
         self.file = file
         self.nodes = nodes
         self.soa = soa
+        self.lines = lines
+    }
+
+    /// This zone with `sets` added (replacing RRsets of the same name and type), `names` made to exist, and the
+    /// empty non-terminals above them. Pools use it to put their current addresses into the zone, so that CNAME chains, ANY and
+    /// additional-section processing see them like any other data. The caller checks the names are in the zone.
+    public func adding(_ sets: [RRset], names: [DomainName] = []) -> Zone {
+        var nodes = self.nodes
+        // Names that must exist even without data (a pool with no address to give: NODATA, not NXDOMAIN).
+        for name in names where name.isSubdomain(of: origin) {
+            for anc in name.ancestors(upTo: origin) where nodes[anc] == nil {
+                nodes[anc] = Node(name: anc, rrsets: [:])
+            }
+        }
+        for set in sets where set.name.isSubdomain(of: origin) {
+            var node = nodes[set.name] ?? Node(name: set.name, rrsets: [:])
+            node.rrsets[set.type] = set
+            nodes[set.name] = node
+            for anc in set.name.ancestors(upTo: origin) where nodes[anc] == nil {
+                nodes[anc] = Node(name: anc, rrsets: [:])
+            }
+        }
+        return Zone(origin: origin, file: file, nodes: nodes, soa: soa, lines: lines)
     }
 
     /// The node at `name`, if any.

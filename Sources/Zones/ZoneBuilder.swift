@@ -113,11 +113,8 @@ public struct ZoneBuilder {
             }
         }
 
-        let built = Zone(
-            origin: origin, file: file, nodes: nodes,
-            soa: soa
-                ?? ResourceRecord(
-                    name: origin, type: .soa, ttl: 0, rdata: []))
+        let placeholderSOA = ResourceRecord(name: origin, type: .soa, ttl: 0, rdata: [])
+        let built = Zone(origin: origin, file: file, nodes: nodes, soa: soa ?? placeholderSOA, lines: firstLine)
 
         // Glue: an NS target at or below its own delegation point can only be reached through glue.
         for (name, node) in nodes where name != origin {

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Server
+import Uplinks
 
 /// The `uplinkdns` command.
 struct UplinkDNS: ParsableCommand {

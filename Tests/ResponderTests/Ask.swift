@@ -31,12 +31,15 @@ func queryBytes(
 }
 
 /// Runs raw query bytes through the processor; nil when it sends nothing.
-func respond(_ snapshot: Snapshot, _ query: [UInt8], transport: Transport = .udp) -> [UInt8]? {
-    let scratch = QueryScratch()
+func respond(
+    _ snapshot: Snapshot, _ query: [UInt8], transport: Transport = .udp, scratch: QueryScratch = QueryScratch(),
+    client: ClientAddress = .unknown
+) -> [UInt8]? {
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
     defer { out.deallocate() }
     let n = query.withUnsafeBytes {
-        QueryProcessor.respond(snapshot: snapshot, query: $0, transport: transport, scratch: scratch, into: out)
+        QueryProcessor.respond(
+            snapshot: snapshot, query: $0, transport: transport, scratch: scratch, client: client, into: out)
     }
     return n == 0 ? nil : Array(out[0..<n])
 }

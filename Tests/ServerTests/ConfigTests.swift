@@ -3,6 +3,20 @@
 import Foundation
 import Server
 import Testing
+import Uplinks
+
+/// A config with two lines, for the pool cases (lines 1–8; `pools:` can start on line 9).
+let uplinksBase = """
+    zones: [{origin: a., file: z}]
+    links:
+      - name: unicom
+        public: [192.0.2.10]
+        bandwidth: 2mbit
+      - name: cnc
+        public: [198.51.100.10]
+        bandwidth: 512kbit
+
+    """
 
 @Suite struct ConfigTests {
     @Test func readsEveryKey() throws {
@@ -57,7 +71,26 @@ import Testing
         ("zones:\n  - origin: a.\n", 2, "needs 'file'"),
         ("zones:\n  - origin: a.\n    file: z\n    ttl: 3\n", 4, "unknown key 'ttl'"),
         ("server: [1, 2\n", 2, "YAML"),
-        ("links: []\nzones: [{origin: a., file: z}]\n", 1, "unknown key 'links'"),
+        ("health: []\nzones: [{origin: a., file: z}]\n", 1, "unknown key 'health'"),
+        (uplinksBase + "pools:\n  - name: www.a.\n    links: [unicom, nope]\n", 11, "unknown link 'nope'"),
+        (uplinksBase + "  - name: unicom\n    public: [192.0.2.99]\n", 9, "link 'unicom' is defined twice"),
+        (
+            uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n  - name: www.a.\n    links: [cnc]\n", 12,
+            "pool www.a. is defined twice"
+        ),
+        ("zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.300]\n", 4, "not an IPv4 or IPv6"),
+        (
+            "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    weight: 0\n", 5,
+            "weight (must be above 0)"
+        ),
+        (
+            "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    bandwidth: fast\n", 5,
+            "bandwidth is a rate"
+        ),
+        ("zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n", 3, "needs 'public'"),
+        (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    policy: random\n", 12, "policy 'random'"),
+        (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    all-down: maybe\n", 12, "all-down 'maybe'"),
+        (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc, cnc]\n", 11, "lists link 'cnc' twice"),
     ])
     func reportsMistakesWithLines(text: String, line: Int, message: String) {
         do {
@@ -96,5 +129,56 @@ import Testing
         #expect(ListenAddress("127.0.0.1") == nil)
         #expect(ListenAddress("example.com:53") == nil)
         #expect(ListenAddress("127.0.0.1:70000") == nil)
+    }
+
+    @Test func readsLinksAndPools() throws {
+        let c = try Config.parse(
+            uplinksBase + """
+                pools:
+                  - name: www.a.
+                    links: [unicom, {link: cnc, addresses: [198.51.100.20, 198.51.100.21]}]
+                    policy: sticky
+                    answers: 1
+                    ttl: 30
+                    all-down: servfail
+                """, path: "c.yaml")
+        #expect(c.uplinks.weights == ["unicom": 4, "cnc": 1])
+        let pool = try #require(c.uplinks.pools.first)
+        #expect(pool.policy == .sticky && pool.answers == 1 && pool.ttl == 30 && pool.allDown == .servfail)
+        #expect(pool.members.map(\.link) == ["unicom", "cnc"])
+        #expect(pool.members[1].addresses?.map(\.description) == ["198.51.100.20", "198.51.100.21"])
+        #expect(pool.line == 10)
+    }
+
+    @Test func poolsMustBeInAZoneAndNotClashWithStaticAddresses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.2\n"
+            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        let text = """
+            zones: [{origin: example.com., file: a.zone}]
+            links:
+              - name: unicom
+                public: [192.0.2.10]
+            pools:
+              - name: www.example.com.
+                links: [unicom]
+              - name: www.example.org.
+                links: [unicom]
+            """
+        try text.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+        let config = try Config.load(path: dir.appendingPathComponent("c.yaml").path)
+        do {
+            _ = try config.loadZones()
+            Issue.record("accepted a pool beside static A records")
+        } catch {
+            #expect(
+                error.errors.contains {
+                    $0.line == 6 && $0.message.contains("static A records at")
+                        && $0.message.contains("a.zone:4")
+                }, "\(error.errors)")
+            #expect(error.errors.contains { $0.line == 8 && $0.message.contains("outside every served zone") })
+        }
     }
 }

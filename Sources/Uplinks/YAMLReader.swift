@@ -4,18 +4,18 @@ import Yams
 
 /// Reads values out of a composed YAML tree and records every mistake with its line. Every mapping is checked
 /// against the keys the caller knows, so a misspelt key is an error rather than silently ignored.
-struct YAMLReader {
-    let file: String
-    private(set) var errors: [ConfigError] = []
+package struct YAMLReader {
+    package let file: String
+    package private(set) var errors: [ConfigError] = []
 
-    init(file: String) { self.file = file }
+    package init(file: String) { self.file = file }
 
-    mutating func fail(_ node: Node?, _ message: String) {
+    package mutating func fail(_ node: Node?, _ message: String) {
         errors.append(ConfigError(file: file, line: node?.mark?.line, message: message))
     }
 
     /// The pairs of a mapping, after checking its keys against `known` (unknown ones are errors).
-    mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
+    package mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
         guard case .mapping(let m) = node else {
             fail(node, "\(what) must be a mapping of keys to values")
             return [:]
@@ -36,7 +36,7 @@ struct YAMLReader {
     }
 
     /// The elements of a sequence (a lone scalar counts as a one-element list).
-    mutating func sequence(_ node: Node, what: String) -> [Node] {
+    package mutating func sequence(_ node: Node, what: String) -> [Node] {
         switch node {
         case .sequence(let s): return Array(s)
         case .scalar: return [node]
@@ -46,7 +46,7 @@ struct YAMLReader {
         }
     }
 
-    mutating func string(_ node: Node?, what: String) -> String? {
+    package mutating func string(_ node: Node?, what: String) -> String? {
         guard let node else { return nil }
         guard case .scalar(let s) = node else {
             fail(node, "\(what) must be a string")
@@ -55,7 +55,7 @@ struct YAMLReader {
         return s.string
     }
 
-    mutating func int(_ node: Node?, what: String, range: ClosedRange<Int>) -> Int? {
+    package mutating func int(_ node: Node?, what: String, range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
         guard let v = node.int, range.contains(v) else {
             fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -64,7 +64,7 @@ struct YAMLReader {
         return v
     }
 
-    mutating func double(_ node: Node?, what: String, range: ClosedRange<Double>) -> Double? {
+    package mutating func double(_ node: Node?, what: String, range: ClosedRange<Double>) -> Double? {
         guard let node else { return nil }
         guard let v = node.float, range.contains(v) else {
             fail(node, "\(what) must be a number from \(range.lowerBound) to \(range.upperBound)")
@@ -73,7 +73,7 @@ struct YAMLReader {
         return v
     }
 
-    mutating func bool(_ node: Node?, what: String) -> Bool? {
+    package mutating func bool(_ node: Node?, what: String) -> Bool? {
         guard let node else { return nil }
         guard let v = node.bool else {
             fail(node, "\(what) must be true or false")

@@ -1,0 +1,198 @@
+// PoolPlan: what a pool answers, given which lines are up — a few precomputed orderings and how to pick one.
+
+import DNSWire
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The answers of one pool for one set of healthy lines: for each address family a small set of address orderings
+/// ("variants") and the rule that picks one per response. A pure value: the responder compiles each variant to
+/// wire bytes once, so choosing an answer at query time is a counter or a hash, never a computation.
+public struct PoolPlan: Sendable, Equatable {
+    /// How a response picks its variant.
+    public enum Selection: Sendable, Equatable {
+        /// Always variant 0 (failover, or a single line).
+        case fixed
+        /// `sequence[counter % sequence.count]`, the counter advancing per response (round robin, weighted).
+        case rotate
+        /// `sequence[hash(client network) % stickyBuckets]` (sticky).
+        case sticky
+    }
+
+    /// The orderings for one address family.
+    public struct Family: Sendable, Equatable {
+        /// Each variant's addresses in answer order; no variants = NODATA for this family.
+        public var variants: [[IPAddress]] = []
+        /// The line whose address comes first in each variant (for the per-line answer counters).
+        public var firstLine: [String] = []
+        /// Variant index per step (rotate) or per bucket (sticky).
+        public var sequence: [Int] = []
+    }
+
+    /// Buckets of the sticky table: enough that lines' shares of client networks follow their weights closely.
+    public static let stickyBuckets = 4096
+    /// Longest weighted cycle: weights are scaled down to this total (keeping shares within a fraction of 1 %).
+    public static let maxCycle = 1000
+
+    /// The pool planned for.
+    public let pool: Pool
+    /// How responses pick a variant.
+    public let selection: Selection
+    /// True when every line is down and the pool's `all-down` is `servfail`.
+    public let servfail: Bool
+    /// IPv4 answers (A).
+    public let v4: Family
+    /// IPv6 answers (AAAA).
+    public let v6: Family
+
+    /// Plans `pool` with the lines named in `up` healthy. With none of its lines up, `all-down` decides: all (fail
+    /// open, as if every line were up), none (NODATA) or servfail.
+    public init(pool: Pool, uplinks: Uplinks, up: Set<String>) {
+        self.pool = pool
+        let weights = uplinks.weights
+        var healthy = pool.members.filter { up.contains($0.link) }
+        var servfail = false
+        if healthy.isEmpty {
+            switch pool.allDown {
+            case .all: healthy = pool.members
+            case .none: break
+            case .servfail: servfail = true
+            }
+        }
+        self.servfail = servfail
+        switch pool.policy {
+        case .roundRobin, .weighted: selection = .rotate
+        case .failover: selection = .fixed
+        case .sticky: selection = .sticky
+        }
+        func family(_ v6: Bool) -> Family {
+            let lines: [(name: String, addresses: [IPAddress], weight: Int)] = healthy.compactMap { m in
+                let all = m.addresses ?? uplinks.link(m.link)?.publicAddresses ?? []
+                let addrs = all.filter { $0.isIPv6 == v6 }
+                return addrs.isEmpty ? nil : (m.link, addrs, weights[m.link] ?? 1)
+            }
+            return PoolPlan.family(lines, policy: pool.policy, answers: pool.answers)
+        }
+        v4 = family(false)
+        v6 = family(true)
+    }
+
+    static func family(
+        _ lines: [(name: String, addresses: [IPAddress], weight: Int)], policy: PoolPolicy, answers: Int?
+    ) -> Family {
+        var f = Family()
+        guard !lines.isEmpty else { return f }
+        /// Adds the variant whose lines come in `order` (indexes into `lines`), reusing an identical one.
+        func variant(_ order: [Int]) -> Int {
+            var addrs = order.flatMap { lines[$0].addresses }
+            if let n = answers { addrs = Array(addrs.prefix(n)) }
+            if let i = f.variants.firstIndex(of: addrs) { return i }
+            f.variants.append(addrs)
+            f.firstLine.append(lines[order[0]].name)
+            return f.variants.count - 1
+        }
+        let n = lines.count
+        switch policy {
+        case .roundRobin:
+            f.sequence = (0..<n).map { k in variant((0..<n).map { ($0 + k) % n }) }
+        case .failover:
+            f.sequence = [variant([0])]
+        case .weighted:
+            let cycle = smoothWeightedCycle(lines.map(\.weight))
+            f.sequence = cycle.indices.map { k in
+                // The first line is the cycle's pick; the others follow in the order the cycle reaches them,
+                // so a client that retries the second address also lands by weight.
+                var order: [Int] = []
+                var j = k
+                while order.count < n {
+                    if !order.contains(cycle[j]) { order.append(cycle[j]) }
+                    j = (j + 1) % cycle.count
+                    if j == k && order.count < n {
+                        order += (0..<n).filter { !order.contains($0) }
+                    }
+                }
+                return variant(order)
+            }
+        case .sticky:
+            let firsts = (0..<n).map { i in variant([i] + (0..<n).filter { $0 != i }) }
+            f.sequence = (0..<stickyBuckets).map { bucket in
+                firsts[rendezvous(bucket: bucket, lines: lines.map { ($0.name, $0.weight) })]
+            }
+        }
+        return f
+    }
+
+    /// Smooth weighted round robin (nginx, LVS `wrr`): each step adds every weight to its line's credit, picks the
+    /// line with the most credit and takes the total from it. Over one cycle of Σweights steps each line is picked
+    /// exactly weight times, spread out rather than in runs.
+    public static func smoothWeightedCycle(_ weights: [Int]) -> [Int] {
+        var w = weights.map { max(1, $0) }
+        let g = w.reduce(0) { Int(gcd(UInt64($0), UInt64($1))) }
+        w = w.map { $0 / max(g, 1) }
+        var total = w.reduce(0, +)
+        if total > maxCycle {
+            w = w.map { max(1, Int((Double($0) * Double(maxCycle) / Double(total)).rounded())) }
+            total = w.reduce(0, +)
+        }
+        var credit = [Int](repeating: 0, count: w.count)
+        var out: [Int] = []
+        out.reserveCapacity(total)
+        for _ in 0..<total {
+            for i in w.indices { credit[i] += w[i] }
+            let pick = credit.indices.max { credit[$0] < credit[$1] || (credit[$0] == credit[$1] && $0 > $1) }!
+            credit[pick] -= total
+            out.append(pick)
+        }
+        return out
+    }
+
+    /// Weighted rendezvous hashing (highest random weight): each line scores `-weight / ln(u)` with `u` a hash of
+    /// (bucket, line name) in (0, 1); the best score wins. A line going down moves only the buckets it won, and
+    /// the result depends on nothing but names and weights, so a restart moves nobody.
+    public static func rendezvous(bucket: Int, lines: [(name: String, weight: Int)]) -> Int {
+        var best = 0
+        var bestScore = -Double.infinity
+        for (i, line) in lines.enumerated() {
+            var h = StableHash()
+            h.add(UInt64(bucket))
+            h.add(Array(line.name.utf8))
+            let u = (Double(h.value >> 11) + 0.5) / 9_007_199_254_740_992.0  // 2^53: uniform in (0, 1)
+            let score = -Double(max(1, line.weight)) / log(u)
+            if score > bestScore {
+                bestScore = score
+                best = i
+            }
+        }
+        return best
+    }
+}
+
+/// A hash that is the same in every process (Swift's Hasher is seeded per run, which would move sticky clients
+/// on restart): FNV-1a 64 with a final avalanche (SplitMix64's finaliser).
+public struct StableHash: Sendable {
+    private var h: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// Starts a hash.
+    public init() {}
+
+    /// Mixes in octets.
+    public mutating func add(_ bytes: some Sequence<UInt8>) {
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    }
+
+    /// Mixes in a 64-bit integer.
+    public mutating func add(_ v: UInt64) {
+        for i in 0..<8 { add(CollectionOfOne(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))))) }
+    }
+
+    /// The hash.
+    public var value: UInt64 {
+        var z = h &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,146 @@
+// Uplinks: the site's ISP lines and the pools of names answered with their addresses.
+
+import DNSWire
+
+/// One ISP line: the site's public address(es) on it, and how the server reaches its firewall.
+public struct Link: Sendable, Equatable {
+    /// A short unique name (`unicom`, `cnc`).
+    public var name: String
+    /// The site's addresses on this line, which DNS hands out (IPv4 and/or IPv6).
+    public var publicAddresses: [IPAddress]
+    /// Where this line's firewall DNATs to on the server (used by the routing emitter).
+    public var inside: IPAddress?
+    /// This line's firewall or router, seen from the server.
+    public var gateway: IPAddress?
+    /// The server's interface towards that gateway.
+    public var interface: String?
+    /// The policy-routing table for this line.
+    public var table: Int?
+    /// The line's capacity in bits per second, if given.
+    public var bandwidth: UInt64?
+    /// The weight given explicitly, if any (it overrides the bandwidth).
+    public var explicitWeight: Int?
+    /// The config line that defines it.
+    public var line: Int?
+
+    /// Makes a link.
+    public init(
+        name: String, publicAddresses: [IPAddress], inside: IPAddress? = nil, gateway: IPAddress? = nil,
+        interface: String? = nil, table: Int? = nil, bandwidth: UInt64? = nil, weight: Int? = nil, line: Int? = nil
+    ) {
+        self.name = name
+        self.publicAddresses = publicAddresses
+        self.inside = inside
+        self.gateway = gateway
+        self.interface = interface
+        self.table = table
+        self.bandwidth = bandwidth
+        self.explicitWeight = weight
+        self.line = line
+    }
+}
+
+/// How a pool orders the addresses of its healthy lines.
+public enum PoolPolicy: String, Sendable, CaseIterable {
+    /// Every healthy address, the order rotating from response to response (DNS round robin, LVS `rr`).
+    case roundRobin = "round-robin"
+    /// Every healthy address; the first one is line i's with probability weight_i / Σ weights (LVS `wrr`).
+    case weighted
+    /// The first healthy line in the listed order, alone.
+    case failover
+    /// The same client network gets the same first line while it is up (LVS persistence, stateless).
+    case sticky
+}
+
+/// What a pool answers when none of its lines is up.
+public enum AllDownPolicy: String, Sendable, CaseIterable {
+    /// Fail open: answer as if every line were up (the default; never an empty answer by accident).
+    case all
+    /// NODATA.
+    case none
+    /// SERVFAIL.
+    case servfail
+}
+
+/// One line of a pool, with the addresses the pool hands out for it.
+public struct PoolMember: Sendable, Equatable {
+    /// The link's name.
+    public var link: String
+    /// Addresses for this pool on that line (several servers behind one line); nil = the link's public ones.
+    public var addresses: [IPAddress]?
+
+    /// Makes a member.
+    public init(link: String, addresses: [IPAddress]? = nil) {
+        self.link = link
+        self.addresses = addresses
+    }
+}
+
+/// A name inside a served zone whose A and AAAA answers come from lines rather than from the zone file.
+public struct Pool: Sendable, Equatable {
+    /// The name (absolute).
+    public var name: DomainName
+    /// Its lines, in the listed order (failover order).
+    public var members: [PoolMember]
+    /// How the addresses are ordered.
+    public var policy: PoolPolicy
+    /// Addresses per response; nil = all.
+    public var answers: Int?
+    /// TTL of the A/AAAA records.
+    public var ttl: UInt32
+    /// What to answer when every line is down.
+    public var allDown: AllDownPolicy
+    /// The config line that defines it.
+    public var line: Int?
+
+    /// Makes a pool.
+    public init(
+        name: DomainName, members: [PoolMember], policy: PoolPolicy = .roundRobin, answers: Int? = nil,
+        ttl: UInt32 = 60, allDown: AllDownPolicy = .all, line: Int? = nil
+    ) {
+        self.name = name
+        self.members = members
+        self.policy = policy
+        self.answers = answers
+        self.ttl = ttl
+        self.allDown = allDown
+        self.line = line
+    }
+}
+
+/// The lines and pools of a configuration.
+public struct Uplinks: Sendable, Equatable {
+    /// The lines, in config order.
+    public var links: [Link]
+    /// The pools, in config order.
+    public var pools: [Pool]
+
+    /// Makes a set of lines and pools.
+    public init(links: [Link] = [], pools: [Pool] = []) {
+        self.links = links
+        self.pools = pools
+    }
+
+    /// The link called `name`.
+    public func link(_ name: String) -> Link? { links.first { $0.name == name } }
+
+    /// Each link's weight: its explicit `weight`; else its bandwidth relative to the others' (2mbit : 512kbit =
+    /// 4 : 1, reduced by the greatest common divisor); else 1.
+    public var weights: [String: Int] {
+        let bandwidths = links.compactMap { $0.explicitWeight == nil ? $0.bandwidth : nil }.filter { $0 > 0 }
+        let divisor = bandwidths.reduce(0) { gcd($0, $1) }
+        var out: [String: Int] = [:]
+        for l in links {
+            if let w = l.explicitWeight {
+                out[l.name] = w
+            } else if let b = l.bandwidth, b > 0, divisor > 0 {
+                out[l.name] = Int(min(b / divisor, 1_000_000))
+            } else {
+                out[l.name] = 1
+            }
+        }
+        return out
+    }
+}
+
+func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 { b == 0 ? a : gcd(b, a % b) }
