@@ -8,12 +8,17 @@ import NIOPosix
 import Responder
 import Synchronization
 import Uplinks
+import Zones
 
 /// The running server: UDP and TCP on every listen address, one snapshot shared by all of them.
 public final class DNSServer: Sendable {
     /// What start, reload and stop change, behind one lock (never touched by the query path).
     private struct State {
         var config: Config
+        /// The zones as last loaded (health changes recompile from these without reading files).
+        var zones: ZoneSet
+        /// The lines currently up; nil = all (the default until the health module says otherwise).
+        var up: Set<String>?
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         var group: MultiThreadedEventLoopGroup?
@@ -30,10 +35,12 @@ public final class DNSServer: Sendable {
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
     public init(config: Config, listen: [ListenAddress]? = nil, logger: Logger) throws(ConfigFailure) {
-        self.state = Mutex(State(config: config))
         self.listenOverride = listen
         self.logger = logger
-        let snapshot = try config.buildSnapshot(counters: counters)
+        let zones = try config.loadZones()
+        self.state = Mutex(State(config: config, zones: zones))
+        let snapshot = Snapshot(
+            zoneSet: zones, options: config.responderOptions, plans: config.plans(), counters: counters)
         self.store = SnapshotStore(snapshot)
         logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
     }
@@ -87,13 +94,18 @@ public final class DNSServer: Sendable {
         let config = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: config.path)
-            let snapshot = try fresh.buildSnapshot(counters: counters)
+            let zones = try fresh.loadZones()
+            let up = state.withLock { $0.up }
+            let snapshot = Snapshot(
+                zoneSet: zones, options: fresh.responderOptions, plans: fresh.plans(up: up), counters: counters)
             if fresh.listen != config.listen && listenOverride == nil {
                 logger.warning("server.listen changed: the new addresses take effect at the next restart")
             }
             store.replace(snapshot)
-            state.withLock {
-                $0.config.zones = fresh.zones; $0.config.uplinks = fresh.uplinks
+            state.withLock { st in
+                st.config.zones = fresh.zones
+                st.config.uplinks = fresh.uplinks
+                st.zones = zones
             }
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
             return true
@@ -101,6 +113,19 @@ public final class DNSServer: Sendable {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
             return false
         }
+    }
+
+    /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
+    /// zones are not re-read; queries keep being answered from the old snapshot until the swap.
+    public func setLinesUp(_ up: Set<String>) {
+        let (config, zones) = state.withLock { st in
+            st.up = up
+            return (st.config, st.zones)
+        }
+        store.replace(
+            Snapshot(
+                zoneSet: zones, options: config.responderOptions, plans: config.plans(up: up), counters: counters))
+        logger.info("lines up: \(up.sorted().joined(separator: ", "))")
     }
 
     /// Stops every listener.
