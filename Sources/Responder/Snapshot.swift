@@ -148,7 +148,8 @@ public final class Snapshot: Sendable {
                     return compile(res, wildcard: wildcard)
                 }
                 let family = type == .aaaa ? plan.v6 : plan.v4
-                guard family.variants.count > 1 else { return compile(res, wildcard: wildcard) }
+                // Even one variant is a group, so its responses are counted for their first line.
+                guard !family.variants.isEmpty else { return compile(res, wildcard: wildcard) }
                 let bodies = family.variants.map { addrs in
                     compile(Snapshot.substitute(res, plan: plan, type: type, addresses: addrs), wildcard: wildcard)
                 }

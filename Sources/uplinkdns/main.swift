@@ -97,7 +97,10 @@ extension UplinkDNS {
             do {
                 let zones = try config.loadZones()
                 let names = zones.zones.values.reduce(0) { $0 + $1.nodes.count }
-                print("ok: \(config.path): \(zones.zones.count) zone(s), \(names) names")
+                let u = config.uplinks
+                print(
+                    "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
+                        + "\(u.pools.count) pool(s)")
             } catch {
                 printErrors(error)
                 throw ExitCode(1)

@@ -144,5 +144,8 @@ extension PoolAnswerTests {
         _ = try firstAddresses(s, "www.example.com.", 500)
         let counts = Dictionary(uniqueKeysWithValues: counters.counts.map { ($0.line, $0.count) })
         #expect(counts == ["unicom": 400, "cnc": 100])
+        let failover = AnswerCounters()
+        _ = try firstAddresses(try poolSnapshot(.failover, counters: failover), "www.example.com.", 7)
+        #expect(failover.counts.map { "\($0.line)=\($0.count)" } == ["unicom=7"])
     }
 }
