@@ -192,6 +192,22 @@ public struct Config: Sendable {
                         message: "pool \(pool.name) is outside every served zone (\(origins))"))
                 continue
             }
+            if let cut = zone.enclosingCut(of: pool.name) {
+                errors.append(
+                    ConfigError(
+                        file: path, line: pool.line,
+                        message: "pool \(pool.name) is at or below the delegation \(cut) in \(zone.file): "
+                            + "it would never be answered (a referral wins)"))
+            }
+            if zone.rrset(pool.name, .cname) != nil
+                || pool.name.ancestors(upTo: zone.origin).dropFirst().contains(where: { zone.rrset($0, .dname) != nil })
+            {
+                errors.append(
+                    ConfigError(
+                        file: path, line: pool.line,
+                        message: "pool \(pool.name) is an alias (CNAME, or below a DNAME) in \(zone.file): "
+                            + "point the alias at the pool instead"))
+            }
             for type in [RRType.a, .aaaa] where zone.rrset(pool.name, type) != nil {
                 let at = zone.lines[pool.name]?[type].map { "\(zone.file):\($0)" } ?? zone.file
                 errors.append(

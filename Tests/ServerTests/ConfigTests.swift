@@ -154,8 +154,14 @@ let uplinksBase = """
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.2\n"
-            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        try """
+        @ 300 IN SOA ns1 h 1 2 3 4 5
+        @ IN NS ns1
+        ns1 IN A 192.0.2.1
+        www IN A 192.0.2.2
+        ftp IN CNAME www
+        sub IN NS ns.other.net.
+        """.write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
         let text = """
             zones: [{origin: example.com., file: a.zone}]
             links:
@@ -165,6 +171,10 @@ let uplinksBase = """
               - name: www.example.com.
                 links: [unicom]
               - name: www.example.org.
+                links: [unicom]
+              - name: ftp.example.com.
+                links: [unicom]
+              - name: www.sub.example.com.
                 links: [unicom]
             """
         try text.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
@@ -179,6 +189,9 @@ let uplinksBase = """
                         && $0.message.contains("a.zone:4")
                 }, "\(error.errors)")
             #expect(error.errors.contains { $0.line == 8 && $0.message.contains("outside every served zone") })
+            #expect(error.errors.contains { $0.line == 10 && $0.message.contains("is an alias (CNAME") })
+            #expect(
+                error.errors.contains { $0.line == 12 && $0.message.contains("below the delegation sub.example.com.") })
         }
     }
 }
