@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= config/uplinkdns.yaml
 
-.PHONY: all deps build release run test unit conformance check lint format clean
+.PHONY: all deps build release run test unit conformance check lint format bench clean
 
 all: build
 
@@ -34,6 +34,11 @@ unit: deps
 
 conformance: build
 	bash scripts/conformance.sh
+
+# UplinkDNS against NSD, Knot, gdnsd and the socket floor (docs/performance.md); writes bench/results/latest.md.
+bench: release
+	@bash bench/install-deps.sh
+	python3 bench/bench.py
 
 # Style: swift-format with .swift-format (4 spaces, 120 columns); `make format` rewrites in place.
 lint:

@@ -103,14 +103,17 @@ public final class Snapshot: Sendable {
 
         // Pass 1: give every name an index. Deeper zones go first, so a child apex we serve wins over the
         // parent's delegation point, and the parent's glue below it is left to the child.
-        var indexOf: [DomainName: Int32] = [:]
+        var wildcardOf: [DomainName: Int32] = [:]  // parent name → index of its `*` child
         var owned: [(zone: Int, name: DomainName)] = []
         for (zi, zone) in ordered.enumerated() {
-            for name in zone.nodes.keys.sorted() {
-                guard zoneSet.zone(for: name, qtype: .a)?.origin == zone.origin else { continue }
+            // Only a zone with another served zone below it needs the per-name check (and sorting a million
+            // names for a stable order cost more than compiling them: the order of indexes does not matter).
+            let hasChildZone = zoneSet.zones.keys.contains { $0 != zone.origin && $0.isSubdomain(of: zone.origin) }
+            for name in zone.nodes.keys {
+                if hasChildZone, zoneSet.zone(for: name, qtype: .a)?.origin != zone.origin { continue }
                 let idx = Int32(owned.count)
                 guard table.insert(name.lowercased().wire, value: idx) else { continue }
-                indexOf[name] = idx
+                if name.isWildcard, let parent = name.parent { wildcardOf[parent] = idx }
                 owned.append((zi, name))
             }
         }
@@ -132,6 +135,12 @@ public final class Snapshot: Sendable {
         // Per zone, once: the types it holds and a type it does not (for the answers aliases give).
         let zoneTypes = ordered.map { z in Set(z.nodes.values.flatMap { $0.rrsets.keys }) }
         let absentTypes = zoneTypes.map(Snapshot.absentType(notIn:))
+        // Zones without cuts or DNAMEs (below the apex) need no walk up from each name.
+        let decisive = ordered.map { z in
+            z.nodes.contains { name, node in
+                name != z.origin && (node.rrsets[.ns] != nil || node.rrsets[.dname] != nil)
+            }
+        }
         var referralOf: [DomainName: Int32] = [:]
         for (zi, name) in owned {
             let zone = ordered[zi]
@@ -139,7 +148,7 @@ public final class Snapshot: Sendable {
             let info = zoneInfos[zi]
             let node = zone.nodes[name]!
             var n = NodeInfo(
-                zone: Int32(zi), block: -1, wildcard: name.wildcardChild.flatMap { indexOf[$0] } ?? -1,
+                zone: Int32(zi), block: -1, wildcard: wildcardOf[name] ?? -1,
                 typeStart: Int32(types.count), typeCount: 0, defaultAnswer: info.noData, dsAnswer: -1,
                 hasDNAME: node.rrsets[.dname] != nil, isCut: zone.isCut(name))
             /// Compiles an answer; one that contains a pool's records becomes a group of one body per variant.
@@ -173,7 +182,7 @@ public final class Snapshot: Sendable {
                 return arena.add(res, template: name)
             }
             // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
-            for anc in name.ancestors(upTo: origin).reversed() where anc != origin {
+            for anc in decisive[zi] ? name.ancestors(upTo: origin).reversed() : [] where anc != origin {
                 if zone.isCut(anc) {
                     if referralOf[anc] == nil {
                         referralOf[anc] = arena.add(zone.resolve(anc, .ns), template: anc, anchor: anc)
@@ -201,7 +210,8 @@ public final class Snapshot: Sendable {
                 }
                 // A pool that answers SERVFAIL (every line down, `all-down: servfail`) does so for A and AAAA.
                 let servfailPool = poolByName[name]?.servfail ?? false
-                for t in wanted.sorted() {
+                var compiled: [RRType: Int32] = [:]
+                for t in wanted.sorted() where t != .any {
                     if servfailPool && (t == .a || t == .aaaa) {
                         var fail = Resolution(outcome: .noData)
                         fail.rcode = .servFail
@@ -210,8 +220,16 @@ public final class Snapshot: Sendable {
                         continue
                     }
                     let answer = compileRef(zone.resolve(name, t), wildcard: wildcard)
+                    compiled[t] = answer
                     types.append(TypeEntry(type: t.rawValue, answer: answer))
                 }
+                // ANY is answered with the one RRset `Zone.resolve` picks (RFC 8482): the alias, or the lowest
+                // type; that type's compiled answer is the same body, so it is reused rather than built again.
+                let anyPick: RRType? =
+                    node.rrsets[.cname] != nil
+                    ? .cname : node.rrsets.keys.filter { ![.rrsig, .nsec, .nsec3].contains($0) }.min()
+                let anyAnswer = anyPick.flatMap { compiled[$0] } ?? compileRef(zone.resolve(name, .any), wildcard: wildcard)
+                types.append(TypeEntry(type: RRType.any.rawValue, answer: anyAnswer))
                 if name == origin, let parent = zoneSet.zone(for: name, qtype: .ds), parent.origin != origin {
                     n.dsAnswer = arena.add(parent.resolve(name, .ds), template: name)
                 }

@@ -209,7 +209,7 @@ public struct Config: Sendable {
                             + "point the alias at the pool instead"))
             }
             for type in [RRType.a, .aaaa] where zone.rrset(pool.name, type) != nil {
-                let at = zone.lines[pool.name]?[type].map { "\(zone.file):\($0)" } ?? zone.file
+                let at = zone.line(pool.name, type).map { "\(zone.file):\($0)" } ?? zone.file
                 errors.append(
                     ConfigError(
                         file: path, line: pool.line,

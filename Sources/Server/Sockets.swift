@@ -15,20 +15,19 @@ public struct ListenError: Error, Sendable, CustomStringConvertible {
 }
 
 enum Sockets {
-    /// A socket of `type` bound to `address`, with SO_REUSEPORT (several UDP workers share one port) and, for
-    /// UDP, a 0.5 s receive timeout so workers notice shutdown.
-    static func bound(_ address: ListenAddress, type: Int32) throws(ListenError) -> Int32 {
+    /// A socket of `type` bound to `address`; with `reusePort`, SO_REUSEPORT (several UDP workers share one port).
+    /// No receive timeout: an armed timer on every sleep costs measurable kernel time per query under load, so
+    /// workers are woken for shutdown by `shutdown(2)` instead (see `UDPListener.stop`).
+    static func bound(_ address: ListenAddress, type: Int32, reusePort: Bool = true) throws(ListenError) -> Int32 {
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, type, 0)
         guard fd >= 0 else { throw ListenError(address: address, reason: "socket: \(errnoText())") }
         var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if address.isIPv6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc: Int32
         if address.isIPv6 {
             var sa = sockaddr_in6()

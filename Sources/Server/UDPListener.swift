@@ -36,7 +36,7 @@ public final class UDPListener: Sendable {
         var bound = address
         do {
             for _ in 0..<max(1, workers) {
-                let fd = try Sockets.bound(bound, type: Int32(SOCK_DGRAM.rawValue))
+                let fd = try Sockets.bound(bound, type: Int32(SOCK_DGRAM.rawValue), reusePort: workers > 1)
                 fds.append(fd)
                 if bound.port == 0 { bound.port = Sockets.port(of: fd) }
             }
@@ -69,9 +69,11 @@ public final class UDPListener: Sendable {
         }
     }
 
-    /// Stops the workers (they notice within the receive timeout) and closes the sockets.
+    /// Stops the workers and closes the sockets: `shutdown(2)` wakes a worker blocked in `recvmmsg`, which then
+    /// sees `running` false and returns.
     public func stop() {
         running.store(false, ordering: .releasing)
+        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
         let tids = threads.withLock { t in
             defer { t = [] }; return t
         }
@@ -122,7 +124,7 @@ public final class UDPListener: Sendable {
                 rmsg[i].msg_hdr.msg_iovlen = 1
             }
             let got = uplink_recvmmsg(fd, rmsg, UInt32(n))
-            if got <= 0 { continue }  // timeout (to check `running`), EINTR, or a transient error
+            if got <= 0 { continue }  // shutdown (the loop condition then ends it), EINTR, or a transient error
             if store.generation != generation { (snapshot, generation) = store.current() }
             var out = 0
             for i in 0..<Int(got) {

@@ -12,13 +12,16 @@ public struct RRset: Hashable, Sendable {
     public var ttl: UInt32
     /// Each record's RDATA in uncompressed wire form, in zone-file order, without duplicates.
     public var rdatas: [[UInt8]]
+    /// The zone-file line of the set's first record, when it came from a file.
+    public var line: Int?
 
     /// Makes a set.
-    public init(name: DomainName, type: RRType, ttl: UInt32, rdatas: [[UInt8]]) {
+    public init(name: DomainName, type: RRType, ttl: UInt32, rdatas: [[UInt8]], line: Int? = nil) {
         self.name = name
         self.type = type
         self.ttl = ttl
         self.rdatas = rdatas
+        self.line = line
     }
 
     /// The records, owned by `owner` (a wildcard-synthesised answer gives the query name, RFC 4592 §3.3.1).

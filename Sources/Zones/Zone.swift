@@ -22,20 +22,16 @@ public struct Zone: Sendable {
     public let nodes: [DomainName: Node]
     /// The apex SOA record.
     public let soa: ResourceRecord
-    /// The zone-file line of each RRset's first record (absent for zones built in memory).
-    public let lines: [DomainName: [RRType: Int]]
-
     /// Makes a zone from nodes already validated.
-    init(
-        origin: DomainName, file: String, nodes: [DomainName: Node], soa: ResourceRecord,
-        lines: [DomainName: [RRType: Int]] = [:]
-    ) {
+    init(origin: DomainName, file: String, nodes: [DomainName: Node], soa: ResourceRecord) {
         self.origin = origin
         self.file = file
         self.nodes = nodes
         self.soa = soa
-        self.lines = lines
     }
+
+    /// The zone-file line of the first record of `name`'s RRset of `type` (nil for zones built in memory).
+    public func line(_ name: DomainName, _ type: RRType) -> Int? { nodes[name]?.rrsets[type]?.line }
 
     /// This zone with `sets` added (replacing RRsets of the same name and type), `names` made to exist, and the
     /// empty non-terminals above them. Pools use it to put their current addresses into the zone, so that CNAME chains, ANY and
@@ -56,7 +52,7 @@ public struct Zone: Sendable {
                 nodes[anc] = Node(name: anc, rrsets: [:])
             }
         }
-        return Zone(origin: origin, file: file, nodes: nodes, soa: soa, lines: lines)
+        return Zone(origin: origin, file: file, nodes: nodes, soa: soa)
     }
 
     /// The node at `name`, if any.

@@ -39,7 +39,7 @@ public struct ZoneBuilder {
         }
 
         var nodes: [DomainName: Zone.Node] = [:]
-        var firstLine: [DomainName: [RRType: Int]] = [:]
+        nodes.reserveCapacity(entries.count + entries.count / 4)  // names, plus room for empty non-terminals
         for (rr, line) in entries {
             guard rr.name.isSubdomain(of: origin) else {
                 fail(line, "\(rr.name) \(rr.type) is outside the zone \(origin): remove it or fix the owner name")
@@ -53,19 +53,10 @@ public struct ZoneBuilder {
                 fail(line, "type \(rr.type) cannot appear in zone data")
                 continue
             }
-            var node = nodes[rr.name] ?? Zone.Node(name: rr.name, rrsets: [:])
-            if var set = node.rrsets[rr.type] {
-                // RFC 2181 §5: an RRset is a set, so exact duplicates are dropped; §5.2: one TTL per set, the
-                // first record's (as Knot and NSD do, they warn; we keep the first TTL silently).
-                if !set.rdatas.contains(rr.rdata) { set.rdatas.append(rr.rdata) }
-                node.rrsets[rr.type] = set
-            } else {
-                node.rrsets[rr.type] = RRset(name: rr.name, type: rr.type, ttl: rr.ttl, rdatas: [rr.rdata])
-                if let line { firstLine[rr.name, default: [:]][rr.type] = line }
-            }
-            nodes[rr.name] = node
+            // Mutated in place (not copied out and back), so a record costs no copy of its node's RRsets.
+            nodes[rr.name, default: Zone.Node(name: rr.name, rrsets: [:])].add(rr, line: line)
         }
-        func lineOf(_ name: DomainName, _ type: RRType) -> Int? { firstLine[name]?[type] }
+        func lineOf(_ name: DomainName, _ type: RRType) -> Int? { nodes[name]?.rrsets[type]?.line }
 
         // The apex: exactly one SOA, and NS.
         var soa: ResourceRecord?
@@ -107,14 +98,17 @@ public struct ZoneBuilder {
         }
 
         // Empty non-terminals: every ancestor of a name, down from the apex, is a node (RFC 4592 §2.2.2).
-        for name in Array(nodes.keys) {
-            for anc in name.ancestors(upTo: origin) where nodes[anc] == nil {
-                nodes[anc] = Zone.Node(name: anc, rrsets: [:])
+        // Walking up stops at the first existing name: its own ancestors are made when it is visited in turn.
+        for name in Array(nodes.keys) where name != origin {
+            var cur = name.parent
+            while let c = cur, c.isSubdomain(of: origin), nodes[c] == nil {
+                nodes[c] = Zone.Node(name: c, rrsets: [:])
+                cur = c == origin ? nil : c.parent
             }
         }
 
         let placeholderSOA = ResourceRecord(name: origin, type: .soa, ttl: 0, rdata: [])
-        let built = Zone(origin: origin, file: file, nodes: nodes, soa: soa ?? placeholderSOA, lines: firstLine)
+        let built = Zone(origin: origin, file: file, nodes: nodes, soa: soa ?? placeholderSOA)
 
         // Glue: an NS target at or below its own delegation point can only be reached through glue.
         for (name, node) in nodes where name != origin {
@@ -145,5 +139,17 @@ extension Zone {
         var b = ZoneBuilder(origin: origin, file: file)
         for r in records { b.add(r, line: nil) }
         return try b.build()
+    }
+}
+
+extension Zone.Node {
+    /// Adds a record. RFC 2181 §5: an RRset is a set, so exact duplicates are dropped; §5.2: one TTL per set, the
+    /// first record's (Knot and NSD warn and do the same).
+    mutating func add(_ rr: ResourceRecord, line: Int?) {
+        if rrsets[rr.type] == nil {
+            rrsets[rr.type] = RRset(name: rr.name, type: rr.type, ttl: rr.ttl, rdatas: [rr.rdata], line: line)
+        } else if !rrsets[rr.type]!.rdatas.contains(rr.rdata) {
+            rrsets[rr.type]!.rdatas.append(rr.rdata)
+        }
     }
 }

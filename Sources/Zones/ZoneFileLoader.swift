@@ -2,6 +2,7 @@
 
 import CLDNS
 import DNSWire
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +25,7 @@ public enum ZoneFileLoader {
             throw ZoneLoadFailure(errors: [ZoneError(file: shown, line: nil, message: "cannot open: \(why)")])
         }
         defer { fclose(fp) }
-        let lines = sourceLines(path: path)
+        let lines = LineIndex(path: path)
 
         var ttl: UInt32 = 3600  // RFC 1035 leaves the default to the server; ldns, NSD and Knot use 3600.
         var ldnsOrigin = ldns_dname_new_frm_str(origin.description)
@@ -38,7 +39,7 @@ public enum ZoneFileLoader {
             var rr: UnsafeMutablePointer<ldns_rr>?
             let before = Int(lineNr)
             let status = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &ldnsOrigin, &prev, &lineNr)
-            let line = firstContentLine(lines, after: before, upTo: Int(lineNr))
+            let line = lines.firstContentLine(after: before, upTo: Int(lineNr))
             switch status {
             case LDNS_STATUS_OK:
                 guard let rr else { continue }
@@ -54,7 +55,7 @@ public enum ZoneFileLoader {
                 builder.fail(line: line, "$INCLUDE is not supported: put the included records in this file")
             default:
                 let why = String(cString: ldns_get_errorstr_by_id(status))
-                let text = line.flatMap { $0 <= lines.count ? lines[$0 - 1].trimmingSpaces : nil } ?? ""
+                let text = line.map { lines.text($0) } ?? ""
                 builder.fail(line: line, "\(why.lowercased()): \(text)")
             }
         }
@@ -95,36 +96,58 @@ public enum ZoneFileLoader {
         return try reader.record()
     }
 
-    /// The file's lines, for pointing errors at the line where a record starts.
-    private static func sourceLines(path: String) -> [Substring] {
-        guard let fp = fopen(path, "r") else { return [] }
-        defer { fclose(fp) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, fp)
-            if n <= 0 { break }
-            data += chunk[0..<n]
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-    }
+    /// The file's octets and where each line starts: enough to find the line a record starts on (a byte scan per
+    /// record) and to quote a line in an error, without splitting the file into strings.
+    struct LineIndex {
+        var bytes: [UInt8] = []
+        var starts: [Int] = [0]
 
-    /// ldns reports the last line a record used; a record starts at the first line after the previous one that
-    /// holds more than blanks and comments. On a last line without a newline ldns does not count the line at all.
-    private static func firstContentLine(_ lines: [Substring], after: Int, upTo: Int) -> Int? {
-        guard upTo > after else { return after + 1 }
-        for n in (after + 1)...upTo where n - 1 < lines.count {
-            let t = lines[n - 1].trimmingSpaces
-            if !t.isEmpty && !t.hasPrefix(";") { return n }
+        init(path: String) {
+            guard let fp = fopen(path, "r") else { return }
+            defer { fclose(fp) }
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = fread(&chunk, 1, chunk.count, fp)
+                if n <= 0 { break }
+                bytes += chunk[0..<n]
+            }
+            for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
         }
-        return upTo
-    }
-}
 
-extension Substring {
-    fileprivate var trimmingSpaces: String {
-        String(
-            drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
-                .reversed())
+        var count: Int { starts.count }
+
+        /// The octets of 1-based line `n`, without its newline.
+        func line(_ n: Int) -> ArraySlice<UInt8> {
+            let start = starts[n - 1]
+            let end = n < starts.count ? starts[n] - 1 : bytes.count
+            return bytes[start..<max(start, end)]
+        }
+
+        /// Line `n` as text, trimmed, for error messages.
+        func text(_ n: Int) -> String {
+            guard n >= 1, n <= count else { return "" }
+            return String(decoding: line(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// True when line `n` holds more than blanks and a comment.
+        func hasContent(_ n: Int) -> Bool {
+            guard n >= 1, n <= count else { return false }
+            for b in line(n) {
+                switch b {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"): continue
+                case UInt8(ascii: ";"): return false
+                default: return true
+                }
+            }
+            return false
+        }
+
+        /// ldns reports the last line a record used; a record starts at the first line after the previous one that
+        /// holds more than blanks and comments. On a last line without a newline ldns does not count it at all.
+        func firstContentLine(after: Int, upTo: Int) -> Int? {
+            guard upTo > after else { return after + 1 }
+            for n in (after + 1)...upTo where hasContent(n) { return n }
+            return upTo
+        }
     }
 }
