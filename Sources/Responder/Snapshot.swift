@@ -228,7 +228,8 @@ public final class Snapshot: Sendable {
                 let anyPick: RRType? =
                     node.rrsets[.cname] != nil
                     ? .cname : node.rrsets.keys.filter { ![.rrsig, .nsec, .nsec3].contains($0) }.min()
-                let anyAnswer = anyPick.flatMap { compiled[$0] } ?? compileRef(zone.resolve(name, .any), wildcard: wildcard)
+                let anyAnswer =
+                    anyPick.flatMap { compiled[$0] } ?? compileRef(zone.resolve(name, .any), wildcard: wildcard)
                 types.append(TypeEntry(type: RRType.any.rawValue, answer: anyAnswer))
                 if name == origin, let parent = zoneSet.zone(for: name, qtype: .ds), parent.origin != origin {
                     n.dsAnswer = arena.add(parent.resolve(name, .ds), template: name)
