@@ -35,9 +35,14 @@ let package = Package(
         ),
         .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
         .target(
+            name: "Health",
+            dependencies: ["Uplinks", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Server",
             dependencies: [
-                "DNSWire", "Zones", "Uplinks", "Responder", "CUplinkSys",
+                "DNSWire", "Zones", "Uplinks", "Health", "Responder", "CUplinkSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -56,6 +61,7 @@ let package = Package(
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Uplinks"], swiftSettings: strict),
         // Helpers shared by the test targets: zones and records written as master-file text.
         .target(
             name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),

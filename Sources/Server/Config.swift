@@ -31,6 +31,12 @@ public struct Config: Sendable {
     public var zones: [ZoneEntry]
     /// The ISP lines and the pools answered with their addresses.
     public var uplinks: Uplinks = Uplinks()
+    /// Where the health module keeps its state (`health.state-dir`, relative to the config file; default `state`).
+    public var stateDirectory: String = "state"
+    /// Commands run when a line changes state, with LINK, STATE and REASON in the environment.
+    public var onChange: [String] = []
+    /// Persisted health older than this many seconds is ignored at start (`health.restore-max-age`).
+    public var restoreMaxAge: Double = 3600
     /// The file this came from.
     public var path: String
 
@@ -84,7 +90,23 @@ public struct Config: Sendable {
             version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
             tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
 
-        let top = r.mapping(root, what: "the configuration", known: ["server", "zones", "links", "pools"])
+        let top = r.mapping(root, what: "the configuration", known: ["server", "zones", "links", "pools", "health"])
+        config.stateDirectory = base.appendingPathComponent("state").standardizedFileURL.path
+        if let health = top["health"] {
+            let h = r.mapping(health, what: "health", known: ["state-dir", "on-change", "restore-max-age"])
+            if let v = h["state-dir"], let dir = r.string(v, what: "health.state-dir") {
+                config.stateDirectory =
+                    dir.hasPrefix("/") ? dir : base.appendingPathComponent(dir).standardizedFileURL.path
+            }
+            if let v = h["on-change"] {
+                config.onChange = r.sequence(v, what: "health.on-change").compactMap {
+                    r.string($0, what: "health.on-change entry")
+                }
+            }
+            if let v = r.double(h["restore-max-age"], what: "health.restore-max-age", range: 0...31_536_000) {
+                config.restoreMaxAge = v
+            }
+        }
         if let server = top["server"] {
             let s = r.mapping(
                 server, what: "server",

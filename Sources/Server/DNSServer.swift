@@ -2,6 +2,7 @@
 
 import Dispatch
 import Foundation
+import Health
 import Logging
 import NIOCore
 import NIOPosix
@@ -31,6 +32,8 @@ public final class DNSServer: Sendable {
     public let store: SnapshotStore
     /// Responses per (pool, first line), across reloads.
     public let counters = AnswerCounters()
+    /// The shared health module: probes, overrides, persisted state; its changes rebuild the answers.
+    public let health: HealthChecker
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
@@ -41,7 +44,14 @@ public final class DNSServer: Sendable {
         self.state = Mutex(State(config: config, zones: zones))
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: config.plans(), counters: counters)
+        let box = WeakServer()
+        self.health = HealthChecker(
+            uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
+            restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
+            hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
+        ) { up in box.server?.setLinesUp(up) }
         self.store = SnapshotStore(snapshot)
+        box.set(self)
         logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
     }
 
@@ -51,6 +61,17 @@ public final class DNSServer: Sendable {
     /// Binds UDP and TCP on every address and starts serving. With port 0, UDP picks the port and TCP takes
     /// the same one (retried if another process holds it on TCP).
     public func start() throws {
+        // Health first (docs/health.md): restore the persisted state, run one probe round, answer with it applied.
+        health.restore()
+        let done = DispatchSemaphore(value: 0)
+        let checker = health
+        Task.detached {
+            await checker.initialRound()
+            done.signal()
+        }
+        done.wait()
+        setLinesUp(health.up)
+        health.start()
         let config = state.withLock { $0.config }
         let workers = config.udpWorkers > 0 ? config.udpWorkers : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -130,6 +151,7 @@ public final class DNSServer: Sendable {
 
     /// Stops every listener.
     public func stop() {
+        health.stop()
         let s = state.withLock { s in
             defer { (s.udp, s.tcp, s.group) = ([], [], nil) }
             return s
@@ -166,4 +188,14 @@ public final class DNSServer: Sendable {
         for s in stops { s.cancel() }
         stop()
     }
+}
+
+/// Lets the health module reach the server without keeping it alive (the server owns the checker).
+private final class WeakServer: Sendable {
+    private let ref = Mutex<WeakRef?>(nil)
+    private struct WeakRef: Sendable {
+        weak var server: DNSServer?
+    }
+    func set(_ s: DNSServer) { ref.withLock { $0 = WeakRef(server: s) } }
+    var server: DNSServer? { ref.withLock { $0?.server } }
 }

@@ -1,11 +1,18 @@
 // Uplinks+YAML: reads `links:` and `pools:` from the configuration, reporting every mistake with its line.
 
 import DNSWire
+import Foundation
 import Yams
 
 extension Uplinks {
     /// The keys of a `links:` entry.
-    static let linkKeys = ["name", "public", "inside", "gateway", "interface", "table", "bandwidth", "weight"]
+    static let linkKeys = [
+        "name", "public", "inside", "gateway", "interface", "table", "bandwidth", "weight", "checks", "require",
+        "interval", "timeout", "rise", "fall",
+    ]
+    /// The keys of a `checks:` entry: one kind, and options.
+    static let checkKinds = ["tcp", "http", "icmp", "exec", "file"]
+    static let checkKeys = checkKinds + ["source", "expect", "interval", "timeout"]
     /// The keys of a `pools:` entry.
     static let poolKeys = ["name", "links", "policy", "answers", "ttl", "all-down"]
 
@@ -46,6 +53,7 @@ extension Uplinks {
             }
             link.explicitWeight = r.int(
                 m["weight"], what: "links[\(name)].weight (must be above 0)", range: 1...1_000_000)
+            link.health = healthSpec(m, link: name, &r)
             out.links.append(link)
         }
 
@@ -159,5 +167,76 @@ extension Uplinks {
         }
         guard let v = UInt64(t), v > 0 else { return nil }
         return v
+    }
+    /// A link's `checks` and timing: `interval` (default 5 s) and `timeout` (default half the interval) per link,
+    /// overridable per check; `rise` (2) and `fall` (3); `require` all (default), any, or a count.
+    private static func healthSpec(_ m: [String: Node], link: String, _ r: inout YAMLReader) -> HealthSpec {
+        var spec = HealthSpec()
+        let interval = r.double(m["interval"], what: "links[\(link)].interval", range: 0.1...3600) ?? 5
+        let timeout = r.double(m["timeout"], what: "links[\(link)].timeout", range: 0.05...3600)
+        spec.rise = r.int(m["rise"], what: "links[\(link)].rise", range: 1...100) ?? 2
+        spec.fall = r.int(m["fall"], what: "links[\(link)].fall", range: 1...100) ?? 3
+        if let req = m["require"] {
+            switch req.string {
+            case "all": spec.require = .all
+            case "any": spec.require = .any
+            default:
+                if let n = r.int(req, what: "links[\(link)].require (all, any or a count)", range: 1...64) {
+                    spec.require = .atLeast(n)
+                }
+            }
+        }
+        for item in m["checks"].map({ r.sequence($0, what: "links[\(link)].checks") }) ?? [] {
+            let c = r.mapping(item, what: "a links[\(link)].checks entry", known: checkKeys)
+            let kinds = checkKinds.filter { c[$0] != nil }
+            guard kinds.count == 1, let key = kinds.first,
+                let value = r.string(c[key], what: "links[\(link)].checks.\(key)")
+            else {
+                r.fail(
+                    item, "each links[\(link)].checks entry has exactly one of \(checkKinds.joined(separator: ", "))")
+                continue
+            }
+            guard let kind = checkKind(key, value, c, &r) else { continue }
+            let ci = r.double(c["interval"], what: "links[\(link)].checks.interval", range: 0.1...3600) ?? interval
+            let ct =
+                r.double(c["timeout"], what: "links[\(link)].checks.timeout", range: 0.05...3600) ?? timeout ?? ci / 2
+            let source = address(c["source"], what: "links[\(link)].checks.source", &r)
+            spec.checks.append(CheckSpec(kind: kind, source: source, interval: ci, timeout: ct, line: item.mark?.line))
+        }
+        return spec
+    }
+
+    private static func checkKind(_ key: String, _ value: String, _ c: [String: Node], _ r: inout YAMLReader)
+        -> CheckKind?
+    {
+        switch key {
+        case "tcp":
+            guard let colon = value.lastIndex(of: ":"), let port = UInt16(value[value.index(after: colon)...]), port > 0
+            else {
+                r.fail(c[key], "tcp check '\(value)' is HOST:PORT (e.g. 203.0.113.80:80)")
+                return nil
+            }
+            return .tcp(host: value[..<colon].trimmingCharacters(in: ["[", "]"]), port: port)
+        case "http":
+            var expect = 200...200
+            if let e = c["expect"], let text = r.string(e, what: "expect") {
+                let parts = text.split(separator: "-").compactMap { Int($0) }
+                if parts.count == 1, (100...599).contains(parts[0]) {
+                    expect = parts[0]...parts[0]
+                } else if parts.count == 2, (100...599).contains(parts[0]), parts[0] <= parts[1], parts[1] <= 599 {
+                    expect = parts[0]...parts[1]
+                } else {
+                    r.fail(e, "expect is a status (200) or a range (200-399)")
+                }
+            }
+            guard value.hasPrefix("http://") else {
+                r.fail(c[key], "http check '\(value)' must be an http:// URL (HTTPS is not supported)")
+                return nil
+            }
+            return .http(url: value, expect: expect)
+        case "icmp": return .icmp(host: value)
+        case "exec": return .exec(command: value)
+        default: return .file(path: value)
+        }
     }
 }

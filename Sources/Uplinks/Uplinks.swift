@@ -22,6 +22,8 @@ public struct Link: Sendable, Equatable {
     public var explicitWeight: Int?
     /// The config line that defines it.
     public var line: Int?
+    /// How its health is probed.
+    public var health = HealthSpec()
 
     /// Makes a link.
     public init(

@@ -71,7 +71,27 @@ let uplinksBase = """
         ("zones:\n  - origin: a.\n", 2, "needs 'file'"),
         ("zones:\n  - origin: a.\n    file: z\n    ttl: 3\n", 4, "unknown key 'ttl'"),
         ("server: [1, 2\n", 2, "YAML"),
-        ("health: []\nzones: [{origin: a., file: z}]\n", 1, "unknown key 'health'"),
+        ("monitoring: []\nzones: [{origin: a., file: z}]\n", 1, "unknown key 'monitoring'"),
+        (
+            uplinksBase.replacingOccurrences(
+                of: "bandwidth: 512kbit\n", with: "bandwidth: 512kbit\n    checks:\n      - tcp: 203.0.113.80\n"),
+            10, "tcp check '203.0.113.80' is HOST:PORT"
+        ),
+        (
+            uplinksBase.replacingOccurrences(
+                of: "bandwidth: 512kbit\n",
+                with: "bandwidth: 512kbit\n    checks:\n      - {tcp: 203.0.113.80:80, file: /x}\n"),
+            10, "exactly one of tcp, http, icmp, exec, file"
+        ),
+        (
+            uplinksBase.replacingOccurrences(
+                of: "bandwidth: 512kbit\n", with: "bandwidth: 512kbit\n    checks:\n      - http: https://x/\n"),
+            10, "must be an http:// URL"
+        ),
+        (
+            uplinksBase.replacingOccurrences(of: "bandwidth: 512kbit\n", with: "bandwidth: 512kbit\n    rise: 0\n"),
+            9, "links[cnc].rise"
+        ),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [unicom, nope]\n", 11, "unknown link 'nope'"),
         (uplinksBase + "  - name: unicom\n    public: [192.0.2.99]\n", 9, "link 'unicom' is defined twice"),
         (
@@ -193,5 +213,46 @@ let uplinksBase = """
             #expect(
                 error.errors.contains { $0.line == 12 && $0.message.contains("below the delegation sub.example.com.") })
         }
+    }
+
+    @Test func readsChecksAndTheHealthSection() throws {
+        let c = try Config.parse(
+            uplinksBase.replacingOccurrences(
+                of: "bandwidth: 512kbit\n",
+                with: """
+                    bandwidth: 512kbit
+                        interval: 2
+                        fall: 4
+                        require: any
+                        checks:
+                          - tcp: 203.0.113.80:80
+                            source: 192.0.2.99
+                          - http: http://203.0.113.80:8080/health
+                            expect: 200-399
+                            interval: 10
+                          - file: /run/uplinkdns/cnc.state
+                          - exec: /usr/local/bin/check-cnc
+                          - icmp: 203.0.113.1
+
+                    """) + """
+                    health:
+                      state-dir: var/health
+                      on-change: ["/etc/ppp/ip-down.local"]
+                      restore-max-age: 600
+                    """, path: "/etc/uplinkdns/c.yaml")
+        let cnc = try #require(c.uplinks.link("cnc"))
+        #expect(cnc.health.fall == 4 && cnc.health.rise == 2 && cnc.health.require == .any)
+        #expect(
+            cnc.health.checks.map(\.kind.description) == [
+                "tcp 203.0.113.80:80", "http http://203.0.113.80:8080/health", "file /run/uplinkdns/cnc.state",
+                "exec /usr/local/bin/check-cnc", "icmp 203.0.113.1",
+            ])
+        #expect(cnc.health.checks[0].source?.description == "192.0.2.99")
+        #expect(cnc.health.checks[0].interval == 2 && cnc.health.checks[0].timeout == 1)  // timeout: half the interval
+        #expect(cnc.health.checks[1].interval == 10 && cnc.health.checks[1].timeout == 5)
+        #expect(cnc.health.checks[1].kind == .http(url: "http://203.0.113.80:8080/health", expect: 200...399))
+        #expect(c.stateDirectory == "/etc/uplinkdns/var/health" && c.onChange == ["/etc/ppp/ip-down.local"])
+        #expect(c.restoreMaxAge == 600)
+        #expect(try #require(c.uplinks.link("unicom")).health.checks.isEmpty)
     }
 }

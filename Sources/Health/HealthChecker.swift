@@ -1,0 +1,226 @@
+// HealthChecker: the shared health module — probes every line, applies hysteresis and overrides, and publishes.
+
+import Foundation
+import Logging
+import Synchronization
+import Uplinks
+
+/// Owns the health of every line. Rounds of probes (through each line's source address) feed each line's
+/// `LinkHealth`; when a line's effective state changes, the change is logged, counted, persisted, handed to
+/// `onChange` (the server rebuilds its answers) and to the `on-change` hooks.
+///
+/// Start-up order (documented in docs/health.md): restore the persisted state if it is recent (drains and forced
+/// states survive a restart or a crash), then run one probe round: a line with no restored state takes that
+/// round's result directly, as gdnsd does, so a dead line is not served for `fall` rounds after a restart; a
+/// restored line keeps its hysteresis. Only then does the server answer, with health applied.
+public final class HealthChecker: Sendable {
+    private let uplinks: Uplinks
+    private let prober: any Prober
+    private let logger: Logger
+    private let store: HealthStore?
+    private let restoreMaxAge: TimeInterval
+    private let hooks: [String]
+    private let hookDirectory: String?
+    private let clock: @Sendable () -> Date
+    private let onChange: @Sendable (Set<String>) -> Void
+    private let state: Mutex<[String: LinkHealth]>
+    private let restored = Mutex<Set<String>>([])
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let transitionCount = Atomic<Int>(0)
+
+    /// Makes a checker for the lines of `uplinks`, all up until probed.
+    public init(
+        uplinks: Uplinks, prober: any Prober = SystemProber(), logger: Logger, stateDirectory: String? = nil,
+        restoreMaxAge: TimeInterval = 3600, hooks: [String] = [], hookDirectory: String? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() },
+        onChange: @escaping @Sendable (Set<String>) -> Void
+    ) {
+        self.uplinks = uplinks
+        self.prober = prober
+        self.logger = logger
+        self.store = stateDirectory.map { HealthStore(directory: $0) }
+        self.restoreMaxAge = restoreMaxAge
+        self.hooks = hooks
+        self.hookDirectory = hookDirectory
+        self.clock = clock
+        self.onChange = onChange
+        let now = clock()
+        state = Mutex(
+            Dictionary(uniqueKeysWithValues: uplinks.links.map { ($0.name, LinkHealth(name: $0.name, since: now)) }))
+    }
+
+    /// Every line's health, in config order.
+    public var links: [LinkHealth] {
+        state.withLock { s in uplinks.links.compactMap { s[$0.name] } }
+    }
+
+    /// The lines whose effective state is up now.
+    public var up: Set<String> {
+        let now = clock()
+        return state.withLock { s in Set(s.values.filter { $0.effective(at: now) == .up }.map(\.name)) }
+    }
+
+    /// Effective-state changes so far (for metrics).
+    public var transitions: Int { transitionCount.load(ordering: .relaxed) }
+
+    /// Restores the persisted state if it is no older than `restoreMaxAge`; returns whether it did.
+    @discardableResult
+    public func restore() -> Bool {
+        guard let saved = store?.load(maxAge: restoreMaxAge, at: clock()) else { return false }
+        let names = state.withLock { s in
+            var names: Set<String> = []
+            for h in saved where s[h.name] != nil {
+                s[h.name] = h
+                names.insert(h.name)
+            }
+            return names
+        }
+        restored.withLock { $0 = names }
+        logger.info("health: restored the state of \(names.count) line(s) from \(store!.path)")
+        return !names.isEmpty
+    }
+
+    /// One round for every line at once; lines without restored state take its result directly.
+    public func initialRound() async {
+        await withTaskGroup(of: Void.self) { group in
+            for link in uplinks.links where !link.health.checks.isEmpty {
+                group.addTask { await self.round(link, initial: true) }
+            }
+        }
+        persist()
+    }
+
+    /// Runs `link`'s checks once and records the result.
+    public func round(_ link: Link, initial: Bool = false) async {
+        let spec = link.health
+        guard !spec.checks.isEmpty else { return }
+        let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
+            for (i, check) in spec.checks.enumerated() {
+                group.addTask { (i, await self.prober.probe(check, source: check.source ?? link.inside)) }
+            }
+            var out = [CheckResult](repeating: CheckResult(ok: false, detail: ""), count: spec.checks.count)
+            for await (i, r) in group { out[i] = r }
+            return out
+        }
+        let passed = results.filter(\.ok).count
+        let good = spec.require.satisfied(passed: passed, total: results.count)
+        // The reason names the first failing check (or the first check when all pass), as logs show it.
+        let pick = results.firstIndex { $0.ok != good } == nil ? 0 : (results.firstIndex { !$0.ok } ?? 0)
+        let reason = "\(spec.checks[pick].kind) \(results[pick].detail)"
+        let now = clock()
+        let fresh = initial && !restored.withLock { $0.contains(link.name) }
+        update(link.name, at: now) { h in
+            if fresh {
+                h.probed = good ? .up : .down
+                h.streak = 0
+                h.reason = reason
+                h.since = now
+            } else {
+                _ = h.record(good: good, reason: reason, rise: spec.rise, fall: spec.fall, at: now)
+            }
+        }
+    }
+
+    /// Sets an operator override (nil = auto), optionally for a limited time.
+    public func setOverride(_ link: String, _ o: Override?, for duration: TimeInterval? = nil) -> Bool {
+        guard uplinks.link(link) != nil else { return false }
+        update(link, at: clock()) { $0.setOverride(o, for: duration, at: self.clock()) }
+        persist()
+        return true
+    }
+
+    /// Starts a loop per line: a round every interval, with ±10 % jitter so probes do not run in step, and the
+    /// expiry of overrides checked every second.
+    public func start() {
+        var started: [Task<Void, Never>] = []
+        for link in uplinks.links where !link.health.checks.isEmpty {
+            started.append(
+                Task.detached { [self] in
+                    while !Task.isCancelled {
+                        let jitter = Double.random(in: 0.9...1.1)
+                        try? await Task.sleep(nanoseconds: UInt64(link.health.interval * jitter * 1e9))
+                        if Task.isCancelled { break }
+                        await self.round(link)
+                    }
+                })
+        }
+        started.append(
+            Task.detached { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                    let now = self.clock()
+                    for name in self.uplinks.links.map(\.name) {
+                        self.update(name, at: now) { _ = $0.expire(at: now) }
+                    }
+                }
+            })
+        tasks.withLock { $0 += started }
+    }
+
+    /// Stops the loops.
+    public func stop() {
+        for t in tasks.withLock({ t in
+            defer { t = [] }; return t
+        }) { t.cancel() }
+    }
+
+    /// Applies `change` to a line; if its effective state changed, logs, counts, persists, publishes and runs hooks.
+    private func update(_ name: String, at now: Date, _ change: (inout LinkHealth) -> Void) {
+        let (before, after) = state.withLock { s -> (LinkHealth?, LinkHealth?) in
+            guard var h = s[name] else { return (nil, nil) }
+            let before = h
+            change(&h)
+            s[name] = h
+            return (before, h)
+        }
+        guard let before, let after else { return }
+        let was = before.effective(at: now)
+        let isNow = after.effective(at: now)
+        guard was != isNow else {
+            if before.probed != after.probed { persist() }
+            return
+        }
+        transitionCount.add(1, ordering: .relaxed)
+        logger.notice("link \(name) \(isNow.rawValue): \(after.reason)")
+        persist()
+        onChange(up)
+        runHooks(link: name, state: isNow, reason: after.reason)
+    }
+
+    private func persist() {
+        guard let store else { return }
+        do {
+            try store.save(links, at: clock())
+        } catch {
+            logger.error("health: cannot save the state to \(store.path): \(error)")
+        }
+    }
+
+    /// Runs each `on-change` command with LINK, STATE and REASON in its environment (the seeds' ip-down script), in
+    /// `hookDirectory` (the config file's); not waited for, so a slow hook cannot delay the answers.
+    private func runHooks(link: String, state: LinkState, reason: String) {
+        for hook in hooks {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", hook]
+            if let dir = hookDirectory { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
+            var env = ProcessInfo.processInfo.environment
+            env["LINK"] = link
+            env["STATE"] = state.rawValue
+            env["REASON"] = reason
+            p.environment = env
+            do {
+                try p.run()
+                let logger = self.logger
+                DispatchQueue.global().async {
+                    p.waitUntilExit()
+                    if p.terminationStatus != 0 {
+                        logger.warning("on-change hook '\(hook)' exited \(p.terminationStatus) for link \(link)")
+                    }
+                }
+            } catch {
+                logger.error("cannot run on-change hook '\(hook)': \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+// HealthCheckerTests: rounds with a fake prober and a manual clock; publication, hooks, restore; real probes.
+
+import Foundation
+import Health
+import Logging
+import Synchronization
+import Testing
+import Uplinks
+
+/// A prober whose answers the test sets per check.
+final class FakeProber: Prober {
+    let results = Mutex<[String: Bool]>([:])
+    func set(_ check: String, _ ok: Bool) { results.withLock { $0[check] = ok } }
+    func probe(_ check: CheckSpec, source: IPAddress?) async -> CheckResult {
+        let ok = results.withLock { $0[check.kind.description] } ?? true
+        return CheckResult(ok: ok, detail: ok ? "ok" : "timed out")
+    }
+}
+
+/// What the checker published, in order.
+final class Published: Sendable {
+    let sets = Mutex<[Set<String>]>([])
+    func add(_ s: Set<String>) { sets.withLock { $0.append(s) } }
+    var all: [Set<String>] { sets.withLock { $0 } }
+}
+
+func lines(require: Requirement = .all) -> Uplinks {
+    let checks = [CheckSpec(kind: .tcp(host: "203.0.113.80", port: 80)), CheckSpec(kind: .file(path: "/x"))]
+    var unicom = Link(name: "unicom", publicAddresses: [IPAddress("192.0.2.10")!])
+    unicom.health = HealthSpec(checks: [checks[0]], rise: 2, fall: 3)
+    var cnc = Link(name: "cnc", publicAddresses: [IPAddress("198.51.100.10")!], inside: IPAddress("192.0.2.2"))
+    cnc.health = HealthSpec(checks: checks, require: require, rise: 2, fall: 3)
+    return Uplinks(links: [unicom, cnc])
+}
+
+@Suite struct HealthCheckerTests {
+    @Test func roundsFlipALineAfterFallAndRiseAndPublish() async {
+        let prober = FakeProber()
+        let published = Published()
+        let u = lines()
+        let checker = HealthChecker(uplinks: u, prober: prober, logger: Logger(label: "t"), onChange: published.add)
+        await checker.initialRound()
+        #expect(checker.up == ["unicom", "cnc"] && published.all.isEmpty)
+        prober.set("file /x", false)
+        let cnc = u.links[1]
+        await checker.round(cnc)
+        await checker.round(cnc)
+        #expect(checker.up == ["unicom", "cnc"])  // two bad rounds: not yet
+        await checker.round(cnc)
+        #expect(checker.up == ["unicom"] && published.all == [["unicom"]])
+        #expect(checker.links[1].reason == "file /x timed out 3/3")
+        prober.set("file /x", true)
+        await checker.round(cnc)
+        await checker.round(cnc)
+        #expect(published.all == [["unicom"], ["unicom", "cnc"]] && checker.transitions == 2)
+    }
+
+    @Test func requireAnyNeedsOneCheck() async {
+        let prober = FakeProber()
+        let checker = HealthChecker(uplinks: lines(require: .any), prober: prober, logger: Logger(label: "t")) { _ in }
+        prober.set("file /x", false)
+        await checker.initialRound()
+        #expect(checker.up.contains("cnc"))
+        prober.set("tcp 203.0.113.80:80", false)
+        for _ in 0..<3 { await checker.round(lines().links[1]) }
+        #expect(!checker.up.contains("cnc"))
+    }
+
+    @Test func theFirstRoundDecidesAtOnceWithoutRestoredState() async {
+        let prober = FakeProber()
+        prober.set("file /x", false)  // only cnc has the file check
+        let checker = HealthChecker(uplinks: lines(), prober: prober, logger: Logger(label: "t")) { _ in }
+        await checker.initialRound()
+        #expect(checker.up == ["unicom"])  // one failed round, no waiting for `fall`
+    }
+
+    @Test func aDrainSurvivesARestartAndHooksGetTheirEnvironment() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hc-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/hook.out"
+        let hook = "echo \"$LINK $STATE $REASON\" >> \(out)"
+        let first = HealthChecker(
+            uplinks: lines(), prober: FakeProber(), logger: Logger(label: "t"),
+            stateDirectory: dir, hooks: [hook]
+        ) { _ in }
+        #expect(first.setOverride("cnc", .drain, for: 600))
+        #expect(!first.setOverride("nope", .drain))
+        #expect(first.up == ["unicom"])
+        // A new process (after kill -9): the same state directory restores the drain before the first round.
+        let second = HealthChecker(
+            uplinks: lines(), prober: FakeProber(), logger: Logger(label: "t"),
+            stateDirectory: dir
+        ) { _ in }
+        #expect(second.restore())
+        await second.initialRound()
+        #expect(second.up == ["unicom"] && second.links[1].override == .drain)
+        for _ in 0..<100 where (try? String(contentsOfFile: out, encoding: .utf8)) == nil {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "cnc down operator: drain for 600 s\n")
+    }
+}
+
+@Suite struct SystemProberTests {
+    @Test func tcpConnectsToAListenerAndNotToAClosedPort() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        _ = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        listen(fd, 8)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let port = UInt16(bigEndian: sa.sin_port)
+        let p = SystemProber()
+        let open = await p.probe(
+            CheckSpec(kind: .tcp(host: "127.0.0.1", port: port), timeout: 1), source: IPAddress("127.0.0.1"))
+        #expect(open.ok, "\(open.detail)")
+        close(fd)
+        let closed = await p.probe(CheckSpec(kind: .tcp(host: "127.0.0.1", port: port), timeout: 1), source: nil)
+        #expect(!closed.ok && closed.detail.contains("refused"))
+        let badSource = await p.probe(
+            CheckSpec(kind: .tcp(host: "127.0.0.1", port: port)), source: IPAddress("192.0.2.99"))
+        #expect(!badSource.ok && badSource.detail.hasPrefix("bind 192.0.2.99"))
+    }
+
+    @Test func fileAndExecChecks() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = SystemProber()
+        try "up\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(await p.probe(CheckSpec(kind: .file(path: path)), source: nil).ok)
+        try "down by ip-down\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!(await p.probe(CheckSpec(kind: .file(path: path)), source: nil).ok))
+        #expect(await p.probe(CheckSpec(kind: .exec(command: "exit 0")), source: nil).ok)
+        #expect(
+            await p.probe(CheckSpec(kind: .exec(command: "exit 3")), source: nil)
+                == CheckResult(ok: false, detail: "exit 3"))
+        let slow = await p.probe(CheckSpec(kind: .exec(command: "sleep 5"), timeout: 0.2), source: nil)
+        #expect(slow == CheckResult(ok: false, detail: "timed out"))
+    }
+}

@@ -1,0 +1,127 @@
+// HealthDigTests: a line whose probe target dies leaves the answers, and comes back, as dig sees it.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A TCP listener on 127.0.0.1 that the test can close and reopen on the same port.
+final class ProbeTarget {
+    private(set) var fd: Int32 = -1
+    let port: UInt16
+
+    init() throws {
+        var p: UInt16 = 0
+        fd = ProbeTarget.listen(port: 0, bound: &p)
+        guard fd >= 0 else { throw HarnessError(description: "cannot listen") }
+        port = p
+    }
+
+    static func listen(port: UInt16, bound: inout UInt16) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        let ok = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard ok == 0, Glibc.listen(fd, 64) == 0 else {
+            close(fd)
+            return -1
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        bound = UInt16(bigEndian: sa.sin_port)
+        return fd
+    }
+
+    func stop() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    func start() {
+        var p: UInt16 = 0
+        fd = ProbeTarget.listen(port: port, bound: &p)
+    }
+
+    deinit { stop() }
+}
+
+@Suite struct HealthDigTests {
+    /// The seconds until `dig` shows (or stops showing) `address` for www, polled every 100 ms.
+    func secondsUntil(_ s: ServerProcess, present: Bool, _ address: String, limit: Double) throws -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < limit {
+            let answers = try s.dig("www.example.com", "+short").text
+            if answers.contains(address) == present { return Date().timeIntervalSince(start) }
+            usleep(100_000)
+        }
+        return nil
+    }
+
+    @Test func aDeadProbeTargetTakesItsLineOutAndItsRecoveryPutsItBack() throws {
+        let target = try ProbeTarget()
+        let flag = FileManager.default.temporaryDirectory.appendingPathComponent("cnc-\(UUID().uuidString)").path
+        try "up\n".write(toFile: flag, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: flag) }
+        let config = """
+            server:
+              udp-workers: 1
+            zones:
+              - {origin: example.com., file: example.com.zone}
+            links:
+              - name: unicom
+                public: [192.0.2.10]
+                inside: 127.0.0.1
+                interval: 0.3
+                rise: 2
+                fall: 2
+                checks:
+                  - tcp: 127.0.0.1:\(target.port)
+              - name: cnc
+                public: [198.51.100.10]
+                interval: 0.3
+                fall: 1
+                rise: 1
+                checks:
+                  - file: \(flag)
+            pools:
+              - {name: www.example.com., links: [unicom, cnc], policy: round-robin}
+            health:
+              on-change: ["echo \\"$LINK $STATE $REASON\\" >> hooks.log"]
+            """
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        #expect(try s.dig("www.example.com", "+short").text.contains("192.0.2.10"))
+
+        target.stop()
+        // fall × interval + 1 s (jitter included).
+        let gone = try secondsUntil(s, present: false, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 1)
+        #expect(gone != nil, "unicom's address still served; log:\n\(s.log)")
+        #expect(s.log.contains("link unicom down: tcp 127.0.0.1:\(target.port)"))
+        #expect(try s.dig("www.example.com", "+short").text.contains("198.51.100.10"))
+
+        target.start()
+        let back = try secondsUntil(s, present: true, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 1)
+        #expect(back != nil, "unicom did not come back; log:\n\(s.log)")
+
+        // A file check flips when the file is written (seed 001's ip-down hook writes it).
+        try "down\n".write(toFile: flag, atomically: true, encoding: .utf8)
+        #expect(try secondsUntil(s, present: false, "198.51.100.10", limit: 0.3 * 1.1 + 1) != nil)
+        let hooks = try String(contentsOf: s.dir.appendingPathComponent("hooks.log"), encoding: .utf8)
+        #expect(hooks.contains("unicom down tcp 127.0.0.1:\(target.port)"), "\(hooks)")
+        #expect(hooks.contains("unicom up ") && hooks.contains("cnc down file"), "\(hooks)")
+        // The state is persisted for the next start.
+        #expect(FileManager.default.fileExists(atPath: s.dir.appendingPathComponent("state/health.json").path))
+    }
+}
