@@ -27,6 +27,10 @@ public struct Config: Sendable {
     public var tcpIdleTimeout: Double
     /// Where to write the server's PID, so `uplinkdns reload` can signal it; nil = none.
     public var pidFile: String?
+    /// The control API's address (`server.control`); loopback by default.
+    public var control: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 5380)
+    /// The bearer token mutating control calls need (`server.control-token`, or read from `control-token-file`).
+    public var controlToken: String?
     /// The zones to serve.
     public var zones: [ZoneEntry]
     /// The ISP lines and the pools answered with their addresses.
@@ -112,6 +116,7 @@ public struct Config: Sendable {
                 server, what: "server",
                 known: [
                     "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
+                    "control", "control-token", "control-token-file",
                 ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
@@ -145,6 +150,24 @@ public struct Config: Sendable {
             if let v = s["pid-file"], let p = r.string(v, what: "server.pid-file") {
                 config.pidFile = base.appendingPathComponent(p).standardizedFileURL.path
                 if p.hasPrefix("/") { config.pidFile = p }
+            }
+            if let v = s["control"], let text = r.string(v, what: "server.control") {
+                if text == "off" || text.isEmpty {
+                    config.control = nil
+                } else if let a = ListenAddress(text) {
+                    config.control = a
+                } else {
+                    r.fail(v, "server.control is a numeric HOST:PORT (default 127.0.0.1:5380), or off")
+                }
+            }
+            if let v = s["control-token"] { config.controlToken = r.string(v, what: "server.control-token") }
+            if let v = s["control-token-file"], let f = r.string(v, what: "server.control-token-file") {
+                let p = f.hasPrefix("/") ? f : base.appendingPathComponent(f).standardizedFileURL.path
+                if let t = try? String(contentsOfFile: p, encoding: .utf8) {
+                    config.controlToken = t.trimmingCharacters(in: .whitespacesAndNewlines)
+                } else {
+                    r.fail(v, "cannot read the control token from \(p)")
+                }
             }
             if let tcp = s["tcp"] {
                 let t = r.mapping(tcp, what: "server.tcp", known: ["max-connections", "idle-timeout"])

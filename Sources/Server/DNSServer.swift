@@ -23,10 +23,12 @@ public final class DNSServer: Sendable {
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         var group: MultiThreadedEventLoopGroup?
+        var control: ControlServer?
     }
 
     private let state: Mutex<State>
     private let listenOverride: [ListenAddress]?
+    private let controlOverride: ListenAddress??
     private let logger: Logger
     /// The snapshot being served.
     public let store: SnapshotStore
@@ -37,7 +39,11 @@ public final class DNSServer: Sendable {
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
-    public init(config: Config, listen: [ListenAddress]? = nil, logger: Logger) throws(ConfigFailure) {
+    /// `control`: nil = as configured; `.some(nil)` = off; `.some(address)` = that address.
+    public init(config: Config, listen: [ListenAddress]? = nil, control: ListenAddress?? = nil, logger: Logger)
+        throws(ConfigFailure)
+    {
+        self.controlOverride = control
         self.listenOverride = listen
         self.logger = logger
         let zones = try config.loadZones()
@@ -103,6 +109,13 @@ public final class DNSServer: Sendable {
             logger.info("listening on udp \(u.address) (\(workers) workers)")
         }
         for t in tcp { logger.info("listening on tcp \(t.address)") }
+        if let address = controlOverride ?? config.control {
+            let token = try controlToken(config)
+            let control = try ControlServer(
+                address: address, group: group, token: token, actions: controlActions(), logger: logger)
+            state.withLock { $0.control = control }
+            logger.info("control API on http://\(control.address)")
+        }
         if let pidFile = config.pidFile {
             try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
@@ -136,6 +149,68 @@ public final class DNSServer: Sendable {
         }
     }
 
+    /// Re-reads config and zones like `reload()`; returns nil on success, else every error as `file:line: message`.
+    public func reloadReporting() -> [String]? {
+        let config = state.withLock { $0.config }
+        do {
+            _ = try Config.load(path: config.path).loadZones()
+        } catch {
+            reload()
+            return error.errors.map(\.description)
+        }
+        return reload() ? nil : ["reload failed: see the server log"]
+    }
+
+    /// The control token: `server.control-token` (or its file), else one generated once into the state directory
+    /// (`control.token`, mode 0600), where `uplinkdns status`/`link` read it.
+    func controlToken(_ config: Config) throws -> String {
+        if let t = config.controlToken { return t }
+        let path = (config.stateDirectory as NSString).appendingPathComponent("control.token")
+        if let t = try? String(contentsOfFile: path, encoding: .utf8), !t.isEmpty {
+            return t.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        return token
+    }
+
+    private func controlActions() -> ControlActions {
+        ControlActions(
+            links: { [health] in health.links },
+            addresses: { [weak self] name in
+                self?.state.withLock { $0.config.uplinks.link(name)?.publicAddresses.map(\.description) } ?? []
+            },
+            setOverride: { [health] name, o, d in health.setOverride(name, o, for: d) },
+            reload: { [weak self] in self?.reloadReporting() ?? ["server stopping"] },
+            metrics: { [weak self] in self?.metricsText() ?? "" })
+    }
+
+    /// Prometheus text (base units, bounded labels: lines and pools come from config).
+    func metricsText() -> String {
+        var out = "# HELP uplinkdns_link_up Whether the line is in answers (1) or out of them (0).\n"
+        out += "# TYPE uplinkdns_link_up gauge\n"
+        let now = Date()
+        for h in health.links {
+            out += "uplinkdns_link_up{link=\"\(h.name)\"} \(h.effective(at: now) == .up ? 1 : 0)\n"
+        }
+        out += "# HELP uplinkdns_link_probed_up Whether the line's probes say up (overrides aside).\n"
+        out += "# TYPE uplinkdns_link_probed_up gauge\n"
+        for h in health.links { out += "uplinkdns_link_probed_up{link=\"\(h.name)\"} \(h.probed == .up ? 1 : 0)\n" }
+        out += "# HELP uplinkdns_link_transitions_total Changes of the lines' state in answers.\n"
+        out += "# TYPE uplinkdns_link_transitions_total counter\n"
+        out += "uplinkdns_link_transitions_total \(health.transitions)\n"
+        out += "# HELP uplinkdns_responses_first_total Responses whose first address was the line's, per pool.\n"
+        out += "# TYPE uplinkdns_responses_first_total counter\n"
+        for c in counters.counts {
+            out += "uplinkdns_responses_first_total{pool=\"\(c.pool)\",link=\"\(c.line)\"} \(c.count)\n"
+        }
+        return out
+    }
+
     /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
     /// zones are not re-read; queries keep being answered from the old snapshot until the swap.
     public func setLinesUp(_ up: Set<String>) {
@@ -153,11 +228,12 @@ public final class DNSServer: Sendable {
     public func stop() {
         health.stop()
         let s = state.withLock { s in
-            defer { (s.udp, s.tcp, s.group) = ([], [], nil) }
+            defer { (s.udp, s.tcp, s.group, s.control) = ([], [], nil, nil) }
             return s
         }
         for u in s.udp { u.stop() }
         for t in s.tcp { t.stop() }
+        s.control?.stop()
         try? s.group?.syncShutdownGracefully()
         if let pidFile = s.config.pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
     }

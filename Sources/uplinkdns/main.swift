@@ -12,7 +12,7 @@ struct UplinkDNS: ParsableCommand {
         commandName: "uplinkdns",
         abstract: "An authoritative DNS server for sites that reach the internet over several ISP lines.",
         version: Config.softwareVersion,
-        subcommands: [Serve.self, Check.self, Reload.self]
+        subcommands: [Serve.self, Check.self, Status.self, Link.self, Reload.self]
     )
 }
 
@@ -45,6 +45,9 @@ extension UplinkDNS {
         @Option(name: .long, help: "Listen on HOST:PORT instead of server.listen (repeatable; port 0 picks one).")
         var listen: [String] = []
 
+        @Option(name: .long, help: "Control API on HOST:PORT instead of server.control (port 0 picks one), or off.")
+        var control: String?
+
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
@@ -54,6 +57,9 @@ extension UplinkDNS {
             }
             guard Logger.Level(rawValue: logLevel) != nil else {
                 throw ValidationError("unknown --log-level \(logLevel)")
+            }
+            if let c = control, c != "off", ListenAddress(c) == nil {
+                throw ValidationError("--control \(c): expected a numeric HOST:PORT, or off")
             }
         }
 
@@ -69,8 +75,8 @@ extension UplinkDNS {
             let server: DNSServer
             do {
                 server = try DNSServer(
-                    config: config, listen: listen.isEmpty ? nil : listen.compactMap(ListenAddress.init), logger: logger
-                )
+                    config: config, listen: listen.isEmpty ? nil : listen.compactMap(ListenAddress.init),
+                    control: control.map { $0 == "off" ? nil : ListenAddress($0) }, logger: logger)
             } catch {
                 printErrors(error)
                 throw ExitCode(1)
@@ -108,16 +114,91 @@ extension UplinkDNS {
         }
     }
 
-    struct Reload: ParsableCommand {
+    struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Ask the running server to reload its config and zones (SIGHUP to the PID in server.pid-file).")
+            abstract: "Show the running server's lines: state, probes, override, since, reason (control API).")
 
         @OptionGroup var options: ConfigOptions
 
         func run() throws {
             let config = try options.load()
+            let (status, body) = try client(config).request("GET", "/v1/links")
+            guard status == 200, let links = try JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+                throw ValidationError("control API answered \(status)")
+            }
+            func col(_ s: String, _ w: Int) -> String {
+                s.padding(toLength: max(w, s.count + 1), withPad: " ", startingAt: 0)
+            }
+            print(
+                col("LINK", 12) + col("STATE", 7) + col("PROBED", 8) + col("OVERRIDE", 12) + col("SINCE", 22) + "REASON"
+            )
+            for l in links {
+                let override =
+                    (l["override"] as? String ?? "") + ((l["override_until"] as? String).map { " until \($0)" } ?? "")
+                print(
+                    col(l["name"] as? String ?? "", 12) + col(l["state"] as? String ?? "", 7)
+                        + col(l["probed"] as? String ?? "", 8) + col(override, 12)
+                        + col(l["since"] as? String ?? "", 22)
+                        + (l["reason"] as? String ?? ""))
+            }
+            for pool in config.uplinks.pools {
+                print("pool \(pool.name) \(pool.policy.rawValue): \(pool.members.map(\.link).joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Drain or force a line for a failover drill, or return it to auto (control API).")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "The line's name.")
+        var name: String
+
+        @Argument(help: "drain | force-up | force-down | auto")
+        var state: String
+
+        @Option(name: .customLong("for"), help: "Undo the override after this long (30s, 10m, 2h).")
+        var duration: String?
+
+        func validate() throws {
+            guard ["drain", "force-up", "force-down", "auto"].contains(state) else {
+                throw ValidationError("state must be drain, force-up, force-down or auto")
+            }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            var body: [String: Any] = ["state": state]
+            if let duration { body["for"] = duration }
+            let (status, data) = try client(config).request("POST", "/v1/links/\(name)", json: body)
+            guard status == 200 else {
+                throw ValidationError("control API answered \(status): \(String(decoding: data, as: UTF8.self))")
+            }
+            print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? ""))
+        }
+    }
+
+    struct Reload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Reload the running server's config and zones (control API; with it off, SIGHUP to server.pid-file).")
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let config = try options.load()
+            if config.control != nil {
+                let (status, data) = try client(config).request("POST", "/v1/reload")
+                guard status == 200 else {
+                    throw ValidationError("reload failed (\(status)): \(String(decoding: data, as: UTF8.self))")
+                }
+                print("reloaded")
+                return
+            }
             guard let pidFile = config.pidFile else {
-                throw ValidationError("server.pid-file is not set in \(config.path); send SIGHUP to the server instead")
+                throw ValidationError("server.control is off and server.pid-file is not set: send SIGHUP to the server")
             }
             guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
                 let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -130,6 +211,15 @@ extension UplinkDNS {
             print("sent SIGHUP to \(pid); the server logs the outcome")
         }
     }
+}
+
+/// The control API client for `config`.
+func client(_ config: Config) throws -> ControlClient {
+    guard let c = ControlClient(config: config) else {
+        throw ValidationError("server.control is off in \(config.path)")
+    }
+    return c
+
 }
 
 UplinkDNS.main()

@@ -125,3 +125,45 @@ final class ProbeTarget {
         #expect(FileManager.default.fileExists(atPath: s.dir.appendingPathComponent("state/health.json").path))
     }
 }
+
+extension HealthDigTests {
+    @Test func drainThroughTheControlAPISurvivesKill9() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("drill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n")
+        let files = ["uplinkdns.yaml": config, "example.com.zone": poolZoneText]
+        let cfg = dir.appendingPathComponent("uplinkdns.yaml").path
+        var s = try ServerProcess(files: files, control: nil, directory: dir)
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
+
+        // Mutating calls need the token: without it, 401 and nothing changes.
+        let (denied, _) = try httpRequest(port: port, "POST", "/v1/links/cnc", body: "{\"state\":\"drain\"}")
+        #expect(denied == 401)
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
+
+        // The command line reads the token the server generated in its state directory.
+        let start = Date()
+        let r = try run(binaryPath, ["link", "cnc", "drain", "--for", "10m", "--config", cfg])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try s.dig("fo.example.com", "+short").text.contains("192.0.2.10"))  // failover to the next line
+        #expect(Date().timeIntervalSince(start) < 1.5)
+        let status = try run(binaryPath, ["status", "--config", cfg]).out
+        #expect(status.contains("cnc") && status.contains("drain until"), "\(status)")
+        let (ok, metrics) = try httpRequest(port: port, "GET", "/metrics")
+        #expect(ok == 200 && metrics.contains("uplinkdns_link_up{link=\"cnc\"} 0"))
+        #expect(metrics.contains("uplinkdns_responses_first_total{pool=\"fo.example.com.\",link=\"unicom\"}"))
+        #expect(metrics.split(separator: "\n").allSatisfy { $0.hasPrefix("#") || $0.split(separator: " ").count == 2 })
+
+        // kill -9, then start again from the same state directory: still drained.
+        kill(s.process.processIdentifier, SIGKILL)
+        s.process.waitUntilExit()
+        s = try ServerProcess(files: files, control: nil, directory: dir)
+        defer { s.stop() }
+        #expect(try s.dig("fo.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        #expect(try run(binaryPath, ["link", "cnc", "auto", "--config", cfg]).status == 0)
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
+        #expect(try httpRequest(port: port, "GET", "/healthz").0 == 200)
+    }
+}

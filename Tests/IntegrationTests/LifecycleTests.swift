@@ -89,8 +89,9 @@ import Testing
     }
 
     @Test func reloadCommandSignalsThroughThePidFile() throws {
-        let config = itConfig.replacingOccurrences(of: "server:\n", with: "server:\n  pid-file: uplinkdns.pid\n")
-        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": itZone])
+        let config = itConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  pid-file: uplinkdns.pid\n  control: \"off\"\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": itZone], control: nil)
         defer { s.stop() }
         let r = try run(binaryPath, ["reload", "--config", s.dir.appendingPathComponent("uplinkdns.yaml").path])
         #expect(r.status == 0, "\(r.err)")

@@ -81,11 +81,25 @@ final class ServerProcess {
     let port: UInt16
 
     /// Writes `files` (name → contents, including `uplinkdns.yaml`) and starts `uplinkdns serve` on port 0.
-    init(files: [String: String], config: String = "uplinkdns.yaml", listen: [String] = ["127.0.0.1:0"]) throws {
+    /// Where `--control` put the control API (0 when off).
+    var controlPort: UInt16 {
+        ServerProcess.firstMatch(#"control API on http://127\.0\.0\.1:(\d+)"#, in: log).flatMap { UInt16($0) } ?? 0
+    }
+    private let keep: Bool
+
+    /// `directory`: reuse this directory (its state survives; it is not removed at stop). `control`: the
+    /// `--control` override (nil: as the config says).
+    init(
+        files: [String: String], config: String = "uplinkdns.yaml", listen: [String] = ["127.0.0.1:0"],
+        control: String? = "127.0.0.1:0", directory: URL? = nil
+    ) throws {
+        keep = directory != nil
         guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
             throw HarnessError(description: "\(binaryPath) is missing: build it first (`swift build`, or `make test`)")
         }
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("uplinkdns-it-\(UUID().uuidString)")
+        dir =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("uplinkdns-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (name, text) in files {
             try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
@@ -93,7 +107,7 @@ final class ServerProcess {
         process.executableURL = URL(fileURLWithPath: binaryPath)
         process.arguments =
             ["serve", "--config", dir.appendingPathComponent(config).path]
-            + listen.flatMap { ["--listen", $0] }
+            + listen.flatMap { ["--listen", $0] } + (control.map { ["--control", $0] } ?? [])
         process.standardError = logPipe
         process.standardOutput = logPipe
         let sink = logData
@@ -115,7 +129,7 @@ final class ServerProcess {
         port = found ?? 0
         guard found != nil else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            try? FileManager.default.removeItem(at: dir)
+            if directory == nil { try? FileManager.default.removeItem(at: dir) }
             throw HarnessError(description: "the server did not start; its log:\n\(logData.text)")
         }
     }
@@ -157,7 +171,7 @@ final class ServerProcess {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         logPipe.fileHandleForReading.readabilityHandler = nil
-        try? FileManager.default.removeItem(at: dir)
+        if !keep { try? FileManager.default.removeItem(at: dir) }
     }
 
     deinit { stop() }
@@ -284,4 +298,43 @@ func udpExchange(port: UInt16, _ bytes: [UInt8]) -> [UInt8]? {
     var buf = [UInt8](repeating: 0, count: 65535)
     let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
     return n > 0 ? Array(buf[0..<n]) : nil
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; for configs that must name their port).
+func freePort() -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var sa = sockaddr_in()
+    sa.sin_family = sa_family_t(AF_INET)
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+    _ = withUnsafePointer(to: &sa) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &sa) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return UInt16(bigEndian: sa.sin_port)
+}
+
+/// A plain HTTP/1.0 exchange with 127.0.0.1:port; returns the status and the body.
+func httpRequest(port: UInt16, _ method: String, _ path: String, headers: [String] = [], body: String = "") throws -> (
+    Int, String
+) {
+    let c = try TCPClient(port: port)
+    let text =
+        "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n"
+        + headers.map { $0 + "\r\n" }.joined() + "\r\n" + body
+    c.send(Array(text.utf8))
+    var data: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        data += buf[0..<n]
+    }
+    let response = String(decoding: data, as: UTF8.self)
+    let status = Int(response.split(separator: " ").dropFirst().first ?? "") ?? 0
+    let bodyText = response.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+    return (status, bodyText)
 }

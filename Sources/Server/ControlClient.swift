@@ -1,0 +1,80 @@
+// ControlClient: a minimal HTTP/1.0 client for the control API, used by `uplinkdns status`, `link` and `reload`.
+
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Talks to a running server's control API on loopback.
+public struct ControlClient: Sendable {
+    /// The API's address.
+    public var address: ListenAddress
+    /// The bearer token for mutating calls.
+    public var token: String?
+
+    /// The client for `config`: its `server.control`, and its token (configured, or the one the server generated in
+    /// the state directory).
+    public init?(config: Config) {
+        guard let a = config.control else { return nil }
+        address = a
+        token =
+            config.controlToken
+            ?? (try? String(
+                contentsOfFile: (config.stateDirectory as NSString).appendingPathComponent("control.token"),
+                encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Sends a request; returns the status and the body, or throws when the server cannot be reached.
+    public func request(_ method: String, _ path: String, json body: [String: Any]? = nil) throws -> (Int, Data) {
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        var text = "\(method) \(path) HTTP/1.0\r\nHost: \(address)\r\nContent-Length: \(payload.count)\r\n"
+        if let token { text += "Authorization: Bearer \(token)\r\n" }
+        if body != nil { text += "Content-Type: application/json\r\n" }
+        let request = Array((text + "\r\n").utf8) + Array(payload)
+        let fd = socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let rc: Int32
+        if address.isIPv6 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = address.port.bigEndian
+            inet_pton(AF_INET6, address.host, &sa.sin6_addr)
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        } else {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = address.port.bigEndian
+            inet_pton(AF_INET, address.host, &sa.sin_addr)
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        guard rc == 0 else {
+            throw ListenError(
+                address: address, reason: "cannot reach the control API: \(String(cString: strerror(errno)))")
+        }
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var response = Data()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response.append(contentsOf: buf[0..<n])
+        }
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)),
+            let statusLine = String(data: response[..<split.lowerBound], encoding: .utf8)?.split(separator: "\r\n")
+                .first,
+            let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { throw ListenError(address: address, reason: "no HTTP response from the control API") }
+        return (status, Data(response[split.upperBound...]))
+    }
+}

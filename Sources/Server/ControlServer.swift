@@ -1,0 +1,176 @@
+// ControlServer: the HTTP control API — line states, operator overrides, reload, Prometheus metrics, liveness.
+
+import Foundation
+import Health
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Responder
+
+/// What the control API can read and do; the server supplies it, tests can too.
+struct ControlActions: Sendable {
+    var links: @Sendable () -> [LinkHealth]
+    var addresses: @Sendable (String) -> [String]
+    var setOverride: @Sendable (String, Override?, TimeInterval?) -> Bool
+    var reload: @Sendable () -> [String]?
+    var metrics: @Sendable () -> String
+}
+
+/// Serves the control API on one address (loopback by default):
+/// - `GET /v1/links`: every line's state, probed state, override and expiry, since, reason, addresses;
+/// - `POST /v1/links/{name}` with `{"state": "drain"|"force-up"|"force-down"|"auto", "for": "10m"}`;
+/// - `POST /v1/reload`: reload config and zones (the old data keeps serving on error; the errors are returned);
+/// - `GET /metrics`: Prometheus text; `GET /healthz`: `ok`.
+/// Mutating calls need `Authorization: Bearer TOKEN`; without it they get 401 and change nothing.
+final class ControlServer: Sendable {
+    private let channel: Channel
+    /// The address bound.
+    let address: ListenAddress
+
+    init(address: ListenAddress, group: EventLoopGroup, token: String, actions: ControlActions, logger: Logger) throws {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlHandler(token: token, actions: actions, logger: logger))
+                }
+            }
+        channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
+        var bound = address
+        bound.port = UInt16(channel.localAddress?.port ?? Int(address.port))
+        self.address = bound
+    }
+
+    func stop() { try? channel.close().wait() }
+
+    /// `30s`, `10m`, `2h`, `1d` or plain seconds.
+    static func duration(_ text: String) -> TimeInterval? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let u = text.last, let f = units[u], let v = Double(text.dropLast()), v > 0 { return v * f }
+        return Double(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
+
+final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let token: String
+    private let actions: ControlActions
+    private let logger: Logger
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    init(token: String, actions: ControlActions, logger: Logger) {
+        self.token = token
+        self.actions = actions
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = []
+        case .body(var b):
+            if body.count < 65536 { body += b.readBytes(length: b.readableBytes) ?? [] }
+        case .end:
+            guard let head else { return }
+            let (status, type, text) = route(head)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: type)
+            headers.add(name: "Content-Length", value: "\(text.utf8.count)")
+            headers.add(name: "Connection", value: "close")
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func json(_ object: Any) -> String {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    private func route(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, String) {
+        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        let authorized = head.headers["Authorization"].first == "Bearer \(token)"
+        switch (head.method, path) {
+        case (.GET, "/healthz"):
+            return (.ok, "text/plain", "ok\n")
+        case (.GET, "/metrics"):
+            return (.ok, "text/plain; version=0.0.4", actions.metrics())
+        case (.GET, "/v1/links"):
+            let now = Date()
+            let iso = ISO8601DateFormatter()
+            let list: [[String: Any]] = actions.links().map { h in
+                var o: [String: Any] = [
+                    "name": h.name, "state": h.effective(at: now).rawValue, "probed": h.probed.rawValue,
+                    "override": h.activeOverride(at: now)?.rawValue ?? "auto", "since": iso.string(from: h.since),
+                    "reason": h.reason, "addresses": actions.addresses(h.name),
+                ]
+                if let until = h.overrideUntil, h.activeOverride(at: now) != nil {
+                    o["override_until"] = iso.string(from: until)
+                }
+                return o
+            }
+            return (.ok, "application/json", json(list))
+        case (.POST, _) where !authorized:
+            return (
+                .unauthorized, "application/json",
+                json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
+            )
+        case (.POST, "/v1/reload"):
+            if let errors = actions.reload() {
+                return (.unprocessableEntity, "application/json", json(["ok": false, "errors": errors]))
+            }
+            return (.ok, "application/json", json(["ok": true]))
+        case (.POST, let p) where p.hasPrefix("/v1/links/"):
+            let name = String(p.dropFirst("/v1/links/".count))
+            guard let req = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
+                let state = req["state"] as? String
+            else {
+                return (
+                    .badRequest, "application/json",
+                    json([
+                        "error": "body: {\"state\": \"drain\"|\"force-up\"|\"force-down\"|\"auto\", \"for\": \"10m\"}"
+                    ])
+                )
+            }
+            let override: Override?
+            if state == "auto" {
+                override = nil
+            } else if let o = Override(rawValue: state) {
+                override = o
+            } else {
+                return (
+                    .badRequest, "application/json",
+                    json(["error": "state '\(state)' is not drain, force-up, force-down or auto"])
+                )
+            }
+            var duration: TimeInterval?
+            if let f = req["for"] {
+                guard let d = ControlServer.duration("\(f)") else {
+                    return (.badRequest, "application/json", json(["error": "for: a duration such as 30s, 10m, 2h"]))
+                }
+                duration = d
+            }
+            guard actions.setOverride(name, override, duration) else {
+                return (.notFound, "application/json", json(["error": "no link '\(name)'"]))
+            }
+            let span = duration.map { " for \(Int($0)) s" } ?? ""
+            logger.notice("control: link \(name) set to \(state)\(span)")
+            return (.ok, "application/json", json(["ok": true, "link": name, "state": state]))
+        default:
+            return (.notFound, "application/json", json(["error": "no such endpoint: \(head.method) \(path)"]))
+        }
+    }
+}
