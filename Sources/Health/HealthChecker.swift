@@ -94,6 +94,7 @@ public final class HealthChecker: Sendable {
     public func round(_ link: Link, initial: Bool = false) async {
         let spec = link.health
         guard !spec.checks.isEmpty else { return }
+        let started = clock()
         let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
             for (i, check) in spec.checks.enumerated() {
                 group.addTask { (i, await self.prober.probe(check, source: check.source ?? link.inside)) }
@@ -109,7 +110,10 @@ public final class HealthChecker: Sendable {
         let reason = "\(spec.checks[pick].kind) \(results[pick].detail)"
         let now = clock()
         let fresh = initial && !restored.withLock { $0.contains(link.name) }
+        let summary = zip(spec.checks, results).map { "\($0.kind) \($1.detail)" }
         update(link.name, at: now) { h in
+            h.lastResults = summary
+            h.lastRoundSeconds = now.timeIntervalSince(started)
             if fresh {
                 h.probed = good ? .up : .down
                 h.streak = 0

@@ -40,6 +40,10 @@ public struct LinkHealth: Sendable, Codable, Equatable {
     public var since: Date
     /// Why the line is in its state (`tcp 203.0.113.80:80 timed out 3/3`).
     public var reason: String
+    /// The last round's results, one per check (`tcp 203.0.113.80:80 connected in 3 ms`).
+    public var lastResults: [String] = []
+    /// How long the last round took, in seconds.
+    public var lastRoundSeconds: Double = 0
 
     /// A line starting `up` (lines are up until probes say otherwise; the first round runs before answering).
     public init(name: String, probed: LinkState = .up, since: Date, reason: String = "start") {
@@ -87,7 +91,7 @@ public struct LinkHealth: Sendable, Codable, Equatable {
         let before = effective(at: now)
         override = o
         overrideUntil = o != nil ? duration.map { now.addingTimeInterval($0) } : nil
-        if let o { reason = "operator: \(o.rawValue)" + (duration.map { " for \(Int($0)) s" } ?? "") }
+        reason = "operator: \(o?.rawValue ?? "auto")" + (o != nil ? duration.map { " for \(Int($0)) s" } ?? "" : "")
         if effective(at: now) != before { since = now }
     }
 

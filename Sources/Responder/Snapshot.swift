@@ -276,7 +276,7 @@ public final class Snapshot: Sendable {
         var out: [RRset] = []
         for (type, family) in [(RRType.a, plan.v4), (.aaaa, plan.v6)] {
             guard let first = family.variants.first else { continue }
-            out.append(RRset(name: plan.pool.name, type: type, ttl: plan.pool.ttl, rdatas: first.map(\.octets)))
+            out.append(RRset(name: plan.pool.name, type: type, ttl: plan.ttl, rdatas: first.map(\.octets)))
         }
         return out
     }
@@ -299,7 +299,7 @@ public final class Snapshot: Sendable {
             }
             let owner = records[first].name
             var out = records.filter { !($0.type == type && $0.name == plan.pool.name) }
-            let fresh = addresses.map { ResourceRecord(name: owner, type: type, ttl: plan.pool.ttl, rdata: $0.octets) }
+            let fresh = addresses.map { ResourceRecord(name: owner, type: type, ttl: plan.ttl, rdata: $0.octets) }
             out.insert(contentsOf: fresh, at: min(first, out.count))
             return out
         }

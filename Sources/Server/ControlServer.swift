@@ -115,7 +115,7 @@ final class ControlHandler: ChannelInboundHandler {
                 var o: [String: Any] = [
                     "name": h.name, "state": h.effective(at: now).rawValue, "probed": h.probed.rawValue,
                     "override": h.activeOverride(at: now)?.rawValue ?? "auto", "since": iso.string(from: h.since),
-                    "reason": h.reason, "addresses": actions.addresses(h.name),
+                    "reason": h.reason, "addresses": actions.addresses(h.name), "last_results": h.lastResults,
                 ]
                 if let until = h.overrideUntil, h.activeOverride(at: now) != nil {
                     o["override_until"] = iso.string(from: until)

@@ -200,6 +200,9 @@ public final class DNSServer: Sendable {
         out += "# HELP uplinkdns_link_probed_up Whether the line's probes say up (overrides aside).\n"
         out += "# TYPE uplinkdns_link_probed_up gauge\n"
         for h in health.links { out += "uplinkdns_link_probed_up{link=\"\(h.name)\"} \(h.probed == .up ? 1 : 0)\n" }
+        out += "# HELP uplinkdns_probe_duration_seconds How long the line's last probe round took.\n"
+        out += "# TYPE uplinkdns_probe_duration_seconds gauge\n"
+        for h in health.links { out += "uplinkdns_probe_duration_seconds{link=\"\(h.name)\"} \(h.lastRoundSeconds)\n" }
         out += "# HELP uplinkdns_link_transitions_total Changes of the lines' state in answers.\n"
         out += "# TYPE uplinkdns_link_transitions_total counter\n"
         out += "uplinkdns_link_transitions_total \(health.transitions)\n"

@@ -47,6 +47,8 @@ public struct PoolPlan: Sendable, Equatable {
     public let v4: Family
     /// IPv6 answers (AAAA).
     public let v6: Family
+    /// The TTL answers carry: the pool's, or while any of its lines is down its `ttl-degraded` (default half).
+    public let ttl: UInt32
 
     /// Plans `pool` with the lines named in `up` healthy. With none of its lines up, `all-down` decides: all (fail
     /// open, as if every line were up), none (NODATA) or servfail.
@@ -54,6 +56,7 @@ public struct PoolPlan: Sendable, Equatable {
         self.pool = pool
         let weights = uplinks.weights
         var healthy = pool.members.filter { up.contains($0.link) }
+        ttl = healthy.count < pool.members.count ? (pool.ttlDegraded ?? pool.ttl / 2) : pool.ttl
         var servfail = false
         if healthy.isEmpty {
             switch pool.allDown {

@@ -14,7 +14,7 @@ extension Uplinks {
     static let checkKinds = ["tcp", "http", "icmp", "exec", "file"]
     static let checkKeys = checkKinds + ["source", "expect", "interval", "timeout"]
     /// The keys of a `pools:` entry.
-    static let poolKeys = ["name", "links", "policy", "answers", "ttl", "all-down"]
+    static let poolKeys = ["name", "links", "policy", "answers", "ttl", "ttl-degraded", "all-down"]
 
     /// Reads the `links` and `pools` nodes (either may be absent). Problems go to `r`; zone-dependent checks (a pool
     /// inside a served zone, no static A/AAAA at its name) are the caller's, who has the zones.
@@ -122,6 +122,9 @@ extension Uplinks {
                 }
             }
             if let t = r.int(m["ttl"], what: "pools[\(name)].ttl", range: 0...604_800) { pool.ttl = UInt32(t) }
+            if let t = r.int(m["ttl-degraded"], what: "pools[\(name)].ttl-degraded", range: 0...604_800) {
+                pool.ttlDegraded = UInt32(t)
+            }
             if let d = m["all-down"], let text = r.string(d, what: "pools[\(name)].all-down") {
                 if let v = AllDownPolicy(rawValue: text) {
                     pool.allDown = v

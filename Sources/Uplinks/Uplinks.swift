@@ -90,6 +90,8 @@ public struct Pool: Sendable, Equatable {
     public var answers: Int?
     /// TTL of the A/AAAA records.
     public var ttl: UInt32
+    /// TTL while any of its lines is down (nil: half of `ttl`, as gdnsd does), so resolvers come back sooner.
+    public var ttlDegraded: UInt32?
     /// What to answer when every line is down.
     public var allDown: AllDownPolicy
     /// The config line that defines it.

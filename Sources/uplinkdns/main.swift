@@ -12,7 +12,7 @@ struct UplinkDNS: ParsableCommand {
         commandName: "uplinkdns",
         abstract: "An authoritative DNS server for sites that reach the internet over several ISP lines.",
         version: Config.softwareVersion,
-        subcommands: [Serve.self, Check.self, Status.self, Link.self, Reload.self]
+        subcommands: [Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, Reload.self]
     )
 }
 
@@ -177,6 +177,37 @@ extension UplinkDNS {
                 throw ValidationError("control API answered \(status): \(String(decoding: data, as: UTF8.self))")
             }
             print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? ""))
+        }
+    }
+
+    struct DrillCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "drill",
+            abstract: "Failover drill: drain each line in turn, check every pool's answers drop it and get it back.")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .long, help: "The DNS server to query (default: the first server.listen address).")
+        var server: String?
+
+        func run() throws {
+            let config = try options.load()
+            let target = try server.map { s -> ListenAddress in
+                guard let a = ListenAddress(s) else { throw ValidationError("--server \(s): expected HOST:PORT") }
+                return a
+            }
+            let rows = try Drill(config: config, control: client(config), server: target).run()
+            func ms(_ v: Double?) -> String { v.map { "\(Int($0 * 1000)) ms" } ?? "never" }
+            print("LINK        OUT OF ANSWERS  BACK IN ANSWERS  RESULT")
+            for r in rows {
+                let cols = [r.link, ms(r.out), ms(r.back), r.passed ? "PASS" : "FAIL"]
+                let widths = [12, 16, 17, 6]
+                print(
+                    zip(cols, widths).map { $0.padding(toLength: max($1, $0.count + 1), withPad: " ", startingAt: 0) }
+                        .joined()
+                        + (r.note.isEmpty ? "" : " (\(r.note))"))
+            }
+            if !rows.allSatisfy(\.passed) { throw ExitCode(1) }
         }
     }
 

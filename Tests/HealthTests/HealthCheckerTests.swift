@@ -49,6 +49,7 @@ func lines(require: Requirement = .all) -> Uplinks {
         await checker.round(cnc)
         #expect(checker.up == ["unicom"] && published.all == [["unicom"]])
         #expect(checker.links[1].reason == "file /x timed out 3/3")
+        #expect(checker.links[1].lastResults == ["tcp 203.0.113.80:80 ok", "file /x timed out"])
         prober.set("file /x", true)
         await checker.round(cnc)
         await checker.round(cnc)

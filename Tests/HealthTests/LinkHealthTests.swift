@@ -36,6 +36,7 @@ let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         #expect(h.effective(at: t0.addingTimeInterval(1e6)) == .up)  // no expiry given: until cleared
         h.setOverride(nil, at: t0)
         #expect(h.effective(at: t0) == .down)
+        #expect(h.reason == "operator: auto")
     }
 
     @Test func storeRoundTripsAtomicallyAndIgnoresOldState() throws {

@@ -167,3 +167,24 @@ extension HealthDigTests {
         #expect(try httpRequest(port: port, "GET", "/healthz").0 == 200)
     }
 }
+
+extension HealthDigTests {
+    @Test func theDrillDrainsEachLineAndSeesItComeBack() throws {
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText], control: nil)
+        defer { s.stop() }
+        let r = try run(
+            binaryPath,
+            [
+                "drill", "--config", s.dir.appendingPathComponent("uplinkdns.yaml").path,
+                "--server", "127.0.0.1:\(s.port)",
+            ], timeout: 60)
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        let rows = r.out.split(separator: "\n").filter { $0.hasPrefix("unicom") || $0.hasPrefix("cnc") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.contains("PASS") }, "\(r.out)")
+        // Both lines are back to auto afterwards.
+        #expect(
+            Set(try s.dig("www.example.com", "+short").text.split(separator: "\n")) == ["192.0.2.10", "198.51.100.10"])
+    }
+}

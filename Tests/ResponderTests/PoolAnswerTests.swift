@@ -73,6 +73,7 @@ extension PoolAnswerTests {
             let s = try poolSnapshot(policy, up: ["cnc"])
             let answers = try ask(s, "www.example.com.", .a).answers
             #expect(answers.map { IPAddress(octets: $0.rdata)!.description } == ["198.51.100.10"], "\(policy)")
+            #expect(answers.allSatisfy { $0.ttl == 30 })  // ttl-degraded: half the pool's 60 while a line is down
         }
     }
 

@@ -107,3 +107,13 @@ func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
         #expect(PoolPlan.smoothWeightedCycle([1_000_000, 1]).count <= PoolPlan.maxCycle + 1)
     }
 }
+
+extension PoolPlanTests {
+    @Test func ttlIsDegradedWhileALineIsDown() {
+        #expect(plan(.weighted).ttl == 60)
+        #expect(plan(.weighted, up: ["cnc"]).ttl == 30)  // half, as gdnsd
+        var pool = plan(.weighted).pool
+        pool.ttlDegraded = 10
+        #expect(PoolPlan(pool: pool, uplinks: Uplinks(links: [unicom, cnc], pools: [pool]), up: ["unicom"]).ttl == 10)
+    }
+}
