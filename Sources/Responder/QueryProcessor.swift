@@ -19,6 +19,8 @@ public final class QueryScratch {
     /// This worker's rotation counter: it advances with every response that has variants (round robin,
     /// weighted). Workers start at different points so that they do not hand out the same order in step.
     var rotation: UInt64
+    /// The question type of the last query this worker parsed (0 if it had no readable question), for counting.
+    public internal(set) var lastQType: UInt16 = 0
 
     /// Allocates the scratch buffers (once per worker); `rotationSeed` fixes the starting point (tests).
     public init(rotationSeed: UInt64 = UInt64.random(in: 0..<UInt64(UInt32.max))) {
@@ -58,7 +60,9 @@ public enum QueryProcessor {
         client: ClientAddress = .unknown, into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         var q = QueryView()
-        switch q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels) {
+        let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
+        scratch.lastQType = outcome == .ok ? q.qtype : 0
+        switch outcome {
         case .drop:
             return 0
         case .formErr(let withQuestion):

@@ -34,6 +34,8 @@ public final class DNSServer: Sendable {
     public let store: SnapshotStore
     /// Responses per (pool, first line), across reloads.
     public let counters = AnswerCounters()
+    /// Queries by type and rcode, per worker.
+    public let queryStats = QueryStats()
     /// The shared health module: probes, overrides, persisted state; its changes rebuild the answers.
     public let health: HealthChecker
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
@@ -84,6 +86,7 @@ public final class DNSServer: Sendable {
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         defer { state.withLock { [udp, tcp] s in (s.group, s.udp, s.tcp) = (group, udp, tcp) } }
+        let tcpStats = queryStats.makeBlock()  // one event loop serves TCP: one block, no contention
         for requested in listenOverride ?? config.listen {
             var attempt = 0
             while true {
@@ -91,7 +94,8 @@ public final class DNSServer: Sendable {
                 let u = try UDPListener(address: requested, workers: workers)
                 do {
                     let t = try TCPListener(
-                        address: u.address, group: group, store: store, maxConnections: config.tcpMaxConnections,
+                        address: u.address, group: group, store: store, stats: tcpStats,
+                        maxConnections: config.tcpMaxConnections,
                         idleTimeout: config.tcpIdleTimeout, logger: logger)
                     udp.append(u)
                     tcp.append(t)
@@ -105,7 +109,7 @@ public final class DNSServer: Sendable {
             }
         }
         for u in udp {
-            u.start(store: store, logger: logger)
+            u.start(store: store, stats: queryStats, logger: logger)
             logger.info("listening on udp \(u.address) (\(workers) workers)")
         }
         for t in tcp { logger.info("listening on tcp \(t.address)") }
@@ -200,6 +204,11 @@ public final class DNSServer: Sendable {
         out += "# HELP uplinkdns_link_probed_up Whether the line's probes say up (overrides aside).\n"
         out += "# TYPE uplinkdns_link_probed_up gauge\n"
         for h in health.links { out += "uplinkdns_link_probed_up{link=\"\(h.name)\"} \(h.probed == .up ? 1 : 0)\n" }
+        out += "# HELP uplinkdns_queries_total Queries by question type and response code (dropped: no answer).\n"
+        out += "# TYPE uplinkdns_queries_total counter\n"
+        for c in queryStats.counts {
+            out += "uplinkdns_queries_total{type=\"\(c.type)\",rcode=\"\(c.rcode)\"} \(c.count)\n"
+        }
         out += "# HELP uplinkdns_probe_duration_seconds How long the line's last probe round took.\n"
         out += "# TYPE uplinkdns_probe_duration_seconds gauge\n"
         for h in health.links { out += "uplinkdns_probe_duration_seconds{link=\"\(h.name)\"} \(h.lastRoundSeconds)\n" }

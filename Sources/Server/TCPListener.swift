@@ -18,7 +18,8 @@ public final class TCPListener: Sendable {
 
     /// Binds and starts accepting.
     public init(
-        address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, maxConnections: Int,
+        address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, stats: QueryStats.Block,
+        maxConnections: Int,
         idleTimeout: Double, logger: Logger
     ) throws {
         let open = ConnectionCount(limit: maxConnections)
@@ -36,7 +37,7 @@ public final class TCPListener: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(DNSTCPHandler(store: store))
+                    try channel.pipeline.syncOperations.addHandler(DNSTCPHandler(store: store, stats: stats))
                 }
             }
         channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
@@ -103,7 +104,12 @@ final class DNSTCPHandler: ChannelInboundHandler {
 
     private var client: ClientAddress?
 
-    init(store: SnapshotStore) { self.store = store }
+    private let stats: QueryStats.Block
+
+    init(store: SnapshotStore, stats: QueryStats.Block) {
+        self.store = store
+        self.stats = stats
+    }
 
     static func client(_ address: SocketAddress?) -> ClientAddress {
         guard let text = address?.ipAddress, let ip = IPAddress(text) else { return .unknown }
@@ -121,6 +127,7 @@ final class DNSTCPHandler: ChannelInboundHandler {
             QueryProcessor.respond(
                 snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, client: client, into: out)
         }
+        stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: out[0..<len]))
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)
         buf.writeInteger(UInt16(len))

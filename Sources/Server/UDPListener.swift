@@ -49,15 +49,16 @@ public final class UDPListener: Sendable {
     }
 
     /// Starts one thread per socket.
-    public func start(store: SnapshotStore, logger: Logger) {
+    public func start(store: SnapshotStore, stats: QueryStats, logger: Logger) {
         for fd in fds {
-            let box = Unmanaged.passRetained(WorkerContext(fd: fd, store: store, listener: self))
+            let box = Unmanaged.passRetained(
+                WorkerContext(fd: fd, store: store, stats: stats.makeBlock(), listener: self))
             var tid = pthread_t()
             let rc = pthread_create(
                 &tid, nil,
                 { arg in
                     let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
-                    ctx.listener.run(fd: ctx.fd, store: ctx.store)
+                    ctx.listener.run(fd: ctx.fd, store: ctx.store, stats: ctx.stats)
                     return nil
                 }, box.toOpaque())
             if rc == 0 {
@@ -84,16 +85,18 @@ public final class UDPListener: Sendable {
     private final class WorkerContext {
         let fd: Int32
         let store: SnapshotStore
+        let stats: QueryStats.Block
         let listener: UDPListener
-        init(fd: Int32, store: SnapshotStore, listener: UDPListener) {
+        init(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, listener: UDPListener) {
             self.fd = fd
             self.store = store
+            self.stats = stats
             self.listener = listener
         }
     }
 
     /// The worker loop: all buffers are allocated here, once.
-    private func run(fd: Int32, store: SnapshotStore) {
+    private func run(fd: Int32, store: SnapshotStore, stats: QueryStats.Block) {
         let n = UDPListener.batch
         let rbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.receiveSize, alignment: 16)
         let sbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.sendSize, alignment: 16)
@@ -138,6 +141,7 @@ public final class UDPListener: Sendable {
                 let rlen = QueryProcessor.respond(
                     snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
                     client: Self.client(addrs + i), into: dst)
+                stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: dst[0..<rlen]))
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()

@@ -150,3 +150,19 @@ extension PoolAnswerTests {
         #expect(failover.counts.map { "\($0.line)=\($0.count)" } == ["unicom=7"])
     }
 }
+
+@Suite struct QueryStatsTests {
+    @Test func countsByTypeAndRCodeWithBoundedLabels() {
+        let stats = QueryStats()
+        let a = stats.makeBlock()
+        let b = stats.makeBlock()
+        let noError: [UInt8] = [0, 1, 0x84, 0x00]
+        let nx: [UInt8] = [0, 1, 0x84, 0x03]
+        noError.withUnsafeBytes { a.count(qtype: 1, response: $0) }
+        noError.withUnsafeBytes { b.count(qtype: 1, response: $0) }
+        nx.withUnsafeBytes { a.count(qtype: 65280, response: $0) }
+        [UInt8]().withUnsafeBytes { b.count(qtype: 0, response: $0) }
+        let got = Dictionary(uniqueKeysWithValues: stats.counts.map { ("\($0.type)/\($0.rcode)", $0.count) })
+        #expect(got == ["A/NOERROR": 2, "other/NXDOMAIN": 1, "other/dropped": 1])
+    }
+}
