@@ -4,8 +4,9 @@
 #   bind9-dnsutils           dig, for the integration tests and the conformance replay
 #   knot-dnsutils            kdig, for the integration tests
 #   python3                  the conformance replay (../shared/conformance)
+#   iputils-ping             ping, which icmp health checks run (and their test)
 set -euo pipefail
-packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3)
+packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3 iputils-ping)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

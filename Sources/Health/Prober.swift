@@ -55,9 +55,16 @@ public struct SystemProber: Prober {
         case .icmp(let host):
             var args = ["-c", "1", "-W", "\(max(1, Int(check.timeout.rounded(.up))))"]
             if let source { args += ["-I", source.description] }
-            return command("/usr/bin/ping", args + [host], timeout: check.timeout + 1)
+            guard
+                let ping = ["/usr/bin/ping", "/bin/ping"].first(where: {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                })
+            else { return CheckResult(ok: false, detail: "ping is not installed (Debian package iputils-ping)") }
+            return command(ping, args + [host], timeout: check.timeout + 1)
         case .exec(let cmd):
-            return command("/bin/sh", ["-c", cmd], timeout: check.timeout)
+            // Foundation starts the child as a process-group leader, so at the timeout the whole group is killed, not
+            // just the shell: a hung check must not leave children behind or stall the round.
+            return command("/bin/sh", ["-c", cmd], timeout: check.timeout, killGroup: true)
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 return CheckResult(ok: false, detail: "cannot read \(path)")
@@ -154,7 +161,7 @@ public struct SystemProber: Prober {
         return CheckResult(ok: expect.contains(status), detail: "status \(status)")
     }
 
-    static func command(_ path: String, _ args: [String], timeout: Double) -> CheckResult {
+    static func command(_ path: String, _ args: [String], timeout: Double, killGroup: Bool = false) -> CheckResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -164,7 +171,8 @@ public struct SystemProber: Prober {
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(5_000) }
         if p.isRunning {
-            p.terminate()
+            // Kill the group when asked (and when the child leads one), else at least the process itself.
+            if !(killGroup && kill(-p.processIdentifier, SIGKILL) == 0) { p.terminate() }
             p.waitUntilExit()
             return CheckResult(ok: false, detail: "timed out")
         }

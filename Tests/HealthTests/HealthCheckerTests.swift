@@ -147,4 +147,13 @@ func lines(require: Requirement = .all) -> Uplinks {
         let slow = await p.probe(CheckSpec(kind: .exec(command: "sleep 5"), timeout: 0.2), source: nil)
         #expect(slow == CheckResult(ok: false, detail: "timed out"))
     }
+
+    @Test func icmpThroughTheSystemPing() async {
+        let p = SystemProber()
+        let ok = await p.probe(CheckSpec(kind: .icmp(host: "127.0.0.1"), timeout: 1), source: IPAddress("127.0.0.1"))
+        #expect(ok.ok, "\(ok.detail)")
+        // A source address the machine does not have: ping cannot bind it, so the line is down.
+        let bad = await p.probe(CheckSpec(kind: .icmp(host: "127.0.0.1"), timeout: 1), source: IPAddress("192.0.2.1"))
+        #expect(!bad.ok)
+    }
 }
