@@ -34,15 +34,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
+        .target(name: "Routing", dependencies: ["Uplinks"], swiftSettings: strict),
         .target(
             name: "Health",
-            dependencies: ["Uplinks", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Uplinks", "Routing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "Server",
             dependencies: [
-                "DNSWire", "Zones", "Uplinks", "Health", "Responder", "CUplinkSys",
+                "DNSWire", "Zones", "Uplinks", "Health", "Routing", "Responder", "CUplinkSys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -54,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "uplinkdns",
             dependencies: [
-                "Server", "Uplinks",
+                "Server", "Uplinks", "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +64,9 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Uplinks"], swiftSettings: strict),
+        .testTarget(
+            name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],
+            swiftSettings: strict),
         // Helpers shared by the test targets: zones and records written as master-file text.
         .target(
             name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),

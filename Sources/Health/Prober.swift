@@ -2,6 +2,7 @@
 
 import Dispatch
 import Foundation
+import Routing
 import Uplinks
 
 /// The outcome of one probe.
@@ -65,6 +66,10 @@ public struct SystemProber: Prober {
             // Foundation starts the child as a process-group leader, so at the timeout the whole group is killed, not
             // just the shell: a hung check must not leave children behind or stall the round.
             return command("/bin/sh", ["-c", cmd], timeout: check.timeout, killGroup: true)
+        case .routing(let link):
+            let drift = RoutingCheck.live(Uplinks(links: [link]), only: link.name)
+            return CheckResult(
+                ok: drift.isEmpty, detail: drift.isEmpty ? "return path in place" : drift.joined(separator: "; "))
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 return CheckResult(ok: false, detail: "cannot read \(path)")

@@ -94,7 +94,8 @@ public struct Config: Sendable {
             version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
             tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
 
-        let top = r.mapping(root, what: "the configuration", known: ["server", "zones", "links", "pools", "health"])
+        let top = r.mapping(
+            root, what: "the configuration", known: ["server", "zones", "links", "pools", "health", "services"])
         config.stateDirectory = base.appendingPathComponent("state").standardizedFileURL.path
         if let health = top["health"] {
             let h = r.mapping(health, what: "health", known: ["state-dir", "on-change", "restore-max-age"])
@@ -206,6 +207,25 @@ public struct Config: Sendable {
             }
         }
         config.uplinks = Uplinks.read(links: top["links"], pools: top["pools"], &r)
+        if let services = top["services"] {
+            config.uplinks.services = []
+            for item in r.sequence(services, what: "services") {
+                guard let text = r.string(item, what: "services entry") else { continue }
+                let parts = text.split(separator: "/").map(String.init)
+                var protos: [String] = []
+                if parts.count == 2, let port = UInt16(parts[1]), port > 0 {
+                    switch parts[0] {
+                    case "tcp", "udp": protos = [parts[0]]
+                    case "udp+tcp", "tcp+udp": protos = ["udp", "tcp"]
+                    default: break
+                    }
+                    for p in protos { config.uplinks.services.append(Service(proto: p, port: port)) }
+                }
+                if protos.isEmpty {
+                    r.fail(item, "services entries are tcp/PORT, udp/PORT or udp+tcp/PORT (e.g. tcp/80)")
+                }
+            }
+        }
         if config.zones.isEmpty && r.errors.isEmpty {
             r.fail(top["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
         }

@@ -12,6 +12,9 @@ public enum CheckKind: Sendable, Equatable, CustomStringConvertible {
     case exec(command: String)
     /// A file whose first word is `up` or `down` (a ppp ip-up/ip-down script or an operator writes it).
     case file(path: String)
+    /// The line's return path on this server (`routing: true`): its inside address, its table's default route via its
+    /// gateway and the rule to that table, as `uplinkdns routing --check` verifies them.
+    case routing(link: Link)
 
     /// `tcp 203.0.113.80:80`, as logs and the control API show it.
     public var description: String {
@@ -21,6 +24,7 @@ public enum CheckKind: Sendable, Equatable, CustomStringConvertible {
         case .icmp(let h): "icmp \(h)"
         case .exec(let c): "exec \(c)"
         case .file(let p): "file \(p)"
+        case .routing(let l): "routing \(l.name)"
         }
     }
 }

@@ -11,7 +11,7 @@ extension Uplinks {
         "interval", "timeout", "rise", "fall",
     ]
     /// The keys of a `checks:` entry: one kind, and options.
-    static let checkKinds = ["tcp", "http", "icmp", "exec", "file"]
+    static let checkKinds = ["tcp", "http", "icmp", "exec", "file", "routing"]
     static let checkKeys = checkKinds + ["source", "expect", "interval", "timeout"]
     /// The keys of a `pools:` entry.
     static let poolKeys = ["name", "links", "policy", "answers", "ttl", "ttl-degraded", "all-down"]
@@ -40,7 +40,22 @@ extension Uplinks {
             if link.publicAddresses.isEmpty {
                 r.fail(m["public"] ?? item, "link '\(name)' needs 'public': the site's address(es) on this line")
             }
-            link.inside = address(m["inside"], what: "links[\(name)].inside", &r)
+            if let node = m["inside"], let text = r.string(node, what: "links[\(name)].inside") {
+                let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+                if let a = IPAddress(parts[0]) {
+                    link.inside = a
+                    link.insidePrefix = a.isIPv6 ? 64 : 24
+                    if parts.count == 2 {
+                        if let p = Int(parts[1]), (1...(a.isIPv6 ? 128 : 32)).contains(p) {
+                            link.insidePrefix = p
+                        } else {
+                            r.fail(node, "links[\(name)].inside: '\(parts[1])' is not a prefix length")
+                        }
+                    }
+                } else {
+                    r.fail(node, "links[\(name)].inside: '\(text)' is not an address (optionally /prefix)")
+                }
+            }
             link.gateway = address(m["gateway"], what: "links[\(name)].gateway", &r)
             link.interface = r.string(m["interface"], what: "links[\(name)].interface")
             link.table = r.int(m["table"], what: "links[\(name)].table", range: 1...0x7FFF_FFFF)
@@ -53,7 +68,7 @@ extension Uplinks {
             }
             link.explicitWeight = r.int(
                 m["weight"], what: "links[\(name)].weight (must be above 0)", range: 1...1_000_000)
-            link.health = healthSpec(m, link: name, &r)
+            link.health = healthSpec(m, link: link, &r)
             out.links.append(link)
         }
 
@@ -173,7 +188,8 @@ extension Uplinks {
     }
     /// A link's `checks` and timing: `interval` (default 5 s) and `timeout` (default half the interval) per link,
     /// overridable per check; `rise` (2) and `fall` (3); `require` all (default), any, or a count.
-    private static func healthSpec(_ m: [String: Node], link: String, _ r: inout YAMLReader) -> HealthSpec {
+    private static func healthSpec(_ m: [String: Node], link line: Link, _ r: inout YAMLReader) -> HealthSpec {
+        let link = line.name
         var spec = HealthSpec()
         let interval = r.double(m["interval"], what: "links[\(link)].interval", range: 0.1...3600) ?? 5
         let timeout = r.double(m["timeout"], what: "links[\(link)].timeout", range: 0.05...3600)
@@ -199,7 +215,17 @@ extension Uplinks {
                     item, "each links[\(link)].checks entry has exactly one of \(checkKinds.joined(separator: ", "))")
                 continue
             }
-            guard let kind = checkKind(key, value, c, &r) else { continue }
+            if key == "routing" {
+                guard value == "true" else {
+                    r.fail(c[key], "routing: true is the only form of the routing check")
+                    continue
+                }
+                guard line.inside != nil, line.gateway != nil, line.interface != nil, line.table != nil else {
+                    r.fail(c[key], "a routing check needs the link's inside, gateway, interface and table")
+                    continue
+                }
+            }
+            guard let kind = key == "routing" ? .routing(link: line) : checkKind(key, value, c, &r) else { continue }
             let ci = r.double(c["interval"], what: "links[\(link)].checks.interval", range: 0.1...3600) ?? interval
             let ct =
                 r.double(c["timeout"], what: "links[\(link)].checks.timeout", range: 0.05...3600) ?? timeout ?? ci / 2

@@ -10,6 +10,8 @@ public struct Link: Sendable, Equatable {
     public var publicAddresses: [IPAddress]
     /// Where this line's firewall DNATs to on the server (used by the routing emitter).
     public var inside: IPAddress?
+    /// The prefix length of the inside address's subnet (`inside: 192.168.168.1/24`; default 24, or 64 for IPv6).
+    public var insidePrefix: Int = 24
     /// This line's firewall or router, seen from the server.
     public var gateway: IPAddress?
     /// The server's interface towards that gateway.
@@ -112,12 +114,38 @@ public struct Pool: Sendable, Equatable {
     }
 }
 
+/// A published service: what each line's firewall forwards to the server.
+public struct Service: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// `tcp` or `udp`.
+    public var proto: String
+    /// The port.
+    public var port: UInt16
+
+    /// Makes a service.
+    public init(proto: String, port: UInt16) {
+        self.proto = proto
+        self.port = port
+    }
+
+    /// tcp/80, tcp/443 and DNS over both transports: the server itself is reached over both lines, so its own
+    /// replies need the same symmetric routing.
+    public static let defaults = [
+        Service(proto: "tcp", port: 80), Service(proto: "tcp", port: 443), Service(proto: "udp", port: 53),
+        Service(proto: "tcp", port: 53),
+    ]
+
+    /// `tcp/80`.
+    public var description: String { "\(proto)/\(port)" }
+}
+
 /// The lines and pools of a configuration.
 public struct Uplinks: Sendable, Equatable {
     /// The lines, in config order.
     public var links: [Link]
     /// The pools, in config order.
     public var pools: [Pool]
+    /// What the lines' firewalls forward to the server (`services:`).
+    public var services: [Service] = Service.defaults
 
     /// Makes a set of lines and pools.
     public init(links: [Link] = [], pools: [Pool] = []) {

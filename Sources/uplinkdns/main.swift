@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Routing
 import Server
 import Uplinks
 
@@ -12,7 +13,9 @@ struct UplinkDNS: ParsableCommand {
         commandName: "uplinkdns",
         abstract: "An authoritative DNS server for sites that reach the internet over several ISP lines.",
         version: Config.softwareVersion,
-        subcommands: [Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, Reload.self]
+        subcommands: [
+            Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, RoutingCommand.self, Reload.self,
+        ]
     )
 }
 
@@ -208,6 +211,57 @@ extension UplinkDNS {
                         + (r.note.isEmpty ? "" : " (\(r.note))"))
             }
             if !rows.allSatisfy(\.passed) { throw ExitCode(1) }
+        }
+    }
+
+    struct RoutingCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "routing",
+            abstract:
+                "Print the source-routing (server) or DNAT/SNAT (a line's firewall) config, or check the live system.")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .customLong("for"), help: "server, or firewall:LINK.")
+        var target: String = "server"
+
+        @Option(name: .long, help: "iproute2 (server); nft or iptables (firewall).")
+        var format: String?
+
+        @Flag(name: .long, help: "Compare the live system (ip -j) with what would be emitted; exit 1 on drift.")
+        var check = false
+
+        func run() throws {
+            let config = try options.load()
+            let u = config.uplinks
+            if check {
+                guard target == "server" else { throw ValidationError("--check reads this machine: use --for server") }
+                let drift = RoutingCheck.live(u)
+                for d in drift { print("drift: \(d)") }
+                if drift.isEmpty { print("ok: the live routing matches \(config.path)") } else { throw ExitCode(1) }
+                return
+            }
+            if target == "server" {
+                guard format == nil || format == "iproute2" else {
+                    throw ValidationError("--for server takes --format iproute2")
+                }
+                print(RoutingEmitter.server(u), terminator: "")
+            } else if target.hasPrefix("firewall:") {
+                let link = String(target.dropFirst("firewall:".count))
+                guard u.link(link) != nil else {
+                    throw ValidationError("no link '\(link)' (links: \(u.links.map(\.name).joined(separator: ", ")))")
+                }
+                let text: String?
+                switch format ?? "nft" {
+                case "nft": text = RoutingEmitter.nft(u, link: link)
+                case "iptables": text = RoutingEmitter.iptables(u, link: link)
+                default: throw ValidationError("--for firewall:LINK takes --format nft or iptables")
+                }
+                guard let text else { throw ValidationError("link '\(link)' needs an IPv4 inside address") }
+                print(text, terminator: "")
+            } else {
+                throw ValidationError("--for is server or firewall:LINK")
+            }
         }
     }
 

@@ -156,4 +156,14 @@ func lines(require: Requirement = .all) -> Uplinks {
         let bad = await p.probe(CheckSpec(kind: .icmp(host: "127.0.0.1"), timeout: 1), source: IPAddress("192.0.2.1"))
         #expect(!bad.ok)
     }
+
+    @Test func routingCheckFailsWhereTheReturnPathIsMissing() async {
+        // This machine has no table or rule for the line: its return path is missing, so the line counts as down.
+        var link = Link(
+            name: "cnc", publicAddresses: [IPAddress("198.51.100.10")!], inside: IPAddress("198.18.168.2"),
+            gateway: IPAddress("198.18.168.12"), interface: "eth0", table: 202)
+        link.insidePrefix = 24
+        let r = await SystemProber().probe(CheckSpec(kind: .routing(link: link)), source: nil)
+        #expect(!r.ok && r.detail.contains("no rule 'from 198.18.168.2 lookup 202'"), "\(r.detail)")
+    }
 }

@@ -92,6 +92,12 @@ let uplinksBase = """
             uplinksBase.replacingOccurrences(of: "bandwidth: 512kbit\n", with: "bandwidth: 512kbit\n    rise: 0\n"),
             9, "links[cnc].rise"
         ),
+        (
+            uplinksBase.replacingOccurrences(
+                of: "bandwidth: 512kbit\n", with: "bandwidth: 512kbit\n    checks:\n      - routing: true\n"),
+            10, "a routing check needs the link's inside, gateway, interface and table"
+        ),
+        ("zones: [{origin: a., file: z}]\nservices: [tcp/80, sctp/9]\n", 2, "services entries are tcp/PORT"),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [unicom, nope]\n", 11, "unknown link 'nope'"),
         (uplinksBase + "  - name: unicom\n    public: [192.0.2.99]\n", 9, "link 'unicom' is defined twice"),
         (
