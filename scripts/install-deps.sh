@@ -5,8 +5,9 @@
 #   knot-dnsutils            kdig, for the integration tests
 #   python3                  the conformance replay (../shared/conformance)
 #   iputils-ping             ping, which icmp health checks run (and their test)
+#   iproute2, nftables       ip and nft for the network-namespace test of the routing emitter
 set -euo pipefail
-packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3 iputils-ping)
+packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3 iputils-ping iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

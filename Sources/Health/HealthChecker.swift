@@ -27,6 +27,8 @@ public final class HealthChecker: Sendable {
     private let restored = Mutex<Set<String>>([])
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let transitionCount = Atomic<Int>(0)
+    /// Saves one at a time: rounds of several lines finish together, and each save must see the latest state.
+    private let saving = Mutex<Void>(())
 
     /// Makes a checker for the lines of `uplinks`, all up until probed.
     public init(
@@ -194,7 +196,7 @@ public final class HealthChecker: Sendable {
     private func persist() {
         guard let store else { return }
         do {
-            try store.save(links, at: clock())
+            try saving.withLock { _ in try store.save(links, at: clock()) }
         } catch {
             logger.error("health: cannot save the state to \(store.path): \(error)")
         }

@@ -28,7 +28,7 @@ public struct HealthStore: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let data = try encoder.encode(File(written: now, links: links))
-        let tmp = path + ".tmp-\(getpid())"
+        let tmp = path + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission) }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == data.count && fsync(fd) == 0
