@@ -93,7 +93,7 @@ public struct SystemProber: Prober {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return (-1, CheckResult(ok: false, detail: "socket: \(errnoText())")) }
         if let source, source.isIPv6 == target.isIPv6 {
-            guard withSockaddr(source, port: 0, { bind(fd, $0, $1) }) == 0 else {
+            guard source.withSockaddr(port: 0, { bind(fd, $0, $1) }) == 0 else {
                 let why = errnoText()
                 close(fd)
                 return (-1, CheckResult(ok: false, detail: "bind \(source): \(why)"))
@@ -101,7 +101,7 @@ public struct SystemProber: Prober {
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         let start = Date()
-        let rc = withSockaddr(target, port: port) { Glibc.connect(fd, $0, $1) }
+        let rc = target.withSockaddr(port: port) { Glibc.connect(fd, $0, $1) }
         if rc != 0 && errno != EINPROGRESS {
             let why = errnoText()
             close(fd)
@@ -183,27 +183,6 @@ public struct SystemProber: Prober {
         }
         let status = p.terminationStatus
         return CheckResult(ok: status == 0, detail: status == 0 ? "exit 0" : "exit \(status)")
-    }
-
-    static func withSockaddr<T>(_ a: IPAddress, port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        if a.isIPv6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: a.octets) }
-            return withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        }
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: a.octets) }
-        return withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)).lowercased() }

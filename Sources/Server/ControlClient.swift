@@ -1,6 +1,7 @@
 // ControlClient: a minimal HTTP/1.0 client for the control API, used by `uplinkdns status`, `link` and `reload`.
 
 import Foundation
+import Uplinks
 
 #if canImport(Glibc)
     import Glibc
@@ -36,28 +37,7 @@ public struct ControlClient: Sendable {
         defer { close(fd) }
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let rc: Int32
-        if address.isIPv6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = address.port.bigEndian
-            inet_pton(AF_INET6, address.host, &sa.sin6_addr)
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = address.port.bigEndian
-            inet_pton(AF_INET, address.host, &sa.sin_addr)
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
+        let rc = IPAddress(address.host)?.withSockaddr(port: address.port) { connect(fd, $0, $1) } ?? -1
         guard rc == 0 else {
             throw ListenError(
                 address: address, reason: "cannot reach the control API: \(String(cString: strerror(errno)))")

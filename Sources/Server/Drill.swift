@@ -96,32 +96,10 @@ public struct Drill {
         defer { close(fd) }
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let sent: Int
-        if server.isIPv6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = server.port.bigEndian
-            inet_pton(AF_INET6, server.host, &sa.sin6_addr)
-            sent = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                    bytes.withUnsafeBytes {
-                        sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                    }
-                }
-            }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = server.port.bigEndian
-            inet_pton(AF_INET, server.host, &sa.sin_addr)
-            sent = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                    bytes.withUnsafeBytes {
-                        sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-            }
-        }
+        let sent =
+            IPAddress(server.host)?.withSockaddr(port: server.port) { a, len in
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, len) }
+            } ?? -1
         guard sent == bytes.count else { throw ListenError(address: server, reason: "cannot send a query") }
         var buf = [UInt8](repeating: 0, count: 65535)
         let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

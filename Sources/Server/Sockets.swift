@@ -1,5 +1,7 @@
 // Sockets: creating and binding the listening sockets, with errors that say which address failed and why.
 
+import Uplinks
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -28,28 +30,11 @@ enum Sockets {
         if address.isIPv6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        let rc: Int32
-        if address.isIPv6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = address.port.bigEndian
-            inet_pton(AF_INET6, address.host, &sa.sin6_addr)
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = address.port.bigEndian
-            inet_pton(AF_INET, address.host, &sa.sin_addr)
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+        guard let ip = IPAddress(address.host) else {
+            close(fd)
+            throw ListenError(address: address, reason: "not a numeric address")
         }
+        let rc = ip.withSockaddr(port: address.port) { bind(fd, $0, $1) }
         guard rc == 0 else {
             let why = errnoText()
             close(fd)

@@ -46,3 +46,30 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             ? a.octets.count < b.octets.count : a.octets.lexicographicallyPrecedes(b.octets)
     }
 }
+
+extension IPAddress {
+    /// Calls `body` with this address and `port` as a `sockaddr_in` or `sockaddr_in6` and its length: what bind,
+    /// connect and sendto take.
+    public func withSockaddr<T>(port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> T) rethrows -> T {
+        if isIPv6 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: octets) }
+            return try withUnsafePointer(to: &sa) {
+                try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    try body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: octets) }
+        return try withUnsafePointer(to: &sa) {
+            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+}
