@@ -128,7 +128,11 @@ public final class DNSServer: Sendable {
     /// Re-reads the config file and every zone and swaps the new snapshot in. On any error the old snapshot keeps
     /// serving and every error is logged with file and line. Listen addresses take effect at the next start.
     @discardableResult
-    public func reload() -> Bool {
+    public func reload() -> Bool { reloadReporting() == nil }
+
+    /// `reload()`, returning nil on success, else every error as `file:line: message` (for the control API).
+    /// The config and zones are read once, and the errors reported are those of that read.
+    public func reloadReporting() -> [String]? {
         let config = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: config.path)
@@ -146,23 +150,11 @@ public final class DNSServer: Sendable {
                 st.zones = zones
             }
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
-            return true
+            return nil
         } catch {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
-            return false
-        }
-    }
-
-    /// Re-reads config and zones like `reload()`; returns nil on success, else every error as `file:line: message`.
-    public func reloadReporting() -> [String]? {
-        let config = state.withLock { $0.config }
-        do {
-            _ = try Config.load(path: config.path).loadZones()
-        } catch {
-            reload()
             return error.errors.map(\.description)
         }
-        return reload() ? nil : ["reload failed: see the server log"]
     }
 
     /// The control token: `server.control-token` (or its file), else one generated once into the state directory
@@ -189,7 +181,11 @@ public final class DNSServer: Sendable {
                 self?.state.withLock { $0.config.uplinks.link(name)?.publicAddresses.map(\.description) } ?? []
             },
             setOverride: { [health] name, o, d in health.setOverride(name, o, for: d) },
-            reload: { [weak self] in self?.reloadReporting() ?? ["server stopping"] },
+            reload: { [weak self] in
+                // nil from reloadReporting means success; only a missing server is a failure here.
+                guard let self else { return ["server stopping"] }
+                return self.reloadReporting()
+            },
             metrics: { [weak self] in self?.metricsText() ?? "" })
     }
 

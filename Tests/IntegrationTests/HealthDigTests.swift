@@ -166,6 +166,15 @@ extension HealthDigTests {
         #expect(try run(binaryPath, ["link", "cnc", "auto", "--config", cfg]).status == 0)
         #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
         #expect(try httpRequest(port: port, "GET", "/healthz").0 == 200)
+        // A reload through the API with a broken zone reports the zone's file and line, and keeps serving.
+        try (poolZoneText + "\nbroken IN A 999.1.1.1\n").write(
+            to: dir.appendingPathComponent("example.com.zone"), atomically: true, encoding: .utf8)
+        let reload = try run(binaryPath, ["reload", "--config", cfg])
+        #expect(reload.status != 0 && reload.err.contains("example.com.zone:"), "\(reload.out)\(reload.err)")
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
+        try poolZoneText.write(to: dir.appendingPathComponent("example.com.zone"), atomically: true, encoding: .utf8)
+        let fixed = try run(binaryPath, ["reload", "--config", cfg])
+        #expect(fixed.status == 0, "\(fixed.out)\(fixed.err)")
     }
 }
 
