@@ -191,31 +191,32 @@ public final class DNSServer: Sendable {
 
     /// Prometheus text (base units, bounded labels: lines and pools come from config).
     func metricsText() -> String {
-        var out = "# HELP uplinkdns_link_up Whether the line is in answers (1) or out of them (0).\n"
-        out += "# TYPE uplinkdns_link_up gauge\n"
+        var out = ""
+        /// One metric family: its HELP and TYPE lines, then a sample per (labels, value).
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for s in samples { out += "\(name)\(s.labels.isEmpty ? "" : "{\(s.labels)}") \(s.value)\n" }
+        }
         let now = Date()
-        for h in health.links {
-            out += "uplinkdns_link_up{link=\"\(h.name)\"} \(h.effective(at: now) == .up ? 1 : 0)\n"
-        }
-        out += "# HELP uplinkdns_link_probed_up Whether the line's probes say up (overrides aside).\n"
-        out += "# TYPE uplinkdns_link_probed_up gauge\n"
-        for h in health.links { out += "uplinkdns_link_probed_up{link=\"\(h.name)\"} \(h.probed == .up ? 1 : 0)\n" }
-        out += "# HELP uplinkdns_queries_total Queries by question type and response code (dropped: no answer).\n"
-        out += "# TYPE uplinkdns_queries_total counter\n"
-        for c in queryStats.counts {
-            out += "uplinkdns_queries_total{type=\"\(c.type)\",rcode=\"\(c.rcode)\"} \(c.count)\n"
-        }
-        out += "# HELP uplinkdns_probe_duration_seconds How long the line's last probe round took.\n"
-        out += "# TYPE uplinkdns_probe_duration_seconds gauge\n"
-        for h in health.links { out += "uplinkdns_probe_duration_seconds{link=\"\(h.name)\"} \(h.lastRoundSeconds)\n" }
-        out += "# HELP uplinkdns_link_transitions_total Changes of the lines' state in answers.\n"
-        out += "# TYPE uplinkdns_link_transitions_total counter\n"
-        out += "uplinkdns_link_transitions_total \(health.transitions)\n"
-        out += "# HELP uplinkdns_responses_first_total Responses whose first address was the line's, per pool.\n"
-        out += "# TYPE uplinkdns_responses_first_total counter\n"
-        for c in counters.counts {
-            out += "uplinkdns_responses_first_total{pool=\"\(c.pool)\",link=\"\(c.line)\"} \(c.count)\n"
-        }
+        let links = health.links
+        family(
+            "uplinkdns_link_up", "gauge", "Whether the line is in answers (1) or out of them (0).",
+            links.map { ("link=\"\($0.name)\"", $0.effective(at: now) == .up ? "1" : "0") })
+        family(
+            "uplinkdns_link_probed_up", "gauge", "Whether the line's probes say up (overrides aside).",
+            links.map { ("link=\"\($0.name)\"", $0.probed == .up ? "1" : "0") })
+        family(
+            "uplinkdns_queries_total", "counter", "Queries by question type and response code (dropped: no answer).",
+            queryStats.counts.map { ("type=\"\($0.type)\",rcode=\"\($0.rcode)\"", "\($0.count)") })
+        family(
+            "uplinkdns_probe_duration_seconds", "gauge", "How long the line's last probe round took.",
+            links.map { ("link=\"\($0.name)\"", "\($0.lastRoundSeconds)") })
+        family(
+            "uplinkdns_link_transitions_total", "counter", "Changes of the lines' state in answers.",
+            [("", "\(health.transitions)")])
+        family(
+            "uplinkdns_responses_first_total", "counter", "Responses whose first address was the line's, per pool.",
+            counters.counts.map { ("pool=\"\($0.pool)\",link=\"\($0.line)\"", "\($0.count)") })
         return out
     }
 
