@@ -217,7 +217,7 @@ let itConfig = """
         let c = try TCPClient(port: s.port)  // idle-timeout is 1 s in this config
         let start = Date()
         #expect(c.closedByServer())
-        #expect(Date().timeIntervalSince(start) < 2.9)
+        #expect(Date().timeIntervalSince(start) < 4, "idle-timeout is 1 s")
     }
 
     @Test func theConnectionCapClosesExtraConnectionsAndUDPKeepsServing() throws {

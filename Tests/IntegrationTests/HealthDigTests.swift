@@ -105,19 +105,19 @@ final class ProbeTarget {
         #expect(try s.dig("www.example.com", "+short").text.contains("192.0.2.10"))
 
         target.stop()
-        // fall × interval + 1 s (jitter included).
-        let gone = try secondsUntil(s, present: false, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 1)
+        // fall × interval, jitter, and 4 s of slack: CI runs every suite at once on two cores, and each poll is a dig.
+        let gone = try secondsUntil(s, present: false, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 4)
         #expect(gone != nil, "unicom's address still served; log:\n\(s.log)")
         #expect(s.log.contains("link unicom down: tcp 127.0.0.1:\(target.port)"))
         #expect(try s.dig("www.example.com", "+short").text.contains("198.51.100.10"))
 
         target.start()
-        let back = try secondsUntil(s, present: true, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 1)
+        let back = try secondsUntil(s, present: true, "192.0.2.10", limit: 2 * 0.3 * 1.1 + 4)
         #expect(back != nil, "unicom did not come back; log:\n\(s.log)")
 
         // A file check flips when the file is written (seed 001's ip-down hook writes it).
         try "down\n".write(toFile: flag, atomically: true, encoding: .utf8)
-        #expect(try secondsUntil(s, present: false, "198.51.100.10", limit: 0.3 * 1.1 + 1) != nil)
+        #expect(try secondsUntil(s, present: false, "198.51.100.10", limit: 0.3 * 1.1 + 4) != nil)
         let hooks = try String(contentsOf: s.dir.appendingPathComponent("hooks.log"), encoding: .utf8)
         #expect(hooks.contains("unicom down tcp 127.0.0.1:\(target.port)"), "\(hooks)")
         #expect(hooks.contains("unicom up ") && hooks.contains("cnc down file"), "\(hooks)")
@@ -148,7 +148,7 @@ extension HealthDigTests {
         let r = try run(binaryPath, ["link", "cnc", "drain", "--for", "10m", "--config", cfg])
         #expect(r.status == 0, "\(r.err)")
         #expect(try s.dig("fo.example.com", "+short").text.contains("192.0.2.10"))  // failover to the next line
-        #expect(Date().timeIntervalSince(start) < 1.5)
+        #expect(Date().timeIntervalSince(start) < 3, "the drain took too long to reach the answers")
         let status = try run(binaryPath, ["status", "--config", cfg]).out
         #expect(status.contains("cnc") && status.contains("drain until"), "\(status)")
         let (ok, metrics) = try httpRequest(port: port, "GET", "/metrics")
