@@ -61,7 +61,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "CLDNS"], swiftSettings: strict),
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Uplinks"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,136 @@
+// TSIGTests: HMAC-SHA256 against RFC 4231's vectors, and TSIG against libldns's own implementation both ways.
+
+import CLDNS
+import DNSWire
+import Foundation
+import Testing
+
+@Suite struct HMACTests {
+    func hex(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            let j = s.index(i, offsetBy: 2)
+            out.append(UInt8(s[i..<j], radix: 16)!)
+            i = j
+        }
+        return out
+    }
+
+    @Test func sha256KnownAnswers() {
+        #expect(sha256([]) == hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+        #expect(
+            sha256(Array("abc".utf8)) == hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        // Two blocks (56 octets of input push the length into a second block).
+        #expect(
+            sha256(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == hex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"))
+        #expect(
+            sha256([UInt8](repeating: 0x61, count: 1_000_000))
+                == hex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"))
+    }
+
+    /// RFC 4231 §4.2, §4.3, §4.7 (a key longer than the block).
+    @Test func hmacRFC4231() {
+        #expect(
+            hmacSHA256(key: [UInt8](repeating: 0x0b, count: 20), message: Array("Hi There".utf8))
+                == hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"))
+        #expect(
+            hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+                == hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"))
+        #expect(
+            hmacSHA256(
+                key: [UInt8](repeating: 0xaa, count: 131),
+                message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+                == hex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"))
+    }
+}
+
+@Suite struct TSIGTests {
+    let secretBase64 = "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk="
+    var key: TSIGKey {
+        TSIGKey(name: try! DomainName("transfer.example."), secret: Array(Data(base64Encoded: secretBase64)!))
+    }
+
+    /// A query for example.com SOA, as bytes.
+    func query(id: UInt16 = 0x1234) -> [UInt8] {
+        var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        q += try! DomainName("example.com.").wire + [0, 6, 0, 1]
+        return q
+    }
+
+    @Test func signAndVerifyRoundTrip() throws {
+        let signed = TSIG.sign(query(), key: key, time: 1_800_000_000)
+        let verdict = try TSIG.verify(signed.message, keys: [key], now: 1_800_000_100)
+        guard case .verified(let k, let record, let message) = verdict else {
+            Issue.record("not verified: \(verdict)")
+            return
+        }
+        #expect(k == key && message == query() && record.mac == signed.mac)
+        // Outside the fudge: BADTIME, answered signed with the key.
+        #expect(
+            try TSIG.verify(signed.message, keys: [key], now: 1_800_000_301)
+                == .failed(error: .badTime, record: record, key: key))
+        // Another secret: BADSIG. An unknown key name: BADKEY.
+        var other = key
+        other.secret[0] ^= 1
+        #expect(
+            try TSIG.verify(signed.message, keys: [other], now: 1_800_000_000)
+                == .failed(error: .badSig, record: record, key: nil))
+        var renamed = key
+        renamed.name = try DomainName("other.example.")
+        #expect(
+            try TSIG.verify(signed.message, keys: [renamed], now: 1_800_000_000)
+                == .failed(error: .badKey, record: record, key: nil))
+        // A flipped bit in the signed part: BADSIG.
+        var tampered = signed.message
+        tampered[13] ^= 0x20
+        guard case .failed(.badSig, _, _) = try TSIG.verify(tampered, keys: [key], now: 1_800_000_000) else {
+            Issue.record("tampered message verified")
+            return
+        }
+        #expect(try TSIG.verify(query(), keys: [key], now: 0) == .unsigned)
+        // A response signed with the request's MAC verifies as such, and not with another MAC.
+        var response = query()
+        response[2] |= 0x84
+        let answer = TSIG.sign(response, key: key, time: 1_800_000_000, previousMAC: signed.mac)
+        #expect(TSIG.verifyResponse(answer.message, key: key, requestMAC: signed.mac))
+        #expect(!TSIG.verifyResponse(answer.message, key: key, requestMAC: [UInt8](repeating: 0, count: 32)))
+    }
+
+    /// libldns signs, we verify; we sign, libldns verifies (the same RFC 8945 digest, computed by two codebases).
+    @Test func agreesWithLibldns() throws {
+        // ldns signs a query.
+        var pkt: UnsafeMutablePointer<ldns_pkt>? = nil
+        #expect(
+            ldns_pkt_query_new_frm_str(&pkt, "example.com.", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0) == LDNS_STATUS_OK)
+        defer { ldns_pkt_free(pkt) }
+        ldns_pkt_set_id(pkt, 0x4242)
+        #expect(
+            ldns_pkt_tsig_sign(pkt, "transfer.example.", secretBase64, 300, "hmac-sha256.", nil) == LDNS_STATUS_OK)
+        var wire: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        #expect(ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK)
+        let bytes = Array(UnsafeBufferPointer(start: wire, count: size))
+        free(wire)
+        let now = UInt64(Date().timeIntervalSince1970)
+        guard case .verified = try TSIG.verify(bytes, keys: [key], now: now) else {
+            Issue.record("ldns's signature did not verify")
+            return
+        }
+
+        // We sign a query; ldns verifies it.
+        let ours = TSIG.sign(query(id: 0x5151), key: key, time: now)
+        var parsed: UnsafeMutablePointer<ldns_pkt>? = nil
+        #expect(ldns_wire2pkt(&parsed, ours.message, ours.message.count) == LDNS_STATUS_OK)
+        defer { ldns_pkt_free(parsed) }
+        #expect(
+            ldns_pkt_tsig_verify(parsed, ours.message, ours.message.count, "transfer.example.", secretBase64, nil) != 0)
+        var wrong = ours.message
+        wrong[wrong.count - 10] ^= 1  // inside the MAC
+        var parsedWrong: UnsafeMutablePointer<ldns_pkt>? = nil
+        #expect(ldns_wire2pkt(&parsedWrong, wrong, wrong.count) == LDNS_STATUS_OK)
+        defer { ldns_pkt_free(parsedWrong) }
+        #expect(ldns_pkt_tsig_verify(parsedWrong, wrong, wrong.count, "transfer.example.", secretBase64, nil) == 0)
+    }
+}
