@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "uplinkdns",
             dependencies: [
-                "Server", "Uplinks", "Routing",
+                "Server", "Uplinks", "Routing", "Zones", "DNSWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

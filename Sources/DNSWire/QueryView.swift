@@ -6,7 +6,8 @@
 /// - shorter than a header, or QR=1: `.drop` (never answer a response; RFC 1035 §4.1.1);
 /// - QDCOUNT 0 or above 1, a question name with a compression pointer (nothing precedes it to point at), a bad
 ///   label type, a label over 63 or a name over 255 octets, a short question: `.formErr`;
-/// - ANCOUNT or NSCOUNT non-zero in a QUERY: `.formErr` (as NSD does; Knot ignores them);
+/// - ANCOUNT or NSCOUNT non-zero in a QUERY: `.formErr` (as NSD does; Knot ignores them), but for IXFR's one
+///   authority SOA (RFC 1995 §3);
 /// - a second OPT, an OPT not owned by the root (as NSD; Knot ignores it), or malformed option TLVs: `.formErr`
 ///   (RFC 6891 §6.1.1);
 /// - a TSIG record that is not the last record: `.formErr` (RFC 8945 §5.1); a last one sets `hasTSIG`;
@@ -121,7 +122,9 @@ public struct QueryView: Sendable {
         ednsVersion = 0
         ednsUDPSize = 0
         if opcode == 0 {
-            guard u16(6) == 0, u16(8) == 0 else { return .formErr(withQuestion: true) }
+            // A query has no answer or authority records, except IXFR's one SOA in authority (RFC 1995 §3).
+            let ixfr = qtype == RRType.ixfr.rawValue && u16(6) == 0 && u16(8) == 1
+            guard ixfr || (u16(6) == 0 && u16(8) == 0) else { return .formErr(withQuestion: true) }
         }
         var p = i + 5
         let skipped = Int(u16(6)) + Int(u16(8))

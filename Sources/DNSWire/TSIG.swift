@@ -45,11 +45,21 @@ public struct TSIGRecord: Sendable, Equatable {
 }
 
 /// TSIG errors (RFC 8945 §3).
-public enum TSIGError: UInt16, Sendable {
+public enum TSIGError: UInt16, Sendable, CustomStringConvertible {
     case badSig = 16
     case badKey = 17
     case badTime = 18
     case badTrunc = 22
+
+    /// The mnemonic, as dig prints it.
+    public var description: String {
+        switch self {
+        case .badSig: "BADSIG"
+        case .badKey: "BADKEY"
+        case .badTime: "BADTIME"
+        case .badTrunc: "BADTRUNC"
+        }
+    }
 }
 
 /// TSIG signing and checking.

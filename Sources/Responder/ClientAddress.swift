@@ -31,6 +31,16 @@ public struct ClientAddress: Sendable, Equatable {
         self.init(family: address.isIPv6 ? 6 : 4, hi: hi, lo: lo)
     }
 
+    /// The address as octets again (nil when unknown).
+    public var ipAddress: IPAddress? {
+        let words = [hi, lo].flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (56 - 8 * UInt64($0))) } }
+        switch family {
+        case 4: return IPAddress(octets: Array(words[0..<4]))
+        case 6: return IPAddress(octets: words)
+        default: return nil
+        }
+    }
+
     /// The sticky bucket of the client's network: its /24 (IPv4) or /56 (IPv6), hashed stably so a restart moves
     /// nobody. `prefix` caps the bits used (an ECS source prefix shorter than /24 uses only what it has).
     @inline(__always)

@@ -41,11 +41,12 @@ public final class QueryScratch {
 /// 1. Malformed or response packets: see `QueryView` (drop or FORMERR).
 /// 2. Opcode other than QUERY: NOTIMP (RFC 1035 §4.1.1; NOTIFY and UPDATE are not accepted by this server).
 /// 3. EDNS version above 0: BADVERS with our OPT (RFC 6891 §6.1.3).
-/// 4. A TSIG record: NOTAUTH (RFC 8945 §5.2.2: the key is unknown; no keys are configured yet).
+/// 4. A TSIG record: handed to the server (`deferred`) when the caller takes signed queries, else NOTAUTH (RFC 8945
+///    §5.2.1: no key is known here).
 /// 5. Class CH: `version.bind`/`version.server`/`id.server`/`hostname.bind` TXT from config; anything else
 ///    REFUSED. Class ANY (255) is answered as IN but never with AA (RFC 6895 §3.2, as NSD). Other classes: REFUSED.
-/// 6. AXFR/IXFR: over UDP NOTIMP (RFC 5936 §4.2 allows transfers over TCP only); over TCP REFUSED until zone
-///    transfer is configured. Other meta types (OPT, TSIG, MAILB…) are looked up like any type, which gives
+/// 6. AXFR/IXFR: handed to the server (`deferred`) when the caller serves transfers; else over UDP NOTIMP
+///    (RFC 5936 §4.2 allows AXFR over TCP only) and over TCP REFUSED. Other meta types (OPT, TSIG, MAILB…) are looked up like any type, which gives
 ///    NODATA, as NSD and Knot do.
 /// 7. Names outside every zone: REFUSED without AA (an authoritative-only server, RFC 2308 §2.1 / RFC 8906).
 /// 8. Everything else: the compiled answer for the name and type.
@@ -53,11 +54,16 @@ public enum QueryProcessor {
     /// The largest response: a full TCP message.
     public static let maxResponse = 65535
 
+    /// What `respond` returns, with `deferring` set, for a query the server answers itself: a TSIG-signed query,
+    /// or a zone transfer (AXFR, IXFR).
+    public static let deferred = -1
+
     /// Answers `query` into `out`, which must hold the transport's limit: `maxResponse` octets for TCP, the
-    /// snapshot's `ednsUDPSize` (at most 4096) for UDP. Returns the response length, 0 to send nothing.
+    /// snapshot's `ednsUDPSize` (at most 4096) for UDP. Returns the response length, 0 to send nothing, or
+    /// `deferred` (only when `deferring`) for a signed query or a transfer, which the caller answers.
     public static func respond(
         snapshot s: Snapshot, query: UnsafeRawBufferPointer, transport: Transport, scratch: QueryScratch,
-        client: ClientAddress = .unknown, into out: UnsafeMutableRawBufferPointer
+        client: ClientAddress = .unknown, deferring: Bool = false, into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         var q = QueryView()
         let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
@@ -74,7 +80,9 @@ public enum QueryProcessor {
         if q.hasEDNS && q.ednsVersion > 0 {
             return error(.badVers, q, query, s, out, question: true, opt: true)
         }
-        if q.hasTSIG { return error(.notAuth, q, query, s, out, question: true, opt: q.hasEDNS) }
+        if q.hasTSIG {
+            return deferring ? deferred : error(.notAuth, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
         if q.qclass == RRClass.ch.rawValue {
             return chaos(q, query, s, out, scratch: scratch, transport: transport)
         }
@@ -82,6 +90,7 @@ public enum QueryProcessor {
             return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS)
         }
         if q.qtype == RRType.axfr.rawValue || q.qtype == RRType.ixfr.rawValue {
+            if deferring { return deferred }
             return error(transport == .udp ? .notImp : .refused, q, query, s, out, question: true, opt: q.hasEDNS)
         }
 

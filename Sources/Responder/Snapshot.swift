@@ -79,16 +79,18 @@ public final class Snapshot: Sendable {
     public let plans: [PoolPlan]
 
     /// Compiles `zoneSet` with `options`. Each pool's current addresses (`plans`, from the lines that are up) are
-    /// put into its zone, and every answer that contains them is compiled once per variant.
+    /// put into its zone, and every answer that contains them is compiled once per variant. `serials` gives the
+    /// SOA serial to serve per zone (the server moves it when content changes); a zone not in it keeps its file's.
     public init(
         zoneSet rawZones: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: [PoolPlan] = [],
-        counters: AnswerCounters = AnswerCounters()
+        serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters()
     ) {
         let poolByName = Dictionary(plans.map { ($0.pool.name, $0) }, uniquingKeysWith: { a, _ in a })
         let zoneSet = ZoneSet(
             rawZones.zones.values.map { zone in
                 let mine = plans.filter { $0.pool.name.isSubdomain(of: zone.origin) }
-                return zone.adding(mine.flatMap(Snapshot.canonicalSets), names: mine.map(\.pool.name))
+                let filled = zone.adding(mine.flatMap(Snapshot.canonicalSets), names: mine.map(\.pool.name))
+                return serials[zone.origin].map { filled.withSerial($0) } ?? filled
             })
         var arena = AnswerArena()
         var groups: [AnswerGroup] = []

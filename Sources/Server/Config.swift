@@ -54,7 +54,16 @@ public struct Config: Sendable {
         public var fileAsWritten: String
         /// The config line of this entry.
         public var line: Int?
+        /// Who may transfer the zone (AXFR/IXFR); empty = nobody (`zones[].transfer`).
+        public var transfer: [AddressPrefix] = []
+        /// The TSIG key transfers must be signed with, and NOTIFY is signed with (`zones[].key`).
+        public var key: TSIGKey?
+        /// The secondaries told of every new serial (`zones[].notify`).
+        public var notify: [ListenAddress] = []
     }
+
+    /// The TSIG keys (`keys:`), by name.
+    public var keys: [TSIGKey] = []
 
     /// The version string printed by `--version` and answered to `version.bind` by default.
     public static let softwareVersion = "0.1.0"
@@ -95,7 +104,7 @@ public struct Config: Sendable {
             tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
 
         let top = r.mapping(
-            root, what: "the configuration", known: ["server", "zones", "links", "pools", "health", "services"])
+            root, what: "the configuration", known: ["server", "zones", "links", "pools", "health", "services", "keys"])
         config.stateDirectory = base.appendingPathComponent("state").standardizedFileURL.path
         if let health = top["health"] {
             let h = r.mapping(health, what: "health", known: ["state-dir", "on-change", "restore-max-age"])
@@ -180,10 +189,13 @@ public struct Config: Sendable {
                 }
             }
         }
+        if let keys = top["keys"] {
+            config.keys = Config.readKeys(keys, base: base, &r)
+        }
         if let zones = top["zones"] {
             var seen: [DomainName: Int] = [:]
             for item in r.sequence(zones, what: "zones") {
-                let z = r.mapping(item, what: "a zones entry", known: ["origin", "file"])
+                let z = r.mapping(item, what: "a zones entry", known: ["origin", "file", "transfer", "key", "notify"])
                 guard let originText = r.string(z["origin"], what: "zones[].origin") else {
                     r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
                     continue
@@ -203,7 +215,33 @@ public struct Config: Sendable {
                 }
                 seen[origin] = line ?? 0
                 let resolved = file.hasPrefix("/") ? file : base.appendingPathComponent(file).standardizedFileURL.path
-                config.zones.append(ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line))
+                var entry = ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line)
+                for item in z["transfer"].map({ r.sequence($0, what: "zones[].transfer") }) ?? [] {
+                    guard let text = r.string(item, what: "zones[].transfer entry") else { continue }
+                    guard let prefix = AddressPrefix(text) else {
+                        r.fail(item, "'\(text)' is not an address or prefix (e.g. 192.0.2.53 or 192.0.2.0/24)")
+                        continue
+                    }
+                    entry.transfer.append(prefix)
+                }
+                if let v = z["key"], let name = r.string(v, what: "zones[].key") {
+                    let wanted = try? DomainName(name.hasSuffix(".") ? name : name + ".")
+                    if let key = config.keys.first(where: { $0.name == wanted }) {
+                        entry.key = key
+                    } else {
+                        r.fail(v, "zone \(origin): no key named '\(name)' in 'keys:'")
+                    }
+                }
+                for item in z["notify"].map({ r.sequence($0, what: "zones[].notify") }) ?? [] {
+                    guard let text = r.string(item, what: "zones[].notify entry") else { continue }
+                    guard let target = ListenAddress(text) ?? ListenAddress(text + ":53") else {
+                        r.fail(
+                            item, "'\(text)' is not ADDRESS or ADDRESS:PORT (e.g. 192.0.2.53:53 or [2001:db8::53]:53)")
+                        continue
+                    }
+                    entry.notify.append(target)
+                }
+                config.zones.append(entry)
             }
         }
         config.uplinks = Uplinks.read(links: top["links"], pools: top["pools"], &r)
@@ -302,6 +340,56 @@ public struct Config: Sendable {
     }
 
     private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+
+    /// `keys:`: a list of `{name, algorithm: hmac-sha256, secret: BASE64}` or `secret-file: PATH` (a file holding
+    /// the base64 secret, so the config itself can be world-readable).
+    static func readKeys(_ node: Node, base: URL, _ r: inout YAMLReader) -> [TSIGKey] {
+        var keys: [TSIGKey] = []
+        for item in r.sequence(node, what: "keys") {
+            let k = r.mapping(item, what: "a keys entry", known: ["name", "algorithm", "secret", "secret-file"])
+            guard let nameText = r.string(k["name"], what: "keys[].name"),
+                let name = try? DomainName(nameText.hasSuffix(".") ? nameText : nameText + ".")
+            else {
+                r.fail(item, "each keys entry needs 'name', a domain name both ends use (e.g. transfer.example.com.)")
+                continue
+            }
+            if let v = k["algorithm"], let alg = r.string(v, what: "keys[].algorithm"),
+                alg.lowercased().trimmingCharacters(in: ["."]) != "hmac-sha256"
+            {
+                r.fail(v, "key \(name): algorithm '\(alg)' is not supported; use hmac-sha256 (RFC 8945 §6)")
+                continue
+            }
+            var text: String?
+            if let v = k["secret"] { text = r.string(v, what: "keys[].secret") }
+            if let v = k["secret-file"], let f = r.string(v, what: "keys[].secret-file") {
+                let p = f.hasPrefix("/") ? f : base.appendingPathComponent(f).standardizedFileURL.path
+                guard let t = try? String(contentsOfFile: p, encoding: .utf8) else {
+                    r.fail(v, "key \(name): cannot read secret-file \(p)")
+                    continue
+                }
+                text = t
+            }
+            guard let text else {
+                r.fail(item, "key \(name) needs 'secret' (base64) or 'secret-file'")
+                continue
+            }
+            guard let secret = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                secret.count >= 16
+            else {
+                r.fail(
+                    k["secret"] ?? k["secret-file"] ?? item,
+                    "key \(name): the secret must be base64 of at least 16 octets (e.g. from `openssl rand -base64 32`)"
+                )
+                continue
+            }
+            if keys.contains(where: { $0.name == name }) {
+                r.fail(item, "key \(name) is defined twice")
+                continue
+            }
+            keys.append(TSIGKey(name: name, secret: Array(secret)))
+        }
+        return keys
+    }
 
     private static func parseNSID(_ text: String) -> [UInt8]? {
         var bytes: [UInt8]

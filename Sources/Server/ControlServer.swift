@@ -15,12 +15,19 @@ struct ControlActions: Sendable {
     var setOverride: @Sendable (String, Override?, TimeInterval?) -> Bool
     var reload: @Sendable () -> [String]?
     var metrics: @Sendable () -> String
+    /// The zone `origin` as transferred now, as master-file text (nil: not served).
+    var export: @Sendable (String) -> String? = { _ in nil }
+    /// Every zone with its served serial.
+    var zones: @Sendable () -> [(origin: String, serial: UInt32)] = { [] }
 }
 
 /// Serves the control API on one address (loopback by default):
 /// - `GET /v1/links`: every line's state, probed state, override and expiry, since, reason, addresses;
 /// - `POST /v1/links/{name}` with `{"state": "drain"|"force-up"|"force-down"|"auto", "for": "10m"}`;
 /// - `POST /v1/reload`: reload config and zones (the old data keeps serving on error; the errors are returned);
+/// - `GET /v1/zones`: every zone with its served serial;
+/// - `GET /v1/zones/{origin}/export`: the zone as transferred now, master-file text (needs the token: it is the
+///   whole zone, which AXFR also guards);
 /// - `GET /metrics`: Prometheus text; `GET /healthz`: `ok`.
 /// Mutating calls need `Authorization: Bearer TOKEN`; without it they get 401 and change nothing.
 final class ControlServer: Sendable {
@@ -123,6 +130,23 @@ final class ControlHandler: ChannelInboundHandler {
                 return o
             }
             return (.ok, "application/json", json(list))
+        case (.GET, "/v1/zones"):
+            return (
+                .ok, "application/json",
+                json(actions.zones().map { ["origin": $0.origin, "serial": Int($0.serial)] as [String: Any] })
+            )
+        case (.GET, let p) where p.hasPrefix("/v1/zones/") && p.hasSuffix("/export"):
+            guard authorized else {
+                return (
+                    .unauthorized, "application/json",
+                    json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
+                )
+            }
+            let origin = String(p.dropFirst("/v1/zones/".count).dropLast("/export".count))
+            guard let text = actions.export(origin) else {
+                return (.notFound, "application/json", json(["error": "no zone '\(origin)' is served here"]))
+            }
+            return (.ok, "text/dns", text)
         case (.POST, _) where !authorized:
             return (
                 .unauthorized, "application/json",

@@ -1,5 +1,6 @@
 // DNSServer: owns the listeners and the snapshot; starts, reloads on SIGHUP, stops on SIGTERM/SIGINT.
 
+import DNSWire
 import Dispatch
 import Foundation
 import Health
@@ -18,6 +19,11 @@ public final class DNSServer: Sendable {
         var config: Config
         /// The zones as last loaded (health changes recompile from these without reading files).
         var zones: ZoneSet
+        /// Each zone's file-content fingerprint (computed once per load; the serial moves when it changes).
+        var fingerprints: [DomainName: UInt64]
+        /// Zones whose serial moved before the listeners were up: notified once they are.
+        var pendingNotify: Set<DomainName> = []
+        var started = false
         /// The lines currently up; nil = all (the default until the health module says otherwise).
         var up: Set<String>?
         var udp: [UDPListener] = []
@@ -38,6 +44,14 @@ public final class DNSServer: Sendable {
     public let queryStats = QueryStats()
     /// The shared health module: probes, overrides, persisted state; its changes rebuild the answers.
     public let health: HealthChecker
+    /// Served SOA serials, moved on every change of content and persisted.
+    public let serials: SerialKeeper
+    /// Signed queries and zone transfers.
+    public let transfer: ZoneTransfer
+    /// NOTIFY to secondaries.
+    public let notifier: Notifier
+    /// Held while a snapshot is built and installed, so that serials are decided and served in the same order.
+    private let buildLock = Mutex(0)
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
@@ -49,9 +63,15 @@ public final class DNSServer: Sendable {
         self.listenOverride = listen
         self.logger = logger
         let zones = try config.loadZones()
-        self.state = Mutex(State(config: config, zones: zones))
+        let fingerprints = zones.zones.mapValues(\.contentFingerprint)
+        self.state = Mutex(State(config: config, zones: zones, fingerprints: fingerprints))
+        self.serials = SerialKeeper(directory: config.stateDirectory)
+        // Provisional: served (if at all) only until `start` applies the lines' health and decides the serials; so
+        // it neither moves nor persists a serial.
         let snapshot = Snapshot(
-            zoneSet: zones, options: config.responderOptions, plans: config.plans(), counters: counters)
+            zoneSet: zones, options: config.responderOptions, plans: config.plans(),
+            serials: serials.current(zones.zones.keys), counters: counters)
+        self.notifier = Notifier(logger: logger)
         let box = WeakServer()
         self.health = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
@@ -59,6 +79,8 @@ public final class DNSServer: Sendable {
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
         ) { up in box.server?.setLinesUp(up) }
         self.store = SnapshotStore(snapshot)
+        self.transfer = ZoneTransfer(store: store, logger: logger)
+        transfer.configure(config)
         box.set(self)
         logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
     }
@@ -94,7 +116,7 @@ public final class DNSServer: Sendable {
                 let u = try UDPListener(address: requested, workers: workers)
                 do {
                     let t = try TCPListener(
-                        address: u.address, group: group, store: store, stats: tcpStats,
+                        address: u.address, group: group, store: store, stats: tcpStats, transfer: transfer,
                         maxConnections: config.tcpMaxConnections,
                         idleTimeout: config.tcpIdleTimeout, logger: logger)
                     udp.append(u)
@@ -109,7 +131,7 @@ public final class DNSServer: Sendable {
             }
         }
         for u in udp {
-            u.start(store: store, stats: queryStats, logger: logger)
+            u.start(store: store, stats: queryStats, transfer: transfer, logger: logger)
             logger.info("listening on udp \(u.address) (\(workers) workers)")
         }
         for t in tcp { logger.info("listening on tcp \(t.address)") }
@@ -122,6 +144,60 @@ public final class DNSServer: Sendable {
         }
         if let pidFile = config.pidFile {
             try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        }
+        // Every zone's secondaries hear from us once at start: they may have missed a NOTIFY while we were down.
+        state.withLock { st in
+            st.started = true
+            st.pendingNotify = []
+        }
+        sendNotifies(Array(state.withLock { $0.zones.zones.keys }))
+    }
+
+    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
+    /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
+    static func compile(
+        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
+        counters: AnswerCounters, logger: Logger
+    ) -> (Snapshot, [DomainName]) {
+        let plans = config.plans(up: up)
+        var served: [DomainName: UInt32] = [:]
+        var moved: [DomainName] = []
+        for (origin, zone) in zones.zones {
+            let sets = plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+            let fingerprint = ZoneContent.fingerprint(
+                file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
+            let (serial, changed) = serials.serial(
+                for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint)
+            served[origin] = serial
+            if changed {
+                moved.append(origin)
+                logger.info("zone \(origin) serial \(serial)")
+            }
+        }
+        if !moved.isEmpty {
+            do { try serials.save() } catch {
+                logger.error("cannot save serials to \(serials.path ?? "?"): \(error)")
+            }
+        }
+        let snapshot = Snapshot(
+            zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
+        return (snapshot, moved)
+    }
+
+    /// NOTIFY the configured secondaries of `origins` with their served SOA (before start: once listening).
+    private func sendNotifies(_ origins: [DomainName]) {
+        guard !origins.isEmpty else { return }
+        let (config, started) = state.withLock { ($0.config, $0.started) }
+        guard started else {
+            state.withLock { $0.pendingNotify.formUnion(origins) }
+            return
+        }
+        let snapshot = store.current().0
+        for origin in origins {
+            guard let entry = config.zones.first(where: { $0.origin == origin }), !entry.notify.isEmpty,
+                let soa = snapshot.zoneSet.zones[origin]?.soa
+            else { continue }
+            notifier.notify(zone: origin, soa: soa, targets: entry.notify, key: entry.key)
         }
     }
 
@@ -137,18 +213,27 @@ public final class DNSServer: Sendable {
         do {
             let fresh = try Config.load(path: config.path)
             let zones = try fresh.loadZones()
-            let up = state.withLock { $0.up }
-            let snapshot = Snapshot(
-                zoneSet: zones, options: fresh.responderOptions, plans: fresh.plans(up: up), counters: counters)
+            let fingerprints = zones.zones.mapValues(\.contentFingerprint)
             if fresh.listen != config.listen && listenOverride == nil {
                 logger.warning("server.listen changed: the new addresses take effect at the next restart")
             }
-            store.replace(snapshot)
-            state.withLock { st in
-                st.config.zones = fresh.zones
-                st.config.uplinks = fresh.uplinks
-                st.zones = zones
+            let (snapshot, moved) = buildLock.withLock { _ in
+                let up = state.withLock { $0.up }
+                let built = DNSServer.compile(
+                    config: fresh, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
+                    counters: counters, logger: logger)
+                store.replace(built.0)
+                state.withLock { st in
+                    st.config.zones = fresh.zones
+                    st.config.uplinks = fresh.uplinks
+                    st.config.keys = fresh.keys
+                    st.zones = zones
+                    st.fingerprints = fingerprints
+                }
+                transfer.configure(fresh)
+                return built
             }
+            sendNotifies(moved)
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
             return nil
         } catch {
@@ -186,7 +271,17 @@ public final class DNSServer: Sendable {
                 guard let self else { return ["server stopping"] }
                 return self.reloadReporting()
             },
-            metrics: { [weak self] in self?.metricsText() ?? "" })
+            metrics: { [weak self] in self?.metricsText() ?? "" },
+            export: { [store] origin in
+                guard let name = try? DomainName(origin.hasSuffix(".") ? origin : origin + "."),
+                    let zone = store.current().0.transferZone(name)
+                else { return nil }
+                return ZoneExport.text(zone, addresses: "current (from the running server)")
+            },
+            zones: { [store] in
+                let snapshot = store.current().0
+                return snapshot.zoneSet.zones.keys.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
+            })
     }
 
     /// Prometheus text (base units, bounded labels: lines and pools come from config).
@@ -223,14 +318,19 @@ public final class DNSServer: Sendable {
     /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
     /// zones are not re-read; queries keep being answered from the old snapshot until the swap.
     public func setLinesUp(_ up: Set<String>) {
-        let (config, zones) = state.withLock { st in
-            st.up = up
-            return (st.config, st.zones)
+        let moved = buildLock.withLock { _ in
+            let (config, zones, fingerprints) = state.withLock { st in
+                st.up = up
+                return (st.config, st.zones, st.fingerprints)
+            }
+            let (snapshot, moved) = DNSServer.compile(
+                config: config, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
+                counters: counters, logger: logger)
+            store.replace(snapshot)
+            return moved
         }
-        store.replace(
-            Snapshot(
-                zoneSet: zones, options: config.responderOptions, plans: config.plans(up: up), counters: counters))
         logger.info("lines up: \(up.sorted().joined(separator: ", "))")
+        sendNotifies(moved)
     }
 
     /// Stops every listener.

@@ -1,5 +1,6 @@
 // TCPListener: DNS over TCP (RFC 7766) with SwiftNIO: framing, pipelining, idle timeout, a connection cap.
 
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,7 +20,7 @@ public final class TCPListener: Sendable {
     /// Binds and starts accepting.
     public init(
         address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, stats: QueryStats.Block,
-        maxConnections: Int,
+        transfer: ZoneTransfer? = nil, maxConnections: Int,
         idleTimeout: Double, logger: Logger
     ) throws {
         let open = ConnectionCount(limit: maxConnections)
@@ -37,7 +38,8 @@ public final class TCPListener: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(DNSTCPHandler(store: store, stats: stats))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DNSTCPHandler(store: store, stats: stats, transfer: transfer))
                 }
             }
         channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
@@ -105,10 +107,12 @@ final class DNSTCPHandler: ChannelInboundHandler {
     private var client: ClientAddress?
 
     private let stats: QueryStats.Block
+    private let transfer: ZoneTransfer?
 
-    init(store: SnapshotStore, stats: QueryStats.Block) {
+    init(store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?) {
         self.store = store
         self.stats = stats
+        self.transfer = transfer
     }
 
     static func client(_ address: SocketAddress?) -> ClientAddress {
@@ -125,7 +129,33 @@ final class DNSTCPHandler: ChannelInboundHandler {
         self.client = client
         let len = query.withUnsafeReadableBytes { bytes in
             QueryProcessor.respond(
-                snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, client: client, into: out)
+                snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, client: client,
+                deferring: transfer != nil, into: out)
+        }
+        if len == QueryProcessor.deferred, let transfer {
+            // A transfer or a signed query: built off the event loop (a large zone takes a while), then written in
+            // one go, so its messages are never interleaved with other answers (RFC 7766 §7 lets responses on a
+            // connection come out of order).
+            let bytes = Array(query.readableBytesView)
+            let channel = context.channel
+            let stats = self.stats
+            let qtype = scratch.lastQType
+            DispatchQueue.global().async {
+                let messages = transfer.respond(bytes, client: client.ipAddress, transport: .tcp)
+                channel.eventLoop.execute {
+                    if let first = messages.first {
+                        first.withUnsafeBytes { stats.count(qtype: qtype, response: $0) }
+                    }
+                    for m in messages {
+                        var buf = channel.allocator.buffer(capacity: m.count + 2)
+                        buf.writeInteger(UInt16(m.count))
+                        buf.writeBytes(m)
+                        channel.write(buf, promise: nil)
+                    }
+                    channel.flush()
+                }
+            }
+            return
         }
         stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: out[0..<len]))
         guard len > 0 else { return }

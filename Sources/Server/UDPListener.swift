@@ -49,16 +49,19 @@ public final class UDPListener: Sendable {
     }
 
     /// Starts one thread per socket.
-    public func start(store: SnapshotStore, stats: QueryStats, logger: Logger) {
+    /// `transfer` answers what the compiled path defers (TSIG-signed queries, IXFR); without it those get the
+    /// compiled path's own answer (NOTAUTH, NOTIMP).
+    public func start(store: SnapshotStore, stats: QueryStats, transfer: ZoneTransfer? = nil, logger: Logger) {
         for fd in fds {
             let box = Unmanaged.passRetained(
-                WorkerContext(fd: fd, store: store, stats: stats.makeBlock(), listener: self))
+                WorkerContext(
+                    fd: fd, store: store, stats: stats.makeBlock(), transfer: transfer, listener: self))
             var tid = pthread_t()
             let rc = pthread_create(
                 &tid, nil,
                 { arg in
                     let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
-                    ctx.listener.run(fd: ctx.fd, store: ctx.store, stats: ctx.stats)
+                    ctx.listener.run(fd: ctx.fd, store: ctx.store, stats: ctx.stats, transfer: ctx.transfer)
                     return nil
                 }, box.toOpaque())
             if rc == 0 {
@@ -86,17 +89,19 @@ public final class UDPListener: Sendable {
         let fd: Int32
         let store: SnapshotStore
         let stats: QueryStats.Block
+        let transfer: ZoneTransfer?
         let listener: UDPListener
-        init(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, listener: UDPListener) {
+        init(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, listener: UDPListener) {
             self.fd = fd
             self.store = store
             self.stats = stats
+            self.transfer = transfer
             self.listener = listener
         }
     }
 
     /// The worker loop: all buffers are allocated here, once.
-    private func run(fd: Int32, store: SnapshotStore, stats: QueryStats.Block) {
+    private func run(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?) {
         let n = UDPListener.batch
         let rbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.receiveSize, alignment: 16)
         let sbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.sendSize, alignment: 16)
@@ -138,9 +143,17 @@ public final class UDPListener: Sendable {
                 let query = UnsafeRawBufferPointer(start: rbuf + i * UDPListener.receiveSize, count: len)
                 let dst = UnsafeMutableRawBufferPointer(
                     start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
-                let rlen = QueryProcessor.respond(
+                var rlen = QueryProcessor.respond(
                     snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
-                    client: Self.client(addrs + i), into: dst)
+                    client: Self.client(addrs + i), deferring: transfer != nil, into: dst)
+                if rlen == QueryProcessor.deferred, let transfer {
+                    // Signed queries and IXFR: the server's slow path (off the compiled path, rare).
+                    let reply =
+                        transfer.respond(Array(query), client: Self.client(addrs + i).ipAddress, transport: .udp)
+                        .first ?? []
+                    rlen = min(reply.count, dst.count)
+                    reply.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<rlen])) }
+                }
                 stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: dst[0..<rlen]))
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)

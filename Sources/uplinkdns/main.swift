@@ -1,11 +1,13 @@
 // uplinkdns: the command line — serve, check, reload.
 
 import ArgumentParser
+import DNSWire
 import Foundation
 import Logging
 import Routing
 import Server
 import Uplinks
+import Zones
 
 /// The `uplinkdns` command.
 struct UplinkDNS: ParsableCommand {
@@ -15,6 +17,7 @@ struct UplinkDNS: ParsableCommand {
         version: Config.softwareVersion,
         subcommands: [
             Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, RoutingCommand.self, Reload.self,
+            Export.self,
         ]
     )
 }
@@ -294,6 +297,94 @@ extension UplinkDNS {
                 throw ValidationError("cannot signal PID \(pid): \(String(cString: strerror(errno)))")
             }
             print("sent SIGHUP to \(pid); the server logs the outcome")
+        }
+    }
+}
+
+extension UplinkDNS {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a zone as master-file text with its pools as A/AAAA records, or what a registrar needs.",
+            discussion: """
+                --addresses current (default) asks the running server (control API) for the zone exactly as it
+                transfers it now; with no server answering, every line counts as up. --addresses all puts every
+                line's addresses into the pools whatever their health. --format registrar prints the zone's name
+                servers with their glue addresses and lines (and DS records once the zone is signed).
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "The zone, e.g. example.com.")
+        var zone: String
+
+        @Option(name: .long, help: "current (lines up now) or all (every line).")
+        var addresses: String = "current"
+
+        @Option(name: .long, help: "zone (master-file text) or registrar.")
+        var format: String = "zone"
+
+        @Flag(name: .long, help: "With --format registrar: JSON instead of text.")
+        var json = false
+
+        func validate() throws {
+            guard ["current", "all"].contains(addresses) else { throw ValidationError("--addresses is current or all") }
+            guard ["zone", "registrar"].contains(format) else { throw ValidationError("--format is zone or registrar") }
+            if json && format != "registrar" { throw ValidationError("--json goes with --format registrar") }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            guard let origin = try? DNSWire.DomainName(zone.hasSuffix(".") ? zone : zone + ".") else {
+                throw ValidationError("'\(zone)' is not a domain name")
+            }
+            var text: String?
+            var zoneValue: Zones.Zone?
+            if addresses == "current", let c = ControlClient(config: config) {
+                do {
+                    let (status, data) = try c.request("GET", "/v1/zones/\(origin)/export")
+                    guard status == 200 else {
+                        throw ValidationError("the server answered \(status): \(String(decoding: data, as: UTF8.self))")
+                    }
+                    text = String(decoding: data, as: UTF8.self)
+                } catch let e as ListenError {
+                    FileHandle.standardError.write(
+                        Data("note: no server at \(c.address) (\(e.reason)); exporting with every line up\n".utf8))
+                }
+            }
+            if text == nil || format == "registrar" {
+                do {
+                    if let text {
+                        let tmp = NSTemporaryDirectory() + "uplinkdns-export-\(getpid()).zone"
+                        try text.write(toFile: tmp, atomically: true, encoding: .utf8)
+                        defer { try? FileManager.default.removeItem(atPath: tmp) }
+                        zoneValue = try Zones.ZoneFileLoader.load(
+                            path: tmp, origin: origin, displayPath: "(server export)")
+                    } else {
+                        zoneValue = try ZoneExport.zone(
+                            origin, config: config, addresses: addresses == "all" ? .every : .up(nil))
+                    }
+                } catch {
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    throw ExitCode(1)
+                }
+            }
+            if format == "registrar", let zoneValue {
+                let r = ZoneExport.registrar(zoneValue, uplinks: config.uplinks)
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                } else {
+                    print(ZoneExport.registrarText(r), terminator: "")
+                }
+                return
+            }
+            if let text {
+                print(text, terminator: "")
+            } else if let zoneValue {
+                let what = addresses == "all" ? "every line" : "every line up (no server answering)"
+                print(ZoneExport.text(zoneValue, addresses: what), terminator: "")
+            }
         }
     }
 }

@@ -1,0 +1,96 @@
+// Transfer: a zone as secondaries and registrars get it — every record, with each pool materialised as ordinary
+// A/AAAA records — and the AXFR messages (RFC 5936) that carry it.
+
+import DNSWire
+import Uplinks
+import Zones
+
+extension PoolPlan {
+    /// The pool as plain records for a transfer or an export: every address that can appear in its answers now
+    /// (the union of its variants, first appearance first), with the TTL its answers carry. A pool that answers
+    /// SERVFAIL, or has no address of a family, has no records of it.
+    public var transferSets: [RRset] {
+        guard !servfail else { return [] }
+        var out: [RRset] = []
+        for (type, family) in [(RRType.a, v4), (.aaaa, v6)] {
+            var seen: [IPAddress] = []
+            for v in family.variants { for a in v where !seen.contains(a) { seen.append(a) } }
+            if !seen.isEmpty { out.append(RRset(name: pool.name, type: type, ttl: ttl, rdatas: seen.map(\.octets))) }
+        }
+        return out
+    }
+}
+
+/// What a zone transfers: its records with the pools filled in, and the serial that names this content.
+public enum ZoneContent {
+    /// `zone` with `sets` (the pools' records) put in and its serial set to `serial`.
+    public static func zone(_ zone: Zone, pools sets: [RRset], serial: UInt32) -> Zone {
+        zone.adding(sets.filter { $0.name.isSubdomain(of: zone.origin) }, names: sets.map(\.name)).withSerial(serial)
+    }
+
+    /// The fingerprint of `zone`'s file content (`Zone.contentFingerprint`, computed once per load) combined with
+    /// the pools' records: equal exactly when a transfer would carry the same records.
+    public static func fingerprint(file: UInt64, origin: DomainName, pools sets: [RRset]) -> UInt64 {
+        var sum = file
+        for set in sets where set.name.isSubdomain(of: origin) {
+            for rdata in set.rdatas { sum = sum &+ Zone.recordHash(set.name, set.type, set.ttl, rdata) }
+        }
+        return sum
+    }
+
+    /// The records of an AXFR, in order: the SOA, every other record (names in canonical order), and the SOA
+    /// again (RFC 5936 §2.2).
+    public static func axfrRecords(_ zone: Zone) -> [ResourceRecord] { zone.records + [zone.soa] }
+}
+
+extension Snapshot {
+    /// The zone with origin `origin` as transferred now: the pools' current addresses in full (not one answer's
+    /// worth) and the served serial. Nil when no such zone is served.
+    public func transferZone(_ origin: DomainName) -> Zone? {
+        guard let zone = zoneSet.zones[origin] else { return nil }
+        let sets = plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+        return ZoneContent.zone(zone, pools: sets, serial: zone.fileSerial)
+    }
+
+    /// The served SOA serial of the zone at `origin`.
+    public func serial(_ origin: DomainName) -> UInt32? { zoneSet.zones[origin]?.fileSerial }
+}
+
+/// Builds the messages of a zone transfer response.
+public enum TransferMessages {
+    /// The largest message built: well under the 65535 a TCP frame allows, leaving room for a TSIG record.
+    public static let messageLimit = 16_384
+
+    /// The response messages carrying `records` to the query `id`/`question`: the question in the first message
+    /// only (RFC 5936 §2.2.1 allows it in the first and requires nothing after), AA set, names compressed within
+    /// each message, as many records per message as fit in `limit` octets.
+    public static func build(
+        id: UInt16, question: Question, records: [ResourceRecord], limit: Int = TransferMessages.messageLimit
+    ) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        var i = 0
+        repeat {
+            var w = MessageWriter()
+            let first = messages.isEmpty
+            w.u16(id)
+            w.u16(Header.Flag.qr | Header.Flag.aa)
+            w.u16(first ? 1 : 0)
+            w.u16(0)
+            w.u16(0)
+            w.u16(0)
+            if first { w.question(question.name, type: question.type, rrClass: question.rrClass) }
+            var count = 0
+            while i < records.count {
+                // The record's uncompressed size bounds what it adds (compression only shrinks it).
+                let most = records[i].name.wire.count + 10 + records[i].rdata.count
+                if w.bytes.count + most > limit && count > 0 { break }
+                w.record(records[i])
+                count += 1
+                i += 1
+            }
+            w.set16(UInt16(count), at: 6)
+            messages.append(w.bytes)
+        } while i < records.count
+        return messages
+    }
+}
