@@ -47,6 +47,31 @@ let uplinksBase = """
         #expect(c.zones.first?.file == "/etc/uplinkdns/zones/example.com.zone")
     }
 
+    @Test func readsKeysTransferAndNotify() throws {
+        let c = try Config.parse(
+            """
+            keys:
+              - name: transfer.example.com
+                algorithm: hmac-sha256
+                secret: c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=
+            zones:
+              - origin: example.com.
+                file: z
+                transfer: [192.0.2.53, 198.51.100.0/24, "2001:db8::/32"]
+                key: transfer.example.com.
+                notify: ["192.0.2.53:53", "[2001:db8::53]:5353", 198.51.100.53]
+              - {origin: example.net., file: y}
+            """, path: "/etc/u.yaml")
+        #expect(c.keys.count == 1 && c.keys[0].name.description == "transfer.example.com.")
+        #expect(c.keys[0].secret == Array("secret-shared-by-primary-and-secondary".utf8))
+        let z = try #require(c.zones.first)
+        #expect(z.transfer.map(\.description) == ["192.0.2.53", "198.51.100.0/24", "2001:db8::/32"])
+        #expect(z.key == c.keys[0])
+        #expect(z.notify.map(\.description) == ["192.0.2.53:53", "[2001:db8::53]:5353", "198.51.100.53:53"])
+        // Without any of them: no transfers, no key, no NOTIFY.
+        #expect(c.zones[1].transfer.isEmpty && c.zones[1].key == nil && c.zones[1].notify.isEmpty)
+    }
+
     @Test func defaultsAreUnprivileged() throws {
         let c = try Config.parse("zones: [{origin: example.com., file: z}]", path: "/x/c.yaml")
         #expect(c.listen.map(\.description) == ["127.0.0.1:5300"])
@@ -117,6 +142,15 @@ let uplinksBase = """
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    policy: random\n", 12, "policy 'random'"),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    all-down: maybe\n", 12, "all-down 'maybe'"),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc, cnc]\n", 11, "lists link 'cnc' twice"),
+        ("zones:\n  - origin: a.\n    file: z\n    key: nokey\n", 4, "no key named 'nokey' in 'keys:'"),
+        ("zones:\n  - origin: a.\n    file: z\n    transfer: [192.0.2.0/33]\n", 4, "not an address or prefix"),
+        ("zones:\n  - origin: a.\n    file: z\n    notify: [ns2.example.net]\n", 4, "is not ADDRESS or ADDRESS:PORT"),
+        ("keys:\n  - name: k.\n    secret: c2hvcnQ=\nzones: [{origin: a., file: z}]\n", 3, "at least 16 octets"),
+        (
+            "keys:\n  - name: k.\n    algorithm: hmac-md5\n    secret: c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5\n"
+                + "zones: [{origin: a., file: z}]\n", 3, "use hmac-sha256"
+        ),
+        ("keys:\n  - name: k.\nzones: [{origin: a., file: z}]\n", 2, "needs 'secret' (base64) or 'secret-file'"),
     ])
     func reportsMistakesWithLines(text: String, line: Int, message: String) {
         do {

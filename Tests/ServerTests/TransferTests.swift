@@ -1,0 +1,294 @@
+// TransferTests: the zone transfer service without a network — ACL and TSIG decisions, AXFR and IXFR contents,
+// multi-message signing, signed ordinary queries — and the serial scheme and NOTIFY sender.
+
+import DNSWire
+import Foundation
+import Logging
+import Responder
+import Server
+import Testing
+import Uplinks
+import Zones
+
+let transferSecret = "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk="
+var transferKey: TSIGKey {
+    TSIGKey(name: try! DomainName("transfer.example."), secret: Array(Data(base64Encoded: transferSecret)!))
+}
+
+/// A server (not started) over a zone of `extra` hosts plus a two-line pool, in a fresh directory.
+func transferServer(
+    extra: Int = 0, transfer: String = "[127.0.0.1]", key: Bool = true
+) throws -> (DNSServer, URL) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("xfr-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    var zone = "$ORIGIN example.com.\n@ 3600 IN SOA ns1 hostmaster 2026112100 3600 900 1209600 300\n"
+    zone += "@ IN NS ns1\n@ IN NS ns2\nns1 IN A 192.0.2.10\nns2 IN A 198.51.100.10\n"
+    for i in 0..<extra { zone += "host\(i) IN A 203.0.113.\(i % 250 + 1)\n" }
+    try zone.write(to: dir.appendingPathComponent("example.com.zone"), atomically: true, encoding: .utf8)
+    try """
+    keys:
+      - {name: transfer.example., secret: \(transferSecret)}
+    zones:
+      - origin: example.com.
+        file: example.com.zone
+        transfer: \(transfer)
+    \(key ? "    key: transfer.example." : "")
+    links:
+      - {name: unicom, public: [192.0.2.10]}
+      - {name: cnc, public: [198.51.100.10]}
+    pools:
+      - {name: www.example.com., links: [unicom, cnc], policy: weighted, answers: 1}
+    health: {state-dir: state}
+    """.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+    let server = try DNSServer(
+        config: try Config.load(path: dir.appendingPathComponent("c.yaml").path), logger: Logger(label: "test"))
+    server.setLinesUp(["unicom", "cnc"])  // what start does first: decides the served serials
+    return (server, dir)
+}
+
+func query(_ name: String, _ type: RRType, id: UInt16 = 0x2b2b, authoritySOA serial: UInt32? = nil) -> [UInt8] {
+    var w = MessageWriter()
+    w.append(Header(id: id, qdCount: 1, nsCount: serial == nil ? 0 : 1).bytes)
+    w.question(try! DomainName(name), type: type, rrClass: .in)
+    if let serial {
+        var rdata = try! DomainName("a.").wire + DomainName("b.").wire
+        for v in [serial, 0, 0, 0, 0] { rdata += (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * (3 - $0))) } }
+        w.record(ResourceRecord(name: try! DomainName(name), type: .soa, ttl: 0, rdata: rdata))
+    }
+    return w.bytes
+}
+
+let localhost = IPAddress("127.0.0.1")
+
+@Suite struct TransferTests {
+    @Test func signedAXFRCarriesTheZoneWithPoolsAndEveryMessageVerifies() throws {
+        let (server, dir) = try transferServer(extra: 3000)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now: UInt64 = 1_800_000_000
+        let request = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now)
+        let replies = server.transfer.respond(request.message, client: localhost, transport: .tcp, now: now)
+        #expect(replies.count > 3, "a 3000-record zone takes several messages")
+        var records: [ResourceRecord] = []
+        var previous = request.mac
+        for (i, reply) in replies.enumerated() {
+            #expect(reply.count <= TransferMessages.messageLimit + 200)
+            let t = try #require(try TSIG.find(reply))
+            // RFC 8945 §5.3.1: the first message signs the request MAC and all variables; later ones the prior MAC
+            // and the timers.
+            var input = [UInt8(previous.count >> 8), UInt8(previous.count & 0xFF)] + previous
+            input += TSIG.unsigned(reply, t)
+            if i == 0 {
+                #expect(TSIG.verifyResponse(reply, key: transferKey, requestMAC: previous))
+            } else {
+                input += TSIG.time48(t.timeSigned) + [UInt8(t.fudge >> 8), UInt8(t.fudge & 0xFF)]
+                #expect(hmacSHA256(key: transferKey.secret, message: input) == t.mac, "message \(i)")
+            }
+            previous = t.mac
+            let m = try Message(bytes: TSIG.unsigned(reply, t))
+            #expect(m.header.id == 0x2b2b && m.rcode == .noError && m.header.flags & Header.Flag.aa != 0)
+            #expect(m.questions.count == (i == 0 ? 1 : 0))
+            records += m.answers
+        }
+        #expect(records.first?.type == .soa && records.last?.type == .soa && records.first == records.last)
+        #expect(records.count == 3000 + 2 + 2 + 2 + 2)  // hosts, NS×2, ns1/ns2 A, www A×2, SOA twice
+        let serial = try #require(records.first?.soaSerial)
+        #expect(serial == server.store.current().0.serial(try DomainName("example.com.")))
+        // The pool is there in full (answers: 1 gives one address per answer; a secondary gets both).
+        let www = records.filter { $0.name == (try? DomainName("www.example.com.")) }
+        #expect(Set(www.compactMap { IPAddress(octets: $0.rdata)?.description }) == ["192.0.2.10", "198.51.100.10"])
+    }
+
+    @Test func refusalsAndTSIGErrors() throws {
+        let (server, dir) = try transferServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now: UInt64 = 1_800_000_000
+        func rcode(_ bytes: [UInt8]) -> RCode { RCode(rawValue: UInt16(bytes[3] & 0x0F)) }
+        // Unsigned, while the zone requires its key: REFUSED.
+        let unsigned = server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+        #expect(unsigned.count == 1 && rcode(unsigned[0]) == .refused)
+        // Signed, from an address outside zones[].transfer: REFUSED (signed back).
+        let signed = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now).message
+        let far = server.transfer.respond(signed, client: IPAddress("192.0.2.99"), transport: .tcp, now: now)
+        let farTSIG = try TSIG.find(far[0])
+        #expect(far.count == 1 && rcode(far[0]) == .refused && farTSIG?.mac.count == 32)
+        // A zone not served here: NOTAUTH.
+        let other = TSIG.sign(query("example.org.", .axfr), key: transferKey, time: now).message
+        #expect(rcode(server.transfer.respond(other, client: localhost, transport: .tcp, now: now)[0]) == .notAuth)
+        // An unknown key: NOTAUTH, BADKEY, unsigned (RFC 8945 §5.2.1).
+        var stranger = transferKey
+        stranger.name = try DomainName("stranger.example.")
+        let badKey = server.transfer.respond(
+            TSIG.sign(query("example.com.", .axfr), key: stranger, time: now).message, client: localhost,
+            transport: .tcp, now: now)
+        let bk = try #require(try TSIG.find(badKey[0]))
+        #expect(rcode(badKey[0]) == .notAuth && bk.error == TSIGError.badKey.rawValue && bk.mac.isEmpty)
+        // A clock ten minutes off: NOTAUTH, BADTIME, signed, with our time in Other Data (§5.2.3).
+        let late = server.transfer.respond(signed, client: localhost, transport: .tcp, now: now + 600)
+        let bt = try #require(try TSIG.find(late[0]))
+        #expect(rcode(late[0]) == .notAuth && bt.error == TSIGError.badTime.rawValue && bt.mac.count == 32)
+        #expect(bt.otherData == TSIG.time48(now + 600))
+        // AXFR over UDP: NOTIMP (RFC 5936 §4.2).
+        let udp = server.transfer.respond(signed, client: localhost, transport: .udp, now: now)
+        #expect(rcode(udp[0]) == .notImp)
+    }
+
+    @Test func addressOnlyAndKeyOnlyPolicies() throws {
+        let (open, dir1) = try transferServer(transfer: "[127.0.0.0/8, \"::1\"]", key: false)
+        defer { try? FileManager.default.removeItem(at: dir1) }
+        #expect(open.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp).count == 1)
+        let refused = open.transfer.respond(
+            query("example.com.", .axfr), client: IPAddress("192.0.2.1"), transport: .tcp)
+        #expect(refused[0][3] & 0x0F == RCode.refused.rawValue)
+        let (keyOnly, dir2) = try transferServer(transfer: "[]")
+        defer { try? FileManager.default.removeItem(at: dir2) }
+        let now: UInt64 = 1_800_000_000
+        let signed = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now).message
+        let anywhere = keyOnly.transfer.respond(signed, client: IPAddress("203.0.113.9"), transport: .tcp, now: now)
+        #expect(anywhere[0][3] & 0x0F == 0)
+        #expect(TransferPolicy(allow: [], key: nil).decide(client: localhost, signedWith: nil) == .notConfigured)
+    }
+
+    @Test func ixfrIsAnsweredAXFRStyleOrWithTheCurrentSOA() throws {
+        let (server, dir) = try transferServer(transfer: "[127.0.0.1]", key: false)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let serial = try #require(server.store.current().0.serial(try DomainName("example.com.")))
+        func answers(_ q: [UInt8], _ t: Transport) throws -> [ResourceRecord] {
+            try server.transfer.respond(q, client: localhost, transport: t).flatMap { try Message(bytes: $0).answers }
+        }
+        // Up to date: the SOA alone (RFC 1995 §4).
+        #expect(try answers(query("example.com.", .ixfr, authoritySOA: serial), .tcp).map(\.type) == [.soa])
+        // Behind: the whole zone, AXFR-style (SOA, records, SOA).
+        let full = try answers(query("example.com.", .ixfr, authoritySOA: serial &- 1), .tcp)
+        #expect(full.count == 8 && full.first?.type == .soa && full.last?.type == .soa && full[1].type != .soa)
+        // Over UDP: the current SOA, so the client retries over TCP (RFC 1995 §2).
+        let udp = try answers(query("example.com.", .ixfr, authoritySOA: serial &- 1), .udp)
+        #expect(udp.map(\.soaSerial) == [serial])
+    }
+
+    @Test func aSignedOrdinaryQueryGetsItsCompiledAnswerSigned() throws {
+        let (server, dir) = try transferServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now: UInt64 = 1_800_000_000
+        let request = TSIG.sign(query("example.com.", .soa), key: transferKey, time: now)
+        let reply = try #require(
+            server.transfer.respond(request.message, client: localhost, transport: .udp, now: now).first)
+        #expect(TSIG.verifyResponse(reply, key: transferKey, requestMAC: request.mac))
+        let m = try Message(bytes: TSIG.unsigned(reply, try #require(try TSIG.find(reply))))
+        #expect(m.answers.first?.soaSerial == server.store.current().0.serial(try DomainName("example.com.")))
+        #expect(m.header.flags & Header.Flag.aa != 0)
+    }
+}
+
+@Suite struct SerialSchemeTests {
+    @Test func serialsMoveWithContentAndNeverBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serials-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let zone = try DomainName("example.com.")
+        let keeper = SerialKeeper(directory: dir)
+        #expect(keeper.serial(for: zone, fileSerial: 100, fingerprint: 1) == (100, true))  // first: the file's
+        #expect(keeper.serial(for: zone, fileSerial: 100, fingerprint: 1) == (100, false))  // same content
+        #expect(keeper.serial(for: zone, fileSerial: 100, fingerprint: 2) == (101, true))  // a line went down
+        #expect(keeper.serial(for: zone, fileSerial: 100, fingerprint: 1) == (102, true))  // and came back
+        #expect(keeper.serial(for: zone, fileSerial: 500, fingerprint: 1) == (500, true))  // operator bumped the file
+        #expect(keeper.serial(for: zone, fileSerial: 7, fingerprint: 3) == (501, true))  // a lower file serial: +1
+        try keeper.save()
+        // A restart with the same content serves the same serial; with other content, the next.
+        #expect(SerialKeeper(directory: dir).serial(for: zone, fileSerial: 7, fingerprint: 3) == (501, false))
+        #expect(SerialKeeper(directory: dir).serial(for: zone, fileSerial: 7, fingerprint: 4) == (502, true))
+        // Wrapping past 2^32 - 1 follows RFC 1982.
+        let wrap = SerialKeeper(directory: nil)
+        _ = wrap.serial(for: zone, fileSerial: 0xFFFF_FFFF, fingerprint: 1)
+        #expect(wrap.serial(for: zone, fileSerial: 0xFFFF_FFFF, fingerprint: 2) == (0, true))
+    }
+
+    @Test func aLineGoingDownMovesTheServedSerial() throws {
+        let (server, dir) = try transferServer()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let origin = try DomainName("example.com.")
+        let first = try #require(server.store.current().0.serial(origin))
+        #expect(first == 2026_1121_00)
+        server.setLinesUp(["unicom"])
+        #expect(server.store.current().0.serial(origin) == first + 1)
+        server.setLinesUp(["unicom"])  // no change of content: no new serial
+        #expect(server.store.current().0.serial(origin) == first + 1)
+        server.setLinesUp(["unicom", "cnc"])
+        #expect(server.store.current().0.serial(origin) == first + 2)
+        // The compiled SOA answer carries it too.
+        let reply = server.transfer.respond(query("example.com.", .soa), client: localhost, transport: .udp)
+        #expect(try Message(bytes: reply[0]).answers.first?.soaSerial == first + 2)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("state/serials.json").path))
+    }
+}
+
+@Suite struct NotifierTests {
+    @Test func notifySignedRetriedAndAcknowledged() throws {
+        // A fake secondary: ignores the first NOTIFY, acknowledges the second.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        let bound = IPAddress("127.0.0.1")!.withSockaddr(port: 0) { bind(fd, $0, $1) }
+        try #require(bound == 0)
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let port = UInt16(bigEndian: sa.sin_port)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+
+        let notifier = Notifier(logger: Logger(label: "test"), waits: [0.3, 0.3, 0.3])
+        let zone = try loadExample()
+        notifier.notify(
+            zone: zone.origin, soa: zone.soa, targets: [ListenAddress(host: "127.0.0.1", port: port)], key: transferKey)
+        var received: [[UInt8]] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for attempt in 0..<2 {
+            var from = sockaddr_storage()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &from) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                    buffer.withUnsafeMutableBytes { recvfrom(fd, $0.baseAddress, $0.count, 0, a, &fromLen) }
+                }
+            }
+            try #require(n > 0, "no NOTIFY (attempt \(attempt + 1))")
+            let message = Array(buffer[0..<n])
+            received.append(message)
+            guard attempt == 1 else { continue }
+            // Acknowledge: QR set, same ID, question echoed, signed with the request's MAC.
+            let t = try #require(try TSIG.find(message))
+            var ack = TSIG.unsigned(message, t)
+            ack[2] |= 0x80
+            ack[7] = 0  // no answer records
+            ack = Array(ack[0..<(12 + (try DomainName("example.com.")).wire.count + 4)])
+            let signed = TSIG.sign(ack, key: transferKey, time: t.timeSigned, previousMAC: t.mac).message
+            _ = withUnsafePointer(to: &from) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                    signed.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, fromLen) }
+                }
+            }
+        }
+        for m in received {
+            guard
+                case .verified(_, _, let plain) = try TSIG.verify(
+                    m, keys: [transferKey], now: UInt64(Date().timeIntervalSince1970))
+            else {
+                Issue.record("NOTIFY not signed with the zone's key")
+                continue
+            }
+            let parsed = try Message(bytes: plain)
+            #expect((parsed.header.flags >> 11) & 0xF == 4 && parsed.header.flags & Header.Flag.aa != 0)
+            #expect(parsed.questions.first == Question(name: zone.origin, type: .soa))
+            #expect(parsed.answers.first?.soaSerial == zone.fileSerial)
+        }
+        for _ in 0..<50 where notifier.counts.acknowledged == 0 { usleep(20_000) }
+        #expect(notifier.counts.acknowledged == 1 && notifier.counts.failed == 0)
+    }
+
+    func loadExample() throws -> Zone {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("n-\(UUID().uuidString).zone")
+        try "@ 300 IN SOA ns1 h 42 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n".write(
+            to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try ZoneFileLoader.load(path: url.path, origin: DomainName("example.com."))
+    }
+}
