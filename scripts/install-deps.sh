@@ -3,11 +3,17 @@
 #   libldns-dev, pkg-config  zone-file parsing (the CLDNS system library)
 #   bind9-dnsutils           dig, for the integration tests and the conformance replay
 #   knot-dnsutils            kdig, for the integration tests
+#   knot                     knotd, the real secondary the zone-transfer test runs
+#   knot-dnssecutils         kzonecheck, which checks `uplinkdns export` output
+#   bind9-utils              named-checkzone, which checks it too
 #   python3                  the conformance replay (../shared/conformance)
 #   iputils-ping             ping, which icmp health checks run (and their test)
 #   iproute2, nftables       ip and nft for the network-namespace test of the routing emitter
+# Debian's knot package would start its daemon on install (port 53): a temporary policy-rc.d stops that, so the only
+# knotd that runs is the one the test starts and stops by PID.
 set -euo pipefail
-packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils python3 iputils-ping iproute2 nftables)
+packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
+    iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +27,14 @@ if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
     sudo="sudo"
 fi
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    made_policy=1
+fi
+trap '[ -n "$made_policy" ] && $sudo rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

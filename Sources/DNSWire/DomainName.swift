@@ -180,13 +180,53 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible, Comparabl
     }
 
     /// Canonical DNS name order (RFC 4034 §6.1): compare label by label from the right, case-folded.
+    /// Allocation-free (sorting a million names for an export must not allocate per comparison): each name's label
+    /// offsets go into a stack buffer, then labels are compared from the right.
     public static func < (lhs: DomainName, rhs: DomainName) -> Bool {
-        let l = lhs.labelSlices.reversed().map { $0.map(fold) }
-        let r = rhs.labelSlices.reversed().map { $0.map(fold) }
-        for (a, b) in zip(l, r) where a != b {
-            return a.lexicographicallyPrecedes(b)
+        lhs.wire.withUnsafeBufferPointer { l in
+            rhs.wire.withUnsafeBufferPointer { r in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { lo in
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { ro in
+                        let ln = labelOffsets(l, into: lo)
+                        let rn = labelOffsets(r, into: ro)
+                        var i = ln - 1
+                        var j = rn - 1
+                        while i >= 0 && j >= 0 {
+                            let a = Int(lo[i])
+                            let b = Int(ro[j])
+                            let la = Int(l[a])
+                            let lb = Int(r[b])
+                            var k = 1
+                            while k <= min(la, lb) {
+                                let x = fold(l[a + k])
+                                let y = fold(r[b + k])
+                                if x != y { return x < y }
+                                k += 1
+                            }
+                            if la != lb { return la < lb }
+                            i -= 1
+                            j -= 1
+                        }
+                        return ln < rn
+                    }
+                }
+            }
         }
-        return l.count < r.count
+    }
+
+    /// Writes the offset of each label's length octet into `out` (leftmost first); returns the label count.
+    @inline(__always)
+    private static func labelOffsets(_ wire: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>)
+        -> Int
+    {
+        var n = 0
+        var i = 0
+        while i < wire.count, wire[i] != 0, n < out.count {
+            out[n] = UInt8(i)
+            n += 1
+            i += Int(wire[i]) + 1
+        }
+        return n
     }
 
     /// The labels' octets, leftmost first.

@@ -36,7 +36,7 @@ public final class TCPListener: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in open.release() }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         DNSTCPHandler(store: store, stats: stats, transfer: transfer))
@@ -105,6 +105,8 @@ final class DNSTCPHandler: ChannelInboundHandler {
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
 
     private var client: ClientAddress?
+    /// Transfers and signed answers being built off the loop: the connection is not idle while one is.
+    private var pending = 0
 
     private let stats: QueryStats.Block
     private let transfer: ZoneTransfer?
@@ -140,9 +142,12 @@ final class DNSTCPHandler: ChannelInboundHandler {
             let channel = context.channel
             let stats = self.stats
             let qtype = scratch.lastQType
+            pending += 1
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             DispatchQueue.global().async {
                 let messages = transfer.respond(bytes, client: client.ipAddress, transport: .tcp)
                 channel.eventLoop.execute {
+                    handler.value.pending -= 1
                     if let first = messages.first {
                         first.withUnsafeBytes { stats.count(qtype: qtype, response: $0) }
                     }
@@ -171,6 +176,8 @@ final class DNSTCPHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            // No traffic either way for the idle timeout (RFC 7766 §6.2.3), unless an answer is still being built.
+            guard pending == 0 else { return }
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)

@@ -37,3 +37,21 @@ import Testing
         #expect(throws: DNSWireError.self) { try DomainName("a..b.") }
     }
 }
+
+@Suite struct CanonicalOrderTests {
+    /// RFC 4034 §6.1's own example, in order, shuffled and sorted back.
+    @Test func rfc4034Example() throws {
+        let ordered = [
+            "example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.",
+            "\\001.z.example.", "*.z.example.", "\\200.z.example.",
+        ]
+        let names = try ordered.map { try DomainName($0) }
+        #expect(names.shuffled().sorted() == names)
+        for (i, a) in names.enumerated() {
+            for (j, b) in names.enumerated() {
+                #expect((a < b) == (i < j), "\(a) < \(b)")
+            }
+        }
+        #expect(!(try DomainName("A.example.") < DomainName("a.EXAMPLE.")))
+    }
+}
