@@ -312,6 +312,18 @@ public final class DNSServer: Sendable {
         family(
             "uplinkdns_responses_first_total", "counter", "Responses whose first address was the line's, per pool.",
             counters.counts.map { ("pool=\"\($0.pool)\",link=\"\($0.line)\"", "\($0.count)") })
+        let snapshot = store.current().0
+        family(
+            "uplinkdns_zone_serial", "gauge", "The SOA serial each zone is served with.",
+            snapshot.zoneSet.zones.keys.sorted().map { ("zone=\"\($0)\"", "\(snapshot.serial($0) ?? 0)") })
+        family(
+            "uplinkdns_transfers_total", "counter",
+            "Transfer requests and signed queries by outcome (axfr, ixfr, refused, tsig-error).",
+            transfer.outcomes.map { ("outcome=\"\($0.outcome)\"", "\($0.count)") })
+        let notifies = notifier.counts
+        family(
+            "uplinkdns_notify_total", "counter", "NOTIFY messages acknowledged or given up on.",
+            [("result=\"acknowledged\"", "\(notifies.acknowledged)"), ("result=\"failed\"", "\(notifies.failed)")])
         return out
     }
 

@@ -262,5 +262,9 @@ func recordDifference(_ a: [String], _ b: [String]) -> String? {
         #expect(gone != nil, "Knot still serves cnc's address after 5 s; its log:\n\(knotLogText())\nours:\n\(s.log)")
         #expect(try knotDig("www.example.com", "A").answer.joined().contains("192.0.2.10"))
         #expect(s.waitForLog("NOTIFY example.com. serial \(UInt32(ours)! + 1) to 127.0.0.1:\(knotPort): acknowledged"))
+        let (_, metrics) = try httpRequest(port: s.controlPort, "GET", "/metrics")
+        #expect(metrics.contains("uplinkdns_zone_serial{zone=\"example.com.\"} \(UInt32(ours)! + 1)"), "\(metrics)")
+        #expect(metrics.contains("uplinkdns_transfers_total{outcome=\"axfr\"}"))
+        #expect(metrics.contains("uplinkdns_notify_total{result=\"acknowledged\"}"))
     }
 }
