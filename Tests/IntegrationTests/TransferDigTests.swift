@@ -125,6 +125,70 @@ func recordDifference(_ a: [String], _ b: [String]) -> String? {
         #expect((parsed?["nameservers"] as? [[String: Any]])?.count == 2)
     }
 
+    @Test func exportOfAVariedZonePassesBothCheckersAndRoundTrips() throws {
+        let zone = """
+            $ORIGIN example.com.
+            $TTL 3600
+            @       IN SOA ns1 hostmaster ( 2026112101 3600 900 1209600 300 )
+                    IN NS  ns1
+                    IN NS  ns2.other.net.
+                    IN MX  10 mail
+                    IN TXT "v=spf1 -all" "second string"
+                    IN CAA 0 issue "letsencrypt.org"
+            ns1     IN A   192.0.2.1
+                    IN AAAA 2001:db8::1
+            mail 60 IN A   192.0.2.2
+            _sip._tcp IN SRV 10 60 5060 sip
+            sip     IN A   192.0.2.3
+            ftp     IN CNAME www
+            old     IN DNAME new.example.net.
+            *.wild  IN TXT "wild"
+            odd     IN TYPE65280 \\# 4 0a0b0c0d
+            sub     IN NS  ns.sub
+            ns.sub  IN A   192.0.2.53
+            """
+        let config = """
+            server: {control: "off"}
+            zones: [{origin: example.com., file: varied.zone}]
+            links:
+              - {name: unicom, public: [192.0.2.10, "2001:db8:a::10"]}
+              - {name: cnc, public: [198.51.100.10, "2001:db8:b::10"]}
+            pools:
+              - {name: www.example.com., links: [unicom, cnc], policy: failover, ttl: 30}
+            health: {state-dir: state}
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try zone.write(to: dir.appendingPathComponent("varied.zone"), atomically: true, encoding: .utf8)
+        try config.write(to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        let export = try run(
+            binaryPath,
+            ["export", "example.com.", "--config", dir.appendingPathComponent("a.yaml").path, "--addresses", "all"])
+        #expect(export.status == 0, "\(export.err)")
+        // Every line's addresses, both families, at the pool's TTL (failover would answer with unicom's alone).
+        for a in ["A 192.0.2.10", "A 198.51.100.10", "AAAA 2001:db8:a::10", "AAAA 2001:db8:b::10"] {
+            #expect(normalizedRecords(export.out).contains("www.example.com. 30 IN \(a)"), "\(a)")
+        }
+        let file = dir.appendingPathComponent("exported.zone")
+        try export.out.write(to: file, atomically: true, encoding: .utf8)
+        let named = try run(try tool("named-checkzone"), ["-i", "local", "example.com", file.path])
+        #expect(named.status == 0, "\(named.out)\(named.err)")
+        let knot = try run(try tool("kzonecheck"), ["-o", "example.com.", file.path])
+        #expect(knot.status == 0, "\(knot.out)\(knot.err)")
+        // Round trip: the exported file served as a plain zone (no pools) exports to the same text.
+        try """
+        server: {control: "off"}
+        zones: [{origin: example.com., file: exported.zone}]
+        health: {state-dir: state2}
+        """.write(to: dir.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+        let again = try run(
+            binaryPath,
+            ["export", "example.com.", "--config", dir.appendingPathComponent("b.yaml").path, "--addresses", "all"])
+        #expect(again.status == 0, "\(again.err)")
+        #expect(again.out == export.out)
+    }
+
     @Test func aHundredThousandRecordZoneTransfersWhole() throws {
         var zone = try exampleZoneFile
         for i in 0..<100_000 { zone += "h\(i) 300 IN A 198.18.\(i / 256 % 256).\(i % 256)\n" }

@@ -68,6 +68,16 @@ let uplinksBase = """
         #expect(z.transfer.map(\.description) == ["192.0.2.53", "198.51.100.0/24", "2001:db8::/32"])
         #expect(z.key == c.keys[0])
         #expect(z.notify.map(\.description) == ["192.0.2.53:53", "[2001:db8::53]:5353", "198.51.100.53:53"])
+        // A secret can come from a file (base64, surrounding whitespace ignored), relative to the config.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "  c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=\n".write(
+            to: dir.appendingPathComponent("t.key"), atomically: true, encoding: .utf8)
+        let fromFile = try Config.parse(
+            "keys: [{name: t., secret-file: t.key}]\nzones: [{origin: a., file: z, key: t}]",
+            path: dir.appendingPathComponent("c.yaml").path)
+        #expect(fromFile.zones[0].key?.secret == c.keys[0].secret)
         // Without any of them: no transfers, no key, no NOTIFY.
         #expect(c.zones[1].transfer.isEmpty && c.zones[1].key == nil && c.zones[1].notify.isEmpty)
     }

@@ -217,6 +217,20 @@ let localhost = IPAddress("127.0.0.1")
         let reply = server.transfer.respond(query("example.com.", .soa), client: localhost, transport: .udp)
         #expect(try Message(bytes: reply[0]).answers.first?.soaSerial == first + 2)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("state/serials.json").path))
+
+        // A reload with new records moves it again; one where the operator wrote a greater serial serves that.
+        let file = dir.appendingPathComponent("example.com.zone")
+        var text = try String(contentsOf: file, encoding: .utf8)
+        text += "ftp IN A 192.0.2.21\n"
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        #expect(server.reload())
+        #expect(server.store.current().0.serial(origin) == first + 3)
+        #expect(server.reload())  // nothing changed: the same serial
+        #expect(server.store.current().0.serial(origin) == first + 3)
+        try text.replacingOccurrences(of: "2026112100", with: "2026112200").write(
+            to: file, atomically: true, encoding: .utf8)
+        #expect(server.reload())
+        #expect(server.store.current().0.serial(origin) == 2026_1122_00)
     }
 }
 
