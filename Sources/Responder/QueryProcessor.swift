@@ -21,6 +21,15 @@ public final class QueryScratch {
     var rotation: UInt64
     /// The question type of the last query this worker parsed (0 if it had no readable question), for counting.
     public internal(set) var lastQType: UInt16 = 0
+    /// What the last response was, for rate limiting: its compiled answer (a pool's group for pool answers), or
+    /// `errorClass` for error responses, `otherClass` for CHAOS and slow-path answers.
+    public internal(set) var lastAnswer: Int32 = QueryScratch.errorClass
+    /// Where the last query's question ended (12 when it had none): a truncated response keeps up to here.
+    public internal(set) var lastQuestionEnd: Int = 12
+    /// `lastAnswer` for error responses (REFUSED, FORMERR, NOTIMP…).
+    public static let errorClass = Int32.min
+    /// `lastAnswer` for CHAOS and slow-path answers.
+    public static let otherClass = Int32.min + 1
 
     /// Allocates the scratch buffers (once per worker); `rotationSeed` fixes the starting point (tests).
     public init(rotationSeed: UInt64 = UInt64.random(in: 0..<UInt64(UInt32.max))) {
@@ -68,6 +77,8 @@ public enum QueryProcessor {
         var q = QueryView()
         let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
         scratch.lastQType = outcome == .ok ? q.qtype : 0
+        scratch.lastAnswer = QueryScratch.errorClass
+        scratch.lastQuestionEnd = outcome == .ok || outcome == .formErr(withQuestion: true) ? q.questionEnd : 12
         switch outcome {
         case .drop:
             return 0
@@ -84,6 +95,7 @@ public enum QueryProcessor {
             return deferring ? deferred : error(.notAuth, q, query, s, out, question: true, opt: q.hasEDNS)
         }
         if q.qclass == RRClass.ch.rawValue {
+            scratch.lastAnswer = QueryScratch.otherClass
             return chaos(q, query, s, out, scratch: scratch, transport: transport)
         }
         guard q.qclass == RRClass.in.rawValue || q.qclass == RRClass.any.rawValue else {
@@ -115,6 +127,7 @@ public enum QueryProcessor {
             } else if node.block >= 0 {
                 answer = node.block
             } else if node.block == Snapshot.belowDNAME {
+                scratch.lastAnswer = QueryScratch.otherClass
                 return slowPath(q, query, s, out, transport: transport)
             } else {
                 answer = s.answer(node: found, qtype: q.qtype)
@@ -122,12 +135,14 @@ public enum QueryProcessor {
         } else if node.block >= 0 {
             answer = node.block
         } else if node.block == Snapshot.belowDNAME || node.hasDNAME {
+            scratch.lastAnswer = QueryScratch.otherClass
             return slowPath(q, query, s, out, transport: transport)
         } else if node.wildcard >= 0 {
             answer = s.answer(node: node.wildcard, qtype: q.qtype)
         } else {
             answer = s.zones[Int(node.zone)].nxDomain
         }
+        scratch.lastAnswer = answer
         var ecsScope: UInt8 = 0
         if answer < 0 {
             // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:

@@ -64,6 +64,12 @@ public struct Config: Sendable {
 
     /// The TSIG keys (`keys:`), by name.
     public var keys: [TSIGKey] = []
+    /// Response rate limiting (`server.rrl`).
+    public var rrl = RateLimitSettings()
+    /// Concurrent TCP connections from one client address (`server.tcp.max-per-client`).
+    public var tcpMaxPerClient = 16
+    /// The user to run as after binding (`server.user`); nil = stay as started.
+    public var user: String?
 
     /// The version string printed by `--version` and answered to `version.bind` by default.
     public static let softwareVersion = "0.1.0"
@@ -126,7 +132,7 @@ public struct Config: Sendable {
                 server, what: "server",
                 known: [
                     "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
-                    "control", "control-token", "control-token-file",
+                    "control", "control-token", "control-token-file", "rrl", "user",
                 ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
@@ -180,13 +186,21 @@ public struct Config: Sendable {
                 }
             }
             if let tcp = s["tcp"] {
-                let t = r.mapping(tcp, what: "server.tcp", known: ["max-connections", "idle-timeout"])
+                let t = r.mapping(
+                    tcp, what: "server.tcp", known: ["max-connections", "max-per-client", "idle-timeout"])
                 if let v = r.int(t["max-connections"], what: "server.tcp.max-connections", range: 1...100_000) {
                     config.tcpMaxConnections = v
+                }
+                if let v = r.int(t["max-per-client"], what: "server.tcp.max-per-client", range: 1...100_000) {
+                    config.tcpMaxPerClient = v
                 }
                 if let v = r.double(t["idle-timeout"], what: "server.tcp.idle-timeout", range: 0.1...3600) {
                     config.tcpIdleTimeout = v
                 }
+            }
+            if let rrl = s["rrl"] { config.rrl = Config.readRRL(rrl, &r) }
+            if let v = s["user"], let user = r.string(v, what: "server.user") {
+                config.user = user.isEmpty ? nil : user
             }
         }
         if let keys = top["keys"] {
@@ -340,6 +354,33 @@ public struct Config: Sendable {
     }
 
     private static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+
+    /// `server.rrl`: `{responses-per-second, slip, ipv4-prefix, ipv6-prefix, exempt}`; `responses-per-second: 0`
+    /// turns it off.
+    static func readRRL(_ node: Node, _ r: inout YAMLReader) -> RateLimitSettings {
+        var out = RateLimitSettings()
+        let m = r.mapping(
+            node, what: "server.rrl",
+            known: ["responses-per-second", "slip", "ipv4-prefix", "ipv6-prefix", "exempt"])
+        if let v = r.int(m["responses-per-second"], what: "server.rrl.responses-per-second", range: 0...1_000_000) {
+            out.responsesPerSecond = v
+        }
+        if let v = r.int(m["slip"], what: "server.rrl.slip", range: 0...100) { out.slip = v }
+        if let v = r.int(m["ipv4-prefix"], what: "server.rrl.ipv4-prefix", range: 8...32) { out.ipv4Prefix = v }
+        if let v = r.int(m["ipv6-prefix"], what: "server.rrl.ipv6-prefix", range: 16...64) { out.ipv6Prefix = v }
+        if let v = m["exempt"] {
+            out.exempt = []
+            for item in r.sequence(v, what: "server.rrl.exempt") {
+                guard let text = r.string(item, what: "server.rrl.exempt entry") else { continue }
+                guard let p = AddressPrefix(text) else {
+                    r.fail(item, "'\(text)' is not an address or prefix (e.g. 127.0.0.0/8 or 2001:db8::/32)")
+                    continue
+                }
+                out.exempt.append(p)
+            }
+        }
+        return out
+    }
 
     /// `keys:`: a list of `{name, algorithm: hmac-sha256, secret: BASE64}` or `secret-file: PATH` (a file holding
     /// the base64 secret, so the config itself can be world-readable).

@@ -50,6 +50,8 @@ public final class DNSServer: Sendable {
     public let transfer: ZoneTransfer
     /// NOTIFY to secondaries.
     public let notifier: Notifier
+    /// Response rate limiting for UDP answers (`server.rrl`).
+    public let limiter: RateLimiter
     /// Held while a snapshot is built and installed, so that serials are decided and served in the same order.
     private let buildLock = Mutex(0)
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
@@ -72,6 +74,7 @@ public final class DNSServer: Sendable {
             zoneSet: zones, options: config.responderOptions, plans: config.plans(),
             serials: serials.current(zones.zones.keys), counters: counters)
         self.notifier = Notifier(logger: logger)
+        self.limiter = RateLimiter(config.rrl)
         let box = WeakServer()
         self.health = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
@@ -117,7 +120,7 @@ public final class DNSServer: Sendable {
                 do {
                     let t = try TCPListener(
                         address: u.address, group: group, store: store, stats: tcpStats, transfer: transfer,
-                        maxConnections: config.tcpMaxConnections,
+                        maxConnections: config.tcpMaxConnections, maxPerClient: config.tcpMaxPerClient,
                         idleTimeout: config.tcpIdleTimeout, logger: logger)
                     udp.append(u)
                     tcp.append(t)
@@ -131,7 +134,7 @@ public final class DNSServer: Sendable {
             }
         }
         for u in udp {
-            u.start(store: store, stats: queryStats, transfer: transfer, logger: logger)
+            u.start(store: store, stats: queryStats, transfer: transfer, limiter: limiter, logger: logger)
             logger.info("listening on udp \(u.address) (\(workers) workers)")
         }
         for t in tcp { logger.info("listening on tcp \(t.address)") }
@@ -231,6 +234,7 @@ public final class DNSServer: Sendable {
                     st.fingerprints = fingerprints
                 }
                 transfer.configure(fresh)
+                limiter.update(fresh.rrl)
                 return built
             }
             sendNotifies(moved)
@@ -320,6 +324,11 @@ public final class DNSServer: Sendable {
             "uplinkdns_transfers_total", "counter",
             "Transfer requests and signed queries by outcome (axfr, ixfr, refused, tsig-error).",
             transfer.outcomes.map { ("outcome=\"\($0.outcome)\"", "\($0.count)") })
+        let rrl = limiter.counts
+        family(
+            "uplinkdns_rrl_responses_total", "counter",
+            "UDP responses held back by rate limiting: dropped, or sent truncated (slipped).",
+            [("action=\"dropped\"", "\(rrl.dropped)"), ("action=\"slipped\"", "\(rrl.slipped)")])
         let notifies = notifier.counts
         family(
             "uplinkdns_notify_total", "counter", "NOTIFY messages acknowledged or given up on.",

@@ -20,21 +20,23 @@ public final class TCPListener: Sendable {
     /// Binds and starts accepting.
     public init(
         address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, stats: QueryStats.Block,
-        transfer: ZoneTransfer? = nil, maxConnections: Int,
+        transfer: ZoneTransfer? = nil, maxConnections: Int, maxPerClient: Int = .max,
         idleTimeout: Double, logger: Logger
     ) throws {
-        let open = ConnectionCount(limit: maxConnections)
+        let open = ConnectionCount(limit: maxConnections, perClient: maxPerClient)
         let idle = TimeAmount.milliseconds(Int64(idleTimeout * 1000))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard open.acquire() else {
-                    logger.debug("tcp connection refused: \(maxConnections) already open")
+                let peer = channel.remoteAddress?.ipAddress ?? ""
+                guard open.acquire(peer) else {
+                    logger.debug(
+                        "tcp connection from \(peer) closed: \(maxConnections) open, or \(maxPerClient) from it")
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in open.release() }
+                channel.closeFuture.whenComplete { _ in open.release(peer) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
@@ -54,21 +56,33 @@ public final class TCPListener: Sendable {
     }
 }
 
-/// Counts open connections against the cap.
+/// Counts open connections against the cap, overall and per client address (so one client cannot take them all).
 final class ConnectionCount: Sendable {
-    private let count = Atomic<Int>(0)
+    private let open = Mutex<(total: Int, byClient: [String: Int])>((0, [:]))
     let limit: Int
-    init(limit: Int) { self.limit = limit }
-
-    func acquire() -> Bool {
-        if count.add(1, ordering: .relaxed).newValue > limit {
-            count.subtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
+    let perClient: Int
+    init(limit: Int, perClient: Int = .max) {
+        self.limit = limit
+        self.perClient = perClient
     }
 
-    func release() { count.subtract(1, ordering: .relaxed) }
+    /// Takes a slot for a connection from `client`; false when the server or that client is at its cap.
+    func acquire(_ client: String) -> Bool {
+        open.withLock { o in
+            guard o.total < limit, o.byClient[client, default: 0] < perClient else { return false }
+            o.total += 1
+            o.byClient[client, default: 0] += 1
+            return true
+        }
+    }
+
+    func release(_ client: String) {
+        open.withLock { o in
+            o.total -= 1
+            let n = o.byClient[client, default: 1] - 1
+            o.byClient[client] = n > 0 ? n : nil
+        }
+    }
 }
 
 /// Splits the byte stream into messages by their 2-octet length prefix.

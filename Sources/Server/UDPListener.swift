@@ -51,17 +51,23 @@ public final class UDPListener: Sendable {
     /// Starts one thread per socket.
     /// `transfer` answers what the compiled path defers (TSIG-signed queries, IXFR); without it those get the
     /// compiled path's own answer (NOTAUTH, NOTIMP).
-    public func start(store: SnapshotStore, stats: QueryStats, transfer: ZoneTransfer? = nil, logger: Logger) {
+    /// `limiter`: response rate limiting (RRL) for the answers of this listener.
+    public func start(
+        store: SnapshotStore, stats: QueryStats, transfer: ZoneTransfer? = nil, limiter: RateLimiter? = nil,
+        logger: Logger
+    ) {
         for fd in fds {
             let box = Unmanaged.passRetained(
                 WorkerContext(
-                    fd: fd, store: store, stats: stats.makeBlock(), transfer: transfer, listener: self))
+                    fd: fd, store: store, stats: stats.makeBlock(), transfer: transfer, limiter: limiter,
+                    listener: self))
             var tid = pthread_t()
             let rc = pthread_create(
                 &tid, nil,
                 { arg in
                     let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
-                    ctx.listener.run(fd: ctx.fd, store: ctx.store, stats: ctx.stats, transfer: ctx.transfer)
+                    ctx.listener.run(
+                        fd: ctx.fd, store: ctx.store, stats: ctx.stats, transfer: ctx.transfer, limiter: ctx.limiter)
                     return nil
                 }, box.toOpaque())
             if rc == 0 {
@@ -90,8 +96,13 @@ public final class UDPListener: Sendable {
         let store: SnapshotStore
         let stats: QueryStats.Block
         let transfer: ZoneTransfer?
+        let limiter: RateLimiter?
         let listener: UDPListener
-        init(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, listener: UDPListener) {
+        init(
+            fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, limiter: RateLimiter?,
+            listener: UDPListener
+        ) {
+            self.limiter = limiter
             self.fd = fd
             self.store = store
             self.stats = stats
@@ -101,7 +112,9 @@ public final class UDPListener: Sendable {
     }
 
     /// The worker loop: all buffers are allocated here, once.
-    private func run(fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?) {
+    private func run(
+        fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, limiter: RateLimiter?
+    ) {
         let n = UDPListener.batch
         let rbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.receiveSize, alignment: 16)
         let sbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.sendSize, alignment: 16)
@@ -134,6 +147,9 @@ public final class UDPListener: Sendable {
             let got = uplink_recvmmsg(fd, rmsg, UInt32(n))
             if got <= 0 { continue }  // shutdown (the loop condition then ends it), EINTR, or a transient error
             if store.generation != generation { (snapshot, generation) = store.current() }
+            // RRL counts per second: one clock read per batch, and none while it is off.
+            let limiting = limiter?.isOn ?? false
+            let now = limiting ? UInt32(truncatingIfNeeded: time(nil)) : 0
             var out = 0
             for i in 0..<Int(got) {
                 // A datagram larger than the buffer was cut short by the kernel (MSG_TRUNC): no sane query is
@@ -143,16 +159,22 @@ public final class UDPListener: Sendable {
                 let query = UnsafeRawBufferPointer(start: rbuf + i * UDPListener.receiveSize, count: len)
                 let dst = UnsafeMutableRawBufferPointer(
                     start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
+                let client = Self.client(addrs + i)
                 var rlen = QueryProcessor.respond(
                     snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
-                    client: Self.client(addrs + i), deferring: transfer != nil, into: dst)
+                    client: client, deferring: transfer != nil, into: dst)
                 if rlen == QueryProcessor.deferred, let transfer {
                     // Signed queries and IXFR: the server's slow path (off the compiled path, rare).
-                    let reply =
-                        transfer.respond(Array(query), client: Self.client(addrs + i).ipAddress, transport: .udp)
-                        .first ?? []
+                    let reply = transfer.respond(Array(query), client: client.ipAddress, transport: .udp).first ?? []
                     rlen = min(reply.count, dst.count)
                     reply.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<rlen])) }
+                } else if limiting, rlen > 0, let limiter {
+                    switch limiter.check(client: client, answer: scratch.lastAnswer, now: now) {
+                    case .send: break
+                    case .drop: rlen = 0
+                    case .slip:
+                        rlen = RateLimiter.truncate(dst, length: rlen, questionEnd: scratch.lastQuestionEnd)
+                    }
                 }
                 stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: dst[0..<rlen]))
                 guard rlen > 0 else { continue }

@@ -1,0 +1,133 @@
+// HardeningTests: abuse resistance as a client sees it — RRL under a flood, the per-client TCP cap.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A UDP socket on 127.0.0.1 for floods: sends many datagrams, then collects what comes back.
+final class UDPFlood {
+    let fd: Int32
+    let port: UInt16
+
+    init(port: UInt16) {
+        self.port = port
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var size: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        _ = withUnsafePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                bytes.withUnsafeBytes {
+                    sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    /// Every datagram until `quiet` seconds pass without one.
+    func receiveAll(quiet: Double = 0.5) -> [[UInt8]] {
+        var tv = timeval(tv_sec: Int(quiet), tv_usec: Int((quiet - Double(Int(quiet))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var out: [[UInt8]] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return out }
+            out.append(Array(buf[0..<n]))
+        }
+    }
+
+    /// Sends `total` copies of `query` (IDs counting up) in bursts of 50, collecting the replies after each burst,
+    /// so that no reply is lost to a full socket buffer.
+    func flood(total: Int, _ query: (UInt16) -> [UInt8]) -> [[UInt8]] {
+        var replies: [[UInt8]] = []
+        var i = 0
+        while i < total {
+            for _ in 0..<min(50, total - i) {
+                send(query(UInt16(truncatingIfNeeded: i)))
+                i += 1
+            }
+            replies += receiveAll(quiet: 0.05)
+        }
+        return replies + receiveAll(quiet: 1.0)
+    }
+}
+
+/// A UDP query (no TCP length prefix).
+func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) -> [UInt8] {
+    Array(framedQuery(id: id, name: name, type: type).dropFirst(2))
+}
+
+@Suite(.serialized) struct HardeningTests {
+    @Test func rrlHoldsAFloodToTheRatePlusSlips() throws {
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n",
+            with: "server:\n  rrl: {responses-per-second: 20, slip: 2, exempt: []}\n  udp-workers: 2\n"
+        ).replacingOccurrences(of: "  udp-workers: 1\n", with: "")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        let flood = UDPFlood(port: s.port)
+        let total = 1000
+        let first = time(nil)
+        let replies = flood.flood(total: total) { udpQuery(id: $0) }
+        let last = time(nil)
+        // RRL counts per second: the flood spans `windows` seconds, each allowing 20 full answers.
+        let windows = Int(last - first) + 1
+        let full = replies.filter { $0[2] & 0x02 == 0 }
+        let truncated = replies.filter { $0[2] & 0x02 != 0 }
+        #expect(full.count >= 20 && full.count <= 20 * windows, "full answers: \(full.count) in \(windows) s")
+        // Of the rest, every second one is sent truncated (slip 2), with no records, so the client retries on TCP.
+        let over = total - full.count
+        #expect(abs(truncated.count - over / 2) <= windows, "truncated: \(truncated.count) of \(over)")
+        #expect(truncated.allSatisfy { $0[6..<12].allSatisfy { $0 == 0 } })
+        // The same network's other lookups have their own budget, and TCP is not limited.
+        let other = try #require(udpExchange(port: s.port, udpQuery(id: 7, name: "ns1.example.com")))
+        #expect(other[2] & 0x02 == 0 && other[7] == 1)
+        let tcp = try TCPClient(port: s.port)
+        tcp.send(framedQuery(id: 8))
+        let answer = try #require(tcp.receive())
+        #expect(answer[2] & 0x02 == 0 && answer[7] == 2)
+        // Counted for the operator.
+        let (_, metrics) = try httpRequest(port: s.controlPort, "GET", "/metrics")
+        #expect(metrics.contains("uplinkdns_rrl_responses_total{action=\"slipped\"} \(truncated.count)"), "\(metrics)")
+        #expect(metrics.contains("uplinkdns_rrl_responses_total{action=\"dropped\"} \(over - truncated.count)"))
+    }
+
+    @Test func loopbackIsExemptByDefault() throws {
+        let s = try ServerProcess(files: ["uplinkdns.yaml": poolConfig, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        let flood = UDPFlood(port: s.port)
+        let replies = flood.flood(total: 500) { udpQuery(id: $0) }
+        #expect(replies.count == 500 && replies.allSatisfy { $0[2] & 0x02 == 0 })
+    }
+
+    @Test func oneClientCannotTakeEveryTCPConnection() throws {
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  tcp: {max-connections: 10, max-per-client: 2, idle-timeout: 5}\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        let held = try (0..<2).map { _ in try TCPClient(port: s.port) }
+        usleep(200_000)
+        let third = try TCPClient(port: s.port)
+        #expect(third.closedByServer(), "a third connection from the same address is closed at once")
+        for (i, c) in held.enumerated() {
+            c.send(framedQuery(id: UInt16(i)))
+            #expect(c.receive() != nil)
+        }
+        // UDP is not affected.
+        #expect(udpExchange(port: s.port, udpQuery(id: 9)) != nil)
+    }
+}
