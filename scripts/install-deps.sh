@@ -9,11 +9,12 @@
 #   python3                  the conformance replay (../shared/conformance)
 #   iputils-ping             ping, which icmp health checks run (and their test)
 #   iproute2, nftables       ip and nft for the network-namespace test of the routing emitter
+#   systemd                  systemd-analyze, which checks config/uplinkdns.service
 # Debian's knot package would start its daemon on install (port 53): a temporary policy-rc.d stops that, so the only
 # knotd that runs is the one the test starts and stops by PID.
 set -euo pipefail
 packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
-    iproute2 nftables)
+    iproute2 nftables systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

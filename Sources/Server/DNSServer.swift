@@ -148,12 +148,41 @@ public final class DNSServer: Sendable {
         if let pidFile = config.pidFile {
             try? "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         }
+        if let user = config.user { try dropPrivileges(to: user, stateDirectory: config.stateDirectory) }
         // Every zone's secondaries hear from us once at start: they may have missed a NOTIFY while we were down.
         state.withLock { st in
             st.started = true
             st.pendingNotify = []
         }
         sendNotifies(Array(state.withLock { $0.zones.zones.keys }))
+    }
+
+    /// Runs as `user` from now on (`server.user`): after every socket is bound, the state directory (and what is in
+    /// it) is given to the user, then the supplementary groups, the group and the user are set — in that order, so
+    /// that nothing can be regained. glibc applies setuid to every thread. Started as that user already: nothing
+    /// to do; as anyone else but root: an error.
+    func dropPrivileges(to user: String, stateDirectory: String) throws {
+        guard let pw = getpwnam(user) else {
+            throw PrivilegeError(description: "server.user: no user '\(user)' on this system")
+        }
+        let (uid, gid) = (pw.pointee.pw_uid, pw.pointee.pw_gid)
+        if getuid() == uid && geteuid() == uid { return }
+        guard geteuid() == 0 else {
+            throw PrivilegeError(
+                description: "server.user is \(user), but the server runs as uid \(geteuid()), not root")
+        }
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        var paths = [stateDirectory]
+        paths +=
+            (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory))?.map {
+                (stateDirectory as NSString).appendingPathComponent($0)
+            } ?? []
+        for p in paths { _ = chown(p, uid, gid) }
+        var groups = [gid]
+        guard setgroups(1, &groups) == 0, setgid(gid) == 0, setuid(uid) == 0, setuid(0) != 0 else {
+            throw PrivilegeError(description: "cannot drop privileges to \(user): \(String(cString: strerror(errno)))")
+        }
+        logger.notice("running as \(user) (uid \(uid), gid \(gid))")
     }
 
     /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
@@ -394,6 +423,11 @@ public final class DNSServer: Sendable {
         for s in stops { s.cancel() }
         stop()
     }
+}
+
+/// Why the server could not switch to `server.user`.
+public struct PrivilegeError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// Lets the health module reach the server without keeping it alive (the server owns the checker).

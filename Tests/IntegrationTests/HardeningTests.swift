@@ -114,6 +114,83 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         #expect(replies.count == 500 && replies.allSatisfy { $0[2] & 0x02 == 0 })
     }
 
+    @Test func theServerDropsToServerUserAfterBinding() throws {
+        guard geteuid() == 0 else {
+            print("skipped: server.user needs root (run `make test` as root, as CI does)")
+            return
+        }
+        guard let pw = getpwnam("nobody") else {
+            print("skipped: no user 'nobody' on this system")
+            return
+        }
+        // A privileged port: only root can bind it; the server must still answer after becoming nobody.
+        var port: UInt16 = 0
+        for candidate in UInt16(900)..<1000 where canBind(candidate) {
+            port = candidate
+            break
+        }
+        try #require(port != 0, "no free port below 1024")
+        let config = poolConfig.replacingOccurrences(of: "server:\n", with: "server:\n  user: nobody\n")
+        let s = try ServerProcess(
+            files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText], listen: ["127.0.0.1:\(port)"])
+        defer { s.stop() }
+        // The directory must be readable by nobody for reloads (temporary directories are 0755, files 0644).
+        #expect(s.waitForLog("running as nobody"))
+        let status = try String(contentsOfFile: "/proc/\(s.process.processIdentifier)/status", encoding: .utf8)
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace)
+        #expect(uids?.dropFirst().allSatisfy { UInt32($0) == pw.pointee.pw_uid } == true, "\(uids ?? [])")
+        #expect(try s.dig("www.example.com", "+short").text.contains("192.0.2.10"))
+        // The state it writes from now on is the user's.
+        var st = stat()
+        #expect(stat(s.dir.appendingPathComponent("state").path, &st) == 0 && st.st_uid == pw.pointee.pw_uid)
+        // A reload still works without root.
+        try s.write("example.com.zone", poolZoneText + "\nnew IN A 192.0.2.77\n")
+        s.signal(SIGHUP)
+        #expect(s.waitForLog("reloaded"), "\(s.log)")
+        #expect(try s.dig("new.example.com", "+short").text.contains("192.0.2.77"))
+    }
+
+    /// Whether 127.0.0.1:port is free for both UDP and TCP.
+    func canBind(_ port: UInt16) -> Bool {
+        for type in [SOCK_DGRAM, SOCK_STREAM] {
+            let fd = socket(AF_INET, Int32(type.rawValue), 0)
+            defer { close(fd) }
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = port.bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+            let rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if rc != 0 { return false }
+        }
+        return true
+    }
+
+    @Test func theSystemdUnitVerifies() throws {
+        guard let analyze = try? tool("systemd-analyze") else {
+            print("skipped: systemd-analyze is not installed (Debian package systemd)")
+            return
+        }
+        // The unit names the installed binary; verify needs an executable there, so point it at this build.
+        let unit = try String(
+            contentsOf: packageRoot.appendingPathComponent("config/uplinkdns.service"), encoding: .utf8
+        )
+        .replacingOccurrences(of: "/usr/local/bin/uplinkdns", with: binaryPath)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("uplinkdns.service").path
+        try unit.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try run(analyze, ["verify", path])
+        #expect(r.status == 0 && !r.err.contains("uplinkdns.service:"), "\(r.out)\(r.err)")
+        for option in ["NoNewPrivileges=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "ProtectSystem=strict"] {
+            #expect(unit.contains(option))
+        }
+    }
+
     @Test func oneClientCannotTakeEveryTCPConnection() throws {
         let config = poolConfig.replacingOccurrences(
             of: "server:\n", with: "server:\n  tcp: {max-connections: 10, max-per-client: 2, idle-timeout: 5}\n")
