@@ -38,7 +38,7 @@ final class UDPFlood {
     }
 
     /// Every datagram until `quiet` seconds pass without one.
-    func receiveAll(quiet: Double = 0.5) -> [[UInt8]] {
+    func receiveAll(quiet: Double = 0.5, max: Int = .max) -> [[UInt8]] {
         var tv = timeval(tv_sec: Int(quiet), tv_usec: Int((quiet - Double(Int(quiet))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var out: [[UInt8]] = []
@@ -47,6 +47,7 @@ final class UDPFlood {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { return out }
             out.append(Array(buf[0..<n]))
+            if out.count >= max { return out }
         }
     }
 
