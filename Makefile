@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= config/uplinkdns.yaml
 
-.PHONY: all deps build release run test unit conformance check lint format bench clean
+.PHONY: all deps build release run test unit conformance check lint format bench fuzz clean
 
 all: build
 
@@ -40,16 +40,21 @@ bench: release
 	@bash bench/install-deps.sh
 	python3 bench/bench.py
 
+# libFuzzer over the message parser, the query path, the zone-file and config loaders (docs/security.md):
+# FUZZ_SECONDS per target (default 60); CI runs a shorter smoke.
+fuzz: deps
+	bash scripts/fuzz.sh
+
 # Style: swift-format with .swift-format (4 spaces, 120 columns); `make format` rewrites in place.
 lint:
-	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift Fuzz/Package.swift Fuzz/Sources
 
 format:
-	$(SWIFT) format format -i -r Sources Tests Package.swift
+	$(SWIFT) format format -i -r Sources Tests Package.swift Fuzz/Package.swift Fuzz/Sources
 
 # Validates the config and its zones without serving.
 check: build
 	.build/debug/uplinkdns check --config $(CONFIG)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

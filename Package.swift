@@ -9,7 +9,9 @@ let package = Package(
     name: "UplinkDNS",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "uplinkdns", targets: ["uplinkdns"])
+        .executable(name: "uplinkdns", targets: ["uplinkdns"]),
+        // For the libFuzzer package in Fuzz/ (and the regression tests): the properties the fuzzers check.
+        .library(name: "FuzzChecks", targets: ["FuzzChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +54,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "FuzzChecks", dependencies: ["DNSWire", "Zones", "Responder", "Server", "Uplinks"],
+            swiftSettings: strict),
         .executableTarget(
             name: "uplinkdns",
             dependencies: [
@@ -77,5 +82,6 @@ let package = Package(
         .testTarget(
             name: "ServerTests", dependencies: ["Server", "Responder", "Zones", "Uplinks"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
     ]
 )

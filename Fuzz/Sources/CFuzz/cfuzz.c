@@ -1,0 +1,1 @@
+// Declarations only (cfuzz.h); libFuzzer itself comes with -sanitize=fuzzer.

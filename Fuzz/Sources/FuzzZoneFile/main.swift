@@ -1,0 +1,15 @@
+// FuzzZoneFile: libFuzzer over FuzzChecks.zoneFile (built by `make fuzz` with -sanitize=fuzzer,address). A violated
+// property stops the run with the input saved as crash-*; replay it with `FuzzZoneFile crash-FILE`.
+
+import CFuzz
+import Foundation
+import FuzzChecks
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(
+    LLVMFuzzerRunDriver(&argc, &argv) { start, count in
+        let bytes = count > 0 && start != nil ? Array(UnsafeBufferPointer(start: start, count: count)) : []
+        if let violation = FuzzChecks.zoneFile(bytes) { fatalError("FuzzChecks.zoneFile: \(violation)") }
+        return 0
+    })

@@ -1,0 +1,36 @@
+// FuzzRegressionTests: every saved fuzz input — the seed corpora and each crash a fuzzer found (named
+// `crash-WHAT`) — replayed through the same checks the fuzzers run (Fuzz/inputs/<target>/).
+
+import Foundation
+import FuzzChecks
+import Testing
+
+/// Fuzz/inputs, beside this package's Tests.
+let inputsRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fuzz/inputs")
+
+/// The saved inputs of one target, by file name.
+func inputs(_ target: String) throws -> [(String, [UInt8])] {
+    let dir = inputsRoot.appendingPathComponent(target)
+    return try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().map { name in
+        (name, Array(try Data(contentsOf: dir.appendingPathComponent(name))))
+    }
+}
+
+@Suite struct FuzzRegressionTests {
+    @Test(arguments: ["message", "query", "zonefile", "config"])
+    func savedInputsHoldTheProperties(target: String) throws {
+        let saved = try inputs(target)
+        #expect(saved.count >= 3, "Fuzz/inputs/\(target) holds the seed corpus")
+        let check: ([UInt8]) -> String? =
+            switch target {
+            case "message": FuzzChecks.message
+            case "query": FuzzChecks.query
+            case "zonefile": FuzzChecks.zoneFile
+            default: FuzzChecks.config
+            }
+        for (name, bytes) in saved {
+            #expect(check(bytes) == nil, "Fuzz/inputs/\(target)/\(name)")
+        }
+    }
+}
