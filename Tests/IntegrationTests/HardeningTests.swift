@@ -192,6 +192,33 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         }
     }
 
+    /// No amplification by design: what an attacker can make the server send per query octet, over UDP.
+    @Test func responsesAreNoLargerThanNeeded() throws {
+        let s = try ServerProcess(files: ["uplinkdns.yaml": poolConfig, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        func exchange(_ name: String, _ type: UInt16, edns: Bool = true) throws -> (ratio: Double, reply: [UInt8]) {
+            var q = udpQuery(id: 1, name: name, type: type)
+            if edns {
+                q[11] = 1
+                q += [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]  // OPT, 4096 octets
+            }
+            let r = try #require(udpExchange(port: s.port, q))
+            return (Double(r.count) / Double(q.count), r)
+        }
+        // Outside our zones: REFUSED with the question only — no records at all (RFC 8906 §3.1.5).
+        let refused = try exchange("victim.example.net", 255)
+        #expect(refused.reply[3] & 0x0F == 5 && refused.reply[6..<10].allSatisfy { $0 == 0 })
+        // ANY: one RRset (RFC 8482), not the whole node.
+        let any = try exchange("example.com", 255)
+        #expect(any.reply[6] == 0 && any.reply[7] == 1, "ANCOUNT \(any.reply[7])")
+        // Nothing this zone can be asked for, with the largest EDNS size, answers with more than 4× the query.
+        for (name, type) in [("example.com", 255), ("example.com", 6), ("www.example.com", 1), ("nope.example.com", 1)]
+        {
+            let r = try exchange(name, UInt16(type))
+            #expect(r.ratio < 4, "\(name) type \(type): \(r.reply.count) octets, \(r.ratio)×")
+        }
+    }
+
     @Test func oneClientCannotTakeEveryTCPConnection() throws {
         let config = poolConfig.replacingOccurrences(
             of: "server:\n", with: "server:\n  tcp: {max-connections: 10, max-per-client: 2, idle-timeout: 5}\n")
