@@ -11,12 +11,19 @@ import Zones
 
 /// Sends NOTIFY for a zone to each of its targets over UDP and waits for the acknowledgement, retrying after 1, 2,
 /// 4, 8 and 16 s (RFC 1996 §3.6 leaves the interval to the primary; a line flap should reach secondaries in
-/// seconds, not the minute BIND waits). A newer serial for the same zone and target supersedes the retries of an
-/// older one. An error answer (REFUSED, NOTAUTH…) ends the retries: the secondary has spoken.
+/// seconds, not the minute BIND waits). One sender thread per (zone, target) at most: a newer serial handed over
+/// while it runs replaces the one it is sending, with a fresh set of retries — so a flapping line never piles up
+/// blocked threads. An error answer (REFUSED, NOTAUTH…) ends the retries for that serial: the secondary has spoken.
 public final class Notifier: Sendable {
+    private struct Pending: Sendable {
+        var soa: ResourceRecord
+        var serial: UInt32
+        var key: TSIGKey?
+    }
+
     private let logger: Logger
-    /// The latest serial per "zone target", so that older retries stop.
-    private let latest = Mutex<[String: UInt32]>([:])
+    /// The newest serial to send per "zone target", and which slots have a sender running.
+    private let slots = Mutex<(latest: [String: Pending], active: Set<String>)>(([:], []))
     /// Acknowledged and failed NOTIFYs, for metrics and tests.
     private let tally = Mutex<(acknowledged: Int, failed: Int)>((0, 0))
     /// Seconds to wait for an answer before each retry.
@@ -33,26 +40,51 @@ public final class Notifier: Sendable {
 
     /// Notifies every target of `soa`'s zone of its serial, in the background.
     public func notify(zone origin: DomainName, soa: ResourceRecord, targets: [ListenAddress], key: TSIGKey?) {
-        let serial = soa.soaSerial ?? 0
+        let pending = Pending(soa: soa, serial: soa.soaSerial ?? 0, key: key)
         for target in targets {
             let slot = "\(origin.lowercased()) \(target)"
-            latest.withLock { $0[slot] = serial }
-            DispatchQueue.global().async { [self] in
-                send(origin: origin, soa: soa, serial: serial, target: target, key: key, slot: slot)
+            let start = slots.withLock { s in
+                s.latest[slot] = pending
+                return s.active.insert(slot).inserted
+            }
+            guard start else { continue }  // the running sender picks the new serial up
+            Thread.detachNewThread { [self] in run(origin: origin, target: target, slot: slot) }
+        }
+    }
+
+    /// The sender of one slot: sends the newest serial until it is acknowledged or given up, then checks for a
+    /// newer one before it stops.
+    private func run(origin: DomainName, target: ListenAddress, slot: String) {
+        var current = slots.withLock { $0.latest[slot] }
+        while let p = current {
+            let outcome = send(
+                origin: origin, p, target: target,
+                isCurrent: {
+                    self.slots.withLock { $0.latest[slot]?.serial } == p.serial
+                })
+            tally.withLock {
+                if outcome == .acknowledged { $0.acknowledged += 1 } else if outcome != .superseded { $0.failed += 1 }
+            }
+            current = slots.withLock { s in
+                guard let newest = s.latest[slot], newest.serial != p.serial || outcome == .superseded else {
+                    s.active.remove(slot)
+                    return nil
+                }
+                return newest
             }
         }
     }
 
-    private func send(
-        origin: DomainName, soa: ResourceRecord, serial: UInt32, target: ListenAddress, key: TSIGKey?, slot: String
-    ) {
-        guard let address = IPAddress(target.host) else { return }
+    enum Outcome { case acknowledged, refused, unanswered, superseded }
+
+    private func send(origin: DomainName, _ p: Pending, target: ListenAddress, isCurrent: () -> Bool) -> Outcome {
+        guard let address = IPAddress(target.host) else { return .unanswered }
         for (attempt, wait) in waits.enumerated() {
-            guard latest.withLock({ $0[slot] }) == serial else { return }  // a newer serial took over
+            guard isCurrent() else { return .superseded }
             let id = UInt16.random(in: 0...UInt16.max)
-            var message = Notifier.message(id: id, origin: origin, soa: soa)
+            var message = Notifier.message(id: id, origin: origin, soa: p.soa)
             var mac: [UInt8] = []
-            if let key {
+            if let key = p.key {
                 let signed = TSIG.sign(message, key: key, time: UInt64(Date().timeIntervalSince1970))
                 (message, mac) = (signed.message, signed.mac)
             }
@@ -60,20 +92,18 @@ public final class Notifier: Sendable {
                 continue
             }
             let rcode = RCode(rawValue: UInt16(reply[3] & 0x0F))
-            if let key, !TSIG.verifyResponse(reply, key: key, requestMAC: mac) {
-                logger.warning("NOTIFY \(origin) serial \(serial) to \(target): answer not signed with \(key.name)")
+            if let key = p.key, !TSIG.verifyResponse(reply, key: key, requestMAC: mac) {
+                logger.warning("NOTIFY \(origin) serial \(p.serial) to \(target): answer not signed with \(key.name)")
             }
             if rcode == .noError {
-                logger.info("NOTIFY \(origin) serial \(serial) to \(target): acknowledged (try \(attempt + 1))")
-                tally.withLock { $0.acknowledged += 1 }
-            } else {
-                logger.warning("NOTIFY \(origin) serial \(serial) to \(target): answered \(rcode)")
-                tally.withLock { $0.failed += 1 }
+                logger.info("NOTIFY \(origin) serial \(p.serial) to \(target): acknowledged (try \(attempt + 1))")
+                return .acknowledged
             }
-            return
+            logger.warning("NOTIFY \(origin) serial \(p.serial) to \(target): answered \(rcode)")
+            return .refused
         }
-        logger.warning("NOTIFY \(origin) serial \(serial) to \(target): no answer after \(waits.count) tries")
-        tally.withLock { $0.failed += 1 }
+        logger.warning("NOTIFY \(origin) serial \(p.serial) to \(target): no answer after \(waits.count) tries")
+        return .unanswered
     }
 
     /// A NOTIFY for `origin` (RFC 1996 §3.7: opcode NOTIFY, AA, the question `origin SOA`, and the new SOA in the

@@ -298,6 +298,38 @@ let localhost = IPAddress("127.0.0.1")
         #expect(notifier.counts.acknowledged == 1 && notifier.counts.failed == 0)
     }
 
+    @Test func aBurstOfSerialsToASilentSecondaryKeepsOneSenderAndSendsTheNewest() throws {
+        // A port nobody answers on (bound, never read).
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        _ = IPAddress("127.0.0.1")!.withSockaddr(port: 0) { bind(fd, $0, $1) }
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        let target = ListenAddress(host: "127.0.0.1", port: UInt16(bigEndian: sa.sin_port))
+        let notifier = Notifier(logger: Logger(label: "test"), waits: [0.2, 0.2])
+        let zone = try loadExample()
+        for serial in UInt32(1)...20 {
+            notifier.notify(zone: zone.origin, soa: zone.withSerial(serial).soa, targets: [target], key: nil)
+        }
+        // Superseded serials are neither retried nor counted as failures: one sender gives up on serial 20 alone.
+        for _ in 0..<100 where notifier.counts.failed == 0 { usleep(20_000) }
+        usleep(300_000)
+        #expect(notifier.counts == (acknowledged: 0, failed: 1))
+        var serials: [UInt32] = []
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard n > 0, let m = try? Message(bytes: Array(buffer[0..<n])), let s = m.answers.first?.soaSerial else {
+                break
+            }
+            serials.append(s)
+        }
+        #expect(serials.last == 20 && serials.count <= 4, "\(serials)")
+    }
+
     func loadExample() throws -> Zone {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("n-\(UUID().uuidString).zone")
         try "@ 300 IN SOA ns1 h 42 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n".write(
