@@ -63,7 +63,10 @@ extension Uplinks {
                 if let text = r.string(b, what: "links[\(name)].bandwidth"), let bits = parseBandwidth(text) {
                     link.bandwidth = bits
                 } else {
-                    r.fail(b, "links[\(name)].bandwidth is a rate such as 2mbit, 512kbit or 1gbit")
+                    r.fail(
+                        b,
+                        "links[\(name)].bandwidth is a rate such as 2mbit, 512kbit or 1gbit (at least 1 bit/s, at most 1024tbit)"
+                    )
                 }
             }
             link.explicitWeight = r.int(
@@ -173,6 +176,8 @@ extension Uplinks {
 
     /// `2mbit`, `512kbit`, `1gbit`, `100000bit` or a plain number of bits per second. Prefixes are binary, as the
     /// seeds count leased lines (a 2M line is four 512K lines: 2mbit : 512kbit = 4 : 1).
+    /// Rates above `maxBandwidth` (1 Pbit/s) are refused: no line is that fast, and a larger number would not fit
+    /// the arithmetic (a fuzzer found `57777…777kbit`, which used to trap converting to an integer).
     package static func parseBandwidth(_ text: String) -> UInt64? {
         let t = text.lowercased().filter { $0 != " " }
         let units: [(String, UInt64)] = [
@@ -180,12 +185,17 @@ extension Uplinks {
             ("bit", 1),
         ]
         for (suffix, factor) in units where t.hasSuffix(suffix) {
-            guard let v = Double(t.dropLast(suffix.count)), v > 0 else { return nil }
-            return UInt64(v * Double(factor))
+            guard let v = Double(t.dropLast(suffix.count)), v.isFinite, v > 0 else { return nil }
+            let bits = v * Double(factor)
+            guard bits >= 1, bits <= Double(maxBandwidth) else { return nil }
+            return UInt64(bits)
         }
-        guard let v = UInt64(t), v > 0 else { return nil }
+        guard let v = UInt64(t), v > 0, v <= maxBandwidth else { return nil }
         return v
     }
+
+    /// The largest rate a `bandwidth` may give: 1 Pbit/s.
+    package static let maxBandwidth: UInt64 = 1 << 50
     /// A link's `checks` and timing: `interval` (default 5 s) and `timeout` (default half the interval) per link,
     /// overridable per check; `rise` (2) and `fall` (3); `require` all (default), any, or a count.
     private static func healthSpec(_ m: [String: Node], link line: Link, _ r: inout YAMLReader) -> HealthSpec {

@@ -149,6 +149,15 @@ let uplinksBase = """
             "bandwidth is a rate"
         ),
         ("zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n", 3, "needs 'public'"),
+        // Found by the config fuzzer: a rate too large for the arithmetic used to trap instead of being refused.
+        (
+            "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n"
+                + "    bandwidth: 57777777777777777777777777777777777777777777712kbit\n", 5, "at most 1024tbit"
+        ),
+        (
+            "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    bandwidth: infkbit\n",
+            5, "bandwidth is a rate"
+        ),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    policy: random\n", 12, "policy 'random'"),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc]\n    all-down: maybe\n", 12, "all-down 'maybe'"),
         (uplinksBase + "pools:\n  - name: www.a.\n    links: [cnc, cnc]\n", 11, "lists link 'cnc' twice"),
