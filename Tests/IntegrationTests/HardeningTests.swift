@@ -219,6 +219,25 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         }
     }
 
+    @Test func theControlAPIRefusesAbsurdInput() throws {
+        let config = poolConfig.replacingOccurrences(of: "server:\n", with: "server:\n  control-token: t\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        let auth = ["Authorization: Bearer t"]
+        for body in [
+            "{\"state\":\"drain\",\"for\":\"infh\"}", "{\"state\":\"drain\",\"for\":1e308}",
+            "{\"state\":\"drain\",\"for\":\"-5m\"}", "{\"state\":\"sideways\"}", "not json", "",
+        ] {
+            let (status, _) = try httpRequest(port: s.controlPort, "POST", "/v1/links/cnc", headers: auth, body: body)
+            #expect(status == 400, "\(body)")
+        }
+        let (missing, _) = try httpRequest(
+            port: s.controlPort, "POST", "/v1/links/nope", headers: auth, body: "{\"state\":\"drain\"}")
+        #expect(missing == 404)
+        #expect(s.process.isRunning)
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))  // nothing changed
+    }
+
     @Test func oneClientCannotTakeEveryTCPConnection() throws {
         let config = poolConfig.replacingOccurrences(
             of: "server:\n", with: "server:\n  tcp: {max-connections: 10, max-per-client: 2, idle-timeout: 5}\n")
