@@ -91,7 +91,11 @@ public enum FuzzChecks {
             let text = ZoneText.render(zone)
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else { return nil }
             let again = try ZoneFileLoader.load(path: path, origin: zone.origin, displayPath: "f.zone")
-            return Set(again.records) == Set(zone.records) ? nil : "export → load changed the zone"
+            let (before, after) = (Set(zone.records), Set(again.records))
+            guard before != after else { return nil }
+            let lost = before.subtracting(after).map { ZoneText.line($0) }
+            let gained = after.subtracting(before).map { ZoneText.line($0) }
+            return "export → load changed the zone: lost \(lost), gained \(gained)"
         } catch let failure as ZoneLoadFailure {
             return failure.errors.allSatisfy { $0.description.hasPrefix("f.zone") } ? nil : "an error without the file"
         } catch {

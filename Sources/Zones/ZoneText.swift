@@ -3,12 +3,35 @@
 
 import CLDNS
 import DNSWire
+import Foundation
 
 /// Master-file text for records, one per line, as libldns prints them (`ldns_rr2str`): absolute owner names,
 /// explicit TTL and class, presentation-format RDATA (RFC 3597 `\# len hex` for types ldns does not know).
 public enum ZoneText {
-    /// One record as a line (without the newline); nil if ldns cannot read its wire form.
-    public static func line(_ rr: ResourceRecord) -> String? {
+    /// One record as a line (without the newline), as ldns prints it. When ldns cannot read the record back, or its
+    /// presentation of the RDATA would not read back to the same octets (RDATA that is not valid for its type,
+    /// which RFC 3597 `\#` input can carry: a fuzzer found a TYPE42 (APL) record that ldns cannot print, and which
+    /// the export used to leave out), the record is written in the generic form `TYPEnnn \# len hex` (RFC 3597
+    /// §5), which always loads back.
+    public static func line(_ rr: ResourceRecord) -> String {
+        if let text = presentation(rr), let back = try? ZoneFileLoader.parseRecord(text), back.type == rr.type,
+            back.rdata == rr.rdata
+        {
+            return text
+        }
+        return generic(rr)
+    }
+
+    /// `owner TTL CLASS TYPEnnn \# len hex`: RFC 3597 §5's form, valid for every record.
+    public static func generic(_ rr: ResourceRecord) -> String {
+        let cls = rr.rrClass == .in ? "IN" : "CLASS\(rr.rrClass.rawValue)"
+        let hex = rr.rdata.map { String(format: "%02x", $0) }.joined()
+        return
+            "\(rr.name)\t\(rr.ttl)\t\(cls)\tTYPE\(rr.type.rawValue)\t\\# \(rr.rdata.count)\(hex.isEmpty ? "" : " " + hex)"
+    }
+
+    /// ldns's presentation of one record.
+    static func presentation(_ rr: ResourceRecord) -> String? {
         var wire = rr.name.wire
         wire += [UInt8(rr.type.rawValue >> 8), UInt8(rr.type.rawValue & 0xFF)]
         wire += [UInt8(rr.rrClass.rawValue >> 8), UInt8(rr.rrClass.rawValue & 0xFF)]
@@ -34,7 +57,7 @@ public enum ZoneText {
         var out = header.map { "; \($0)\n" }.joined()
         out += "$ORIGIN \(zone.origin)\n"
         for rr in zone.records {
-            out += (line(rr) ?? "; (not printable: \(rr))") + "\n"
+            out += line(rr) + "\n"
         }
         return out
     }
