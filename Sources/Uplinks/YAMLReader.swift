@@ -1,5 +1,6 @@
 // YAMLReader: typed, line-aware reading of a YAML node tree, refusing unknown keys.
 
+import Foundation
 import Yams
 
 /// Reads values out of a composed YAML tree and records every mistake with its line. Every mapping is checked
@@ -55,9 +56,22 @@ package struct YAMLReader {
         return s.string
     }
 
+    /// A scalar's text. Numbers and booleans are read from it here, not by Yams's constructors: those follow YAML
+    /// 1.1 (base-60 `1:30`, octal, `.inf`) and one of them traps on overflow — a fuzzer found
+    /// `responses-per-second: 211100000000001067:78265` crashing the config loader.
+    static func scalar(_ node: Node) -> String? {
+        guard case .scalar(let s) = node else { return nil }
+        return s.string.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The words YAML users write for booleans.
+    static let booleans: [String: Bool] = [
+        "true": true, "yes": true, "on": true, "false": false, "no": false, "off": false,
+    ]
+
     package mutating func int(_ node: Node?, what: String, range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
-        guard let v = node.int, range.contains(v) else {
+        guard let v = YAMLReader.scalar(node).flatMap({ Int($0) }), range.contains(v) else {
             fail(node, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
             return nil
         }
@@ -66,7 +80,7 @@ package struct YAMLReader {
 
     package mutating func double(_ node: Node?, what: String, range: ClosedRange<Double>) -> Double? {
         guard let node else { return nil }
-        guard let v = node.float, range.contains(v) else {
+        guard let v = YAMLReader.scalar(node).flatMap({ Double($0) }), v.isFinite, range.contains(v) else {
             fail(node, "\(what) must be a number from \(range.lowerBound) to \(range.upperBound)")
             return nil
         }
@@ -75,7 +89,7 @@ package struct YAMLReader {
 
     package mutating func bool(_ node: Node?, what: String) -> Bool? {
         guard let node else { return nil }
-        guard let v = node.bool else {
+        guard let v = YAMLReader.scalar(node).flatMap({ YAMLReader.booleans[$0.lowercased()] }) else {
             fail(node, "\(what) must be true or false")
             return nil
         }

@@ -149,6 +149,12 @@ let uplinksBase = """
             "bandwidth is a rate"
         ),
         ("zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n", 3, "needs 'public'"),
+        // Found by the config fuzzer: Yams reads `1:30` as a base-60 integer and traps when it overflows.
+        (
+            "server:\n  rrl: {responses-per-second: 211100000000001067:78265}\nzones: [{origin: a., file: z}]\n", 2,
+            "server.rrl.responses-per-second must be a whole number"
+        ),
+        ("server:\n  tcp: {idle-timeout: .inf}\nzones: [{origin: a., file: z}]\n", 2, "idle-timeout must be a number"),
         // Found by the config fuzzer: a rate too large for the arithmetic used to trap instead of being refused.
         (
             "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n"
