@@ -55,7 +55,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
-            name: "FuzzChecks", dependencies: ["DNSWire", "Zones", "Responder", "Server", "Uplinks"],
+            name: "FuzzChecks",
+            dependencies: [
+                "DNSWire", "Zones", "Responder", "Server", "Uplinks", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "uplinkdns",
@@ -82,6 +85,6 @@ let package = Package(
         .testTarget(
             name: "ServerTests", dependencies: ["Server", "Responder", "Zones", "Uplinks"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
-        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire"], swiftSettings: strict),
     ]
 )

@@ -5,7 +5,7 @@ message, query: real queries (plain, EDNS, NSID, client subnet, ANY, TSIG-shaped
 responses the example server gives to them (pass --server PORT to capture those from a running `make run`).
 zonefile, config: the repository's example files and variants with every feature and with mistakes.
 """
-import os, socket, struct, sys
+import base64, hashlib, hmac, os, socket, struct, sys
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inputs")
 
@@ -42,6 +42,23 @@ queries = {
     "big-txt-udp512": query(14, "big.example.com", 16),
     "notify": struct.pack(">HHHHHH", 15, 0x2400, 1, 0, 0, 0) + name("example.com") + struct.pack(">HH", 6, 1),
 }
+
+def tsig_signed(message, key_name="k", secret=base64.b64decode("c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk="),
+                now=1_800_000_000):
+    """RFC 8945 §4.3: the MAC over the message and the TSIG variables; FuzzChecks verifies at this time."""
+    alg = name("hmac-sha256")
+    time48 = now.to_bytes(6, "big")
+    variables = name(key_name) + struct.pack(">HI", 255, 0) + alg + time48 + struct.pack(">HHH", 300, 0, 0)
+    mac = hmac.new(secret, message + variables, hashlib.sha256).digest()
+    rdata = alg + time48 + struct.pack(">HH", 300, len(mac)) + mac + message[0:2] + struct.pack(">HH", 0, 0)
+    signed = bytearray(message + name(key_name) + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata)
+    signed[10:12] = struct.pack(">H", struct.unpack(">H", bytes(signed[10:12]))[0] + 1)
+    return bytes(signed)
+
+queries["axfr-signed"] = tsig_signed(query(16, "example.com", 252, flags=0))
+queries["soa-signed"] = tsig_signed(query(17, "example.com", 6))
+queries["ixfr-signed"] = tsig_signed(queries["ixfr"])
+queries["axfr-unsigned"] = query(18, "example.com", 252, flags=0)
 
 def write(target, label, data):
     os.makedirs(os.path.join(root, target), exist_ok=True)

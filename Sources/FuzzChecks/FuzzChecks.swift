@@ -4,6 +4,7 @@
 
 import DNSWire
 import Foundation
+import Logging
 import Responder
 import Server
 import Uplinks
@@ -76,8 +77,36 @@ public enum FuzzChecks {
                 }
             }
         }
+        // What the compiled path defers (TSIG-signed queries, AXFR/IXFR): the server's slow path, with a key and a
+        // transfer ACL that lets this client in. Every message it returns parses and carries the query's ID.
+        for transport in [Transport.udp, .tcp] {
+            let replies = fuzzTransfer.respond(
+                bytes, client: IPAddress("198.51.100.7"), transport: transport, now: 1_800_000_000)
+            for r in replies {
+                guard (try? Message(bytes: r)) != nil else { return "a transfer-path response does not parse" }
+                guard bytes.count >= 2, r.count >= 12, r[0] == bytes[0], r[1] == bytes[1], r[2] & 0x80 != 0 else {
+                    return "a transfer-path response with another ID or without QR"
+                }
+            }
+        }
         return nil
     }
+
+    /// The transfer service over the fuzz snapshot: a key `k.` and transfers allowed from 198.51.100.0/24.
+    static let fuzzTransfer: ZoneTransfer = {
+        let t = ZoneTransfer(
+            store: SnapshotStore(fuzzSnapshot), logger: Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() })
+        guard
+            var config = try? Config.parse(
+                """
+                keys: [{name: k., secret: c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=}]
+                zones: [{origin: example.com., file: z, transfer: [198.51.100.0/24], key: k.}]
+                """, path: "/f.yaml")
+        else { fatalError("the fuzz transfer config does not parse") }
+        config.zones[0].key = config.keys.first
+        t.configure(config)
+        return t
+    }()
 
     /// The zone-file loader: any text loads or fails with errors that name the file; never a crash.
     public static func zoneFile(_ bytes: [UInt8]) -> Violation {
