@@ -101,8 +101,8 @@ public final class ZoneTransfer: Sendable {
             count("tsig-error")
             logger.notice(
                 "TSIG \(error) from \(client?.description ?? "?") with key \(record.keyName): answered NOTAUTH")
-            let reply = ZoneTransfer.errorMessage(
-                TSIG.unsigned(query, record), rcode: .notAuth)
+            let reply = ZoneTransfer.withID(
+                of: query, ZoneTransfer.errorMessage(TSIG.unsigned(query, record), rcode: .notAuth))
             guard let key else { return [TSIG.unsignedError(reply, request: record, error: error)] }
             // BADTIME: signed, with our time in Other Data so the client can see the skew (RFC 8945 §5.2.3).
             return [
@@ -112,7 +112,11 @@ public final class ZoneTransfer: Sendable {
                 ).message
             ]
         case .verified(let key, let record, let message):
-            let replies = answer(message, client: client, transport: transport, key: key)
+            // The MAC covered the message with its TSIG's Original ID (RFC 8945 §4.3.1: a forwarder may have changed
+            // the header's); the answer goes back with the ID the client sent, and is signed with that one.
+            let replies = answer(message, client: client, transport: transport, key: key).map {
+                ZoneTransfer.withID(of: query, $0)
+            }
             var previous = record.mac
             return replies.enumerated().map { i, m in
                 let signed = TSIG.sign(m, key: key, time: now, previousMAC: previous, timersOnly: i > 0)
@@ -124,6 +128,15 @@ public final class ZoneTransfer: Sendable {
         case .unsigned:
             return answer(query, client: client, transport: transport, key: nil)
         }
+    }
+
+    /// `message` with the header ID of `query`.
+    static func withID(of query: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        guard query.count >= 2, message.count >= 2 else { return message }
+        var out = message
+        out[0] = query[0]
+        out[1] = query[1]
+        return out
     }
 
     /// The UDP size a response may have: the client's EDNS payload size capped by ours, or 512 without EDNS.

@@ -176,6 +176,16 @@ let localhost = IPAddress("127.0.0.1")
         let m = try Message(bytes: TSIG.unsigned(reply, try #require(try TSIG.find(reply))))
         #expect(m.answers.first?.soaSerial == server.store.current().0.serial(try DomainName("example.com.")))
         #expect(m.header.flags & Header.Flag.aa != 0)
+
+        // A forwarder changed the header ID after signing (the TSIG keeps the Original ID, RFC 8945 §4.3.1): the
+        // query still verifies, and the answer carries the ID the client sent. (Found by the query fuzzer.)
+        var forwarded = request.message
+        forwarded[0] = 0x77
+        forwarded[1] = 0x88
+        let answer = try #require(
+            server.transfer.respond(forwarded, client: localhost, transport: .udp, now: now).first)
+        #expect(answer[0] == 0x77 && answer[1] == 0x88 && answer[3] & 0x0F == 0)
+        #expect(TSIG.verifyResponse(answer, key: transferKey, requestMAC: request.mac))
     }
 }
 
