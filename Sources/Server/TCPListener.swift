@@ -38,7 +38,7 @@ public final class TCPListener: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in open.release(peer) }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         DNSTCPHandler(store: store, stats: stats, transfer: transfer))
@@ -121,6 +121,8 @@ final class DNSTCPHandler: ChannelInboundHandler {
     private var client: ClientAddress?
     /// Transfers and signed answers being built off the loop: the connection is not idle while one is.
     private var pending = 0
+    /// Idle periods in a row during which the client read nothing of what is queued for it.
+    private var stalls = 0
 
     private let stats: QueryStats.Block
     private let transfer: ZoneTransfer?
@@ -184,14 +186,26 @@ final class DNSTCPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(buf), promise: nil)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { stalls = 0 }  // the client is reading again
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            // No traffic either way for the idle timeout (RFC 7766 §6.2.3), unless an answer is still being built.
+            // No query for the idle timeout (RFC 7766 §6.2.3): closed, unless an answer is still being built, or a
+            // long one (a transfer) is still being delivered — for up to three idle periods without the client
+            // reading any of it, so a reader that stops cannot hold the connection. (Watching writes with
+            // `allTimeout` instead measured 20 % more CPU per TCP query.)
             guard pending == 0 else { return }
+            if !context.channel.isWritable && stalls < 3 {
+                stalls += 1
+                return
+            }
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
