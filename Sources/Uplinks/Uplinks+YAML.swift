@@ -42,7 +42,7 @@ extension Uplinks {
             }
             if let node = m["inside"], let text = r.string(node, what: "links[\(name)].inside") {
                 let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-                if let a = IPAddress(parts[0]) {
+                if let a = parts.first.flatMap({ IPAddress($0) }) {
                     link.inside = a
                     link.insidePrefix = a.isIPv6 ? 64 : 24
                     if parts.count == 2 {

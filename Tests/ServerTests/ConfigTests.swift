@@ -155,6 +155,11 @@ let uplinksBase = """
             "server.rrl.responses-per-second must be a whole number"
         ),
         ("server:\n  tcp: {idle-timeout: .inf}\nzones: [{origin: a., file: z}]\n", 2, "idle-timeout must be a number"),
+        // Found by the config fuzzer (CI smoke): an empty `inside:` indexed past the end of its parts.
+        (
+            "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    inside: \"\"\n", 5,
+            "is not an address"
+        ),
         // Found by the config fuzzer: a rate too large for the arithmetic used to trap instead of being refused.
         (
             "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n"
