@@ -12,9 +12,11 @@
 #   systemd                  systemd-analyze, which checks config/uplinkdns.service
 # Debian's knot package would start its daemon on install (port 53): a temporary policy-rc.d stops that, so the only
 # knotd that runs is the one the test starts and stops by PID.
+# Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
     iproute2 nftables systemd)
+if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,6 +28,11 @@ public enum ZoneContent {
         zone.adding(sets.filter { $0.name.isSubdomain(of: zone.origin) }, names: sets.map(\.name)).withSerial(serial)
     }
 
+    /// The records of the pools whose names lie in the zone at `origin`.
+    public static func poolSets(_ plans: [PoolPlan], in origin: DomainName) -> [RRset] {
+        plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+    }
+
     /// The fingerprint of `zone`'s file content (`Zone.contentFingerprint`, computed once per load) combined with
     /// the pools' records: equal exactly when a transfer would carry the same records.
     public static func fingerprint(file: UInt64, origin: DomainName, pools sets: [RRset]) -> UInt64 {
@@ -48,7 +53,7 @@ extension Snapshot {
     /// worth) and the served serial. Nil when no such zone is served.
     public func transferZone(_ origin: DomainName) -> Zone? {
         guard let zone = zoneSet.zones[origin] else { return nil }
-        let sets = plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+        let sets = ZoneContent.poolSets(plans, in: origin)
         return ZoneContent.zone(zone, pools: sets, serial: zone.fileSerial)
     }
 

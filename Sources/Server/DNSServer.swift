@@ -195,7 +195,7 @@ public final class DNSServer: Sendable {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
         for (origin, zone) in zones.zones {
-            let sets = plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+            let sets = ZoneContent.poolSets(plans, in: origin)
             let fingerprint = ZoneContent.fingerprint(
                 file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
             let (serial, changed) = serials.serial(

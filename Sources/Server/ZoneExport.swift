@@ -37,7 +37,7 @@ public enum ZoneExport {
         let sets: [RRset]
         switch addresses {
         case .up(let up):
-            sets = config.plans(up: up).filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
+            sets = ZoneContent.poolSets(config.plans(up: up), in: origin)
         case .every:
             sets = config.uplinks.pools.filter { $0.name.isSubdomain(of: origin) }.flatMap {
                 everySets($0, config.uplinks)
