@@ -14,3 +14,10 @@ int uplink_recvmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count) {
 int uplink_sendmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count) {
     return sendmmsg(fd, (struct mmsghdr *)msgs, count, 0);
 }
+
+#ifdef __GLIBC__
+#include <malloc.h>
+int uplink_malloc_trim(void) { return malloc_trim(0); }
+#else
+int uplink_malloc_trim(void) { return 0; }
+#endif

@@ -34,12 +34,16 @@ public struct CompiledAnswer: Sendable {
     public var fixupCount: Int32
 }
 
-/// One pointer to patch at query time: at body offset `at`, write `0xC000 | (12 + qnameLength + delta)`.
+/// One patch applied at query time at body offset `at`. With `zone` negative, a compression pointer: write
+/// `0xC000 | (12 + qnameLength + delta)`. With `zone` ≥ 0, an SOA serial: write the served serial of zone number
+/// `zone` (its 4 octets), so that a serial that moves with a health change costs no body that holds the SOA.
 public struct Fixup: Sendable {
-    /// Offset of the pointer within the body.
+    /// Offset of the pointer (or the serial) within the body.
     public var at: UInt16
     /// Distance of the target from the end of the question name.
     public var delta: Int16
+    /// The zone whose serial goes here, or -1 for a pointer.
+    public var zone: Int16 = -1
 }
 
 /// Owns the arenas that compiled answers point into while a snapshot is being built.
@@ -51,10 +55,11 @@ struct AnswerArena {
     /// Compiles a resolution. `template` is the question name the body is built against. With `anchor` set, the
     /// body serves every query name that ends in `anchor` and its pointers are stored as fixups; with
     /// `ownerIsQuery` too (wildcard synthesis), names equal to the template stand for the query name itself and
-    /// point to offset 12.
+    /// point to offset 12. `serialZone` numbers the zone of an SOA owner: its serial becomes a fixup.
     mutating func add(
-        _ res: Resolution, template: DomainName, anchor: DomainName? = nil, ownerIsQuery: Bool = false
-    ) -> Int32 {
+        _ res: Resolution, template: DomainName, anchor: DomainName? = nil, ownerIsQuery: Bool = false,
+        serialZone: (DomainName) -> Int? = { _ in nil }
+    ) -> AnswerRef {
         var w = MessageWriter()
         w.append([UInt8](repeating: 0, count: 12))
         w.append(template.wire)
@@ -67,7 +72,14 @@ struct AnswerArena {
         w.u16(0)
         w.u16(0)
         let bodyStart = w.bytes.count
-        for rr in res.answer + res.authority + res.glue { w.record(rr) }
+        var serials: [Fixup] = []
+        for rr in res.answer + res.authority + res.glue {
+            w.record(rr)
+            // The serial is the first of the five 32-bit fields that end an SOA's RDATA (RFC 1035 §3.3.13).
+            if rr.type == .soa, rr.rdata.count >= 20, let zone = serialZone(rr.name) {
+                serials.append(Fixup(at: UInt16(w.bytes.count - 20 - bodyStart), delta: 0, zone: Int16(zone)))
+            }
+        }
         let minEnd = w.bytes.count
         for rr in res.additional { w.record(rr) }
 
@@ -85,6 +97,7 @@ struct AnswerArena {
                 body[p.at - bodyStart + 1] = UInt8(v & 0xFF)
             }
         }
+        fixups += serials
         let aa: UInt16 = res.authoritative ? Header.Flag.aa : 0
         let answer = CompiledAnswer(
             flags: aa | (res.rcode.rawValue & 0xF),
@@ -99,6 +112,6 @@ struct AnswerArena {
             fixupCount: Int32(fixups.count - fixStart))
         bytes += body
         answers.append(answer)
-        return Int32(answers.count - 1)
+        return .body(answers.count - 1)
     }
 }

@@ -21,15 +21,11 @@ public final class QueryScratch {
     var rotation: UInt64
     /// The question type of the last query this worker parsed (0 if it had no readable question), for counting.
     public internal(set) var lastQType: UInt16 = 0
-    /// What the last response was, for rate limiting: its compiled answer (a pool's group for pool answers), or
-    /// `errorClass` for error responses, `otherClass` for CHAOS and slow-path answers.
-    public internal(set) var lastAnswer: Int32 = QueryScratch.errorClass
+    /// What the last response was, for rate limiting: its compiled answer (a pool's group for pool answers),
+    /// `.error` for error responses, `.other` for CHAOS and slow-path answers.
+    public internal(set) var lastAnswer: AnswerRef = .error
     /// Where the last query's question ended (12 when it had none): a truncated response keeps up to here.
     public internal(set) var lastQuestionEnd: Int = 12
-    /// `lastAnswer` for error responses (REFUSED, FORMERR, NOTIMP…).
-    public static let errorClass = Int32.min
-    /// `lastAnswer` for CHAOS and slow-path answers.
-    public static let otherClass = Int32.min + 1
 
     /// Allocates the scratch buffers (once per worker); `rotationSeed` fixes the starting point (tests).
     public init(rotationSeed: UInt64 = UInt64.random(in: 0..<UInt64(UInt32.max))) {
@@ -77,7 +73,7 @@ public enum QueryProcessor {
         var q = QueryView()
         let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
         scratch.lastQType = outcome == .ok ? q.qtype : 0
-        scratch.lastAnswer = QueryScratch.errorClass
+        scratch.lastAnswer = .error
         scratch.lastQuestionEnd = outcome == .ok || outcome == .formErr(withQuestion: true) ? q.questionEnd : 12
         switch outcome {
         case .drop:
@@ -95,7 +91,7 @@ public enum QueryProcessor {
             return deferring ? deferred : error(.notAuth, q, query, s, out, question: true, opt: q.hasEDNS)
         }
         if q.qclass == RRClass.ch.rawValue {
-            scratch.lastAnswer = QueryScratch.otherClass
+            scratch.lastAnswer = .other
             return chaos(q, query, s, out, scratch: scratch, transport: transport)
         }
         guard q.qclass == RRClass.in.rawValue || q.qclass == RRClass.any.rawValue else {
@@ -107,47 +103,61 @@ public enum QueryProcessor {
         }
 
         // Closest encloser: probe the query name, then each parent, in the table of every name we serve.
+        let b = s.base
         let qlen = q.qnameLength
         var found: Int32 = -1
         var depth = 0
         for i in 0...q.labelCount {
             let off = i < q.labelCount ? Int(scratch.labels[i]) : qlen - 1
-            if let n = s.table.find(UnsafeRawBufferPointer(start: scratch.lowerName + off, count: qlen - off)) {
+            if let n = b.table.find(UnsafeRawBufferPointer(start: scratch.lowerName + off, count: qlen - off)) {
                 found = n
                 depth = i
                 break
             }
         }
         guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
-        let node = s.nodes[Int(found)]
-        var answer: Int32
+        let node = b.nodes[Int(found)]
+        var answer: AnswerRef
         if depth == 0 {
-            if q.qtype == RRType.ds.rawValue && node.dsAnswer >= 0 {
+            if q.qtype == RRType.ds.rawValue && node.dsAnswer != .none {
                 answer = node.dsAnswer
-            } else if node.block >= 0 {
-                answer = node.block
-            } else if node.block == Snapshot.belowDNAME {
-                scratch.lastAnswer = QueryScratch.otherClass
+            } else if node.block == .none {
+                answer = b.answer(node: found, qtype: q.qtype)
+            } else if node.block == .belowDNAME {
+                scratch.lastAnswer = .other
                 return slowPath(q, query, s, out, transport: transport)
             } else {
-                answer = s.answer(node: found, qtype: q.qtype)
+                answer = node.block
             }
-        } else if node.block >= 0 {
-            answer = node.block
-        } else if node.block == Snapshot.belowDNAME || node.hasDNAME {
-            scratch.lastAnswer = QueryScratch.otherClass
+        } else if node.block == .belowDNAME || (node.block == .none && node.hasDNAME) {
+            scratch.lastAnswer = .other
             return slowPath(q, query, s, out, transport: transport)
+        } else if node.block != .none {
+            answer = node.block
         } else if node.wildcard >= 0 {
-            answer = s.answer(node: node.wildcard, qtype: q.qtype)
+            answer = b.answer(node: node.wildcard, qtype: q.qtype)
         } else {
-            answer = s.zones[Int(node.zone)].nxDomain
+            answer = b.zones[Int(node.zone)].nxDomain
         }
         scratch.lastAnswer = answer
-        var ecsScope: UInt8 = 0
-        if answer < 0 {
+        let serials = s.overlay.serials
+        switch answer.kind {
+        case .body(let index):
+            return b.bodyBytes.withUnsafeBufferPointer { bytes in
+                b.fixups.withUnsafeBufferPointer { fixups in
+                    serials.withUnsafeBufferPointer { serials in
+                        emit(
+                            b.answers[index], bytes: bytes, fixups: fixups, serials: serials, q, query, s, out,
+                            transport: transport)
+                    }
+                }
+            }
+        case .group(let index):
             // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:
             // the scope says how far the answer depends on the client: the source prefix for sticky, else /0).
-            let g = s.groups[Int(-answer - 1)]
+            let o = s.overlay
+            let g = o.groups[index]
+            var ecsScope: UInt8 = 0
             let step: Int
             switch g.selection {
             case .fixed:
@@ -166,16 +176,19 @@ public enum QueryProcessor {
                 }
             }
             let i = Int(g.start) + step % Int(g.count)
-            answer = s.groupSteps[i]
-            s.stepCounters[i]?.increment()
-        }
-        let scope = ecsScope
-        return s.bodyBytes.withUnsafeBufferPointer { bytes in
-            s.fixups.withUnsafeBufferPointer { fixups in
-                emit(
-                    s.answers[Int(answer)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport,
-                    ecsScope: scope)
+            o.stepCounters[i]?.increment()
+            let scope = ecsScope
+            return o.bodyBytes.withUnsafeBufferPointer { bytes in
+                o.fixups.withUnsafeBufferPointer { fixups in
+                    serials.withUnsafeBufferPointer { serials in
+                        emit(
+                            o.answers[Int(o.steps[i])], bytes: bytes, fixups: fixups, serials: serials, q, query, s,
+                            out, transport: transport, ecsScope: scope)
+                    }
+                }
             }
+        case .none, .belowDNAME, .error, .other:
+            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
     }
 
@@ -203,7 +216,8 @@ public enum QueryProcessor {
     /// Writes header, question, the body (whole, without optional additional data, or none with TC=1) and OPT.
     static func emit(
         _ a: CompiledAnswer, bytes: UnsafeBufferPointer<UInt8>, fixups: UnsafeBufferPointer<Fixup>,
-        _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
+        serials: UnsafeBufferPointer<UInt32>, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
+        _ out: UnsafeMutableRawBufferPointer,
         transport: Transport, ecsScope: UInt8 = 0
     ) -> Int {
         let qend = q.questionEnd
@@ -234,10 +248,17 @@ public enum QueryProcessor {
             let fend = f + Int(a.fixupCount)
             while f < fend {
                 let fx = fixups[f]
-                if Int(fx.at) < len {
-                    let v = UInt16(0xC000) | UInt16(12 + q.qnameLength + Int(fx.delta))
-                    out[base + Int(fx.at)] = UInt8(v >> 8)
-                    out[base + Int(fx.at) + 1] = UInt8(v & 0xFF)
+                if fx.zone < 0 {
+                    if Int(fx.at) < len {
+                        let v = UInt16(0xC000) | UInt16(12 + q.qnameLength + Int(fx.delta))
+                        out[base + Int(fx.at)] = UInt8(v >> 8)
+                        out[base + Int(fx.at) + 1] = UInt8(v & 0xFF)
+                    }
+                } else if Int(fx.at) + 4 <= len, Int(fx.zone) < serials.count {
+                    // The zone's served serial (the overlay's): it moves without recompiling the body.
+                    let serial = serials[Int(fx.zone)]
+                    put16(out, base + Int(fx.at), UInt16(truncatingIfNeeded: serial >> 16))
+                    put16(out, base + Int(fx.at) + 2, UInt16(truncatingIfNeeded: serial))
                 }
                 f += 1
             }
@@ -267,12 +288,15 @@ public enum QueryProcessor {
     ) -> Int {
         if q.qtype == RRType.txt.rawValue {
             let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
-            for entry in s.chaos where entry.name.elementsEqual(name) {
-                return s.bodyBytes.withUnsafeBufferPointer { bytes in
-                    s.fixups.withUnsafeBufferPointer { fixups in
+            let b = s.base
+            for entry in b.chaos where entry.name.elementsEqual(name) {
+                guard case .body(let index) = entry.answer.kind else { break }
+                return b.bodyBytes.withUnsafeBufferPointer { bytes in
+                    b.fixups.withUnsafeBufferPointer { fixups in
                         emit(
-                            s.answers[Int(entry.answer)], bytes: bytes, fixups: fixups, q, query, s, out,
-                            transport: transport)
+                            b.answers[index], bytes: bytes, fixups: fixups,
+                            serials: UnsafeBufferPointer(start: nil, count: 0),
+                            q, query, s, out, transport: transport)
                     }
                 }
             }
@@ -289,11 +313,17 @@ public enum QueryProcessor {
         guard let qname = try? reader.name(), let zone = s.zoneSet.zone(for: qname, qtype: RRType(q.qtype)) else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
+        // The zone as it answers now holds the pools' current records and the served serial: no fixups needed.
         var arena = AnswerArena()
-        let idx = arena.add(zone.resolve(qname, RRType(q.qtype)), template: qname)
+        guard case .body(let index) = arena.add(zone.resolve(qname, RRType(q.qtype)), template: qname).kind else {
+            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
         return arena.bytes.withUnsafeBufferPointer { bytes in
             arena.fixups.withUnsafeBufferPointer { fixups in
-                emit(arena.answers[Int(idx)], bytes: bytes, fixups: fixups, q, query, s, out, transport: transport)
+                emit(
+                    arena.answers[index], bytes: bytes, fixups: fixups,
+                    serials: UnsafeBufferPointer(start: nil, count: 0),
+                    q, query, s, out, transport: transport)
             }
         }
     }

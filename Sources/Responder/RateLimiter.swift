@@ -90,7 +90,7 @@ public final class RateLimiter: Sendable {
 
     /// Accounts one response `answer` to `client` in second `now` and says what to do with it.
     @inline(__always)
-    public func check(client: ClientAddress, answer: Int32, now: UInt32) -> Verdict {
+    public func check(client: ClientAddress, answer: AnswerRef, now: UInt32) -> Verdict {
         let limit = rate.load(ordering: .relaxed)
         guard limit > 0 else { return .send }
         for e in exempt
@@ -100,7 +100,7 @@ public final class RateLimiter: Sendable {
         var h = StableHash()
         h.add(UInt64(client.family))
         h.add(client.family == 6 ? client.hi & v6Mask : client.hi & v4Mask)
-        h.add(UInt64(UInt32(bitPattern: answer)))
+        h.add(UInt64(UInt32(bitPattern: answer.raw)))
         let key = h.value
         let slot = table + Int(truncatingIfNeeded: key) & mask
         let tag = key >> 40

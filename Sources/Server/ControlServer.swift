@@ -13,7 +13,10 @@ struct ControlActions: Sendable {
     var links: @Sendable () -> [LinkHealth]
     var addresses: @Sendable (String) -> [String]
     var setOverride: @Sendable (String, Override?, TimeInterval?) -> Bool
-    var reload: @Sendable () -> [String]?
+    /// Calls back, off the event loop, once every build asked for so far serves, with the generation serving then.
+    var afterBuilds: @Sendable (@escaping @Sendable (Int) -> Void) -> Void = { $0(0) }
+    /// Reloads off the event loop and calls back with nil (success) or the errors, once the result serves.
+    var reload: @Sendable (@escaping @Sendable ([String]?) -> Void) -> Void
     var metrics: @Sendable () -> String
     /// The zone `origin` as transferred now, as master-file text (nil: not served).
     var export: @Sendable (String) -> String? = { _ in nil }
@@ -23,8 +26,10 @@ struct ControlActions: Sendable {
 
 /// Serves the control API on one address (loopback by default):
 /// - `GET /v1/links`: every line's state, probed state, override and expiry, since, reason, addresses;
-/// - `POST /v1/links/{name}` with `{"state": "drain"|"force-up"|"force-down"|"auto", "for": "10m"}`;
-/// - `POST /v1/reload`: reload config and zones (the old data keeps serving on error; the errors are returned);
+/// - `POST /v1/links/{name}` with `{"state": "drain"|"force-up"|"force-down"|"auto", "for": "10m"}`: answered
+///   once the change serves, with the snapshot generation that carries it;
+/// - `POST /v1/reload`: reload config and zones (the old data keeps serving on error; the errors are returned),
+///   answered once the new data serves;
 /// - `GET /v1/zones`: every zone with its served serial;
 /// - `GET /v1/zones/{origin}/export`: the zone as transferred now, master-file text (needs the token: it is the
 ///   whole zone, which AXFR also guards);
@@ -94,35 +99,63 @@ final class ControlHandler: ChannelInboundHandler {
             if body.count < 65536 { body += b.readBytes(length: b.readableBytes) ?? [] }
         case .end:
             guard let head else { return }
-            let (status, type, text) = route(head)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: "\(text.utf8.count)")
-            headers.add(name: "Connection", value: "close")
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                promise: nil)
-            context.write(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            switch route(head) {
+            case .now(let status, let type, let text):
+                respond(context: context, head: head, status: status, type: type, text: text)
+            case .later(let work):
+                // Built off the event loop (the builder); the reply comes back to the loop when it is done, so the
+                // loop keeps serving TCP and other API calls meanwhile.
+                let loop = context.eventLoop
+                let bound = NIOLoopBound((self, context), eventLoop: loop)
+                work { status, type, text in
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        handler.respond(context: context, head: head, status: status, type: type, text: text)
+                    }
+                }
+            }
         }
     }
 
-    private func json(_ object: Any) -> String {
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, type: String, text: String
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: "\(text.utf8.count)")
+        headers.add(name: "Connection", value: "close")
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
+        context.write(
+            wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// A reply: ready now, or made off the loop and handed to the callback.
+    enum Reply {
+        case now(HTTPResponseStatus, String, String)
+        case later(
+            @Sendable (@escaping @Sendable (HTTPResponseStatus, String, String) -> Void) -> Void)
+    }
+
+    private func json(_ object: Any) -> String { ControlHandler.json(object) }
+
+    static func json(_ object: Any) -> String {
         let data =
             (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    private func route(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, String) {
+    private func route(_ head: HTTPRequestHead) -> Reply {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         let authorized = head.headers["Authorization"].first == "Bearer \(token)"
         switch (head.method, path) {
         case (.GET, "/healthz"):
-            return (.ok, "text/plain", "ok\n")
+            return .now(.ok, "text/plain", "ok\n")
         case (.GET, "/metrics"):
-            return (.ok, "text/plain; version=0.0.4", actions.metrics())
+            return .now(.ok, "text/plain; version=0.0.4", actions.metrics())
         case (.GET, "/v1/links"):
             let now = Date()
             let iso = ISO8601DateFormatter()
@@ -137,40 +170,50 @@ final class ControlHandler: ChannelInboundHandler {
                 }
                 return o
             }
-            return (.ok, "application/json", json(list))
+            return .now(.ok, "application/json", json(list))
         case (.GET, "/v1/zones"):
-            return (
+            return .now(
                 .ok, "application/json",
                 json(actions.zones().map { ["origin": $0.origin, "serial": Int($0.serial)] as [String: Any] })
             )
         case (.GET, let p) where p.hasPrefix("/v1/zones/") && p.hasSuffix("/export"):
             guard authorized else {
-                return (
+                return .now(
                     .unauthorized, "application/json",
                     json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
                 )
             }
             let origin = String(p.dropFirst("/v1/zones/".count).dropLast("/export".count))
             guard let text = actions.export(origin) else {
-                return (.notFound, "application/json", json(["error": "no zone '\(origin)' is served here"]))
+                return .now(.notFound, "application/json", json(["error": "no zone '\(origin)' is served here"]))
             }
-            return (.ok, "text/dns", text)
+            return .now(.ok, "text/dns", text)
         case (.POST, _) where !authorized:
-            return (
+            return .now(
                 .unauthorized, "application/json",
                 json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
             )
         case (.POST, "/v1/reload"):
-            if let errors = actions.reload() {
-                return (.unprocessableEntity, "application/json", json(["ok": false, "errors": errors]))
+            let actions = self.actions
+            return .later { reply in
+                actions.reload { errors in
+                    if let errors {
+                        reply(
+                            .unprocessableEntity, "application/json",
+                            ControlHandler.json(["ok": false, "errors": errors]))
+                    } else {
+                        actions.afterBuilds { generation in
+                            reply(.ok, "application/json", ControlHandler.json(["ok": true, "generation": generation]))
+                        }
+                    }
+                }
             }
-            return (.ok, "application/json", json(["ok": true]))
         case (.POST, let p) where p.hasPrefix("/v1/links/"):
             let name = String(p.dropFirst("/v1/links/".count))
             guard let req = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
                 let state = req["state"] as? String
             else {
-                return (
+                return .now(
                     .badRequest, "application/json",
                     json([
                         "error": "body: {\"state\": \"drain\"|\"force-up\"|\"force-down\"|\"auto\", \"for\": \"10m\"}"
@@ -183,7 +226,7 @@ final class ControlHandler: ChannelInboundHandler {
             } else if let o = Override(rawValue: state) {
                 override = o
             } else {
-                return (
+                return .now(
                     .badRequest, "application/json",
                     json(["error": "state '\(state)' is not drain, force-up, force-down or auto"])
                 )
@@ -191,7 +234,7 @@ final class ControlHandler: ChannelInboundHandler {
             var duration: TimeInterval?
             if let f = req["for"] {
                 guard let d = ControlServer.duration("\(f)") else {
-                    return (
+                    return .now(
                         .badRequest, "application/json",
                         json(["error": "for: a duration such as 30s, 10m, 2h (at most 366d)"])
                     )
@@ -199,13 +242,21 @@ final class ControlHandler: ChannelInboundHandler {
                 duration = d
             }
             guard actions.setOverride(name, override, duration) else {
-                return (.notFound, "application/json", json(["error": "no link '\(name)'"]))
+                return .now(.notFound, "application/json", json(["error": "no link '\(name)'"]))
             }
             let span = duration.map { " for \(Int($0)) s" } ?? ""
             logger.notice("control: link \(name) set to \(state)\(span)")
-            return (.ok, "application/json", json(["ok": true, "link": name, "state": state]))
+            // Answered once the answers show the change: the builder has built it (or it changed nothing).
+            let actions = self.actions
+            return .later { reply in
+                actions.afterBuilds { generation in
+                    reply(
+                        .ok, "application/json",
+                        ControlHandler.json(["ok": true, "link": name, "state": state, "generation": generation]))
+                }
+            }
         default:
-            return (.notFound, "application/json", json(["error": "no such endpoint: \(head.method) \(path)"]))
+            return .now(.notFound, "application/json", json(["error": "no such endpoint: \(head.method) \(path)"]))
         }
     }
 }

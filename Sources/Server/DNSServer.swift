@@ -1,5 +1,6 @@
 // DNSServer: owns the listeners and the snapshot; starts, reloads on SIGHUP, stops on SIGTERM/SIGINT.
 
+import CUplinkSys
 import DNSWire
 import Dispatch
 import Foundation
@@ -26,6 +27,10 @@ public final class DNSServer: Sendable {
         var started = false
         /// The lines currently up; nil = all (the default until the health module says otherwise).
         var up: Set<String>?
+        /// Moves with every change of `up`; the builder skips a change that a later build already covered.
+        var upVersion = 0
+        var builtUpVersion = -1
+
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         var group: MultiThreadedEventLoopGroup?
@@ -52,9 +57,12 @@ public final class DNSServer: Sendable {
     public let notifier: Notifier
     /// Response rate limiting for UDP answers (`server.rrl`).
     public let limiter: RateLimiter
-    /// Held while a snapshot is built and installed, so that serials are decided and served in the same order.
-    private let buildLock = Mutex(0)
+    /// The one builder: every snapshot (health change, override, reload) is built and installed here, in order,
+    /// never on a thread that serves queries or the control API; old snapshots are freed here too.
+    private let builder = DispatchQueue(label: "uplinkdns.builder", qos: .userInitiated)
     private let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
+    /// While serving, the builder frees retired snapshots every second (`scheduleReclaim`).
+    private let reclaiming = Atomic<Bool>(false)
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
     /// `control`: nil = as configured; `.some(nil)` = off; `.some(address)` = that address.
@@ -80,7 +88,7 @@ public final class DNSServer: Sendable {
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
             restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
-        ) { up in box.server?.setLinesUp(up) }
+        ) { up in box.server?.setLinesUp(up, wait: false) }
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, logger: logger)
         transfer.configure(config)
@@ -105,6 +113,9 @@ public final class DNSServer: Sendable {
         done.wait()
         setLinesUp(health.up)
         health.start()
+        // Replaced snapshots are freed once every serving thread has moved past them (`SnapshotStore.reclaim`).
+        reclaiming.store(true, ordering: .relaxed)
+        scheduleReclaim()
         let config = state.withLock { $0.config }
         let workers = config.udpWorkers > 0 ? config.udpWorkers : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -185,13 +196,11 @@ public final class DNSServer: Sendable {
         logger.notice("running as \(user) (uid \(uid), gid \(gid))")
     }
 
-    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
-    /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
-    static func compile(
-        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
-        counters: AnswerCounters, logger: Logger
-    ) -> (Snapshot, [DomainName]) {
-        let plans = config.plans(up: up)
+    /// Decides each zone's served serial for `zones` with the pools answering `plans`, from its content
+    /// (`SerialKeeper`): the serials, and the zones whose serial moved.
+    static func decideSerials(
+        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], serials: SerialKeeper, logger: Logger
+    ) -> (served: [DomainName: UInt32], moved: [DomainName]) {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
         for (origin, zone) in zones.zones {
@@ -211,6 +220,18 @@ public final class DNSServer: Sendable {
                 logger.error("cannot save serials to \(serials.path ?? "?"): \(error)")
             }
         }
+        return (served, moved)
+    }
+
+    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
+    /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
+    static func compile(
+        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
+        counters: AnswerCounters, logger: Logger
+    ) -> (Snapshot, [DomainName]) {
+        let plans = config.plans(up: up)
+        let (served, moved) = decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, serials: serials, logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
         return (snapshot, moved)
@@ -239,8 +260,19 @@ public final class DNSServer: Sendable {
     public func reload() -> Bool { reloadReporting() == nil }
 
     /// `reload()`, returning nil on success, else every error as `file:line: message` (for the control API).
-    /// The config and zones are read once, and the errors reported are those of that read.
+    /// The config and zones are read once, and the errors reported are those of that read. Runs on the builder
+    /// (waiting for it); never call it from the builder.
     public func reloadReporting() -> [String]? {
+        dispatchPrecondition(condition: .notOnQueue(builder))
+        return builder.sync { reloadOnBuilder() }
+    }
+
+    /// `reloadReporting()` without waiting: `done` gets the result on the builder once the new snapshot serves.
+    func reload(then done: @escaping @Sendable ([String]?) -> Void) {
+        builder.async { [self] in done(reloadOnBuilder()) }
+    }
+
+    private func reloadOnBuilder() -> [String]? {
         let config = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: config.path)
@@ -249,23 +281,21 @@ public final class DNSServer: Sendable {
             if fresh.listen != config.listen && listenOverride == nil {
                 logger.warning("server.listen changed: the new addresses take effect at the next restart")
             }
-            let (snapshot, moved) = buildLock.withLock { _ in
-                let up = state.withLock { $0.up }
-                let built = DNSServer.compile(
-                    config: fresh, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
-                    counters: counters, logger: logger)
-                store.replace(built.0)
-                state.withLock { st in
-                    st.config.zones = fresh.zones
-                    st.config.uplinks = fresh.uplinks
-                    st.config.keys = fresh.keys
-                    st.zones = zones
-                    st.fingerprints = fingerprints
-                }
-                transfer.configure(fresh)
-                limiter.update(fresh.rrl)
-                return built
+            let up = state.withLock { $0.up }
+            let (snapshot, moved) = DNSServer.compile(
+                config: fresh, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
+                counters: counters, logger: logger)
+            store.replace(snapshot)
+            state.withLock { st in
+                st.config.zones = fresh.zones
+                st.config.uplinks = fresh.uplinks
+                st.config.keys = fresh.keys
+                st.zones = zones
+                st.fingerprints = fingerprints
             }
+            transfer.configure(fresh)
+            limiter.update(fresh.rrl)
+            release()
             sendNotifies(moved)
             logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
             return nil
@@ -273,6 +303,21 @@ public final class DNSServer: Sendable {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
             return error.errors.map(\.description)
         }
+    }
+
+    /// Every second on the builder, while serving: frees the snapshots every serving thread has moved past.
+    private func scheduleReclaim() {
+        builder.asyncAfter(deadline: .now() + 1) { [weak self] in
+            guard let self, self.reclaiming.load(ordering: .relaxed) else { return }
+            if self.store.retiredCount > 0 { self.release() }
+            self.scheduleReclaim()
+        }
+    }
+
+    /// Frees what no serving thread holds any more and gives the memory back to the system (a large zone's old
+    /// snapshot is hundreds of megabytes that malloc would otherwise keep). On the builder.
+    private func release() {
+        if store.reclaim() > 0 { _ = uplink_malloc_trim() }
     }
 
     /// The control token: `server.control-token` (or its file), else one generated once into the state directory
@@ -299,10 +344,14 @@ public final class DNSServer: Sendable {
                 self?.state.withLock { $0.config.uplinks.link(name)?.publicAddresses.map(\.description) } ?? []
             },
             setOverride: { [health] name, o, d in health.setOverride(name, o, for: d) },
-            reload: { [weak self] in
-                // nil from reloadReporting means success; only a missing server is a failure here.
-                guard let self else { return ["server stopping"] }
-                return self.reloadReporting()
+            afterBuilds: { [weak self] done in
+                guard let self else { return done(0) }
+                self.afterBuilds(then: done)
+            },
+            reload: { [weak self] done in
+                // nil means success; only a missing server is a failure here.
+                guard let self else { return done(["server stopping"]) }
+                self.reload(then: done)
             },
             metrics: { [weak self] in self?.metricsText() ?? "" },
             export: { [store] origin in
@@ -366,26 +415,57 @@ public final class DNSServer: Sendable {
     }
 
     /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
-    /// zones are not re-read; queries keep being answered from the old snapshot until the swap.
-    public func setLinesUp(_ up: Set<String>) {
-        let moved = buildLock.withLock { _ in
-            let (config, zones, fingerprints) = state.withLock { st in
-                st.up = up
-                return (st.config, st.zones, st.fingerprints)
-            }
-            let (snapshot, moved) = DNSServer.compile(
-                config: config, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
-                counters: counters, logger: logger)
-            store.replace(snapshot)
-            return moved
+    /// zones are not re-read and not recompiled: the builder builds a new pool overlay over the compiled zones,
+    /// which costs what the pools touch. Queries keep being answered from the old snapshot until the swap. With
+    /// `wait`, returns once the new answers serve; else at once (the health module's changes, which must not wait).
+    public func setLinesUp(_ up: Set<String>, wait: Bool = true) {
+        state.withLock { st in
+            st.up = up
+            st.upVersion += 1
         }
-        logger.info("lines up: \(up.sorted().joined(separator: ", "))")
+        builder.async { [self] in buildForLines() }
+        if wait { afterBuilds() }
+    }
+
+    /// Waits until every build asked for so far serves.
+    public func afterBuilds() {
+        dispatchPrecondition(condition: .notOnQueue(builder))
+        builder.sync {}
+    }
+
+    /// Calls `done` (on the builder) once every build asked for so far serves, with the generation serving then.
+    func afterBuilds(then done: @escaping @Sendable (Int) -> Void) {
+        builder.async { [store] in done(store.generation) }
+    }
+
+    /// On the builder: the answers for the lines up now, unless a build already covered the latest change.
+    private func buildForLines() {
+        let (config, zones, fingerprints, up, version) = state.withLock { st in
+            (st.config, st.zones, st.fingerprints, st.up, st.upVersion)
+        }
+        guard state.withLock({ $0.builtUpVersion }) != version else { return }
+        let plans = config.plans(up: up)
+        let (served, moved) = DNSServer.decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, serials: serials, logger: logger)
+        let current = store.current().0
+        // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
+        // is new. A change of the pools themselves comes with a reload, which compiles everything.
+        let snapshot =
+            current.canUpdate(to: plans)
+            ? current.updating(plans: plans, serials: served, counters: counters)
+            : Snapshot(
+                zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters)
+        store.replace(snapshot)
+        state.withLock { $0.builtUpVersion = version }
+        store.reclaim()
+        logger.info("lines up: \(up.map { $0.sorted().joined(separator: ", ") } ?? "all")")
         sendNotifies(moved)
     }
 
     /// Stops every listener.
     public func stop() {
         health.stop()
+        reclaiming.store(false, ordering: .relaxed)
         let s = state.withLock { s in
             defer { (s.udp, s.tcp, s.group, s.control) = ([], [], nil, nil) }
             return s

@@ -140,9 +140,32 @@ final class DNSTCPHandler: ChannelInboundHandler {
 
     deinit { out.deallocate() }
 
+    /// The snapshot this connection answers from, refreshed when the store's generation moves; the store keeps a
+    /// replaced one until the reader lets go, so the event loop never frees one.
+    private var cached: (snapshot: Snapshot, generation: Int)?
+    private var reader: SnapshotStore.Reader?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        reader = store.makeReader()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cached = nil
+        if let reader { store.remove(reader) }
+        reader = nil
+    }
+
+    private func snapshot() -> Snapshot {
+        if let c = cached, c.generation == store.generation { return c.snapshot }
+        let fresh = store.current()
+        cached = fresh
+        reader?.holding(fresh.1)
+        return fresh.0
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let query = unwrapInboundIn(data)
-        let (snapshot, _) = store.current()
+        let snapshot = snapshot()
         let client = client ?? Self.client(context.channel.remoteAddress)
         self.client = client
         let len = query.withUnsafeReadableBytes { bytes in

@@ -133,7 +133,14 @@ public final class UDPListener: Sendable {
             smsg.deallocate()
         }
         let scratch = QueryScratch()
+        // The store keeps a replaced snapshot until this worker says it moved past it, so the worker never frees
+        // one (a large zone's takes long); the receive timeout makes an idle worker move past it too.
+        let reader = store.makeReader()
         var (snapshot, generation) = store.current()
+        reader.holding(generation)
+        defer { store.remove(reader) }
+        var wait = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
 
         while running.load(ordering: .relaxed) {
             for i in 0..<n {
@@ -145,8 +152,12 @@ public final class UDPListener: Sendable {
                 rmsg[i].msg_hdr.msg_iovlen = 1
             }
             let got = uplink_recvmmsg(fd, rmsg, UInt32(n))
-            if got <= 0 { continue }  // shutdown (the loop condition then ends it), EINTR, or a transient error
-            if store.generation != generation { (snapshot, generation) = store.current() }
+            if store.generation != generation {
+                (snapshot, generation) = store.current()
+                reader.holding(generation)
+            }
+            // Shutdown (the loop condition then ends it), the receive timeout, EINTR, or a transient error.
+            if got <= 0 { continue }
             // RRL counts per second: one clock read per batch, and none while it is off.
             let limiting = limiter?.isOn ?? false
             let now = limiting ? UInt32(truncatingIfNeeded: time(nil)) : 0

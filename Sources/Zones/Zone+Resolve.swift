@@ -87,7 +87,7 @@ extension Zone {
     public func step(_ name: DomainName, _ qtype: RRType) -> Step {
         // Step 3b: walk down from the apex; a cut or a DNAME above the name decides before anything below it.
         for anc in name.ancestors(upTo: origin).reversed() where anc != origin {
-            guard let node = nodes[anc] else { break }
+            guard let node = self.node(anc) else { break }
             if node.rrsets[.ns] != nil {
                 // RFC 4035 §3.1.4.1: DS at a cut belongs to the parent side.
                 if anc == name && qtype == .ds { break }
@@ -97,14 +97,14 @@ extension Zone {
                 return .dname(dname)
             }
         }
-        if let node = nodes[name] {
+        if let node = self.node(name) {
             return data(at: node, owner: name, qtype)
         }
         // The closest encloser: the deepest existing ancestor. A wildcard applies only directly below it, so an
         // existing name (even an empty non-terminal) blocks synthesis below itself (RFC 4592 §2.2.2, §3.3.1).
         var ce = name.parent
-        while let c = ce, nodes[c] == nil { ce = c.parent }
-        if let c = ce, let wild = c.wildcardChild, let node = nodes[wild] {
+        while let c = ce, node(c) == nil { ce = c.parent }
+        if let c = ce, let wild = c.wildcardChild, let node = self.node(wild) {
             return data(at: node, owner: name, qtype)
         }
         return .nxDomain

@@ -23,20 +23,21 @@ extension Zone {
         for i in 0..<4 { rdata[at + i] = UInt8(truncatingIfNeeded: serial >> (8 * (3 - UInt32(i)))) }
         var record = soa
         record.rdata = rdata
-        var nodes = self.nodes
-        if var node = nodes[origin], var set = node.rrsets[.soa] {
+        // The apex alone changes (a patch over the loaded nodes): a serial costs one node, not the zone.
+        var patch = self.patch
+        if var node = self.node(origin), var set = node.rrsets[.soa] {
             set.rdatas = [rdata]
             node.rrsets[.soa] = set
-            nodes[origin] = node
+            patch[origin] = node
         }
-        return Zone(origin: origin, file: file, nodes: nodes, soa: record)
+        return Zone(origin: origin, file: file, nodes: storage, patch: patch, soa: record)
     }
 
     /// A 64-bit fingerprint of every record except the SOA serial: equal for zones that answer alike (names
     /// compared without case). Order-independent (a sum of per-record FNV-1a hashes), so it needs no sort.
     public var contentFingerprint: UInt64 {
         var sum: UInt64 = 0
-        for (_, node) in nodes {
+        for (_, node) in nodes {  // merged: a fingerprint reads every node once
             for (type, set) in node.rrsets {
                 for rdata in set.rdatas {
                     var data = rdata

@@ -16,4 +16,7 @@ int uplink_recvmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count);
 /// sendmmsg.
 int uplink_sendmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count);
 
+/// Gives freed heap memory back to the system (glibc's malloc_trim; a no-op elsewhere). Returns 1 when some was.
+int uplink_malloc_trim(void);
+
 #endif

@@ -1,0 +1,387 @@
+// CompiledZones: the zones' answers compiled to wire bytes once per load, with each pool's records left as a slot
+// that the pool overlay fills.
+
+import DNSWire
+import Uplinks
+import Zones
+
+/// Every answer the zones give, compiled when they are loaded (or reloaded). What a pool answers is not in here:
+/// each answer that contains a pool's records is a *recipe* (which name, which type, how to compile it) and its
+/// bodies live in the `PoolOverlay`, which a health change rebuilds alone. So a change costs what the pools touch,
+/// not the size of the zones.
+public final class CompiledZones: Sendable {
+    /// Per-name facts for the query-time walk.
+    struct NodeInfo: Sendable {
+        /// Index into `zones`.
+        var zone: Int32
+        /// The referral of the nearest cut at or above this node, `belowDNAME` when a DNAME above it decides,
+        /// `none` when the node answers for itself.
+        var block: AnswerRef
+        /// Node index of `*.` this name, or -1.
+        var wildcard: Int32
+        /// Range in `typeEntries`.
+        var typeStart: Int32
+        var typeCount: Int32
+        /// The answer for types without an entry.
+        var defaultAnswer: AnswerRef
+        /// At a cut: DS answered from the parent side. At the apex of a zone whose parent we serve: the parent's
+        /// DS answer (RFC 4035 §3.1.4.1). Otherwise `none`.
+        var dsAnswer: AnswerRef
+        /// The node owns a DNAME: names below it are synthesised on the slow path.
+        var hasDNAME: Bool
+        /// The node is a delegation point.
+        var isCut: Bool
+    }
+
+    struct TypeEntry: Sendable {
+        var type: UInt16
+        var answer: AnswerRef
+    }
+
+    struct ZoneInfo: Sendable {
+        /// The zone with every pool's name holding placeholder A and AAAA records (the slots).
+        var zone: Zone
+        var nxDomain: AnswerRef
+        var noData: AnswerRef
+    }
+
+    /// How an answer that contains a pool's records is compiled, so the overlay can compile it again for the
+    /// pools' current addresses. One recipe per group: the group's index is the recipe's.
+    struct Recipe: Sendable {
+        enum Mode: Sendable {
+            /// For the name itself.
+            case exact
+            /// Wildcard synthesis: the body serves every name the wildcard covers.
+            case wildcard
+            /// The referral of the cut at `name`, shared by every name below it.
+            case referral
+        }
+        /// Index into `zones`.
+        var zone: Int
+        /// The node (or cut) the answer is for, and the type asked.
+        var name: DomainName
+        var type: RRType
+        var mode: Mode
+        /// A or AAAA at a pool's own name: answered SERVFAIL while the pool says so (`all-down: servfail`).
+        var poolItself: Bool
+    }
+
+    let table: NameTable
+    let nodes: [NodeInfo]
+    let typeEntries: [TypeEntry]
+    let zones: [ZoneInfo]
+    let answers: [CompiledAnswer]
+    let bodyBytes: [UInt8]
+    let fixups: [Fixup]
+    let recipes: [Recipe]
+    /// CHAOS TXT answers by lower-cased wire name.
+    let chaos: [(name: [UInt8], answer: AnswerRef)]
+    /// The zone number by origin (serial fixups name zones by number).
+    let zoneIndex: [DomainName: Int]
+    /// The pools whose slots are compiled in.
+    let poolNames: Set<DomainName>
+    /// The settings compiled in.
+    let options: ResponderOptions
+
+    /// Compiles `zoneSet` with `options`; the names in `pools` get slots instead of records.
+    init(zoneSet rawZones: ZoneSet, options: ResponderOptions, pools: [DomainName]) {
+        let poolNames = Set(pools)
+        // Each pool's name holds placeholder A and AAAA records, so that every answer that can ever contain the
+        // pool's addresses (CNAME chains, ANY, additional data, referrals) contains them here and becomes a recipe.
+        let ordered = rawZones.zones.values.map { zone in
+            let mine = pools.filter { $0.isSubdomain(of: zone.origin) }
+            let slots = mine.flatMap { name in
+                [
+                    RRset(name: name, type: .a, ttl: 0, rdatas: [[0, 0, 0, 0]]),
+                    RRset(name: name, type: .aaaa, ttl: 0, rdatas: [[UInt8](repeating: 0, count: 16)]),
+                ]
+            }
+            return zone.adding(slots, names: mine).flattened()
+        }.sorted { $0.origin.labelCount > $1.origin.labelCount }
+        var b = Builder(ordered: ordered, options: options, poolNames: poolNames)
+        b.build()
+        self.table = b.table
+        self.nodes = b.nodes
+        self.typeEntries = b.types
+        self.zones = b.zoneInfos
+        self.answers = b.arena.answers
+        self.bodyBytes = b.arena.bytes
+        self.fixups = b.arena.fixups
+        self.recipes = b.recipes
+        self.chaos = b.chaos
+        self.zoneIndex = b.zoneIndex
+        self.poolNames = poolNames
+        self.options = options
+    }
+
+    /// The answer for `qtype` at node `idx`.
+    @inline(__always)
+    func answer(node idx: Int32, qtype: UInt16) -> AnswerRef {
+        let n = nodes[Int(idx)]
+        var i = Int(n.typeStart)
+        let end = i + Int(n.typeCount)
+        while i < end {
+            if typeEntries[i].type == qtype { return typeEntries[i].answer }
+            i += 1
+        }
+        return n.defaultAnswer
+    }
+
+    /// A private-use type code (RFC 6895 §3.1: 65280–65534) that no RRset in the zone has, to compile the answer
+    /// an alias gives for every type the zone does not hold.
+    static func absentType(notIn used: Set<RRType>) -> RRType {
+        return (65280...65534).lazy.map { RRType(UInt16($0)) }.first { !used.contains($0) } ?? RRType(65534)
+    }
+
+    /// TXT RDATA for `text`: character-strings of at most 255 octets (RFC 1035 §3.3.14).
+    static func txtRData(_ text: String) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        repeat {
+            let chunk = bytes[i..<min(i + 255, bytes.count)]
+            out.append(UInt8(chunk.count))
+            out += chunk
+            i += 255
+        } while i < bytes.count
+        return out
+    }
+}
+
+extension CompiledZones {
+    /// The compilation, split by job: number the names, compile the shared negative bodies, compile each name's
+    /// answers, compile CHAOS.
+    struct Builder {
+        let ordered: [Zone]
+        let options: ResponderOptions
+        let poolNames: Set<DomainName>
+        var arena = AnswerArena()
+        var table: NameTable
+        var nodes: [NodeInfo] = []
+        var types: [TypeEntry] = []
+        var zoneInfos: [ZoneInfo] = []
+        var recipes: [Recipe] = []
+        var chaos: [(name: [UInt8], answer: AnswerRef)] = []
+        let zoneIndex: [DomainName: Int]
+        /// Parent name → index of its `*` child.
+        var wildcardOf: [DomainName: Int32] = [:]
+        /// The names each zone answers for, in index order.
+        var owned: [(zone: Int, name: DomainName)] = []
+        /// Each cut's referral, compiled once.
+        var referralOf: [DomainName: AnswerRef] = [:]
+
+        init(ordered: [Zone], options: ResponderOptions, poolNames: Set<DomainName>) {
+            self.ordered = ordered
+            self.options = options
+            self.poolNames = poolNames
+            self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
+            self.zoneIndex = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.origin, $0) })
+        }
+
+        mutating func build() {
+            numberNames()
+            compileNegatives()
+            compileNames()
+            compileChaos()
+        }
+
+        /// Gives every name an index. Deeper zones go first, so a child apex we serve wins over the parent's
+        /// delegation point, and the parent's glue below it is left to the child.
+        mutating func numberNames() {
+            let set = ZoneSet(ordered)
+            for (zi, zone) in ordered.enumerated() {
+                // Only a zone with another served zone below it needs the per-name check (and sorting a million
+                // names for a stable order cost more than compiling them: the order of indexes does not matter).
+                let hasChildZone = ordered.contains {
+                    $0.origin != zone.origin && $0.origin.isSubdomain(of: zone.origin)
+                }
+                for name in zone.nodes.keys {
+                    if hasChildZone, set.zone(for: name, qtype: .a)?.origin != zone.origin { continue }
+                    let idx = Int32(owned.count)
+                    guard table.insert(name.lowercased().wire, value: idx) else { continue }
+                    if name.isWildcard, let parent = name.parent { wildcardOf[parent] = idx }
+                    owned.append((zi, name))
+                }
+            }
+        }
+
+        /// Each zone's shared NXDOMAIN and NODATA bodies, built against the apex and moved to any query name.
+        mutating func compileNegatives() {
+            for zone in ordered {
+                let origin = zone.origin
+                var nx = Resolution(outcome: .nxDomain)
+                nx.rcode = .nxDomain
+                nx.authority = [zone.negativeSOA]
+                var nodata = Resolution(outcome: .noData)
+                nodata.authority = [zone.negativeSOA]
+                let info = ZoneInfo(
+                    zone: zone,
+                    nxDomain: add(nx, template: origin, anchor: origin),
+                    noData: add(nodata, template: origin, anchor: origin))
+                zoneInfos.append(info)
+            }
+        }
+
+        /// Compiles into the arena, SOA serials as fixups.
+        mutating func add(
+            _ res: Resolution, template: DomainName, anchor: DomainName? = nil, ownerIsQuery: Bool = false
+        ) -> AnswerRef {
+            let index = zoneIndex
+            return arena.add(
+                res, template: template, anchor: anchor, ownerIsQuery: ownerIsQuery, serialZone: { index[$0] })
+        }
+
+        /// True when an answer holds a pool's A or AAAA records (in any section).
+        func hasPoolRecords(_ res: Resolution) -> Bool {
+            guard !poolNames.isEmpty else { return false }
+            for section in [res.answer, res.authority, res.glue, res.additional] {
+                for rr in section where (rr.type == .a || rr.type == .aaaa) && poolNames.contains(rr.name) {
+                    return true
+                }
+            }
+            return false
+        }
+
+        /// A recipe for the overlay, as a group reference.
+        mutating func recipe(_ r: Recipe) -> AnswerRef {
+            recipes.append(r)
+            return .group(recipes.count - 1)
+        }
+
+        /// Compiles an answer for `name` in zone `zi`; one that contains a pool's records becomes a recipe.
+        mutating func compileRef(_ res: Resolution, zi: Int, name: DomainName, type: RRType, wildcard: Bool)
+            -> AnswerRef
+        {
+            if hasPoolRecords(res) {
+                return recipe(
+                    Recipe(zone: zi, name: name, type: type, mode: wildcard ? .wildcard : .exact, poolItself: false))
+            }
+            let info = zoneInfos[zi]
+            // Shares the zone's negative bodies where an answer is just that.
+            if res.answer.isEmpty && res.outcome == .noData { return info.noData }
+            if res.answer.isEmpty && res.outcome == .nxDomain { return info.nxDomain }
+            if wildcard, let parent = name.parent {
+                return add(res, template: name, anchor: parent, ownerIsQuery: true)
+            }
+            return add(res, template: name)
+        }
+
+        /// The referral of the cut `cut`, compiled once and shared by every name below it.
+        mutating func referral(_ cut: DomainName, zi: Int) -> AnswerRef {
+            if let done = referralOf[cut] { return done }
+            let res = ordered[zi].resolve(cut, .ns)
+            let ref =
+                hasPoolRecords(res)
+                ? recipe(Recipe(zone: zi, name: cut, type: .ns, mode: .referral, poolItself: false))
+                : add(res, template: cut, anchor: cut)
+            referralOf[cut] = ref
+            return ref
+        }
+
+        /// Every name's answers: per type it holds (and the types an alias answers through its chain), ANY, DS.
+        mutating func compileNames() {
+            // Per zone, once: the types it holds and a type it does not (for the answers aliases give).
+            let zoneTypes = ordered.map { z in Set(z.nodes.values.flatMap { $0.rrsets.keys }) }
+            let absentTypes = zoneTypes.map(CompiledZones.absentType(notIn:))
+            // Zones without cuts or DNAMEs (below the apex) need no walk up from each name.
+            let decisive = ordered.map { z in
+                z.nodes.contains { name, node in
+                    name != z.origin && (node.rrsets[.ns] != nil || node.rrsets[.dname] != nil)
+                }
+            }
+            let set = ZoneSet(ordered)
+            nodes.reserveCapacity(owned.count)
+            for (zi, name) in owned {
+                let zone = ordered[zi]
+                let origin = zone.origin
+                let node = zone.node(name)!
+                var n = NodeInfo(
+                    zone: Int32(zi), block: .none, wildcard: wildcardOf[name] ?? -1,
+                    typeStart: Int32(types.count), typeCount: 0, defaultAnswer: zoneInfos[zi].noData, dsAnswer: .none,
+                    hasDNAME: node.rrsets[.dname] != nil, isCut: zone.isCut(name))
+                // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
+                for anc in decisive[zi] ? name.ancestors(upTo: origin).reversed() : [] where anc != origin {
+                    if zone.isCut(anc) {
+                        n.block = referral(anc, zi: zi)
+                        break
+                    }
+                    if anc != name, zone.rrset(anc, .dname) != nil {
+                        n.block = .belowDNAME
+                        break
+                    }
+                }
+                if n.isCut {
+                    n.dsAnswer = compileRef(zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
+                } else if n.block == .none {
+                    compileTypes(&n, node: node, name: name, zi: zi, zoneTypes: zoneTypes[zi], absent: absentTypes[zi])
+                    if name == origin, let parent = set.zone(for: name, qtype: .ds), parent.origin != origin {
+                        n.dsAnswer = add(parent.resolve(name, .ds), template: name)
+                    }
+                }
+                n.typeCount = Int32(types.count) - n.typeStart
+                nodes.append(n)
+            }
+        }
+
+        /// The type entries of one name that answers for itself.
+        mutating func compileTypes(
+            _ n: inout NodeInfo, node: Zone.Node, name: DomainName, zi: Int, zoneTypes: Set<RRType>, absent: RRType
+        ) {
+            let zone = ordered[zi]
+            let wildcard = name.isWildcard
+            let isPool = poolNames.contains(name)
+            var wanted = Set(node.rrsets.keys)
+            wanted.insert(.any)
+            if node.rrsets[.cname] != nil {
+                // An alias answers every type through its chain; each type present in the zone may end
+                // differently, every other type ends like `absent`.
+                wanted.formUnion(zoneTypes)
+                n.defaultAnswer = compileRef(
+                    zone.resolve(name, absent), zi: zi, name: name, type: absent, wildcard: wildcard)
+            }
+            var compiled: [RRType: AnswerRef] = [:]
+            for t in wanted.sorted() where t != .any {
+                let answer: AnswerRef
+                if isPool && (t == .a || t == .aaaa) {
+                    // The pool itself: always the overlay's (it may answer SERVFAIL, or NODATA for a family).
+                    answer = recipe(Recipe(zone: zi, name: name, type: t, mode: .exact, poolItself: true))
+                } else {
+                    answer = compileRef(zone.resolve(name, t), zi: zi, name: name, type: t, wildcard: wildcard)
+                }
+                compiled[t] = answer
+                types.append(TypeEntry(type: t.rawValue, answer: answer))
+            }
+            // ANY is answered with the one RRset `Zone.resolve` picks (RFC 8482): the alias, or the lowest type;
+            // that type's compiled answer is the same body, so it is reused rather than built again. Not a pool's:
+            // which RRset ANY picks there depends on the addresses the pool has now.
+            let anyPick: RRType? =
+                node.rrsets[.cname] != nil
+                ? .cname : node.rrsets.keys.filter { ![.rrsig, .nsec, .nsec3].contains($0) }.min()
+            let reuse = anyPick.flatMap { compiled[$0] }.flatMap { ref -> AnswerRef? in
+                if case .group = ref.kind { return nil }
+                return ref
+            }
+            let anyAnswer =
+                reuse ?? compileRef(zone.resolve(name, .any), zi: zi, name: name, type: .any, wildcard: wildcard)
+            types.append(TypeEntry(type: RRType.any.rawValue, answer: anyAnswer))
+        }
+
+        /// CHAOS TXT (RFC 4892): answered from config, not authoritative, TTL 0.
+        mutating func compileChaos() {
+            let texts: [(String, String?)] = [
+                ("version.bind.", options.version), ("version.server.", options.version),
+                ("id.server.", options.identity), ("hostname.bind.", options.identity),
+            ]
+            for (qname, text) in texts {
+                guard let text, let name = try? DomainName(qname) else { continue }
+                var res = Resolution(outcome: .answer)
+                res.authoritative = false
+                res.answer = [
+                    ResourceRecord(
+                        name: name, type: .txt, rrClass: .ch, ttl: 0, rdata: CompiledZones.txtRData(text))
+                ]
+                chaos.append((name.wire, arena.add(res, template: name)))
+            }
+        }
+    }
+}
