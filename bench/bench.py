@@ -10,7 +10,12 @@ loads a zone of 1 000 000 records into each server and reports the load time and
 Writes bench/results/latest.md. Usage: bench.py [--seconds 4] [--repeats 3] [--skip-large]
 """
 import argparse
+import json
 import os
+import socket
+import struct
+import threading
+import urllib.request
 import re
 import shutil
 import signal
@@ -78,6 +83,8 @@ class Server:
   listen: ["127.0.0.1:{self.port}"]
   udp-workers: 1
   tcp: {{max-connections: 1024}}
+  control: 127.0.0.1:{self.port + 1000}
+  control-token: bench
 zones:
   - {{origin: example.com., file: example.com.zone}}
 links:
@@ -242,6 +249,128 @@ def check(name, qname, r):
     return ""
 
 
+def dns_query(qname, qid):
+    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
+    for label in qname.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0\0\1\0\1"
+
+
+def a_records(r):
+    """The A addresses in the answer section of a response (owners are compressed pointers)."""
+    if len(r) < 12:
+        return set()
+    i = 12
+    while r[i] != 0:
+        i += r[i] + 1
+    i += 5
+    out = set()
+    for _ in range(struct.unpack(">H", r[6:8])[0]):
+        i += 2
+        rtype, _, _, rdlen = struct.unpack(">HHIH", r[i:i + 10])
+        i += 10
+        if rtype == 1 and rdlen == 4:
+            out.add(".".join(str(b) for b in r[i:i + 4]))
+        i += rdlen
+    return out
+
+
+class Loop(threading.Thread):
+    """Queries www in a loop (UDP or one TCP connection), one at a time; records the longest wait and losses."""
+
+    def __init__(self, port, transport):
+        super().__init__(daemon=True)
+        self.port, self.transport = port, transport
+        self.running, self.sent, self.lost, self.wrong, self.longest = True, 0, 0, 0, 0.0
+
+    def run(self):
+        kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
+        s = socket.socket(socket.AF_INET, kind)
+        s.settimeout(2)
+        s.connect(("127.0.0.1", self.port))
+        qid = 0
+        while self.running:
+            qid = (qid + 1) & 0xFFFF
+            q = dns_query("www.example.com", qid)
+            t0 = time.monotonic()
+            try:
+                if self.transport == "udp":
+                    s.send(q)
+                    r = s.recv(4096)
+                else:
+                    s.sendall(struct.pack(">H", len(q)) + q)
+                    n = struct.unpack(">H", s.recv(2, socket.MSG_WAITALL))[0]
+                    r = s.recv(n, socket.MSG_WAITALL)
+            except OSError:
+                self.lost += 1
+                continue
+            self.longest = max(self.longest, time.monotonic() - t0)
+            self.sent += 1
+            if r[3] & 0x0F != 0 or not a_records(r) <= {"192.0.2.10", "198.51.100.10"} or not a_records(r):
+                self.wrong += 1
+
+
+def api(cport, path, body=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{cport}{path}", data=body and json.dumps(body).encode(),
+                                 headers={"Authorization": "Bearer bench"}, method="POST")
+    t0 = time.monotonic()
+    with urllib.request.urlopen(req, timeout=60) as r:
+        r.read()
+        return r.status, time.monotonic() - t0
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1)) / 1024
+
+
+def changes(srv, switches=12, reloads=3):
+    """Drains and restores a line through the control API, then reloads, while a UDP and a TCP loop query www.
+    Switch time: from sending the API call to the first UDP answer that shows the change."""
+    port, cport = srv.port, srv.port + 1000
+    loops = [Loop(port, "udp"), Loop(port, "tcp")]
+    for l in loops:
+        l.start()
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.settimeout(2)
+    probe.connect(("127.0.0.1", port))
+    rss_first = rss_mib(srv.proc.pid)
+    switch, calls = [], []
+    for n in range(switches):
+        state = "drain" if n % 2 == 0 else "auto"
+        want = {"192.0.2.10"} if state == "drain" else {"192.0.2.10", "198.51.100.10"}
+        result = {}
+        t0 = time.monotonic()
+        caller = threading.Thread(target=lambda: result.update(r=api(cport, "/v1/links/cnc", {"state": state})))
+        caller.start()
+        seen = None
+        while time.monotonic() - t0 < 30:
+            probe.send(dns_query("www.example.com", n))
+            try:
+                if a_records(probe.recv(4096)) == want:
+                    seen = time.monotonic() - t0
+                    break
+            except OSError:
+                pass
+        caller.join()
+        switch.append(seen if seen is not None else float("inf"))
+        calls.append(result["r"][1])
+        time.sleep(0.2)
+    reload_calls = []
+    for _ in range(reloads):
+        reload_calls.append(api(cport, "/v1/reload")[1])
+        time.sleep(1.5)  # the builder frees the old snapshot once every serving thread has moved past it
+    rss_after = rss_mib(srv.proc.pid)
+    for l in loops:
+        l.running = False
+    for l in loops:
+        l.join()
+    return {"switch_median": statistics.median(switch), "switch_max": max(switch), "api_max": max(calls),
+            "reload_max": max(reload_calls), "udp_longest": loops[0].longest, "tcp_longest": loops[1].longest,
+            "lost": loops[0].lost + loops[1].lost, "wrong": loops[0].wrong + loops[1].wrong,
+            "queries": loops[0].sent + loops[1].sent, "rss_first": rss_first, "rss_after": rss_after}
+
+
 def fmt(v, nd=1):
     return f"{v:.{nd}f}"
 
@@ -262,6 +391,7 @@ def main():
     qfiles = query_files(work)
     names = a.servers.split(",")
     results = {}  # (server, qfile, transport) -> list of (qps, us_per_query, problem)
+    change = {}  # zone size -> what changes() measured
     port = 15400
     try:
         for name in [] if a.large_only else names:
@@ -284,6 +414,9 @@ def main():
                     bad = "; ".join(sorted({x[2] for x in runs if x[2]}))
                     print(f"  {transport} {qname}: {q:,.0f} qps, {u:.2f} µs CPU/query {'✗ ' + bad if bad else ''}",
                           flush=True)
+            if name == "uplinkdns":
+                change[1_000] = changes(srv)
+                print(f"  changes: {change[1_000]}", flush=True)
             srv.stop()
         large = {}
         if not a.skip_large:
@@ -296,15 +429,18 @@ def main():
                     t = srv.start(probe="h999999.example.com", timeout=600)
                     large[name] = (t, srv.memory_mib())
                     print(f"{name}: 1 000 000 records loaded in {t:.1f} s, {large[name][1]:.0f} MiB", flush=True)
+                    if name == "uplinkdns":
+                        change[1_000_000] = changes(srv)
+                        print(f"  changes: {change[1_000_000]}", flush=True)
                 finally:
                     srv.stop()
                     shutil.rmtree(srv.dir, ignore_errors=True)
-        report(results, large, a)
+        report(results, large, change, a)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(results, large, a):
+def report(results, large, change, a):
     cpu = open("/proc/cpuinfo").read()
     model = re.search(r"model name\s*:\s*(.*)", cpu).group(1) if "model name" in cpu else "unknown CPU"
     lines = [f"# Benchmark results", "",
@@ -345,6 +481,22 @@ def report(results, large, a):
         for s, (t, m) in large.items():
             lines.append(f"| {s} | {t:.1f} | {t / best_t if best_t else float('nan'):.2f} | {m:.0f} | "
                          f"{m / best_m if best_m else float('nan'):.2f} |")
+        lines.append("")
+    if change:
+        lines += ["## Changes under load (UplinkDNS)", "",
+                  "Drain → answers changed and auto → answers back, from sending the API call to the first UDP answer "
+                  "that shows the change; then 3 reloads. Meanwhile a UDP and a TCP loop query www one at a time "
+                  "(Python clients: their own latency is in the figures). Targets: switch median ≤ 10 ms, max ≤ 25 ms; "
+                  "no query waits > 50 ms; API ≤ 100 ms; RSS after 3 reloads ≤ 1.3× after the first load.", "",
+                  "| records | switch median (ms) | switch max (ms) | API max (ms) | reload call max (s) | longest UDP wait (ms) "
+                  "| longest TCP wait (ms) | lost / wrong of | RSS first → after reloads (MiB) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for size, c in sorted(change.items()):
+            lines.append(
+                f"| {size:,} | {c['switch_median'] * 1e3:.1f} | {c['switch_max'] * 1e3:.1f} | {c['api_max'] * 1e3:.1f} | "
+                f"{c['reload_max']:.1f} | {c['udp_longest'] * 1e3:.1f} | {c['tcp_longest'] * 1e3:.1f} | "
+                f"{c['lost']} / {c['wrong']} of {c['queries']:,} | {c['rss_first']:.0f} → {c['rss_after']:.0f} "
+                f"({c['rss_after'] / c['rss_first']:.2f}×) |")
         lines.append("")
     text = "\n".join(lines)
     print("\n" + text)

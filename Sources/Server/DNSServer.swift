@@ -309,7 +309,11 @@ public final class DNSServer: Sendable {
     private func scheduleReclaim() {
         builder.asyncAfter(deadline: .now() + 1) { [weak self] in
             guard let self, self.reclaiming.load(ordering: .relaxed) else { return }
-            if self.store.retiredCount > 0 { self.release() }
+            if self.store.retiredCount > 0 {
+                self.release()
+                // Still held: an idle UDP worker has not looked since. Wake the workers; the next tick frees it.
+                if self.store.retiredCount > 0 { for u in self.state.withLock({ $0.udp }) { u.wake() } }
+            }
             self.scheduleReclaim()
         }
     }

@@ -4,6 +4,7 @@ import CUplinkSys
 import Logging
 import Responder
 import Synchronization
+import Uplinks
 
 #if canImport(Glibc)
     import Glibc
@@ -79,6 +80,21 @@ public final class UDPListener: Sendable {
         }
     }
 
+    /// Wakes the workers, so that an idle one takes the current snapshot and lets go of the one it held (which the
+    /// builder then frees): empty datagrams from `tries` fresh ports, which SO_REUSEPORT spreads over the workers'
+    /// sockets. An empty datagram is no query: it gets no answer and is not counted. Workers sleep without a timer
+    /// (see `Sockets.bound`), so this is how they hear of a new snapshot when no query comes.
+    public func wake(tries: Int = 64) {
+        let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host == "::" ? "::1" : address.host
+        guard let ip = IPAddress(host) else { return }
+        for _ in 0..<tries {
+            let fd = socket(ip.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { return }
+            _ = ip.withSockaddr(port: address.port) { sendto(fd, nil, 0, 0, $0, $1) }
+            close(fd)
+        }
+    }
+
     /// Stops the workers and closes the sockets: `shutdown(2)` wakes a worker blocked in `recvmmsg`, which then
     /// sees `running` false and returns.
     public func stop() {
@@ -134,13 +150,11 @@ public final class UDPListener: Sendable {
         }
         let scratch = QueryScratch()
         // The store keeps a replaced snapshot until this worker says it moved past it, so the worker never frees
-        // one (a large zone's takes long); the receive timeout makes an idle worker move past it too.
+        // one (a large zone's takes long). An idle worker is woken to move past it by `wake()`.
         let reader = store.makeReader()
         var (snapshot, generation) = store.current()
         reader.holding(generation)
         defer { store.remove(reader) }
-        var wait = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
 
         while running.load(ordering: .relaxed) {
             for i in 0..<n {
@@ -156,7 +170,7 @@ public final class UDPListener: Sendable {
                 (snapshot, generation) = store.current()
                 reader.holding(generation)
             }
-            // Shutdown (the loop condition then ends it), the receive timeout, EINTR, or a transient error.
+            // Shutdown (the loop condition then ends it), EINTR, or a transient error.
             if got <= 0 { continue }
             // RRL counts per second: one clock read per batch, and none while it is off.
             let limiting = limiter?.isOn ?? false
@@ -167,6 +181,7 @@ public final class UDPListener: Sendable {
                 // that long, so it is dropped rather than answered from a partial parse.
                 if rmsg[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 { continue }
                 let len = Int(rmsg[i].msg_len)
+                if len == 0 { continue }  // no query: `wake()`, or a stray empty datagram; nothing to answer or count
                 let query = UnsafeRawBufferPointer(start: rbuf + i * UDPListener.receiveSize, count: len)
                 let dst = UnsafeMutableRawBufferPointer(
                     start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
