@@ -10,7 +10,7 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible, Comparabl
     public static let root = DomainName(uncheckedWire: [0])
 
     /// Wraps octets that are already known to be a valid uncompressed name.
-    init(uncheckedWire: [UInt8]) { self.wire = uncheckedWire }
+    public init(uncheckedWire: [UInt8]) { self.wire = uncheckedWire }
 
     /// Validates uncompressed wire octets (labels of at most 63 octets, at most 255 in all, root-terminated).
     public init(wire: [UInt8]) throws(DNSWireError) {

@@ -52,6 +52,28 @@ struct AnswerArena {
     var fixups: [Fixup] = []
     var answers: [CompiledAnswer] = []
 
+    /// Compiles the answer of one RRset whose RDATA holds no name to compress (A, AAAA, TXT…), owned by the query
+    /// name: each record is `0xC00C`, type, class IN, TTL, length, RDATA. The bytes `add` would write for it,
+    /// without a `Resolution`, a `MessageWriter` or a record value (what compiling a million names costs).
+    mutating func addRRset(type: RRType, ttl: UInt32, rdatas: [UnsafeRawBufferPointer]) -> AnswerRef {
+        let start = bytes.count
+        for rd in rdatas {
+            bytes += [
+                0xC0, 0x0C, UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF), 0, 1,
+                UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF),
+                UInt8(rd.count >> 8), UInt8(rd.count & 0xFF),
+            ]
+            bytes += rd
+        }
+        let length = Int32(bytes.count - start)
+        answers.append(
+            CompiledAnswer(
+                flags: Header.Flag.aa, answerCount: UInt16(rdatas.count), authorityCount: 0, additionalCountFull: 0,
+                additionalCountMin: 0, offset: Int32(start), length: length, minLength: length,
+                fixupStart: Int32(fixups.count), fixupCount: 0))
+        return .body(answers.count - 1)
+    }
+
     /// Compiles a resolution. `template` is the question name the body is built against. With `anchor` set, the
     /// body serves every query name that ends in `anchor` and its pointers are stored as fixups; with
     /// `ownerIsQuery` too (wildcard synthesis), names equal to the template stand for the query name itself and

@@ -96,7 +96,7 @@ public final class CompiledZones: Sendable {
                     RRset(name: name, type: .aaaa, ttl: 0, rdatas: [[UInt8](repeating: 0, count: 16)]),
                 ]
             }
-            return zone.adding(slots, names: mine).flattened()
+            return zone.adding(slots, names: mine)
         }.sorted { $0.origin.labelCount > $1.origin.labelCount }
         var b = Builder(ordered: ordered, options: options, poolNames: poolNames)
         b.build()
@@ -165,8 +165,10 @@ extension CompiledZones {
         let zoneIndex: [DomainName: Int]
         /// Parent name → index of its `*` child.
         var wildcardOf: [DomainName: Int32] = [:]
-        /// The names each zone answers for, in index order.
-        var owned: [(zone: Int, name: DomainName)] = []
+        /// The names each zone answers for, in index order, with a view of their records.
+        var owned: [(zone: Int, name: DomainName, view: Zone.NodeView)] = []
+        /// Per zone: the types it holds.
+        let zoneTypes: [Set<RRType>]
         /// Each cut's referral, compiled once.
         var referralOf: [DomainName: AnswerRef] = [:]
 
@@ -175,6 +177,7 @@ extension CompiledZones {
             self.options = options
             self.poolNames = poolNames
             self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
+            self.zoneTypes = ordered.map(\.allTypes)
             self.zoneIndex = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.origin, $0) })
         }
 
@@ -190,17 +193,17 @@ extension CompiledZones {
         mutating func numberNames() {
             let set = ZoneSet(ordered)
             for (zi, zone) in ordered.enumerated() {
-                // Only a zone with another served zone below it needs the per-name check (and sorting a million
-                // names for a stable order cost more than compiling them: the order of indexes does not matter).
+                // Only a zone with another served zone below it needs the per-name check (the order of indexes does
+                // not matter otherwise).
                 let hasChildZone = ordered.contains {
                     $0.origin != zone.origin && $0.origin.isSubdomain(of: zone.origin)
                 }
-                for name in zone.nodes.keys {
-                    if hasChildZone, set.zone(for: name, qtype: .a)?.origin != zone.origin { continue }
+                zone.forEachNode { name, view in
+                    if hasChildZone, set.zone(for: name, qtype: .a)?.origin != zone.origin { return }
                     let idx = Int32(owned.count)
-                    guard table.insert(name.lowercased().wire, value: idx) else { continue }
+                    guard table.insert(name.lowercased().wire, value: idx) else { return }
                     if name.isWildcard, let parent = name.parent { wildcardOf[parent] = idx }
-                    owned.append((zi, name))
+                    owned.append((zi, name, view))
                 }
             }
         }
@@ -280,32 +283,26 @@ extension CompiledZones {
 
         /// Every name's answers: per type it holds (and the types an alias answers through its chain), ANY, DS.
         mutating func compileNames() {
-            // Per zone, once: the types it holds and a type it does not (for the answers aliases give).
-            let zoneTypes = ordered.map { z in Set(z.nodes.values.flatMap { $0.rrsets.keys }) }
+            // Per zone, once: a type it does not hold (for the answers aliases give); whether names need the walk
+            // from the apex (zones without cuts or DNAMEs below the apex do not).
             let absentTypes = zoneTypes.map(CompiledZones.absentType(notIn:))
-            // Zones without cuts or DNAMEs (below the apex) need no walk up from each name.
-            let decisive = ordered.map { z in
-                z.nodes.contains { name, node in
-                    name != z.origin && (node.rrsets[.ns] != nil || node.rrsets[.dname] != nil)
-                }
-            }
+            let decisive = ordered.map(\.hasCutsOrDNAMEs)
             let set = ZoneSet(ordered)
             nodes.reserveCapacity(owned.count)
-            for (zi, name) in owned {
+            for (zi, name, view) in owned {
                 let zone = ordered[zi]
                 let origin = zone.origin
-                let node = zone.node(name)!
                 var n = NodeInfo(
                     zone: Int32(zi), block: .none, wildcard: wildcardOf[name] ?? -1,
                     typeStart: Int32(types.count), typeCount: 0, defaultAnswer: zoneInfos[zi].noData, dsAnswer: .none,
-                    hasDNAME: node.rrsets[.dname] != nil, isCut: zone.isCut(name))
+                    hasDNAME: view.has(.dname), isCut: name != origin && view.has(.ns))
                 // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
                 for anc in decisive[zi] ? name.ancestors(upTo: origin).reversed() : [] where anc != origin {
                     if zone.isCut(anc) {
                         n.block = referral(anc, zi: zi)
                         break
                     }
-                    if anc != name, zone.rrset(anc, .dname) != nil {
+                    if anc != name, zone.has(anc, .dname) {
                         n.block = .belowDNAME
                         break
                     }
@@ -313,7 +310,10 @@ extension CompiledZones {
                 if n.isCut {
                     n.dsAnswer = compileRef(zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
                 } else if n.block == .none {
-                    compileTypes(&n, node: node, name: name, zi: zi, zoneTypes: zoneTypes[zi], absent: absentTypes[zi])
+                    if !compilePlain(view, name: name, zi: zi, &n) {
+                        compileTypes(
+                            &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi], absent: absentTypes[zi])
+                    }
                     if name == origin, let parent = set.zone(for: name, qtype: .ds), parent.origin != origin {
                         n.dsAnswer = add(parent.resolve(name, .ds), template: name)
                     }
@@ -321,6 +321,27 @@ extension CompiledZones {
                 n.typeCount = Int32(types.count) - n.typeStart
                 nodes.append(n)
             }
+        }
+
+        /// The common case, compiled straight from the arenas: a name that answers for itself with RRsets that need
+        /// no compression and no additional data (A, AAAA, TXT…) or none at all, no alias, not a pool. Each type's body is its
+        /// records owned by the query name, ANY is the lowest type's (RFC 8482), other types the zone's NODATA.
+        /// False (nothing compiled) for any other name, which `compileTypes` compiles through the resolver.
+        mutating func compilePlain(_ view: Zone.NodeView, name: DomainName, zi: Int, _ n: inout NodeInfo) -> Bool {
+            let kinds = view.types
+            guard !poolNames.contains(name) else { return false }
+            for t in kinds where t.mayCompressRData || t == .srv || t == .cname || t == .dname || t == .soa {
+                return false
+            }
+            var any: AnswerRef?
+            for t in kinds {
+                var ref = AnswerRef.none
+                view.withRRset(t) { ttl, rdatas in ref = arena.addRRset(type: t, ttl: ttl, rdatas: rdatas) }
+                types.append(TypeEntry(type: t.rawValue, answer: ref))
+                if any == nil && ![.rrsig, .nsec, .nsec3].contains(t) { any = ref }
+            }
+            types.append(TypeEntry(type: RRType.any.rawValue, answer: any ?? zoneInfos[zi].noData))
+            return true
         }
 
         /// The type entries of one name that answers for itself.

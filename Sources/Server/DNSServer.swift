@@ -166,6 +166,8 @@ public final class DNSServer: Sendable {
             st.pendingNotify = []
         }
         sendNotifies(Array(state.withLock { $0.zones.zones.keys }))
+        // Loading a large zone leaves freed arenas behind (the parse's, the provisional snapshot): give them back.
+        builder.async { [self] in release(trim: true) }
     }
 
     /// Runs as `user` from now on (`server.user`): after every socket is bound, the state directory (and what is in
@@ -320,8 +322,8 @@ public final class DNSServer: Sendable {
 
     /// Frees what no serving thread holds any more and gives the memory back to the system (a large zone's old
     /// snapshot is hundreds of megabytes that malloc would otherwise keep). On the builder.
-    private func release() {
-        if store.reclaim() > 0 { _ = uplink_malloc_trim() }
+    private func release(trim: Bool = false) {
+        if store.reclaim() > 0 || trim { _ = uplink_malloc_trim() }
     }
 
     /// The control token: `server.control-token` (or its file), else one generated once into the state directory

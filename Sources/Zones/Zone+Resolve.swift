@@ -87,32 +87,33 @@ extension Zone {
     public func step(_ name: DomainName, _ qtype: RRType) -> Step {
         // Step 3b: walk down from the apex; a cut or a DNAME above the name decides before anything below it.
         for anc in name.ancestors(upTo: origin).reversed() where anc != origin {
-            guard let node = self.node(anc) else { break }
-            if node.rrsets[.ns] != nil {
+            guard exists(anc) else { break }
+            if has(anc, .ns) {
                 // RFC 4035 §3.1.4.1: DS at a cut belongs to the parent side.
                 if anc == name && qtype == .ds { break }
                 return .referral(cut: anc)
             }
-            if anc != name, let dname = node.rrsets[.dname]?.records.first {
+            if anc != name, let dname = rrset(anc, .dname)?.records.first {
                 return .dname(dname)
             }
         }
-        if let node = self.node(name) {
-            return data(at: node, owner: name, qtype)
+        if exists(name) {
+            return data(at: name, owner: name, qtype)
         }
         // The closest encloser: the deepest existing ancestor. A wildcard applies only directly below it, so an
         // existing name (even an empty non-terminal) blocks synthesis below itself (RFC 4592 §2.2.2, §3.3.1).
         var ce = name.parent
-        while let c = ce, node(c) == nil { ce = c.parent }
-        if let c = ce, let wild = c.wildcardChild, let node = self.node(wild) {
-            return data(at: node, owner: name, qtype)
+        while let c = ce, !exists(c) { ce = c.parent }
+        if let c = ce, let wild = c.wildcardChild, exists(wild) {
+            return data(at: wild, owner: name, qtype)
         }
         return .nxDomain
     }
 
-    /// What a node holds for `qtype`, answered with `owner` (the node's name, or the query name for a wildcard).
-    private func data(at node: Node, owner: DomainName, _ qtype: RRType) -> Step {
-        if let cname = node.rrsets[.cname], qtype != .cname {
+    /// What the node `node` holds for `qtype`, answered with `owner` (the node's name, or the query name for a
+    /// wildcard).
+    private func data(at node: DomainName, owner: DomainName, _ qtype: RRType) -> Step {
+        if qtype != .cname, let cname = rrset(node, .cname) {
             var r = cname.records(owner: owner)[0]
             r.rrClass = .in
             return .alias(r)
@@ -120,11 +121,11 @@ extension Zone {
         if qtype == .any {
             // RFC 8482 §4.1: answer ANY with one RRset. We pick the RRset of the lowest type code, which is
             // deterministic; RRSIG/NSEC are not chosen on their own.
-            let pick = node.rrsets.keys.filter { ![.rrsig, .nsec, .nsec3].contains($0) }.min()
-            guard let pick, let set = node.rrsets[pick] else { return .noData }
+            let pick = types(node).filter { ![.rrsig, .nsec, .nsec3].contains($0) }.min()
+            guard let pick, let set = rrset(node, pick) else { return .noData }
             return .found(set, owner: owner)
         }
-        if let set = node.rrsets[qtype] { return .found(set, owner: owner) }
+        if let set = rrset(node, qtype) { return .found(set, owner: owner) }
         return .noData
     }
 

@@ -30,21 +30,42 @@ extension Zone {
             node.rrsets[.soa] = set
             patch[origin] = node
         }
-        return Zone(origin: origin, file: file, nodes: storage, patch: patch, soa: record)
+        return Zone(origin: origin, file: file, data: data, patch: patch, soa: record)
     }
 
     /// A 64-bit fingerprint of every record except the SOA serial: equal for zones that answer alike (names
     /// compared without case). Order-independent (a sum of per-record FNV-1a hashes), so it needs no sort.
     public var contentFingerprint: UInt64 {
         var sum: UInt64 = 0
-        for (_, node) in nodes {  // merged: a fingerprint reads every node once
-            for (type, set) in node.rrsets {
-                for rdata in set.rdatas {
-                    var data = rdata
-                    if type == .soa, data.count >= 20 {
-                        for i in (data.count - 20)..<(data.count - 16) { data[i] = 0 }
+        func add(_ name: UnsafeRawBufferPointer, _ type: UInt16, _ ttl: UInt32, _ rdata: UnsafeRawBufferPointer) {
+            if type == RRType.soa.rawValue, rdata.count >= 20 {
+                var copy = Array(rdata)
+                for i in (copy.count - 20)..<(copy.count - 16) { copy[i] = 0 }
+                copy.withUnsafeBytes { sum = sum &+ Zone.recordHash(name, type, ttl, $0) }
+            } else {
+                sum = sum &+ Zone.recordHash(name, type, ttl, rdata)
+            }
+        }
+        // Read in place from the arenas: a million records make no record values.
+        data.rdata.withUnsafeBytes { rd in
+            for i in 0..<data.count {
+                let node = data.nodes[i]
+                guard node.setCount > 0 else { continue }
+                if !patch.isEmpty, patch[data.name(i)] != nil { continue }
+                data.withName(i) { name in
+                    for j in Int(node.setStart)..<(Int(node.setStart) + Int(node.setCount)) {
+                        let set = data.sets[j]
+                        for k in Int(set.rdataStart)..<(Int(set.rdataStart) + Int(set.rdataCount)) {
+                            add(name, set.type, set.ttl, UnsafeRawBufferPointer(rebasing: rd[data.rdataRange(k)]))
+                        }
                     }
-                    sum = sum &+ Zone.recordHash(set.name, type, set.ttl, data)
+                }
+            }
+        }
+        for node in patch.values {
+            node.name.wire.withUnsafeBytes { name in
+                for set in node.rrsets.values {
+                    for rdata in set.rdatas { rdata.withUnsafeBytes { add(name, set.type.rawValue, set.ttl, $0) } }
                 }
             }
         }
@@ -53,14 +74,23 @@ extension Zone {
 
     /// FNV-1a over a record's lower-cased owner, type, TTL and RDATA (names inside RDATA as written).
     public static func recordHash(_ name: DomainName, _ type: RRType, _ ttl: UInt32, _ rdata: [UInt8]) -> UInt64 {
+        name.wire.withUnsafeBytes { n in rdata.withUnsafeBytes { recordHash(n, type.rawValue, ttl, $0) } }
+    }
+
+    /// `recordHash` over octets in place.
+    static func recordHash(
+        _ name: UnsafeRawBufferPointer, _ type: UInt16, _ ttl: UInt32, _ rdata: UnsafeRawBufferPointer
+    )
+        -> UInt64
+    {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         @inline(__always) func mix(_ b: UInt8) {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01b3
         }
-        for b in name.wire { mix(DomainName.fold(b)) }
-        mix(UInt8(type.rawValue >> 8))
-        mix(UInt8(type.rawValue & 0xFF))
+        for b in name { mix(DomainName.fold(b)) }
+        mix(UInt8(type >> 8))
+        mix(UInt8(type & 0xFF))
         for i in 0..<4 { mix(UInt8(truncatingIfNeeded: ttl >> (8 * (3 - UInt32(i))))) }
         mix(UInt8(rdata.count >> 8))
         mix(UInt8(rdata.count & 0xFF))

@@ -1,19 +1,45 @@
-// ZoneBuilder: collects records with their lines, validates the zone and builds it, or reports every error.
+// ZoneBuilder: collects records with their lines into flat arenas, validates the zone and builds it, or reports
+// every error.
 
 import DNSWire
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Gathers a zone's records and turns them into a `Zone`, checking what an authoritative server must refuse:
 /// data outside the zone, anything but class IN, not exactly one SOA at the apex, no NS at the apex, CNAME beside
 /// other data or more than one CNAME (RFC 1034 §3.6.2, RFC 2181 §10.1), more than one DNAME (RFC 6672 §2.4),
 /// and in-bailiwick delegations without glue. All errors are reported, not only the first.
+///
+/// Records go into two byte arenas as they come (no object per record); `build` groups them into names and
+/// RRsets, sorts the names canonically and makes the `ZoneData`.
 public struct ZoneBuilder {
     /// The zone's apex.
     public let origin: DomainName
     /// The file name used in messages.
     public let file: String
-    private var entries: [(record: ResourceRecord, line: Int?)] = []
     /// Errors found while reading (syntax) before validation.
     public var errors: [ZoneError] = []
+
+    struct Raw {
+        var ownerOffset: UInt32
+        var ownerLength: UInt8
+        var type: UInt16
+        var rrClass: UInt16
+        var ttl: UInt32
+        var rdataOffset: UInt32
+        var rdataLength: UInt16
+        var line: UInt32
+    }
+
+    private var owners: [UInt8] = []
+    private var rdatas: [UInt8] = []
+    private var raws: [Raw] = []
+    private var lastOwner: (offset: UInt32, length: UInt8) = (0, 0)
 
     /// Starts an empty zone.
     public init(origin: DomainName, file: String) {
@@ -21,9 +47,55 @@ public struct ZoneBuilder {
         self.file = file
     }
 
+    /// How many records were added.
+    public var count: Int { raws.count }
+
     /// Adds one record read from `line`.
     public mutating func add(_ record: ResourceRecord, line: Int?) {
-        entries.append((record, line))
+        record.name.wire.withUnsafeBytes { owner in
+            record.rdata.withUnsafeBytes { rdata in
+                add(
+                    owner: owner, type: record.type.rawValue, rrClass: record.rrClass.rawValue, ttl: record.ttl,
+                    rdata: rdata, line: line)
+            }
+        }
+    }
+
+    /// Adds one record from its parts: the owner in uncompressed wire form, RDATA uncompressed.
+    mutating func add(
+        owner: UnsafeRawBufferPointer, type: UInt16, rrClass: UInt16, ttl: UInt32, rdata: UnsafeRawBufferPointer,
+        line: Int?
+    ) {
+        // Consecutive records of one owner (the common case) share its octets.
+        let same =
+            Int(lastOwner.length) == owner.count && !raws.isEmpty
+            && owners.withUnsafeBytes { o in
+                memcmp(o.baseAddress! + Int(lastOwner.offset), owner.baseAddress!, owner.count) == 0
+            }
+        if !same {
+            lastOwner = (UInt32(owners.count), UInt8(owner.count))
+            owners.append(contentsOf: owner)
+        }
+        raws.append(
+            Raw(
+                ownerOffset: lastOwner.offset, ownerLength: lastOwner.length, type: type, rrClass: rrClass, ttl: ttl,
+                rdataOffset: UInt32(rdatas.count), rdataLength: UInt16(rdata.count), line: UInt32(line ?? 0)))
+        rdatas.append(contentsOf: rdata)
+    }
+
+    /// Adds everything `other` collected (another part of the same file), after what this one has.
+    public mutating func append(_ other: ZoneBuilder) {
+        let (ownerBase, rdataBase) = (UInt32(owners.count), UInt32(rdatas.count))
+        owners += other.owners
+        rdatas += other.rdatas
+        raws.reserveCapacity(raws.count + other.raws.count)
+        for var r in other.raws {
+            r.ownerOffset += ownerBase
+            r.rdataOffset += rdataBase
+            raws.append(r)
+        }
+        errors += other.errors
+        lastOwner = (0, 0)
     }
 
     /// Records an error found while reading.
@@ -37,97 +109,420 @@ public struct ZoneBuilder {
         func fail(_ line: Int?, _ message: String) {
             errors.append(ZoneError(file: file, line: line, message: message))
         }
-
-        var nodes: [DomainName: Zone.Node] = [:]
-        nodes.reserveCapacity(entries.count + entries.count / 4)  // names, plus room for empty non-terminals
-        for (rr, line) in entries {
-            guard rr.name.isSubdomain(of: origin) else {
-                fail(line, "\(rr.name) \(rr.type) is outside the zone \(origin): remove it or fix the owner name")
-                continue
-            }
-            guard rr.rrClass == .in else {
-                fail(line, "class \(rr.rrClass) is not served: only class IN records belong in a zone file")
-                continue
-            }
-            guard !rr.type.isMeta else {
-                fail(line, "type \(rr.type) cannot appear in zone data")
-                continue
-            }
-            // Mutated in place (not copied out and back), so a record costs no copy of its node's RRsets.
-            nodes[rr.name, default: Zone.Node(name: rr.name, rrsets: [:])].add(rr, line: line)
+        func name(_ offset: UInt32, _ length: UInt8) -> DomainName {
+            DomainName(uncheckedWire: Array(owners[Int(offset)..<(Int(offset) + Int(length))]))
         }
-        func lineOf(_ name: DomainName, _ type: RRType) -> Int? { nodes[name]?.rrsets[type]?.line }
+        let data = owners.withUnsafeBytes { o in
+            var grouping = Grouping(owners: o, origin: origin)
+            return grouping.run(raws: raws, rdatas: rdatas) { raw, problem in
+                let what = "\(name(raw.ownerOffset, raw.ownerLength)) \(RRType(raw.type))"
+                switch problem {
+                case .outside:
+                    fail(Int(raw.line), "\(what) is outside the zone \(origin): remove it or fix the owner name")
+                case .rrClass:
+                    fail(
+                        Int(raw.line),
+                        "class \(RRClass(rawValue: raw.rrClass)) is not served: only class IN records belong in a zone file"
+                    )
+                case .meta:
+                    fail(Int(raw.line), "type \(RRType(raw.type)) cannot appear in zone data")
+                }
+            }
+        }
+        let placeholderSOA = ResourceRecord(name: origin, type: .soa, ttl: 0, rdata: [])
+        var zone = Zone(origin: origin, file: file, data: data, soa: placeholderSOA)
+        let soa = Validation(zone: zone).check(fail: fail)
+        guard errors.isEmpty, let soa else {
+            throw ZoneLoadFailure(errors: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        zone = Zone(origin: origin, file: file, data: data, soa: soa)
+        return zone
+    }
+}
 
-        // The apex: exactly one SOA, and NS.
+/// What makes a record unfit for zone data before any grouping.
+enum RecordProblem {
+    case outside, rrClass, meta
+}
+
+/// Groups records into names (empty non-terminals added) and RRsets, and sorts the names canonically.
+struct Grouping {
+    let owners: UnsafeRawBufferPointer
+    let origin: DomainName
+
+    /// Node names: offsets and lengths in `owners` (an ancestor's name is a suffix of its child's octets, so empty
+    /// non-terminals need no octets of their own).
+    var nodeOffset: [UInt32] = []
+    var nodeLength: [UInt8] = []
+    /// Per node: made as an empty non-terminal, no record seen for it yet.
+    var madeEmpty: [Bool] = []
+    var table: [UInt32] = []
+    var mask = 0
+
+    init(owners: UnsafeRawBufferPointer, origin: DomainName) {
+        self.owners = owners
+        self.origin = origin
+    }
+
+    @inline(__always)
+    func bytes(_ offset: UInt32, _ length: UInt8) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: owners[Int(offset)..<(Int(offset) + Int(length))])
+    }
+
+    /// The node number of a name (added when new).
+    mutating func node(_ offset: UInt32, _ length: UInt8) -> (index: Int, new: Bool) {
+        let key = bytes(offset, length)
+        let h = ZoneData.hash(key)
+        var s = Int(h) & mask
+        while table[s] != 0 {
+            let i = Int(table[s]) - 1
+            if nodeLength[i] == length
+                && ZoneData.equalFolded(owners.baseAddress! + Int(nodeOffset[i]), key.baseAddress!, key.count)
+            {
+                return (i, false)
+            }
+            s = (s + 1) & mask
+        }
+        nodeOffset.append(offset)
+        nodeLength.append(length)
+        madeEmpty.append(false)
+        table[s] = UInt32(nodeOffset.count)
+        return (nodeOffset.count - 1, true)
+    }
+
+    /// True when `key` is the origin or below it (on a label boundary).
+    func inZone(_ key: UnsafeRawBufferPointer) -> Bool {
+        let o = origin.wire
+        guard key.count >= o.count else { return false }
+        let start = key.count - o.count
+        var i = 0
+        while i < start { i += Int(key[i]) + 1 }
+        guard i == start else { return false }
+        return o.withUnsafeBytes { ZoneData.equalFolded(key.baseAddress! + start, $0.baseAddress!, o.count) }
+    }
+
+    mutating func run(
+        raws: [ZoneBuilder.Raw], rdatas: [UInt8], problem: (ZoneBuilder.Raw, RecordProblem) -> Void
+    ) -> ZoneData {
+        var size = 16
+        while size < raws.count * 4 { size <<= 1 }
+        table = [UInt32](repeating: 0, count: size)
+        mask = size - 1
+        nodeOffset.reserveCapacity(raws.count + raws.count / 4)
+        nodeLength.reserveCapacity(raws.count + raws.count / 4)
+        let originLength = origin.wire.count
+
+        // 1. Every record's node (records that do not belong are reported and left out).
+        var nodeOf = [Int32](repeating: -1, count: raws.count)
+        for (r, raw) in raws.enumerated() {
+            let key = bytes(raw.ownerOffset, raw.ownerLength)
+            guard inZone(key) else {
+                problem(raw, .outside)
+                continue
+            }
+            guard raw.rrClass == RRClass.in.rawValue else {
+                problem(raw, .rrClass)
+                continue
+            }
+            guard !RRType(raw.type).isMeta else {
+                problem(raw, .meta)
+                continue
+            }
+            let (i, new) = node(raw.ownerOffset, raw.ownerLength)
+            nodeOf[r] = Int32(i)
+            // A name made as an empty non-terminal keeps the case of the first record that owns it, not the case
+            // of the name below it that made it.
+            if !new && madeEmpty[i] {
+                nodeOffset[i] = raw.ownerOffset
+                madeEmpty[i] = false
+            }
+            // 2. Empty non-terminals: every ancestor down to the apex is a node (RFC 4592 §2.2.2), the apex too.
+            // Walking up stops at the first one that exists: its own ancestors were made when it was.
+            guard new else { continue }
+            var offset = raw.ownerOffset
+            var length = Int(raw.ownerLength)
+            while length > originLength {
+                let skip = Int(owners[Int(offset)]) + 1
+                offset += UInt32(skip)
+                length -= skip
+                let (parent, made) = node(offset, UInt8(length))
+                if !made { break }
+                madeEmpty[parent] = true
+            }
+        }
+        return finish(raws: raws, rdatas: rdatas, nodeOf: nodeOf)
+    }
+
+    /// Sorts the nodes, groups each node's records into RRsets and builds the arenas.
+    func finish(raws: [ZoneBuilder.Raw], rdatas: [UInt8], nodeOf: [Int32]) -> ZoneData {
+        let order = CanonicalSort.order(count: nodeOffset.count) { bytes(nodeOffset[$0], nodeLength[$0]) }
+        var rank = [Int32](repeating: 0, count: order.count)
+        for (r, i) in order.enumerated() { rank[i] = Int32(r) }
+
+        // Records by node rank (a counting sort), in file order within a node.
+        var start = [Int32](repeating: 0, count: order.count + 1)
+        for n in nodeOf where n >= 0 { start[Int(rank[Int(n)]) + 1] += 1 }
+        for i in 0..<order.count { start[i + 1] += start[i] }
+        var fill = start
+        var sorted = [Int32](repeating: 0, count: Int(start[order.count]))
+        for (r, n) in nodeOf.enumerated() where n >= 0 {
+            let k = Int(rank[Int(n)])
+            sorted[Int(fill[k])] = Int32(r)
+            fill[k] += 1
+        }
+
+        var names: [UInt8] = []
+        names.reserveCapacity(order.reduce(0) { $0 + Int(nodeLength[$1]) })
+        var nodes: [ZoneData.Node] = []
+        nodes.reserveCapacity(order.count)
+        var sets: [ZoneData.Set] = []
+        sets.reserveCapacity(raws.count)
+        var ends: [UInt32] = []
+        ends.reserveCapacity(raws.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(rdatas.count)
+        rdatas.withUnsafeBytes { rd in
+            for (k, i) in order.enumerated() {
+                let nameAt = UInt32(names.count)
+                names.append(contentsOf: bytes(nodeOffset[i], nodeLength[i]))
+                var recs = Array(sorted[Int(start[k])..<Int(start[k + 1])])
+                // By type, file order kept within a type (the first record's TTL and line are the set's).
+                if recs.count > 1 {
+                    recs = recs.enumerated().sorted { a, b in
+                        let (ta, tb) = (raws[Int(a.element)].type, raws[Int(b.element)].type)
+                        return ta != tb ? ta < tb : a.offset < b.offset
+                    }.map(\.element)
+                }
+                let setStart = UInt32(sets.count)
+                var j = 0
+                while j < recs.count {
+                    let first = raws[Int(recs[j])]
+                    let rdataStart = UInt32(ends.count)
+                    var seen: Swift.Set<[UInt8]>?
+                    while j < recs.count, raws[Int(recs[j])].type == first.type {
+                        let raw = raws[Int(recs[j])]
+                        let bytes = UnsafeRawBufferPointer(
+                            rebasing: rd[Int(raw.rdataOffset)..<(Int(raw.rdataOffset) + Int(raw.rdataLength))])
+                        // RFC 2181 §5: an RRset is a set, so exact duplicates are dropped; §5.2: one TTL per set,
+                        // the first record's (Knot and NSD warn and do the same).
+                        let count = ends.count - Int(rdataStart)
+                        var duplicate = false
+                        if count <= 16 {
+                            var e = Int(rdataStart)
+                            var from = e == 0 ? 0 : Int(ends[e - 1])
+                            while e < ends.count {
+                                let to = Int(ends[e])
+                                if to - from == bytes.count
+                                    && out.withUnsafeBytes({
+                                        memcmp($0.baseAddress! + from, bytes.baseAddress!, bytes.count)
+                                    })
+                                        == 0
+                                {
+                                    duplicate = true
+                                    break
+                                }
+                                from = to
+                                e += 1
+                            }
+                            if count == 16 && !duplicate {
+                                var all = Swift.Set<[UInt8]>()
+                                var from2 = Int(rdataStart) == 0 ? 0 : Int(ends[Int(rdataStart) - 1])
+                                for e2 in Int(rdataStart)..<ends.count {
+                                    all.insert(Array(out[from2..<Int(ends[e2])]))
+                                    from2 = Int(ends[e2])
+                                }
+                                seen = all
+                            }
+                        } else if let s = seen {
+                            duplicate = s.contains(Array(bytes))
+                        }
+                        if !duplicate {
+                            out.append(contentsOf: bytes)
+                            ends.append(UInt32(out.count))
+                            if seen != nil { seen!.insert(Array(bytes)) }
+                        }
+                        j += 1
+                    }
+                    sets.append(
+                        ZoneData.Set(
+                            type: first.type, ttl: first.ttl, rdataStart: rdataStart,
+                            rdataCount: UInt32(ends.count) - rdataStart, line: first.line))
+                }
+                nodes.append(
+                    ZoneData.Node(
+                        nameOffset: nameAt, nameLength: nodeLength[i], setCount: UInt16(UInt32(sets.count) - setStart),
+                        setStart: setStart))
+            }
+        }
+        return ZoneData(names: names, nodes: nodes, sets: sets, rdataEnds: ends, rdata: out)
+    }
+}
+
+/// Canonical DNS name order (RFC 4034 §6.1) for many names at once: each name becomes a key whose byte order is
+/// canonical order (labels from the right, case-folded, each ended by 0x00, with 0x00 and 0x01 octets escaped so
+/// that the end of a label sorts first), and the keys are sorted with `memcmp`, in two halves on two threads.
+enum CanonicalSort {
+    static func order(count: Int, name: (Int) -> UnsafeRawBufferPointer) -> [Int] {
+        var keys: [UInt8] = []
+        var ends: [Int] = []
+        ends.reserveCapacity(count)
+        var labels = [Int](repeating: 0, count: 128)
+        for i in 0..<count {
+            let wire = name(i)
+            var n = 0
+            var p = 0
+            while p < wire.count, wire[p] != 0 {
+                labels[n] = p
+                n += 1
+                p += Int(wire[p]) + 1
+            }
+            while n > 0 {
+                n -= 1
+                let at = labels[n]
+                for b in wire[(at + 1)...(at + Int(wire[at]))] {
+                    let f = DomainName.fold(b)
+                    if f < 2 {
+                        keys.append(1)
+                        keys.append(f + 1)
+                    } else {
+                        keys.append(f)
+                    }
+                }
+                keys.append(0)
+            }
+            ends.append(keys.count)
+        }
+        var order = Array(0..<count)
+        keys.withUnsafeBytes { k in
+            ends.withUnsafeBufferPointer { e in
+                let keys = Keys(bytes: k.baseAddress!, ends: e.baseAddress!)
+                guard count > 50_000 else {
+                    order.sort(by: keys.less)
+                    return
+                }
+                // Two halves sorted at once, then merged.
+                let mid = count / 2
+                order.withUnsafeMutableBufferPointer { o in
+                    let halves = Halves(base: o.baseAddress!, mid: mid, count: count)
+                    DispatchQueue.concurrentPerform(iterations: 2) { half in halves.sort(half, by: keys) }
+                }
+                var merged: [Int] = []
+                merged.reserveCapacity(count)
+                var i = 0
+                var j = mid
+                while i < mid && j < count {
+                    if keys.less(order[j], order[i]) {
+                        merged.append(order[j])
+                        j += 1
+                    } else {
+                        merged.append(order[i])
+                        i += 1
+                    }
+                }
+                merged += order[i..<mid]
+                merged += order[j..<count]
+                order = merged
+            }
+        }
+        return order
+    }
+}
+
+extension CanonicalSort {
+    /// The keys, read by both sorting threads (neither writes them).
+    struct Keys: @unchecked Sendable {
+        let bytes: UnsafeRawPointer
+        let ends: UnsafePointer<Int>
+
+        @inline(__always)
+        func less(_ a: Int, _ b: Int) -> Bool {
+            let sa = a == 0 ? 0 : ends[a - 1]
+            let sb = b == 0 ? 0 : ends[b - 1]
+            let la = ends[a] - sa
+            let lb = ends[b] - sb
+            let c = memcmp(bytes + sa, bytes + sb, min(la, lb))
+            return c != 0 ? c < 0 : la < lb
+        }
+    }
+
+    /// The order being sorted, in two halves that the two threads sort apart.
+    struct Halves: @unchecked Sendable {
+        let base: UnsafeMutablePointer<Int>
+        let mid: Int
+        let count: Int
+
+        func sort(_ half: Int, by keys: Keys) {
+            var part =
+                half == 0
+                ? UnsafeMutableBufferPointer(start: base, count: mid)
+                : UnsafeMutableBufferPointer(start: base + mid, count: count - mid)
+            part.sort(by: keys.less)
+        }
+    }
+}
+
+/// The checks that need the whole zone: the apex's SOA and NS, CNAME and DNAME rules, glue.
+struct Validation {
+    let zone: Zone
+
+    /// Reports every problem through `fail`; returns the apex SOA record when there is one.
+    func check(fail: (Int?, String) -> Void) -> ResourceRecord? {
+        let data = zone.data
+        let origin = zone.origin
+        func line(_ j: Int) -> Int? { data.sets[j].line == 0 ? nil : Int(data.sets[j].line) }
         var soa: ResourceRecord?
-        if let apex = nodes[origin], let set = apex.rrsets[.soa] {
+        if let apex = data.index(of: origin), let j = data.set(apex, .soa) {
+            let set = data.rrset(j, name: data.name(apex))
             if set.rdatas.count != 1 {
-                fail(lineOf(origin, .soa), "the apex has \(set.rdatas.count) SOA records; a zone has exactly one")
+                fail(line(j), "the apex has \(set.rdatas.count) SOA records; a zone has exactly one")
             }
             soa = set.records.first
-            if apex.rrsets[.ns] == nil {
-                fail(lineOf(origin, .soa), "no NS records at the apex \(origin): a zone must list its name servers")
+            if data.set(apex, .ns) == nil {
+                fail(line(j), "no NS records at the apex \(origin): a zone must list its name servers")
             }
         } else {
             fail(nil, "no SOA record at the apex \(origin): the first record of a zone is its SOA")
         }
-        for (name, node) in nodes where name != origin && node.rrsets[.soa] != nil {
-            fail(lineOf(name, .soa), "SOA record at \(name): only the apex \(origin) may have one")
-        }
-
-        // CNAME and DNAME rules.
-        for (name, node) in nodes {
-            if let cname = node.rrsets[.cname] {
-                if cname.rdatas.count > 1 {
-                    fail(
-                        lineOf(name, .cname),
-                        "\(name) has \(cname.rdatas.count) CNAME records; an alias has exactly one")
+        let originLength = origin.wire.count
+        for i in 0..<data.count {
+            let node = data.nodes[i]
+            guard node.setCount > 0 else { continue }
+            let isApex = Int(node.nameLength) == originLength
+            if !isApex, let j = data.set(i, .soa) {
+                fail(line(j), "SOA record at \(data.name(i)): only the apex \(origin) may have one")
+            }
+            if let j = data.set(i, .cname) {
+                let count = Int(data.sets[j].rdataCount)
+                if count > 1 {
+                    fail(line(j), "\(data.name(i)) has \(count) CNAME records; an alias has exactly one")
                 }
                 // RFC 2181 §10.1: no other data beside a CNAME (DNSSEC records excepted, RFC 4035 §2.5).
-                let others = node.rrsets.keys.filter { ![.cname, .rrsig, .nsec, .nsec3].contains($0) }.sorted()
+                let others = data.types(i).filter { ![.cname, .rrsig, .nsec, .nsec3].contains($0) }
                 if !others.isEmpty {
                     fail(
-                        lineOf(name, .cname),
-                        "\(name) has a CNAME and other data (\(others.map(\.description).joined(separator: ", "))): "
+                        line(j),
+                        "\(data.name(i)) has a CNAME and other data (\(others.map(\.description).joined(separator: ", "))): "
                             + "an alias can have no other records")
                 }
             }
-            if let dname = node.rrsets[.dname], dname.rdatas.count > 1 {
-                fail(lineOf(name, .dname), "\(name) has \(dname.rdatas.count) DNAME records; RFC 6672 allows one")
+            if let j = data.set(i, .dname), data.sets[j].rdataCount > 1 {
+                fail(line(j), "\(data.name(i)) has \(data.sets[j].rdataCount) DNAME records; RFC 6672 allows one")
             }
-        }
-
-        // Empty non-terminals: every ancestor of a name, down from the apex, is a node (RFC 4592 §2.2.2).
-        // Walking up stops at the first existing name: its own ancestors are made when it is visited in turn.
-        for name in Array(nodes.keys) where name != origin {
-            var cur = name.parent
-            while let c = cur, c.isSubdomain(of: origin), nodes[c] == nil {
-                nodes[c] = Zone.Node(name: c, rrsets: [:])
-                cur = c == origin ? nil : c.parent
-            }
-        }
-
-        let placeholderSOA = ResourceRecord(name: origin, type: .soa, ttl: 0, rdata: [])
-        let built = Zone(origin: origin, file: file, nodes: nodes, soa: soa ?? placeholderSOA)
-
-        // Glue: an NS target at or below its own delegation point can only be reached through glue.
-        for (name, node) in nodes where name != origin {
-            guard let ns = node.rrsets[.ns] else { continue }
-            for rr in ns.records {
-                guard let target = rr.target, target.isSubdomain(of: name) else { continue }
-                let addrs = nodes[target].map { $0.rrsets[.a] != nil || $0.rrsets[.aaaa] != nil } ?? false
-                if !addrs {
-                    fail(
-                        lineOf(name, .ns),
-                        "delegation \(name) NS \(target) needs glue: add an A or AAAA record for \(target)")
+            // Glue: an NS target at or below its own delegation point can only be reached through glue.
+            if !isApex, let j = data.set(i, .ns) {
+                let cut = data.name(i)
+                for rr in data.rrset(j, name: cut).records {
+                    guard let target = rr.target, target.isSubdomain(of: cut) else { continue }
+                    let t = data.index(of: target)
+                    let addrs = t.map { data.set($0, .a) != nil || data.set($0, .aaaa) != nil } ?? false
+                    if !addrs {
+                        fail(
+                            line(j), "delegation \(cut) NS \(target) needs glue: add an A or AAAA record for \(target)")
+                    }
                 }
             }
         }
-
-        guard errors.isEmpty else {
-            throw ZoneLoadFailure(errors: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
-        }
-        return built
+        return soa
     }
 }
 
@@ -139,17 +534,5 @@ extension Zone {
         var b = ZoneBuilder(origin: origin, file: file)
         for r in records { b.add(r, line: nil) }
         return try b.build()
-    }
-}
-
-extension Zone.Node {
-    /// Adds a record. RFC 2181 §5: an RRset is a set, so exact duplicates are dropped; §5.2: one TTL per set, the
-    /// first record's (Knot and NSD warn and do the same).
-    mutating func add(_ rr: ResourceRecord, line: Int?) {
-        if rrsets[rr.type] == nil {
-            rrsets[rr.type] = RRset(name: rr.name, type: rr.type, ttl: rr.ttl, rdatas: [rr.rdata], line: line)
-        } else if !rrsets[rr.type]!.rdatas.contains(rr.rdata) {
-            rrsets[rr.type]!.rdatas.append(rr.rdata)
-        }
     }
 }

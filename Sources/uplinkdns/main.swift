@@ -108,7 +108,7 @@ extension UplinkDNS {
             let config = try options.load()
             do {
                 let zones = try config.loadZones()
-                let names = zones.zones.values.reduce(0) { $0 + $1.nodes.count }
+                let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
                 let u = config.uplinks
                 print(
                     "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
@@ -354,11 +354,8 @@ extension UplinkDNS {
             if text == nil || format == "registrar" {
                 do {
                     if let text {
-                        let tmp = NSTemporaryDirectory() + "uplinkdns-export-\(getpid()).zone"
-                        try text.write(toFile: tmp, atomically: true, encoding: .utf8)
-                        defer { try? FileManager.default.removeItem(atPath: tmp) }
                         zoneValue = try Zones.ZoneFileLoader.load(
-                            path: tmp, origin: origin, displayPath: "(server export)")
+                            text: text, origin: origin, displayPath: "(server export)")
                     } else {
                         zoneValue = try ZoneExport.zone(
                             origin, config: config, addresses: addresses == "all" ? .every : .up(nil))

@@ -132,7 +132,25 @@ func lines(require: Requirement = .all) -> Uplinks {
             CheckSpec(kind: .tcp(host: "127.0.0.1", port: port), timeout: 5), source: IPAddress("127.0.0.1"))
         close(fd)
         #expect(open.ok, "open port: \(open.detail)")
-        let closed = await p.probe(CheckSpec(kind: .tcp(host: "127.0.0.1", port: port), timeout: 5), source: nil)
+        // A closed port that stays ours: bound but never listening (a connect gets a reset, as from a closed port),
+        // so that a test running in parallel cannot start listening on it meanwhile (the listener's port, once
+        // closed, could be taken: CI saw that).
+        let quiet = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var qa = sockaddr_in()
+        qa.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &qa.sin_addr)
+        _ = withUnsafePointer(to: &qa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(quiet, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var qlen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &qa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(quiet, $0, &qlen) }
+        }
+        let closedPort = UInt16(bigEndian: qa.sin_port)
+        let closed = await p.probe(CheckSpec(kind: .tcp(host: "127.0.0.1", port: closedPort), timeout: 5), source: nil)
+        close(quiet)
         #expect(!closed.ok, "closed port: \(closed.detail)")
         #expect(closed.detail.contains("refused"), "closed port: \(closed.detail)")
         // A source address this host does not have: bind fails (EADDRNOTAVAIL), unless the kernel allows non-local

@@ -1,0 +1,91 @@
+// Zone+Nodes: visiting every node without making values of its records (what compiling a million names needs).
+
+import DNSWire
+
+extension Zone {
+    /// A node's RRsets read in place: types, TTLs and RDATA octets straight from the arenas (or from the patch).
+    public struct NodeView {
+        let data: ZoneData
+        let index: Int
+        let patched: Node?
+
+        /// How many RRsets the node has.
+        public var count: Int { patched?.rrsets.count ?? Int(data.nodes[index].setCount) }
+
+        /// The types, ascending.
+        public var types: [RRType] { patched.map { $0.rrsets.keys.sorted() } ?? data.types(index) }
+
+        /// True when the node has an RRset of `type`.
+        public func has(_ type: RRType) -> Bool {
+            if let patched { return patched.rrsets[type] != nil }
+            return data.set(index, type) != nil
+        }
+
+        /// The node as a value (its records made).
+        public var node: Node { patched ?? data.node(index) }
+
+        /// Calls `body` with the TTL of the RRset of `type` and each of its RDATAs in order; false when there is none.
+        @discardableResult
+        public func withRRset(_ type: RRType, _ body: (UInt32, [UnsafeRawBufferPointer]) -> Void) -> Bool {
+            if let patched {
+                guard let set = patched.rrsets[type] else { return false }
+                let copies = set.rdatas
+                withBuffers(copies, 0, []) { body(set.ttl, $0) }
+                return true
+            }
+            guard let j = data.set(index, type) else { return false }
+            let set = data.sets[j]
+            data.rdata.withUnsafeBytes { rd in
+                let parts = (Int(set.rdataStart)..<(Int(set.rdataStart) + Int(set.rdataCount))).map {
+                    UnsafeRawBufferPointer(rebasing: rd[data.rdataRange($0)])
+                }
+                body(set.ttl, parts)
+            }
+            return true
+        }
+
+        private func withBuffers(
+            _ arrays: [[UInt8]], _ i: Int, _ done: [UnsafeRawBufferPointer], _ body: ([UnsafeRawBufferPointer]) -> Void
+        ) {
+            guard i < arrays.count else { return body(done) }
+            arrays[i].withUnsafeBytes { withBuffers(arrays, i + 1, done + [$0], body) }
+        }
+    }
+
+    /// Visits every node (empty non-terminals and the patch included) in canonical order with its name.
+    public func forEachNode(_ body: (DomainName, NodeView) -> Void) {
+        let added = patch.keys.filter { data.index(of: $0) == nil }.sorted()
+        var a = 0
+        for i in 0..<data.count {
+            let name = data.name(i)
+            while a < added.count && added[a] < name {
+                body(added[a], NodeView(data: data, index: -1, patched: patch[added[a]]))
+                a += 1
+            }
+            body(name, NodeView(data: data, index: i, patched: patch.isEmpty ? nil : patch[name]))
+        }
+        for name in added[a...] { body(name, NodeView(data: data, index: -1, patched: patch[name])) }
+    }
+
+    /// Every type the zone holds (the patch included).
+    public var allTypes: Set<RRType> {
+        var out = Set(data.sets.lazy.map { RRType($0.type) })
+        for node in patch.values { out.formUnion(node.rrsets.keys) }
+        return out
+    }
+
+    /// True when a name below the apex has NS (a cut) or a DNAME: then names need the walk from the apex.
+    public var hasCutsOrDNAMEs: Bool {
+        let originLength = origin.wire.count
+        for (i, node) in data.nodes.enumerated() where Int(node.nameLength) != originLength {
+            if data.set(i, .ns) != nil || data.set(i, .dname) != nil { return true }
+        }
+        return patch.contains { name, node in
+            name != origin && (node.rrsets[.ns] != nil || node.rrsets[.dname] != nil)
+        }
+    }
+
+    /// The name that sorts last at or before `name` in canonical order among the loaded names (the predecessor
+    /// search of NSEC), or nil.
+    public func loadedPredecessor(of name: DomainName) -> DomainName? { data.predecessor(of: name).map(data.name) }
+}
