@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages UplinkDNS builds and tests with, if any is missing (apt-get update first).
-#   libldns-dev, pkg-config  zone-file parsing (the CLDNS system library)
+#   libldns-dev, pkg-config  record printing and parsing single records (the CLDNS system library)
+#   libknot-dev              libzscanner, Knot's zone-file scanner (the CZScanner system library)
 #   bind9-dnsutils           dig, for the integration tests and the conformance replay
 #   knot-dnsutils            kdig, for the integration tests
 #   knot                     knotd, the real secondary the zone-transfer test runs
@@ -14,7 +15,7 @@
 # knotd that runs is the one the test starts and stops by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
-packages=(libldns-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
+packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
     iproute2 nftables systemd)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()

@@ -55,15 +55,25 @@ struct AnswerArena {
     /// Compiles the answer of one RRset whose RDATA holds no name to compress (A, AAAA, TXT…), owned by the query
     /// name: each record is `0xC00C`, type, class IN, TTL, length, RDATA. The bytes `add` would write for it,
     /// without a `Resolution`, a `MessageWriter` or a record value (what compiling a million names costs).
-    mutating func addRRset(type: RRType, ttl: UInt32, rdatas: [UnsafeRawBufferPointer]) -> AnswerRef {
+    mutating func addRRset<C: Collection>(type: RRType, ttl: UInt32, rdatas: C) -> AnswerRef
+    where C.Element == UnsafeRawBufferPointer {
         let start = bytes.count
         for rd in rdatas {
-            bytes += [
-                0xC0, 0x0C, UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF), 0, 1,
-                UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF),
-                UInt8(rd.count >> 8), UInt8(rd.count & 0xFF),
-            ]
-            bytes += rd
+            // Owner 0xC00C, type, class IN, TTL, RDATA length: appended octet by octet (an array literal here
+            // would be an allocation per record).
+            bytes.append(0xC0)
+            bytes.append(0x0C)
+            bytes.append(UInt8(type.rawValue >> 8))
+            bytes.append(UInt8(type.rawValue & 0xFF))
+            bytes.append(0)
+            bytes.append(1)
+            bytes.append(UInt8(ttl >> 24))
+            bytes.append(UInt8(ttl >> 16 & 0xFF))
+            bytes.append(UInt8(ttl >> 8 & 0xFF))
+            bytes.append(UInt8(ttl & 0xFF))
+            bytes.append(UInt8(rd.count >> 8))
+            bytes.append(UInt8(rd.count & 0xFF))
+            bytes.append(contentsOf: rd)
         }
         let length = Int32(bytes.count - start)
         answers.append(

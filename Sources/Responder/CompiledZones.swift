@@ -201,7 +201,7 @@ extension CompiledZones {
                 zone.forEachNode { name, view in
                     if hasChildZone, set.zone(for: name, qtype: .a)?.origin != zone.origin { return }
                     let idx = Int32(owned.count)
-                    guard table.insert(name.lowercased().wire, value: idx) else { return }
+                    guard name.wire.withUnsafeBytes({ table.insert(folding: $0, value: idx) }) else { return }
                     if name.isWildcard, let parent = name.parent { wildcardOf[parent] = idx }
                     owned.append((zi, name, view))
                 }
@@ -289,6 +289,9 @@ extension CompiledZones {
             let decisive = ordered.map(\.hasCutsOrDNAMEs)
             let set = ZoneSet(ordered)
             nodes.reserveCapacity(owned.count)
+            types.reserveCapacity(owned.count * 2)
+            arena.answers.reserveCapacity(owned.count)
+            arena.bytes.reserveCapacity(owned.count * 16)
             for (zi, name, view) in owned {
                 let zone = ordered[zi]
                 let origin = zone.origin
@@ -328,17 +331,17 @@ extension CompiledZones {
         /// records owned by the query name, ANY is the lowest type's (RFC 8482), other types the zone's NODATA.
         /// False (nothing compiled) for any other name, which `compileTypes` compiles through the resolver.
         mutating func compilePlain(_ view: Zone.NodeView, name: DomainName, zi: Int, _ n: inout NodeInfo) -> Bool {
-            let kinds = view.types
             guard !poolNames.contains(name) else { return false }
-            for t in kinds where t.mayCompressRData || t == .srv || t == .cname || t == .dname || t == .soa {
-                return false
+            var plain = true
+            view.forEachRRset { t, _, _ in
+                if t.mayCompressRData || t == .srv || t == .cname || t == .dname || t == .soa { plain = false }
             }
+            guard plain else { return false }
             var any: AnswerRef?
-            for t in kinds {
-                var ref = AnswerRef.none
-                view.withRRset(t) { ttl, rdatas in ref = arena.addRRset(type: t, ttl: ttl, rdatas: rdatas) }
+            view.forEachRRset { t, ttl, rdatas in
+                let ref = arena.addRRset(type: t, ttl: ttl, rdatas: rdatas)
                 types.append(TypeEntry(type: t.rawValue, answer: ref))
-                if any == nil && ![.rrsig, .nsec, .nsec3].contains(t) { any = ref }
+                if any == nil && t != .rrsig && t != .nsec && t != .nsec3 { any = ref }
             }
             types.append(TypeEntry(type: RRType.any.rawValue, answer: any ?? zoneInfos[zi].noData))
             return true

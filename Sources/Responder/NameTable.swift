@@ -1,5 +1,7 @@
 // NameTable: an open-addressing hash table from lower-cased wire names to node indexes, probed without allocating.
 
+import DNSWire
+
 /// Maps lower-cased uncompressed wire names to integers. Keys live in one byte arena; a probe hashes and compares
 /// bytes straight from the caller's buffer, so a lookup allocates nothing and takes no lock.
 struct NameTable: Sendable {
@@ -34,12 +36,22 @@ struct NameTable: Sendable {
     /// Inserts `key` (already lower-cased); returns false when it is already present.
     @discardableResult
     mutating func insert(_ key: [UInt8], value: Int32) -> Bool {
-        if key.withUnsafeBytes({ find($0) }) != nil { return false }
-        let h = key.withUnsafeBytes { NameTable.hash($0) }
+        key.withUnsafeBytes { insert(folding: $0, value: value) }
+    }
+
+    /// Inserts `name` lower-cased (ASCII letters, RFC 4343); returns false when it is already present.
+    @discardableResult
+    mutating func insert(folding name: UnsafeRawBufferPointer, value: Int32) -> Bool {
+        let at = keys.count
+        for b in name { keys.append(DomainName.fold(b)) }
+        if keys.withUnsafeBytes({ find(UnsafeRawBufferPointer(rebasing: $0[at...])) }) != nil {
+            keys.removeLast(name.count)
+            return false
+        }
+        let h = keys.withUnsafeBytes { NameTable.hash(UnsafeRawBufferPointer(rebasing: $0[at...])) }
         var i = Int(h) & mask
         while slots[i].valuePlusOne != 0 { i = (i + 1) & mask }
-        slots[i] = Slot(offset: Int32(keys.count), length: Int32(key.count), hash: h, valuePlusOne: value + 1)
-        keys += key
+        slots[i] = Slot(offset: Int32(at), length: Int32(name.count), hash: h, valuePlusOne: value + 1)
         return true
     }
 

@@ -72,15 +72,19 @@ public final class DNSServer: Sendable {
         self.controlOverride = control
         self.listenOverride = listen
         self.logger = logger
+        let clock = ContinuousClock()
+        let started = clock.now
         let zones = try config.loadZones()
+        let loaded = clock.now
         let fingerprints = zones.zones.mapValues(\.contentFingerprint)
         self.state = Mutex(State(config: config, zones: zones, fingerprints: fingerprints))
         self.serials = SerialKeeper(directory: config.stateDirectory)
         // Provisional: served (if at all) only until `start` applies the lines' health and decides the serials; so
-        // it neither moves nor persists a serial.
+        // it neither moves nor persists a serial. `start` keeps its compiled zones and builds the pools' overlay.
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: config.plans(),
             serials: serials.current(zones.zones.keys), counters: counters)
+        let compiled = clock.now
         self.notifier = Notifier(logger: logger)
         self.limiter = RateLimiter(config.rrl)
         let box = WeakServer()
@@ -93,7 +97,13 @@ public final class DNSServer: Sendable {
         self.transfer = ZoneTransfer(store: store, logger: logger)
         transfer.configure(config)
         box.set(self)
-        logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names")
+        func seconds(_ d: Duration) -> String {
+            let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+            return "\(ms / 1000).\(String(format: "%02d", ms % 1000 / 10)) s"
+        }
+        let took =
+            "in \(seconds(compiled - started)) (read \(seconds(loaded - started)), compiled \(seconds(compiled - loaded)))"
+        logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names \(took)")
     }
 
     /// The addresses actually bound (ports filled in), UDP and TCP alike.

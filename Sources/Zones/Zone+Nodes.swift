@@ -24,6 +24,27 @@ extension Zone {
         /// The node as a value (its records made).
         public var node: Node { patched ?? data.node(index) }
 
+        /// Calls `body` for each RRset, ascending by type: its type, TTL and RDATAs (valid during the call). Reads
+        /// the arenas in place: nothing is allocated for a loaded node.
+        public func forEachRRset(_ body: (RRType, UInt32, RDatas) -> Void) {
+            if let patched {
+                for type in patched.rrsets.keys.sorted() { withRRset(type) { body(type, $0, RDatas(parts: $1)) } }
+                return
+            }
+            let n = data.nodes[index]
+            data.rdata.withUnsafeBytes { rd in
+                data.rdataEnds.withUnsafeBufferPointer { ends in
+                    for j in Int(n.setStart)..<(Int(n.setStart) + Int(n.setCount)) {
+                        let set = data.sets[j]
+                        body(
+                            RRType(set.type), set.ttl,
+                            RDatas(
+                                bytes: rd, ends: ends, start: Int(set.rdataStart), count: Int(set.rdataCount)))
+                    }
+                }
+            }
+        }
+
         /// Calls `body` with the TTL of the RRset of `type` and each of its RDATAs in order; false when there is none.
         @discardableResult
         public func withRRset(_ type: RRType, _ body: (UInt32, [UnsafeRawBufferPointer]) -> Void) -> Bool {
@@ -49,6 +70,33 @@ extension Zone {
         ) {
             guard i < arrays.count else { return body(done) }
             arrays[i].withUnsafeBytes { withBuffers(arrays, i + 1, done + [$0], body) }
+        }
+    }
+
+    /// An RRset's RDATAs in place: a collection of octet buffers, valid while the visit that gave it lasts.
+    public struct RDatas: RandomAccessCollection {
+        let bytes: UnsafeRawBufferPointer?
+        let ends: UnsafeBufferPointer<UInt32>?
+        let start: Int
+        let parts: [UnsafeRawBufferPointer]?
+        public let count: Int
+
+        init(bytes: UnsafeRawBufferPointer, ends: UnsafeBufferPointer<UInt32>, start: Int, count: Int) {
+            (self.bytes, self.ends, self.start, self.count, self.parts) = (bytes, ends, start, count, nil)
+        }
+
+        init(parts: [UnsafeRawBufferPointer]) {
+            (self.bytes, self.ends, self.start, self.count, self.parts) = (nil, nil, 0, parts.count, parts)
+        }
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { count }
+
+        public subscript(i: Int) -> UnsafeRawBufferPointer {
+            if let parts { return parts[i] }
+            let k = start + i
+            let from = k == 0 ? 0 : Int(ends![k - 1])
+            return UnsafeRawBufferPointer(rebasing: bytes![from..<Int(ends![k])])
         }
     }
 

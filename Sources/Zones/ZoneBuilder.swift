@@ -47,6 +47,13 @@ public struct ZoneBuilder {
         self.file = file
     }
 
+    /// Makes room for about `records` records of `octets` octets of owners and RDATA in all.
+    public mutating func reserve(records: Int, octets: Int) {
+        raws.reserveCapacity(records)
+        owners.reserveCapacity(octets)
+        rdatas.reserveCapacity(octets / 4)
+    }
+
     /// How many records were added.
     public var count: Int { raws.count }
 
@@ -81,21 +88,6 @@ public struct ZoneBuilder {
                 ownerOffset: lastOwner.offset, ownerLength: lastOwner.length, type: type, rrClass: rrClass, ttl: ttl,
                 rdataOffset: UInt32(rdatas.count), rdataLength: UInt16(rdata.count), line: UInt32(line ?? 0)))
         rdatas.append(contentsOf: rdata)
-    }
-
-    /// Adds everything `other` collected (another part of the same file), after what this one has.
-    public mutating func append(_ other: ZoneBuilder) {
-        let (ownerBase, rdataBase) = (UInt32(owners.count), UInt32(rdatas.count))
-        owners += other.owners
-        rdatas += other.rdatas
-        raws.reserveCapacity(raws.count + other.raws.count)
-        for var r in other.raws {
-            r.ownerOffset += ownerBase
-            r.rdataOffset += rdataBase
-            raws.append(r)
-        }
-        errors += other.errors
-        lastOwner = (0, 0)
     }
 
     /// Records an error found while reading.
@@ -285,21 +277,23 @@ struct Grouping {
             for (k, i) in order.enumerated() {
                 let nameAt = UInt32(names.count)
                 names.append(contentsOf: bytes(nodeOffset[i], nodeLength[i]))
-                var recs = Array(sorted[Int(start[k])..<Int(start[k + 1])])
-                // By type, file order kept within a type (the first record's TTL and line are the set's).
-                if recs.count > 1 {
-                    recs = recs.enumerated().sorted { a, b in
-                        let (ta, tb) = (raws[Int(a.element)].type, raws[Int(b.element)].type)
-                        return ta != tb ? ta < tb : a.offset < b.offset
-                    }.map(\.element)
+                // By type, file order kept within a type (the first record's TTL and line are the set's): record
+                // numbers grow in file order, so (type, number) orders them. Most names have one record.
+                let range = Int(start[k])..<Int(start[k + 1])
+                if range.count > 1 {
+                    sorted[range].sort { a, b in
+                        let (ta, tb) = (raws[Int(a)].type, raws[Int(b)].type)
+                        return ta != tb ? ta < tb : a < b
+                    }
                 }
+                let recs = sorted[range]
                 let setStart = UInt32(sets.count)
-                var j = 0
-                while j < recs.count {
+                var j = recs.startIndex
+                while j < recs.endIndex {
                     let first = raws[Int(recs[j])]
                     let rdataStart = UInt32(ends.count)
                     var seen: Swift.Set<[UInt8]>?
-                    while j < recs.count, raws[Int(recs[j])].type == first.type {
+                    while j < recs.endIndex, raws[Int(recs[j])].type == first.type {
                         let raw = raws[Int(recs[j])]
                         let bytes = UnsafeRawBufferPointer(
                             rebasing: rd[Int(raw.rdataOffset)..<(Int(raw.rdataOffset) + Int(raw.rdataLength))])
