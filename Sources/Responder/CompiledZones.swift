@@ -163,10 +163,6 @@ extension CompiledZones {
         var recipes: [Recipe] = []
         var chaos: [(name: [UInt8], answer: AnswerRef)] = []
         let zoneIndex: [DomainName: Int]
-        /// Parent name → index of its `*` child.
-        var wildcardOf: [DomainName: Int32] = [:]
-        /// The names each zone answers for, in index order, with a view of their records.
-        var owned: [(zone: Int, name: DomainName, view: Zone.NodeView)] = []
         /// Per zone: the types it holds.
         let zoneTypes: [Set<RRType>]
         /// Each cut's referral, compiled once.
@@ -182,30 +178,9 @@ extension CompiledZones {
         }
 
         mutating func build() {
-            numberNames()
             compileNegatives()
             compileNames()
             compileChaos()
-        }
-
-        /// Gives every name an index. Deeper zones go first, so a child apex we serve wins over the parent's
-        /// delegation point, and the parent's glue below it is left to the child.
-        mutating func numberNames() {
-            let set = ZoneSet(ordered)
-            for (zi, zone) in ordered.enumerated() {
-                // Only a zone with another served zone below it needs the per-name check (the order of indexes does
-                // not matter otherwise).
-                let hasChildZone = ordered.contains {
-                    $0.origin != zone.origin && $0.origin.isSubdomain(of: zone.origin)
-                }
-                zone.forEachNode { name, view in
-                    if hasChildZone, set.zone(for: name, qtype: .a)?.origin != zone.origin { return }
-                    let idx = Int32(owned.count)
-                    guard name.wire.withUnsafeBytes({ table.insert(folding: $0, value: idx) }) else { return }
-                    if name.isWildcard, let parent = name.parent { wildcardOf[parent] = idx }
-                    owned.append((zi, name, view))
-                }
-            }
         }
 
         /// Each zone's shared NXDOMAIN and NODATA bodies, built against the apex and moved to any query name.
@@ -282,56 +257,74 @@ extension CompiledZones {
         }
 
         /// Every name's answers: per type it holds (and the types an alias answers through its chain), ANY, DS.
+        /// Every name's answers, zone by zone in canonical order: each name gets the next index (deeper zones go
+        /// first, so a child apex we serve wins over the parent's delegation point, and the parent's glue below it
+        /// is left to the child), then its answers per type it holds (and the types an alias answers through its
+        /// chain), ANY, DS. A wildcard comes after its parent (canonical order), which it is then attached to.
         mutating func compileNames() {
             // Per zone, once: a type it does not hold (for the answers aliases give); whether names need the walk
             // from the apex (zones without cuts or DNAMEs below the apex do not).
             let absentTypes = zoneTypes.map(CompiledZones.absentType(notIn:))
             let decisive = ordered.map(\.hasCutsOrDNAMEs)
             let set = ZoneSet(ordered)
-            nodes.reserveCapacity(owned.count)
-            types.reserveCapacity(owned.count * 2)
-            arena.answers.reserveCapacity(owned.count)
-            arena.bytes.reserveCapacity(owned.count * 16)
-            for (zi, name, view) in owned {
-                let zone = ordered[zi]
+            let total = ordered.reduce(0) { $0 + $1.nodeCount }
+            nodes.reserveCapacity(total)
+            types.reserveCapacity(total * 2)
+            arena.answers.reserveCapacity(total)
+            arena.bytes.reserveCapacity(total * 16)
+            for (zi, zone) in ordered.enumerated() {
                 let origin = zone.origin
-                var n = NodeInfo(
-                    zone: Int32(zi), block: .none, wildcard: wildcardOf[name] ?? -1,
-                    typeStart: Int32(types.count), typeCount: 0, defaultAnswer: zoneInfos[zi].noData, dsAnswer: .none,
-                    hasDNAME: view.has(.dname), isCut: name != origin && view.has(.ns))
-                // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
-                for anc in decisive[zi] ? name.ancestors(upTo: origin).reversed() : [] where anc != origin {
-                    if zone.isCut(anc) {
-                        n.block = referral(anc, zi: zi)
-                        break
+                // Only a zone with another served zone below it needs the per-name check.
+                let hasChildZone = ordered.contains { $0.origin != origin && $0.origin.isSubdomain(of: origin) }
+                zone.forEachNode { name, view in
+                    if hasChildZone, set.zone(for: name, qtype: .a)?.origin != origin { return }
+                    let idx = Int32(nodes.count)
+                    guard name.wire.withUnsafeBytes({ table.insert(folding: $0, value: idx) }) else { return }
+                    var n = NodeInfo(
+                        zone: Int32(zi), block: .none, wildcard: -1, typeStart: Int32(types.count), typeCount: 0,
+                        defaultAnswer: zoneInfos[zi].noData, dsAnswer: .none, hasDNAME: view.has(.dname),
+                        isCut: name != origin && view.has(.ns))
+                    // The topmost cut or DNAME above decides for everything below it (RFC 1034 §4.3.2 step 3b).
+                    for anc in decisive[zi] ? name.ancestors(upTo: origin).reversed() : [] where anc != origin {
+                        if zone.isCut(anc) {
+                            n.block = referral(anc, zi: zi)
+                            break
+                        }
+                        if anc != name, zone.has(anc, .dname) {
+                            n.block = .belowDNAME
+                            break
+                        }
                     }
-                    if anc != name, zone.has(anc, .dname) {
-                        n.block = .belowDNAME
-                        break
+                    if n.isCut {
+                        n.dsAnswer = compileRef(
+                            zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
+                    } else if n.block == .none {
+                        if view.isChanged || !compilePlain(view, zi: zi, &n) {
+                            compileTypes(
+                                &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi],
+                                absent: absentTypes[zi])
+                        }
+                        if name == origin, let parent = set.zone(for: name, qtype: .ds), parent.origin != origin {
+                            n.dsAnswer = add(parent.resolve(name, .ds), template: name)
+                        }
+                    }
+                    n.typeCount = Int32(types.count) - n.typeStart
+                    nodes.append(n)
+                    if name.isWildcard, let parent = name.parent,
+                        let p = parent.lowercased().wire.withUnsafeBytes({ table.find($0) })
+                    {
+                        nodes[Int(p)].wildcard = idx
                     }
                 }
-                if n.isCut {
-                    n.dsAnswer = compileRef(zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
-                } else if n.block == .none {
-                    if !compilePlain(view, name: name, zi: zi, &n) {
-                        compileTypes(
-                            &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi], absent: absentTypes[zi])
-                    }
-                    if name == origin, let parent = set.zone(for: name, qtype: .ds), parent.origin != origin {
-                        n.dsAnswer = add(parent.resolve(name, .ds), template: name)
-                    }
-                }
-                n.typeCount = Int32(types.count) - n.typeStart
-                nodes.append(n)
             }
         }
 
         /// The common case, compiled straight from the arenas: a name that answers for itself with RRsets that need
         /// no compression and no additional data (A, AAAA, TXT…) or none at all, no alias, not a pool. Each type's body is its
         /// records owned by the query name, ANY is the lowest type's (RFC 8482), other types the zone's NODATA.
-        /// False (nothing compiled) for any other name, which `compileTypes` compiles through the resolver.
-        mutating func compilePlain(_ view: Zone.NodeView, name: DomainName, zi: Int, _ n: inout NodeInfo) -> Bool {
-            guard !poolNames.contains(name) else { return false }
+        /// False (nothing compiled) for any other name, which `compileTypes` compiles through the resolver. A
+        /// changed node (a pool's slot) never comes here.
+        mutating func compilePlain(_ view: Zone.NodeView, zi: Int, _ n: inout NodeInfo) -> Bool {
             var plain = true
             view.forEachRRset { t, _, _ in
                 if t.mayCompressRData || t == .srv || t == .cname || t == .dname || t == .soa { plain = false }

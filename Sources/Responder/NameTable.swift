@@ -39,18 +39,32 @@ struct NameTable: Sendable {
         key.withUnsafeBytes { insert(folding: $0, value: value) }
     }
 
-    /// Inserts `name` lower-cased (ASCII letters, RFC 4343); returns false when it is already present.
+    /// Inserts `name` lower-cased (ASCII letters, RFC 4343); returns false when it is already present. One walk
+    /// of the probe run finds an equal key or the free slot.
     @discardableResult
     mutating func insert(folding name: UnsafeRawBufferPointer, value: Int32) -> Bool {
         let at = keys.count
         for b in name { keys.append(DomainName.fold(b)) }
-        if keys.withUnsafeBytes({ find(UnsafeRawBufferPointer(rebasing: $0[at...])) }) != nil {
+        let h = keys.withUnsafeBytes { NameTable.hash(UnsafeRawBufferPointer(rebasing: $0[at...])) }
+        var i = Int(h) & mask
+        let present = keys.withUnsafeBytes { k in
+            slots.withUnsafeBufferPointer { s in
+                while s[i].valuePlusOne != 0 {
+                    let slot = s[i]
+                    if slot.hash == h && Int(slot.length) == name.count
+                        && memcmpEqual(k.baseAddress! + Int(slot.offset), k.baseAddress! + at, name.count)
+                    {
+                        return true
+                    }
+                    i = (i + 1) & mask
+                }
+                return false
+            }
+        }
+        if present {
             keys.removeLast(name.count)
             return false
         }
-        let h = keys.withUnsafeBytes { NameTable.hash(UnsafeRawBufferPointer(rebasing: $0[at...])) }
-        var i = Int(h) & mask
-        while slots[i].valuePlusOne != 0 { i = (i + 1) & mask }
         slots[i] = Slot(offset: Int32(at), length: Int32(name.count), hash: h, valuePlusOne: value + 1)
         return true
     }

@@ -9,6 +9,9 @@ extension Zone {
         let index: Int
         let patched: Node?
 
+        /// True for a node changed since loading (a pool's slot, the served SOA): not read from the arenas.
+        public var isChanged: Bool { patched != nil }
+
         /// How many RRsets the node has.
         public var count: Int { patched?.rrsets.count ?? Int(data.nodes[index].setCount) }
 

@@ -179,7 +179,19 @@ struct Grouping {
         nodeLength.append(length)
         madeEmpty.append(false)
         table[s] = UInt32(nodeOffset.count)
+        if nodeOffset.count * 2 > table.count { grow() }
         return (nodeOffset.count - 1, true)
+    }
+
+    /// Doubles the table (names with many labels made more empty non-terminals than records).
+    mutating func grow() {
+        table = [UInt32](repeating: 0, count: table.count * 2)
+        mask = table.count - 1
+        for i in nodeOffset.indices {
+            var s = Int(ZoneData.hash(bytes(nodeOffset[i], nodeLength[i]))) & mask
+            while table[s] != 0 { s = (s + 1) & mask }
+            table[s] = UInt32(i + 1)
+        }
     }
 
     /// True when `key` is the origin or below it (on a label boundary).
@@ -196,6 +208,8 @@ struct Grouping {
     mutating func run(
         raws: [ZoneBuilder.Raw], rdatas: [UInt8], problem: (ZoneBuilder.Raw, RecordProblem) -> Void
     ) -> ZoneData {
+        // At most a quarter full while every record has its own name and one empty non-terminal above it; the
+        // table grows (`grow`) if deeper names need more.
         var size = 16
         while size < raws.count * 4 { size <<= 1 }
         table = [UInt32](repeating: 0, count: size)
@@ -246,7 +260,7 @@ struct Grouping {
     }
 
     /// Sorts the nodes, groups each node's records into RRsets and builds the arenas.
-    func finish(raws: [ZoneBuilder.Raw], rdatas: [UInt8], nodeOf: [Int32]) -> ZoneData {
+    mutating func finish(raws: [ZoneBuilder.Raw], rdatas: [UInt8], nodeOf: [Int32]) -> ZoneData {
         let order = CanonicalSort.order(count: nodeOffset.count) { bytes(nodeOffset[$0], nodeLength[$0]) }
         var rank = [Int32](repeating: 0, count: order.count)
         for (r, i) in order.enumerated() { rank[i] = Int32(r) }
@@ -348,7 +362,9 @@ struct Grouping {
                         setStart: setStart))
             }
         }
-        return ZoneData(names: names, nodes: nodes, sets: sets, rdataEnds: ends, rdata: out)
+        // The table of names becomes the zone's index: its node numbers, renumbered to the sorted order.
+        for s in table.indices where table[s] != 0 { table[s] = UInt32(rank[Int(table[s]) - 1]) + 1 }
+        return ZoneData(names: names, nodes: nodes, sets: sets, rdataEnds: ends, rdata: out, slots: table)
     }
 }
 

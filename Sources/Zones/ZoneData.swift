@@ -34,36 +34,24 @@ public final class ZoneData: Sendable {
     /// Where each RDATA ends in `rdata` (it starts where the previous one ends).
     let rdataEnds: [UInt32]
     let rdata: [UInt8]
-    /// Open addressing over the lower-cased names: node number + 1 (0 = empty), and the name's hash.
-    private let slots: [UInt64]
+    /// Open addressing over the case-folded names (`ZoneData.hash`): node number + 1, 0 for an empty slot. The
+    /// builder's own table, renumbered to the sorted order, so that it is not built twice.
+    private let slots: [UInt32]
     private let mask: Int
 
-    init(names: [UInt8], nodes: [Node], sets: [Set], rdataEnds: [UInt32], rdata: [UInt8]) {
+    init(names: [UInt8], nodes: [Node], sets: [Set], rdataEnds: [UInt32], rdata: [UInt8], slots: [UInt32]) {
+        precondition(slots.count.nonzeroBitCount == 1 && slots.count > nodes.count)
         self.names = names
         self.nodes = nodes
         self.sets = sets
         self.rdataEnds = rdataEnds
         self.rdata = rdata
-        var size = 16
-        while size < nodes.count * 2 { size <<= 1 }
-        var slots = [UInt64](repeating: 0, count: size)
-        let mask = size - 1
-        names.withUnsafeBytes { n in
-            for (i, node) in nodes.enumerated() {
-                let h = ZoneData.hash(
-                    UnsafeRawBufferPointer(
-                        rebasing: n[Int(node.nameOffset)..<(Int(node.nameOffset) + Int(node.nameLength))]))
-                var s = Int(h) & mask
-                while slots[s] != 0 { s = (s + 1) & mask }
-                slots[s] = UInt64(h) << 32 | UInt64(i + 1)
-            }
-        }
         self.slots = slots
-        self.mask = mask
+        self.mask = slots.count - 1
     }
 
     /// An empty zone's data.
-    static let empty = ZoneData(names: [], nodes: [], sets: [], rdataEnds: [], rdata: [])
+    static let empty = ZoneData(names: [], nodes: [], sets: [], rdataEnds: [], rdata: [], slots: [0])
 
     /// How many nodes (names, empty non-terminals included).
     var count: Int { nodes.count }
@@ -82,20 +70,19 @@ public final class ZoneData: Sendable {
         var s = Int(h) & mask
         return names.withUnsafeBytes { n in
             slots.withUnsafeBufferPointer { slots in
-                while true {
-                    let v = slots[s]
-                    if v == 0 { return nil }
-                    if UInt32(truncatingIfNeeded: v >> 32) == h {
-                        let i = Int(truncatingIfNeeded: v & 0xFFFF_FFFF) - 1
-                        let node = nodes[i]
+                nodes.withUnsafeBufferPointer { nodes in
+                    while true {
+                        let v = slots[s]
+                        if v == 0 { return nil }
+                        let node = nodes[Int(v) - 1]
                         if Int(node.nameLength) == wire.count
                             && ZoneData.equalFolded(
                                 n.baseAddress! + Int(node.nameOffset), wire.baseAddress!, wire.count)
                         {
-                            return i
+                            return Int(v) - 1
                         }
+                        s = (s + 1) & mask
                     }
-                    s = (s + 1) & mask
                 }
             }
         }
