@@ -43,7 +43,7 @@ public struct Fixup: Sendable {
     /// Distance of the target from the end of the question name.
     public var delta: Int16
     /// The zone whose serial goes here, or -1 for a pointer.
-    public var zone: Int16 = -1
+    public var zone: Int32 = -1
 }
 
 /// Owns the arenas that compiled answers point into while a snapshot is being built.
@@ -109,7 +109,7 @@ struct AnswerArena {
             w.record(rr)
             // The serial is the first of the five 32-bit fields that end an SOA's RDATA (RFC 1035 §3.3.13).
             if rr.type == .soa, rr.rdata.count >= 20, let zone = serialZone(rr.name) {
-                serials.append(Fixup(at: UInt16(w.bytes.count - 20 - bodyStart), delta: 0, zone: Int16(zone)))
+                serials.append(Fixup(at: UInt16(w.bytes.count - 20 - bodyStart), delta: 0, zone: Int32(zone)))
             }
         }
         let minEnd = w.bytes.count

@@ -1,6 +1,5 @@
 // ZoneFileLoader: reads an RFC 1035 master file with Knot's zone scanner, record by record, keeping line numbers.
 
-import CLDNS
 import CZScanner
 import DNSWire
 import Foundation
@@ -14,7 +13,8 @@ import Foundation
 /// Loads master files with libzscanner, Knot DNS's zone-file scanner (`$ORIGIN`, `$TTL`, relative names,
 /// parentheses, comments, every type Knot knows, and RFC 3597 `TYPEnnn \# len hex`). `$INCLUDE` is refused with a
 /// clear error: a zone whose content depends on other files is not what `export` and transfers can vouch for.
-/// Single records (`parseRecord`, tests) are still read with libldns, which also prints records (`ZoneText`).
+/// Single records (`parseRecord`) are read the same way; libldns prints records (`ZoneText`), and every printed
+/// line is checked to read back through `parseRecord`, so what the server exports, it (and Knot) can load.
 public enum ZoneFileLoader {
     /// Loads and validates the zone `origin` from `path`. `displayPath` is used in messages (default: `path`).
     public static func load(path: String, origin: DomainName, displayPath: String? = nil)
@@ -39,7 +39,11 @@ public enum ZoneFileLoader {
     /// Parses `bytes` with Knot's zone scanner (libzscanner: `$ORIGIN`, `$TTL`, relative names, parentheses,
     /// comments, every type Knot knows, RFC 3597 `TYPEnnn \# len hex`) into a `ZoneBuilder`, record by record in
     /// wire form (no record values), and builds the zone. A million records parse in a fraction of a second.
-    static func load(bytes: [UInt8], origin: DomainName, displayPath: String) throws(ZoneLoadFailure) -> Zone {
+    public static func load(bytes raw: [UInt8], origin: DomainName, displayPath: String) throws(ZoneLoadFailure)
+        -> Zone
+    {
+        // CRLF line ends (a file from Windows): the scanner refuses a CR before the newline, ldns took it as a blank.
+        let bytes = raw.contains(UInt8(ascii: "\r")) ? withoutCRBeforeLF(raw) : raw
         let lines = LineIndex(bytes: bytes)
         var builder = ZoneBuilder(origin: origin, file: displayPath)
         builder.reserve(records: bytes.count / 24, octets: bytes.count)
@@ -54,6 +58,7 @@ public enum ZoneFileLoader {
         defer { zs_deinit(s) }
         let ownerAt = UnsafeRawPointer(uplink_zs_owner(s))
         let dataAt = UnsafeRawPointer(uplink_zs_rdata(s))
+        var fatal = false
         bytes.withUnsafeBytes { input in
             guard let start = input.baseAddress?.assumingMemoryBound(to: CChar.self) else { return }  // empty
             guard zs_set_input_string(s, start, input.count) == 0 else {
@@ -78,26 +83,47 @@ public enum ZoneFileLoader {
                     s.pointee.error.fatal = false  // the scanner marks an include it leaves to us as fatal
                 case ZS_STATE_ERROR:
                     let text = line.map { lines.text($0) } ?? ""
-                    if let cls = otherClass(text) {
+                    if s.pointee.error.code == ZS_UNSUPPORTED_TYPE.rawValue,
+                        let cls = otherClass(line.map { String(decoding: lines.line($0), as: UTF8.self) } ?? "")
+                    {
                         // The scanner reads a class other than IN as an unknown type: say what is wrong.
                         builder.fail(
                             line: line, "class \(cls) is not served: only class IN records belong in a zone file")
                     } else {
                         builder.fail(line: line, "\(String(cString: zs_strerror(s.pointee.error.code))): \(text)")
                     }
-                    if s.pointee.error.fatal { return }
+                    if s.pointee.error.fatal {
+                        fatal = true
+                        return
+                    }
                 default:
                     return  // the end of the input (or a stop)
                 }
                 previous = last
             }
         }
+        // Reading stopped part-way: the zone is not checked as if it were whole (that would add errors that are
+        // not there).
+        if fatal { throw ZoneLoadFailure(errors: builder.errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
         return try builder.build()
+    }
+
+    /// `bytes` with every CR that comes right before an LF removed.
+    static func withoutCRBeforeLF(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for (i, b) in bytes.enumerated() where !(b == UInt8(ascii: "\r") && i + 1 < bytes.count && bytes[i + 1] == 10) {
+            out.append(b)
+        }
+        return out
     }
 
     /// The class a record line names when it is not IN (`CH`, `HS`, `NONE`, `ANY`, `CLASSnnn`), for a clear message.
     static func otherClass(_ line: String) -> String? {
-        for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" }).prefix(4) {
+        // The words after the owner (a line that starts with a blank has none): TTL, class and type, in any order.
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        let owned = !(line.first == " " || line.first == "\t")
+        for word in words.dropFirst(owned ? 1 : 0).prefix(3) {
             let w = word.uppercased()
             if ["CH", "CS", "HS", "NONE", "ANY"].contains(w)
                 || (w.hasPrefix("CLASS") && w.dropFirst(5).allSatisfy(\.isNumber) && w.count > 5 && w != "CLASS1")
@@ -119,6 +145,8 @@ public enum ZoneFileLoader {
             if n <= 0 { break }
             bytes += chunk[0..<n]
         }
+        // A read that failed (EIO, a directory) is not a short file.
+        if ferror(fp) != 0 { return nil }
         return bytes
     }
 
@@ -127,33 +155,40 @@ public enum ZoneFileLoader {
     public static func parseRecord(_ text: String, origin: DomainName = .root, defaultTTL: UInt32 = 3600)
         throws(ZoneLoadFailure) -> ResourceRecord
     {
-        var rr: UnsafeMutablePointer<ldns_rr>?
-        let ldnsOrigin = ldns_dname_new_frm_str(origin.description)
-        defer { ldns_rdf_deep_free(ldnsOrigin) }
-        let status = ldns_rr_new_frm_str(&rr, text, defaultTTL, ldnsOrigin, nil)
-        guard status == LDNS_STATUS_OK, let rr else {
-            let why = String(cString: ldns_get_errorstr_by_id(status))
-            throw ZoneLoadFailure(errors: [ZoneError(file: "<text>", line: nil, message: "\(why): \(text)")])
+        func failure(_ why: String) -> ZoneLoadFailure {
+            ZoneLoadFailure(errors: [ZoneError(file: "<text>", line: nil, message: "\(why): \(text)")])
         }
-        defer { ldns_rr_free(rr) }
-        do {
-            return try record(from: rr)
-        } catch {
-            throw ZoneLoadFailure(errors: [ZoneError(file: "<text>", line: nil, message: "\(error): \(text)")])
+        let s = UnsafeMutablePointer<zs_scanner_t>.allocate(capacity: 1)
+        defer { s.deallocate() }
+        guard zs_init(s, origin.description, 1, defaultTTL) == 0 else { throw failure("cannot start the zone scanner") }
+        defer { zs_deinit(s) }
+        let input = Array(text.utf8) + [UInt8(ascii: "\n")]
+        let parsed: Result<ResourceRecord, ZoneLoadFailure> = input.withUnsafeBytes { buf in
+            guard zs_set_input_string(s, buf.baseAddress!.assumingMemoryBound(to: CChar.self), buf.count) == 0 else {
+                return .failure(failure("cannot read"))
+            }
+            while zs_parse_record(s) == 0 {
+                switch s.pointee.state {
+                case ZS_STATE_DATA:
+                    let owner = Array(
+                        UnsafeRawBufferPointer(start: uplink_zs_owner(s), count: Int(s.pointee.r_owner_length)))
+                    let rdata = Array(
+                        UnsafeRawBufferPointer(start: uplink_zs_rdata(s), count: Int(s.pointee.r_data_length)))
+                    return .success(
+                        ResourceRecord(
+                            name: DomainName(uncheckedWire: owner), type: RRType(s.pointee.r_type),
+                            rrClass: RRClass(rawValue: s.pointee.r_class), ttl: s.pointee.r_ttl, rdata: rdata))
+                case ZS_STATE_ERROR:
+                    return .failure(failure(String(cString: zs_strerror(s.pointee.error.code))))
+                case ZS_STATE_INCLUDE:
+                    return .failure(failure("$INCLUDE is not a record"))
+                default:
+                    return .failure(failure("no record"))
+                }
+            }
+            return .failure(failure(String(cString: zs_strerror(s.pointee.error.code))))
         }
-    }
-
-    /// Converts an ldns record to a `ResourceRecord` through its uncompressed wire form.
-    private static func record(from rr: UnsafeMutablePointer<ldns_rr>) throws -> ResourceRecord {
-        var buf: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        let status = ldns_rr2wire(&buf, rr, Int32(LDNS_SECTION_ANSWER.rawValue), &size)
-        guard status == LDNS_STATUS_OK, let buf else {
-            throw ZoneLoadFailure(errors: [ZoneError(file: "", line: nil, message: "ldns cannot encode record")])
-        }
-        defer { free(buf) }
-        var reader = WireReader(Array(UnsafeBufferPointer(start: buf, count: size)))
-        return try reader.record()
+        return try parsed.get()
     }
 
     /// The file's octets and where each line starts: enough to find the line a record starts on (a byte scan per

@@ -122,6 +122,27 @@ import Zones
         #expect(errors.map(\.line) == [5, 7])
     }
 
+    @Test func windowsLineEndsLoad() throws {
+        let zone = try loadZone(
+            "$ORIGIN example.com.\r\n@ 300 IN SOA ns1 h 1 2 3 4 5\r\n@ IN NS ns1\r\nns1 IN A 192.0.2.1\r\n")
+        #expect(zone.rrset(try DomainName("ns1.example.com."), .a)?.rdatas == [[192, 0, 2, 1]])
+    }
+
+    @Test func aBadRecordIsReportedForWhatItIsWhateverItsOwnerIsCalled() {
+        let errors = zoneErrors(
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nany IN A 192.0.2.300\nch IN TXT \"x\"\n")
+        #expect(errors.count == 1 && errors.first?.line == 4, "\(errors)")
+        #expect(errors.first?.message.contains("any IN A 192.0.2.300") == true, "\(errors)")
+        #expect(errors.first?.message.contains("class") == false, "\(errors)")
+    }
+
+    /// A scanner error it cannot go on from (an unclosed parenthesis) ends the load with that error alone: the
+    /// zone is not validated as if it were whole (no NS, no glue…).
+    @Test func aFatalScannerErrorIsTheOnlyError() {
+        let errors = zoneErrors("$ORIGIN example.com.\n@ 300 IN SOA ns1 h ( 1 2 3 4 5\nx IN A 192.0.2.1\n")
+        #expect(!errors.isEmpty && errors.allSatisfy { !$0.message.contains("NS records") }, "\(errors)")
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: ZoneLoadFailure.self) {
             try ZoneFileLoader.load(path: "/nonexistent/zone", origin: DomainName("example.com."))
