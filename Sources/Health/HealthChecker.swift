@@ -14,18 +14,22 @@ import Uplinks
 /// round's result directly, as gdnsd does, so a dead line is not served for `fall` rounds after a restart; a
 /// restored line keeps its hysteresis. Only then does the server answer, with health applied.
 public final class HealthChecker: Sendable {
-    private let uplinks: Uplinks
+    /// The lines as configured now (a reload changes them: `reconfigure`).
+    private let config: Mutex<(uplinks: Uplinks, hooks: [String])>
+    private var uplinks: Uplinks { config.withLock { $0.uplinks } }
+    private var hooks: [String] { config.withLock { $0.hooks } }
     private let prober: any Prober
     private let logger: Logger
     private let store: HealthStore?
     private let restoreMaxAge: TimeInterval
-    private let hooks: [String]
     private let hookDirectory: String?
     private let clock: @Sendable () -> Date
     private let onChange: @Sendable (Set<String>) -> Void
     private let state: Mutex<[String: LinkHealth]>
     private let restored = Mutex<Set<String>>([])
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// The probe loop of each line (by name), and the loop that expires overrides (`""`); empty until `start`.
+    private let tasks = Mutex<[String: Task<Void, Never>]>([:])
+    private let started = Atomic<Bool>(false)
     private let transitionCount = Atomic<Int>(0)
     /// Saves one at a time: rounds of several lines finish together, and each save must see the latest state.
     private let saving = Mutex<Void>(())
@@ -37,12 +41,11 @@ public final class HealthChecker: Sendable {
         clock: @escaping @Sendable () -> Date = { Date() },
         onChange: @escaping @Sendable (Set<String>) -> Void
     ) {
-        self.uplinks = uplinks
+        self.config = Mutex((uplinks, hooks))
         self.prober = prober
         self.logger = logger
         self.store = stateDirectory.map { HealthStore(directory: $0) }
         self.restoreMaxAge = restoreMaxAge
-        self.hooks = hooks
         self.hookDirectory = hookDirectory
         self.clock = clock
         self.onChange = onChange
@@ -138,35 +141,93 @@ public final class HealthChecker: Sendable {
     /// Starts a loop per line: a round every interval, with ±10 % jitter so probes do not run in step, and the
     /// expiry of overrides checked every second.
     public func start() {
-        var started: [Task<Void, Never>] = []
-        for link in uplinks.links where !link.health.checks.isEmpty {
-            started.append(
-                Task.detached { [self] in
-                    while !Task.isCancelled {
-                        let jitter = Double.random(in: 0.9...1.1)
-                        try? await Task.sleep(nanoseconds: UInt64(link.health.interval * jitter * 1e9))
-                        if Task.isCancelled { break }
-                        await self.round(link)
-                    }
-                })
-        }
-        started.append(
-            Task.detached { [self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: 1_000_000_000)
-                    let now = self.clock()
-                    for name in self.uplinks.links.map(\.name) {
-                        self.update(name, at: now) { _ = $0.expire(at: now) }
-                    }
+        started.store(true, ordering: .relaxed)
+        for link in uplinks.links { startLoop(link, probeFirst: false) }
+        let expiry = Task.detached { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                let now = self.clock()
+                for name in self.uplinks.links.map(\.name) {
+                    self.update(name, at: now) { _ = $0.expire(at: now) }
                 }
-            })
-        tasks.withLock { $0 += started }
+            }
+        }
+        tasks.withLock { $0[""] = expiry }
+    }
+
+    /// Starts (or restarts) `link`'s probe loop; with `probeFirst`, its first round runs at once and its result is
+    /// taken directly (a line a reload added).
+    private func startLoop(_ link: Link, probeFirst: Bool) {
+        guard !link.health.checks.isEmpty else { return }
+        let task = Task.detached { [self] in
+            if probeFirst { await self.round(link, initial: true) }
+            while !Task.isCancelled {
+                let jitter = Double.random(in: 0.9...1.1)
+                try? await Task.sleep(nanoseconds: UInt64(link.health.interval * jitter * 1e9))
+                if Task.isCancelled { break }
+                await self.round(link)
+            }
+        }
+        tasks.withLock { $0.updateValue(task, forKey: link.name)?.cancel() }
+    }
+
+    /// What a reload changed of the lines.
+    public struct Changes: Sendable, Equatable {
+        /// Lines new in the config: probed at once (a line with checks is down until its first round passes).
+        public var added: [String] = []
+        /// Lines gone from the config: no longer probed, listed or answered.
+        public var removed: [String] = []
+        /// Lines whose health checks changed: probed with the new ones; their state and history are kept.
+        public var reprobed: [String] = []
+        /// No change.
+        public init() {}
+    }
+
+    /// Applies a reloaded config's lines: adds, removes and re-configures lines and their checks, keeping the state
+    /// (and overrides) of the lines that stay. Publishes the lines up when that changed. Returns what changed.
+    @discardableResult
+    public func reconfigure(uplinks new: Uplinks, hooks: [String]) -> Changes {
+        let old = config.withLock { c in
+            defer { c = (new, hooks) }
+            return c.uplinks
+        }
+        let now = clock()
+        let before = up
+        var changes = Changes()
+        let oldNames = Set(old.links.map(\.name))
+        let newNames = Set(new.links.map(\.name))
+        changes.removed = old.links.map(\.name).filter { !newNames.contains($0) }
+        changes.added = new.links.map(\.name).filter { !oldNames.contains($0) }
+        changes.reprobed = new.links.filter { l in old.link(l.name).map { $0.health != l.health } ?? false }.map(\.name)
+        state.withLock { s in
+            for name in changes.removed { s[name] = nil }
+            for link in new.links where changes.added.contains(link.name) {
+                // Not answered before a probe says so; a line without checks is up.
+                let probed: LinkState = link.health.checks.isEmpty ? .up : .down
+                s[link.name] = LinkHealth(name: link.name, probed: probed, since: now, reason: "added by reload")
+            }
+        }
+        if started.load(ordering: .relaxed) {
+            for name in changes.removed { tasks.withLock { $0.removeValue(forKey: name)?.cancel() } }
+            for link in new.links where changes.added.contains(link.name) { startLoop(link, probeFirst: true) }
+            for link in new.links where changes.reprobed.contains(link.name) { startLoop(link, probeFirst: false) }
+        }
+        if !changes.added.isEmpty || !changes.removed.isEmpty || !changes.reprobed.isEmpty {
+            logger.notice(
+                "health: reload: added \(changes.added), removed \(changes.removed), new checks for \(changes.reprobed)"
+            )
+            persist()
+        }
+        if up != before { onChange(up) }
+        return changes
     }
 
     /// Stops the loops.
     public func stop() {
+        started.store(false, ordering: .relaxed)
         for t in tasks.withLock({ t in
-            defer { t = [] }; return t
+            defer { t = [:] }
+            return Array(t.values)
         }) { t.cancel() }
     }
 

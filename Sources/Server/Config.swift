@@ -461,3 +461,35 @@ public struct Config: Sendable {
         }
     }
 }
+
+extension Config {
+    /// The settings a running server applies only at its next start (sockets bound, privileges dropped, files
+    /// chosen at start), by their config key, where `new` differs from this config.
+    public func restartOnlyChanges(to new: Config) -> [String] {
+        var out: [String] = []
+        if new.listen != listen { out.append("server.listen") }
+        if new.udpWorkers != udpWorkers { out.append("server.udp-workers") }
+        if new.control != control { out.append("server.control") }
+        if new.controlToken != controlToken { out.append("server.control-token") }
+        if new.pidFile != pidFile { out.append("server.pid-file") }
+        if new.user != user { out.append("server.user") }
+        if new.stateDirectory != stateDirectory { out.append("health.state-dir") }
+        if new.restoreMaxAge != restoreMaxAge { out.append("health.restore-max-age") }
+        return out
+    }
+
+    /// `new` as the running server applies it: everything from `new` except the settings that need a restart,
+    /// which keep this config's values until then.
+    public func applyingReloadable(from new: Config) -> Config {
+        var applied = new
+        applied.listen = listen
+        applied.udpWorkers = udpWorkers
+        applied.control = control
+        applied.controlToken = controlToken
+        applied.pidFile = pidFile
+        applied.user = user
+        applied.stateDirectory = stateDirectory
+        applied.restoreMaxAge = restoreMaxAge
+        return applied
+    }
+}

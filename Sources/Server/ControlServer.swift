@@ -15,8 +15,8 @@ struct ControlActions: Sendable {
     var setOverride: @Sendable (String, Override?, TimeInterval?) -> Bool
     /// Calls back, off the event loop, once every build asked for so far serves, with the generation serving then.
     var afterBuilds: @Sendable (@escaping @Sendable (Int) -> Void) -> Void = { $0(0) }
-    /// Reloads off the event loop and calls back with nil (success) or the errors, once the result serves.
-    var reload: @Sendable (@escaping @Sendable ([String]?) -> Void) -> Void
+    /// Reloads off the event loop and calls back with what it did, once the result serves.
+    var reload: @Sendable (@escaping @Sendable (DNSServer.ReloadOutcome) -> Void) -> Void
     var metrics: @Sendable () -> String
     /// The zone `origin` as transferred now, as master-file text (nil: not served).
     var export: @Sendable (String) -> String? = { _ in nil }
@@ -196,16 +196,23 @@ final class ControlHandler: ChannelInboundHandler {
         case (.POST, "/v1/reload"):
             let actions = self.actions
             return .later { reply in
-                actions.reload { errors in
-                    if let errors {
+                actions.reload { outcome in
+                    if let errors = outcome.errors {
                         reply(
                             .unprocessableEntity, "application/json",
                             ControlHandler.json(["ok": false, "errors": errors]))
-                    } else {
-                        actions.afterBuilds { generation in
-                            reply(.ok, "application/json", ControlHandler.json(["ok": true, "generation": generation]))
-                        }
+                        return
                     }
+                    let lines: [String: Any] = [
+                        "added": outcome.lines.added, "removed": outcome.lines.removed,
+                        "reprobed": outcome.lines.reprobed,
+                    ]
+                    reply(
+                        .ok, "application/json",
+                        ControlHandler.json([
+                            "ok": true, "generation": outcome.generation, "needs_restart": outcome.needsRestart,
+                            "lines": lines,
+                        ]))
                 }
             }
         case (.POST, let p) where p.hasPrefix("/v1/links/"):

@@ -266,54 +266,92 @@ public final class DNSServer: Sendable {
         }
     }
 
-    /// Re-reads the config file and every zone and swaps the new snapshot in. On any error the old snapshot keeps
-    /// serving and every error is logged with file and line. Listen addresses take effect at the next start.
+    /// What a reload did.
+    public struct ReloadOutcome: Sendable {
+        /// Every error (`file:line: message`) when nothing was applied; nil when everything was.
+        public var errors: [String]?
+        /// Settings that changed but apply only at the next start (by config key); everything else was applied.
+        public var needsRestart: [String] = []
+        /// What changed of the lines.
+        public var lines = HealthChecker.Changes()
+        /// The snapshot generation that serves the new config.
+        public var generation = 0
+
+        /// An outcome; with `errors`, a reload that applied nothing.
+        public init(errors: [String]? = nil) { self.errors = errors }
+    }
+
+    /// Re-reads the config file and every zone and applies every part: zones, pools, lines and their checks,
+    /// server settings (identity, version, NSID, CHAOS, EDNS size, RRL, TCP limits), keys, transfer ACLs and
+    /// NOTIFY targets. Settings that need a restart (listen addresses, workers, the control API, user, state
+    /// directory) are named in the log and in the outcome. On any error nothing is applied: the old snapshot keeps
+    /// serving and every error is logged with file and line.
     @discardableResult
     public func reload() -> Bool { reloadReporting() == nil }
 
-    /// `reload()`, returning nil on success, else every error as `file:line: message` (for the control API).
-    /// The config and zones are read once, and the errors reported are those of that read. Runs on the builder
-    /// (waiting for it); never call it from the builder.
-    public func reloadReporting() -> [String]? {
+    /// `reload()`, returning nil on success, else every error as `file:line: message`.
+    public func reloadReporting() -> [String]? { reloadOutcome().errors }
+
+    /// `reload()` with everything it did. Runs on the builder (waiting for it); never call it from the builder.
+    public func reloadOutcome() -> ReloadOutcome {
         dispatchPrecondition(condition: .notOnQueue(builder))
         return builder.sync { reloadOnBuilder() }
     }
 
-    /// `reloadReporting()` without waiting: `done` gets the result on the builder once the new snapshot serves.
-    func reload(then done: @escaping @Sendable ([String]?) -> Void) {
+    /// `reloadOutcome()` without waiting: `done` gets the outcome on the builder once the new snapshot serves.
+    func reload(then done: @escaping @Sendable (ReloadOutcome) -> Void) {
         builder.async { [self] in done(reloadOnBuilder()) }
     }
 
-    private func reloadOnBuilder() -> [String]? {
-        let config = state.withLock { $0.config }
+    private func reloadOnBuilder() -> ReloadOutcome {
+        let running = state.withLock { $0.config }
         do {
-            let fresh = try Config.load(path: config.path)
+            let fresh = try Config.load(path: running.path)
             let zones = try fresh.loadZones()
             let fingerprints = zones.zones.mapValues(\.contentFingerprint)
-            if fresh.listen != config.listen && listenOverride == nil {
-                logger.warning("server.listen changed: the new addresses take effect at the next restart")
+            var outcome = ReloadOutcome()
+            outcome.needsRestart = running.restartOnlyChanges(to: fresh).filter { key in
+                // Overridden on the command line: the config's value was not in use anyway.
+                !(key == "server.listen" && listenOverride != nil)
+                    && !(key == "server.control" && controlOverride != nil)
             }
-            let up = state.withLock { $0.up }
+            for key in outcome.needsRestart {
+                logger.warning("reload: \(key) changed: it takes effect at the next restart")
+            }
+            let applied = running.applyingReloadable(from: fresh)
+            // The lines first: answers are built for the lines of the new config, with their states.
+            outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
+            let up = health.up
             let (snapshot, moved) = DNSServer.compile(
-                config: fresh, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
+                config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
                 counters: counters, logger: logger)
             store.replace(snapshot)
-            state.withLock { st in
-                st.config.zones = fresh.zones
-                st.config.uplinks = fresh.uplinks
-                st.config.keys = fresh.keys
+            let tcp = state.withLock { st in
+                st.config = applied
                 st.zones = zones
                 st.fingerprints = fingerprints
+                st.up = up
+                st.builtUpVersion = st.upVersion  // a change the reconfiguration published is built here
+                return st.tcp
             }
-            transfer.configure(fresh)
-            limiter.update(fresh.rrl)
+            for t in tcp {
+                t.update(
+                    maxConnections: applied.tcpMaxConnections, maxPerClient: applied.tcpMaxPerClient,
+                    idleTimeout: applied.tcpIdleTimeout)
+            }
+            transfer.configure(applied)
+            limiter.update(applied.rrl)
             release()
             sendNotifies(moved)
-            logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names")
-            return nil
+            outcome.generation = store.generation
+            let restart =
+                outcome.needsRestart.isEmpty
+                ? "" : "; at the next restart: \(outcome.needsRestart.joined(separator: ", "))"
+            logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names\(restart)")
+            return outcome
         } catch {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
-            return error.errors.map(\.description)
+            return ReloadOutcome(errors: error.errors.map(\.description))
         }
     }
 
@@ -365,8 +403,7 @@ public final class DNSServer: Sendable {
                 self.afterBuilds(then: done)
             },
             reload: { [weak self] done in
-                // nil means success; only a missing server is a failure here.
-                guard let self else { return done(["server stopping"]) }
+                guard let self else { return done(ReloadOutcome(errors: ["server stopping"])) }
                 self.reload(then: done)
             },
             metrics: { [weak self] in self?.metricsText() ?? "" },

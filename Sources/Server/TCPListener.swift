@@ -16,6 +16,9 @@ public final class TCPListener: Sendable {
     private let channel: Channel
     /// The address actually bound.
     public let address: ListenAddress
+    private let open: ConnectionCount
+    /// The idle timeout for new connections.
+    private let idle: IdleTimeout
 
     /// Binds and starts accepting.
     public init(
@@ -24,7 +27,9 @@ public final class TCPListener: Sendable {
         idleTimeout: Double, logger: Logger
     ) throws {
         let open = ConnectionCount(limit: maxConnections, perClient: maxPerClient)
-        let idle = TimeAmount.milliseconds(Int64(idleTimeout * 1000))
+        let idle = IdleTimeout(idleTimeout)
+        self.open = open
+        self.idle = idle
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,7 +43,7 @@ public final class TCPListener: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in open.release(peer) }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle.amount))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         DNSTCPHandler(store: store, stats: stats, transfer: transfer))
@@ -50,25 +55,41 @@ public final class TCPListener: Sendable {
         self.address = bound
     }
 
+    /// Applies new limits (a reload): the caps at once, the idle timeout to connections accepted from now on.
+    public func update(maxConnections: Int, maxPerClient: Int, idleTimeout: Double) {
+        open.update(limit: maxConnections, perClient: maxPerClient)
+        idle.set(idleTimeout)
+    }
+
     /// Stops accepting; open connections are closed with the event loop group.
     public func stop() {
         try? channel.close().wait()
     }
 }
 
+/// The idle timeout new connections get (a reload may change it).
+final class IdleTimeout: Sendable {
+    private let milliseconds: Atomic<Int64>
+    init(_ seconds: Double) { milliseconds = Atomic(Int64(seconds * 1000)) }
+    func set(_ seconds: Double) { milliseconds.store(Int64(seconds * 1000), ordering: .relaxed) }
+    var amount: TimeAmount { .milliseconds(milliseconds.load(ordering: .relaxed)) }
+}
+
 /// Counts open connections against the cap, overall and per client address (so one client cannot take them all).
 final class ConnectionCount: Sendable {
     private let open = Mutex<(total: Int, byClient: [String: Int])>((0, [:]))
-    let limit: Int
-    let perClient: Int
+    private let limits: Mutex<(total: Int, perClient: Int)>
     init(limit: Int, perClient: Int = .max) {
-        self.limit = limit
-        self.perClient = perClient
+        limits = Mutex((limit, perClient))
     }
+
+    /// Sets new caps (a reload); connections already open stay.
+    func update(limit: Int, perClient: Int) { limits.withLock { $0 = (limit, perClient) } }
 
     /// Takes a slot for a connection from `client`; false when the server or that client is at its cap.
     func acquire(_ client: String) -> Bool {
-        open.withLock { o in
+        let (limit, perClient) = limits.withLock { $0 }
+        return open.withLock { o in
             guard o.total < limit, o.byClient[client, default: 0] < perClient else { return false }
             o.total += 1
             o.byClient[client, default: 0] += 1

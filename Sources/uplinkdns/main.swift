@@ -282,7 +282,16 @@ extension UplinkDNS {
                 guard status == 200 else {
                     throw ValidationError("reload failed (\(status)): \(String(decoding: data, as: UTF8.self))")
                 }
-                print("reloaded")
+                let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+                print("reloaded: generation \(reply["generation"] ?? "?") serves the new config")
+                let lines = reply["lines"] as? [String: [String]] ?? [:]
+                for (key, what) in [("added", "lines added"), ("removed", "lines removed"), ("reprobed", "new checks")]
+                {
+                    if let names = lines[key], !names.isEmpty { print("  \(what): \(names.joined(separator: ", "))") }
+                }
+                if let later = reply["needs_restart"] as? [String], !later.isEmpty {
+                    print("  not applied until the server restarts: \(later.joined(separator: ", "))")
+                }
                 return
             }
             guard let pidFile = config.pidFile else {
