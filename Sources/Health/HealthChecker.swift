@@ -131,12 +131,30 @@ public final class HealthChecker: Sendable {
     }
 
     /// Sets an operator override (nil = auto), optionally for a limited time.
+    @discardableResult
     public func setOverride(_ link: String, _ o: Override?, for duration: TimeInterval? = nil) -> Bool {
-        guard uplinks.link(link) != nil else { return false }
-        update(link, at: clock()) { $0.setOverride(o, for: duration, at: self.clock()) }
-        persist()
-        return true
+        applyOverride(link, o, for: duration) != .noSuchLink
     }
+
+    /// What setting an override did.
+    public enum OverrideResult: Equatable, Sendable {
+        /// In effect and saved: it survives a restart.
+        case applied
+        /// In effect, but the state could not be saved (the reason): it will not survive a restart.
+        case notSaved(String)
+        /// No line of that name.
+        case noSuchLink
+    }
+
+    /// Sets an operator override (nil = auto), optionally for a limited time, and says whether it was saved.
+    public func applyOverride(_ link: String, _ o: Override?, for duration: TimeInterval? = nil) -> OverrideResult {
+        guard uplinks.link(link) != nil else { return .noSuchLink }
+        update(link, at: clock()) { $0.setOverride(o, for: duration, at: self.clock()) }
+        return persist().map { .notSaved($0) } ?? .applied
+    }
+
+    /// The lines' names, in config order.
+    public var linkNames: [String] { uplinks.links.map(\.name) }
 
     /// Starts a loop per line: a round every interval, with ±10 % jitter so probes do not run in step, and the
     /// expiry of overrides checked every second.
@@ -254,13 +272,28 @@ public final class HealthChecker: Sendable {
         runHooks(link: name, state: isNow, reason: after.reason)
     }
 
-    private func persist() {
-        guard let store else { return }
+    /// Saves the state; returns why it could not, after logging it.
+    @discardableResult
+    private func persist() -> String? {
+        guard let store else { return nil }
         do {
             try saving.withLock { _ in try store.save(links, at: clock()) }
+            return nil
         } catch {
-            logger.error("health: cannot save the state to \(store.path): \(error)")
+            let why = "cannot save the state to \(store.path): \(HealthChecker.reason(error))"
+            logger.error("health: \(why)")
+            return why
         }
+    }
+
+    /// A file error's reason in words (not `NSCocoaErrorDomain Code=…`).
+    public static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
     }
 
     /// Runs each `on-change` command with LINK, STATE and REASON in its environment (the seeds' ip-down script), in

@@ -2,6 +2,7 @@
 
 import DNSWire
 import Foundation
+import Health
 import Responder
 import Uplinks
 import Yams
@@ -492,4 +493,24 @@ extension Config {
         applied.restoreMaxAge = restoreMaxAge
         return applied
     }
+}
+
+extension Config {
+    /// Why the state directory (`health.state-dir`) cannot hold the server's state — it cannot be made, or a file
+    /// in it cannot be written — or nil when it can. `check` and `serve` ask before anything else.
+    public func stateDirectoryProblem() -> String? {
+        let dir = stateDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            return "health.state-dir \(dir) cannot be made: \(HealthChecker.reason(error))"
+        }
+        let probe = (dir as NSString).appendingPathComponent(".write-check-\(getpid())")
+        guard FileManager.default.createFile(atPath: probe, contents: Data("ok\n".utf8)) else {
+            return "health.state-dir \(dir) is not writable: \(String(cString: strerror(errno)))"
+        }
+        try? FileManager.default.removeItem(atPath: probe)
+        return nil
+    }
+
 }

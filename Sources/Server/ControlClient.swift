@@ -7,6 +7,12 @@ import Uplinks
     import Glibc
 #endif
 
+/// Why the control API could not be asked.
+public struct ControlError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, in words for the operator.
+    public var description: String
+}
+
 /// Talks to a running server's control API on loopback.
 public struct ControlClient: Sendable {
     /// The API's address.
@@ -39,8 +45,12 @@ public struct ControlClient: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = IPAddress(address.host)?.withSockaddr(port: address.port) { connect(fd, $0, $1) } ?? -1
         guard rc == 0 else {
-            throw ListenError(
-                address: address, reason: "cannot reach the control API: \(String(cString: strerror(errno)))")
+            if errno == ECONNREFUSED {
+                throw ControlError(
+                    description: "the control API at \(address) refused the connection: is the server running?")
+            }
+            throw ControlError(
+                description: "cannot reach the control API at \(address): \(String(cString: strerror(errno)))")
         }
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var response = Data()
@@ -54,7 +64,9 @@ public struct ControlClient: Sendable {
             let statusLine = String(data: response[..<split.lowerBound], encoding: .utf8)?.split(separator: "\r\n")
                 .first,
             let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-        else { throw ListenError(address: address, reason: "no HTTP response from the control API") }
+        else {
+            throw ControlError(description: "the control API at \(address) gave no answer within 10 s")
+        }
         return (status, Data(response[split.upperBound...]))
     }
 }

@@ -12,7 +12,9 @@ import Responder
 struct ControlActions: Sendable {
     var links: @Sendable () -> [LinkHealth]
     var addresses: @Sendable (String) -> [String]
-    var setOverride: @Sendable (String, Override?, TimeInterval?) -> Bool
+    var setOverride: @Sendable (String, Override?, TimeInterval?) -> HealthChecker.OverrideResult
+    /// The lines' names (for a message about a line that does not exist).
+    var linkNames: @Sendable () -> [String] = { [] }
     /// Calls back, off the event loop, once every build asked for so far serves, with the generation serving then.
     var afterBuilds: @Sendable (@escaping @Sendable (Int) -> Void) -> Void = { $0(0) }
     /// Reloads off the event loop and calls back with what it did, once the result serves.
@@ -248,15 +250,29 @@ final class ControlHandler: ChannelInboundHandler {
                 }
                 duration = d
             }
-            guard actions.setOverride(name, override, duration) else {
-                return .now(.notFound, "application/json", json(["error": "no link '\(name)'"]))
+            let result = actions.setOverride(name, override, duration)
+            if result == .noSuchLink {
+                let known = actions.linkNames()
+                return .now(
+                    .notFound, "application/json",
+                    json(["error": "no link '\(name)' (links: \(known.joined(separator: ", ")))", "links": known]))
             }
             let span = duration.map { " for \(Int($0)) s" } ?? ""
             logger.notice("control: link \(name) set to \(state)\(span)")
-            // Answered once the answers show the change: the builder has built it (or it changed nothing).
+            // Answered once the answers show the change: the builder has built it (or it changed nothing). A change
+            // that is live but could not be saved is a failure (500): it will not survive a restart.
             let actions = self.actions
             return .later { reply in
                 actions.afterBuilds { generation in
+                    if case .notSaved(let why) = result {
+                        reply(
+                            .internalServerError, "application/json",
+                            ControlHandler.json([
+                                "ok": false, "applied": true, "link": name, "state": state, "generation": generation,
+                                "error": "the change is live but will not survive a restart: \(why)",
+                            ]))
+                        return
+                    }
                     reply(
                         .ok, "application/json",
                         ControlHandler.json(["ok": true, "link": name, "state": state, "generation": generation]))

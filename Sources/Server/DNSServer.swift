@@ -397,7 +397,8 @@ public final class DNSServer: Sendable {
             addresses: { [weak self] name in
                 self?.state.withLock { $0.config.uplinks.link(name)?.publicAddresses.map(\.description) } ?? []
             },
-            setOverride: { [health] name, o, d in health.setOverride(name, o, for: d) },
+            setOverride: { [health] name, o, d in health.applyOverride(name, o, for: d) },
+            linkNames: { [health] in health.linkNames },
             afterBuilds: { [weak self] done in
                 guard let self else { return done(0) }
                 self.afterBuilds(then: done)

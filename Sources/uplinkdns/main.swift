@@ -78,6 +78,7 @@ extension UplinkDNS {
             }
             let logger = Logger(label: "uplinkdns")
             let config = try options.load()
+            if let problem = config.stateDirectoryProblem() { throw failure(problem) }
             let server: DNSServer
             do {
                 server = try DNSServer(
@@ -106,6 +107,7 @@ extension UplinkDNS {
 
         func run() throws {
             let config = try options.load()
+            if let problem = config.stateDirectoryProblem() { throw failure(problem) }
             do {
                 let zones = try config.loadZones()
                 let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
@@ -128,9 +130,9 @@ extension UplinkDNS {
 
         func run() throws {
             let config = try options.load()
-            let (status, body) = try client(config).request("GET", "/v1/links")
-            guard status == 200, let links = try JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
-                throw ValidationError("control API answered \(status)")
+            let body = try api(config, "GET", "/v1/links")
+            guard let links = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+                throw failure("the control API's /v1/links answer is not a list of lines")
             }
             func col(_ s: String, _ w: Int) -> String {
                 s.padding(toLength: max(w, s.count + 1), withPad: " ", startingAt: 0)
@@ -178,11 +180,8 @@ extension UplinkDNS {
             let config = try options.load()
             var body: [String: Any] = ["state": state]
             if let duration { body["for"] = duration }
-            let (status, data) = try client(config).request("POST", "/v1/links/\(name)", json: body)
-            guard status == 200 else {
-                throw ValidationError("control API answered \(status): \(String(decoding: data, as: UTF8.self))")
-            }
-            print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? ""))
+            _ = try api(config, "POST", "/v1/links/\(name)", json: body)
+            print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? "") + " (in the answers now)")
         }
     }
 
@@ -278,9 +277,12 @@ extension UplinkDNS {
         func run() throws {
             let config = try options.load()
             if config.control != nil {
-                let (status, data) = try client(config).request("POST", "/v1/reload")
-                guard status == 200 else {
-                    throw ValidationError("reload failed (\(status)): \(String(decoding: data, as: UTF8.self))")
+                let data: Data
+                do {
+                    data = try api(config, "POST", "/v1/reload")
+                } catch let code as ExitCode {
+                    FileHandle.standardError.write(Data("reload failed: the old config and zones keep serving\n".utf8))
+                    throw code
                 }
                 let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
                 print("reloaded: generation \(reply["generation"] ?? "?") serves the new config")
@@ -295,15 +297,15 @@ extension UplinkDNS {
                 return
             }
             guard let pidFile = config.pidFile else {
-                throw ValidationError("server.control is off and server.pid-file is not set: send SIGHUP to the server")
+                throw failure("server.control is off and server.pid-file is not set: send SIGHUP to the server")
             }
             guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
                 let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
             else {
-                throw ValidationError("cannot read a PID from \(pidFile): is the server running?")
+                throw failure("cannot read a PID from \(pidFile): is the server running?")
             }
             guard kill(pid, SIGHUP) == 0 else {
-                throw ValidationError("cannot signal PID \(pid): \(String(cString: strerror(errno)))")
+                throw failure("cannot signal PID \(pid): \(String(cString: strerror(errno)))")
             }
             print("sent SIGHUP to \(pid); the server logs the outcome")
         }
@@ -352,12 +354,11 @@ extension UplinkDNS {
                 do {
                     let (status, data) = try c.request("GET", "/v1/zones/\(origin)/export")
                     guard status == 200 else {
-                        throw ValidationError("the server answered \(status): \(String(decoding: data, as: UTF8.self))")
+                        throw failure("the server answered \(status): \(String(decoding: data, as: UTF8.self))")
                     }
                     text = String(decoding: data, as: UTF8.self)
-                } catch let e as ListenError {
-                    FileHandle.standardError.write(
-                        Data("note: no server at \(c.address) (\(e.reason)); exporting with every line up\n".utf8))
+                } catch let e as ControlError {
+                    FileHandle.standardError.write(Data("note: \(e); exporting with every line up\n".utf8))
                 }
             }
             if text == nil || format == "registrar" {
@@ -398,10 +399,52 @@ extension UplinkDNS {
 /// The control API client for `config`.
 func client(_ config: Config) throws -> ControlClient {
     guard let c = ControlClient(config: config) else {
-        throw ValidationError("server.control is off in \(config.path)")
+        throw failure("server.control is off in \(config.path): the control API is not there to ask")
     }
     return c
-
 }
 
-UplinkDNS.main()
+/// Prints `message` as an error and gives the exit code of a command that failed (1; usage errors are 2).
+func failure(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(1)
+}
+
+/// Asks the running server's control API; a server that cannot be reached, a refused token or a failed call
+/// become one clear error line and exit 1. Returns the body of a 2xx answer.
+func api(_ config: Config, _ method: String, _ path: String, json: [String: Any]? = nil) throws -> Data {
+    let c = try client(config)
+    let status: Int
+    let data: Data
+    do {
+        (status, data) = try c.request(method, path, json: json)
+    } catch {
+        throw failure("\(error)")
+    }
+    guard (200..<300).contains(status) else {
+        let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        switch status {
+        case 401:
+            throw failure(
+                "the control API at \(c.address) refused the token (401): set server.control-token or "
+                    + "control-token-file to the server's, or run where the state directory's control.token is readable"
+            )
+        default:
+            let why = reply?["error"] as? String ?? (reply?["errors"] as? [String])?.joined(separator: "\n  ")
+            throw failure(why ?? "the control API at \(c.address) answered \(status)")
+        }
+    }
+    return data
+}
+
+// Exit codes: 0 done, 1 failed, 2 usage (a command line that does not parse).
+do {
+    var command = try UplinkDNS.parseAsRoot()
+    try command.run()
+} catch {
+    if UplinkDNS.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((UplinkDNS.fullMessage(for: error) + "\n").utf8))
+        exit(2)
+    }
+    UplinkDNS.exit(withError: error)
+}

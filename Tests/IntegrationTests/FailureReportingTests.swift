@@ -1,0 +1,94 @@
+// FailureReportingTests: a failure is reported as a failure — a change that is live but not saved, a server that is
+// not running, a wrong token, a line that does not exist, a state directory that cannot be written — each with a
+// clear message and exit code 1 (2 for a command line that does not parse), never a raw JSON body or a usage banner.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct FailureReportingTests {
+    /// A server with its control API on a port the config names, in a directory the test keeps.
+    static func server(_ dir: URL, token: String = "t") throws -> (ServerProcess, String, UInt16) {
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n  control-token: \(token)\n")
+        let files = ["uplinkdns.yaml": config, "example.com.zone": poolZoneText]
+        let s = try ServerProcess(files: files, control: nil, directory: dir)
+        return (s, dir.appendingPathComponent("uplinkdns.yaml").path, port)
+    }
+
+    static func directory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// The state cannot be saved (its file's place is taken by a directory, as a full or broken disk would refuse
+    /// it): the drain still applies, the API answers 500 saying so, the CLI says so and exits 1.
+    @Test func aChangeThatCannotBeSavedIsLiveAndReportedAsAFailure() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let blocked = dir.appendingPathComponent("state/health.json/blocked")
+        try FileManager.default.createDirectory(at: blocked, withIntermediateDirectories: true)
+        let (s, cfg, port) = try Self.server(dir)
+        defer { s.stop() }
+        let (status, body) = try httpRequest(
+            port: port, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer t"], body: "{\"state\":\"drain\"}")
+        #expect(status == 500 && body.contains("\"applied\" : true") && body.contains("will not survive a restart"))
+        #expect(try s.dig("fo.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        let r = try run(binaryPath, ["link", "cnc", "auto", "--config", cfg])
+        #expect(r.status == 1, "\(r.out)\(r.err)")
+        #expect(r.err.contains("error: the change is live but will not survive a restart"), "\(r.err)")
+        #expect(!r.err.contains("{") && !r.err.contains("USAGE"), "\(r.err)")
+        #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
+    }
+
+    @Test func cliErrorsSayWhatFailed() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (s, cfg, port) = try Self.server(dir)
+        let noLink = try run(binaryPath, ["link", "nope", "drain", "--config", cfg])
+        #expect(noLink.status == 1 && noLink.err.contains("no link 'nope' (links: unicom, cnc)"), "\(noLink.err)")
+        #expect(!noLink.err.contains("USAGE"), "\(noLink.err)")
+        let usage = try run(binaryPath, ["link", "cnc", "sideways", "--config", cfg])
+        #expect(usage.status == 2 && usage.err.contains("drain, force-up, force-down or auto"), "\(usage.err)")
+
+        // A wrong token: 401, said as such.
+        let other = dir.appendingPathComponent("other.yaml")
+        try (try String(contentsOfFile: cfg, encoding: .utf8)).replacingOccurrences(
+            of: "control-token: t", with: "control-token: wrong"
+        ).write(to: other, atomically: true, encoding: .utf8)
+        let denied = try run(binaryPath, ["link", "cnc", "drain", "--config", other.path])
+        #expect(denied.status == 1 && denied.err.contains("refused the token (401)"), "\(denied.err)")
+
+        // No server: the connection is refused, and the message asks whether the server runs.
+        s.stop()
+        for command in [["status"], ["link", "cnc", "drain"], ["reload"]] {
+            let r = try run(binaryPath, command + ["--config", cfg])
+            #expect(r.status == 1, "\(command): \(r.out)\(r.err)")
+            #expect(
+                r.err.contains("the control API at 127.0.0.1:\(port) refused the connection: is the server running?"),
+                "\(command): \(r.err)")
+        }
+    }
+
+    @Test func aStateDirectoryThatCannotBeMadeFailsCheckAndServeClearly() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The state directory's place is taken by a file.
+        try "not a directory\n".write(to: dir.appendingPathComponent("state"), atomically: true, encoding: .utf8)
+        try poolConfig.write(to: dir.appendingPathComponent("uplinkdns.yaml"), atomically: true, encoding: .utf8)
+        try poolZoneText.write(to: dir.appendingPathComponent("example.com.zone"), atomically: true, encoding: .utf8)
+        let cfg = dir.appendingPathComponent("uplinkdns.yaml").path
+        for args in [["check", "--config", cfg], ["serve", "--config", cfg, "--listen", "127.0.0.1:0"]] {
+            let command = args[0]
+            let r = try run(binaryPath, args)
+            #expect(r.status == 1, "\(command): \(r.out)\(r.err)")
+            #expect(r.err.contains("health.state-dir") && r.err.contains("cannot be made"), "\(command): \(r.err)")
+            #expect(!r.err.contains("NSCocoaErrorDomain"), "\(command): \(r.err)")
+        }
+    }
+}
