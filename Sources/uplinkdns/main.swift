@@ -124,33 +124,30 @@ extension UplinkDNS {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the running server's lines: state, probes, override, since, reason (control API).")
+            abstract: "Show the running server's lines and pools (control API).",
+            discussion: """
+                Each line: in answers or not (an override shows as drained, forced up or forced down), what its probes
+                say, since when, why, and its last probe results; then each pool with how many of its lines are in
+                answers. With --check, exit 0 when every line is in answers, 1 when some is not, 2 when a pool has
+                none (for monitoring).
+                """)
 
         @OptionGroup var options: ConfigOptions
+
+        @Flag(name: .long, help: "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers.")
+        var check = false
 
         func run() throws {
             let config = try options.load()
             let body = try api(config, "GET", "/v1/links")
-            guard let links = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+            guard let list = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
                 throw failure("the control API's /v1/links answer is not a list of lines")
             }
-            func col(_ s: String, _ w: Int) -> String {
-                s.padding(toLength: max(w, s.count + 1), withPad: " ", startingAt: 0)
-            }
-            print(
-                col("LINK", 12) + col("STATE", 7) + col("PROBED", 8) + col("OVERRIDE", 12) + col("SINCE", 22) + "REASON"
-            )
-            for l in links {
-                let override =
-                    (l["override"] as? String ?? "") + ((l["override_until"] as? String).map { " until \($0)" } ?? "")
-                print(
-                    col(l["name"] as? String ?? "", 12) + col(l["state"] as? String ?? "", 7)
-                        + col(l["probed"] as? String ?? "", 8) + col(override, 12)
-                        + col(l["since"] as? String ?? "", 22)
-                        + (l["reason"] as? String ?? ""))
-            }
-            for pool in config.uplinks.pools {
-                print("pool \(pool.name) \(pool.policy.rawValue): \(pool.members.map(\.link).joined(separator: ", "))")
+            let lines = list.compactMap(StatusReport.Line.init(json:))
+            print(StatusReport.text(lines: lines, pools: config.uplinks.pools))
+            if check {
+                let health = StatusReport.health(pools: config.uplinks.pools, lines: lines)
+                if health != .allUp { throw ExitCode(health.rawValue) }
             }
         }
     }

@@ -64,6 +64,12 @@ import Testing
         let denied = try run(binaryPath, ["link", "cnc", "drain", "--config", other.path])
         #expect(denied.status == 1 && denied.err.contains("refused the token (401)"), "\(denied.err)")
 
+        // status --check for monitoring: 0 with every line in answers, 1 with one drained (every pool has another).
+        #expect(try run(binaryPath, ["status", "--check", "--config", cfg]).status == 0)
+        #expect(try run(binaryPath, ["link", "cnc", "drain", "--config", cfg]).status == 0)
+        let degraded = try run(binaryPath, ["status", "--check", "--config", cfg])
+        #expect(degraded.status == 1 && degraded.out.contains("drained"), "\(degraded.out)\(degraded.err)")
+
         // No server: the connection is refused, and the message asks whether the server runs.
         s.stop()
         for command in [["status"], ["link", "cnc", "drain"], ["reload"]] {

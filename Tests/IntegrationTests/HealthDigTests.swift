@@ -150,7 +150,7 @@ extension HealthDigTests {
         #expect(try s.dig("fo.example.com", "+short").text.contains("192.0.2.10"))  // failover to the next line
         #expect(Date().timeIntervalSince(start) < 3, "the drain took too long to reach the answers")
         let status = try run(binaryPath, ["status", "--config", cfg]).out
-        #expect(status.contains("cnc") && status.contains("drain until"), "\(status)")
+        #expect(status.contains("cnc") && status.contains("drained until"), "\(status)")
         let (ok, metrics) = try httpRequest(port: port, "GET", "/metrics")
         #expect(ok == 200 && metrics.contains("uplinkdns_link_up{link=\"cnc\"} 0"))
         #expect(metrics.contains("uplinkdns_responses_first_total{pool=\"fo.example.com.\",link=\"unicom\"}"))
