@@ -9,9 +9,14 @@ import Uplinks
 #endif
 
 /// Runs `uplinkdns drill`: for each line, through the control API, drain it, query every pool until none of the
-/// line's addresses is answered any more, set it back to auto, and query until the answers are what they were before
-/// the drill. Policy-agnostic: "what they were" is the set of addresses several queries returned beforehand (a
-/// failover backup line that was not answered before is not expected to disappear).
+/// line's addresses is answered any more, put back what the operator had set (auto, or their own override), and
+/// query until the answers are what they were before the drill. Policy-agnostic: "what they were" is the set of
+/// addresses several queries returned beforehand (a failover backup line that was not answered before is not
+/// expected to disappear).
+///
+/// Safe by construction: it refuses to start while a line of a pool is down or overridden (unless `force`), never
+/// drains a line that is the last one in answers of a pool it serves (that step is skipped and said so), and puts
+/// every override it found back as it was — after each step, and when interrupted (`restore()`).
 public struct Drill {
     /// One line's outcome.
     public struct Row: Sendable {
@@ -19,27 +24,101 @@ public struct Drill {
         public var out: Double?  // seconds until its addresses left every answer; nil = never
         public var back: Double?  // seconds until the answers were as before
         public var note: String
-        public var passed: Bool { out != nil && back != nil }
+        /// Not drilled, for safety (the reason is the note).
+        public var skipped = false
+        public var passed: Bool { skipped || (out != nil && back != nil) }
+    }
+
+    /// Why the drill did not start.
+    public struct Refusal: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A line's state before the drill, as the control API reports it.
+    public struct Before: Sendable, Equatable {
+        public var name: String
+        public var inAnswers: Bool
+        /// `drain`, `force-up`, `force-down`, or nil.
+        public var override: String?
+        /// Seconds the override has left (nil: until cleared).
+        public var remaining: Double?
+
+        public init(name: String, inAnswers: Bool, override: String?, remaining: Double?) {
+            (self.name, self.inAnswers, self.override, self.remaining) = (name, inAnswers, override, remaining)
+        }
     }
 
     let config: Config
     let control: ControlClient
     let server: ListenAddress
     let limit: Double
+    let force: Bool
 
     /// A drill of the server `config` describes, querying `server` (default: its first listen address).
-    public init(config: Config, control: ControlClient, server: ListenAddress? = nil, limit: Double = 10) {
+    public init(
+        config: Config, control: ControlClient, server: ListenAddress? = nil, limit: Double = 10, force: Bool = false
+    ) {
         self.config = config
         self.control = control
         self.server = server ?? config.listen[0]
         self.limit = limit
+        self.force = force
     }
 
-    /// Runs the drill and returns a row per line.
+    /// The lines as they are now.
+    public func lines() throws -> [Before] {
+        let (status, body) = try control.request("GET", "/v1/links")
+        guard status == 200, let list = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+            throw Refusal(description: "the control API's /v1/links answered \(status)")
+        }
+        let iso = ISO8601DateFormatter()
+        return list.compactMap { l in
+            guard let name = l["name"] as? String else { return nil }
+            let override = (l["override"] as? String).flatMap { $0 == "auto" ? nil : $0 }
+            let until = (l["override_until"] as? String).flatMap { iso.date(from: $0) }
+            return Before(
+                name: name, inAnswers: l["state"] as? String == "up", override: override,
+                remaining: until.map { max(1, $0.timeIntervalSinceNow) })
+        }
+    }
+
+    /// Why the drill must not start with the lines as they are (a line of a pool out of answers, or overridden), or
+    /// nil.
+    public static func refusal(_ lines: [Before], pools: [Pool]) -> String? {
+        let pooled = Set(pools.flatMap { $0.members.map(\.link) })
+        let down = lines.filter { pooled.contains($0.name) && !$0.inAnswers }.map(\.name)
+        let overridden = lines.filter { $0.override != nil }.map { "\($0.name) (\($0.override!))" }
+        var why: [String] = []
+        if !down.isEmpty { why.append("out of answers: \(down.joined(separator: ", "))") }
+        if !overridden.isEmpty { why.append("overridden: \(overridden.joined(separator: ", "))") }
+        return why.isEmpty
+            ? nil
+            : "not starting a drill with lines \(why.joined(separator: "; ")): a drill would take the site further "
+                + "down; fix them, or run with --force (a pool's last line in answers is still never drained)"
+    }
+
+    /// The pool that `link` is the last line in answers of, if any.
+    public static func lastLineOf(_ link: String, lines: [Before], pools: [Pool]) -> Pool? {
+        let inAnswers = Set(lines.filter(\.inAnswers).map(\.name))
+        return pools.first { pool in
+            pool.members.contains { $0.link == link }
+                && pool.members.allSatisfy { $0.link == link || !inAnswers.contains($0.link) }
+        }
+    }
+
+    /// Runs the drill and returns a row per line; throws `Refusal` when it must not start.
     public func run() throws -> [Row] {
+        let found = try lines()
+        if !force, let why = Drill.refusal(found, pools: config.uplinks.pools) { throw Refusal(description: why) }
         var rows: [Row] = []
         let before = try answers()
         for link in config.uplinks.links {
+            guard let mine = found.first(where: { $0.name == link.name }) else { continue }
+            if let pool = Drill.lastLineOf(link.name, lines: found, pools: config.uplinks.pools) {
+                rows.append(
+                    Row(link: link.name, note: "skipped: the last line in answers of \(pool.name)", skipped: true))
+                continue
+            }
             let own = Set(
                 (link.publicAddresses
                     + config.uplinks.pools.flatMap { p in
@@ -51,15 +130,26 @@ public struct Drill {
                 "POST", "/v1/links/\(link.name)", json: ["state": "drain", "for": "5m"])
             guard status == 200 else {
                 row.note = "cannot drain: \(status) \(String(decoding: body, as: UTF8.self))"
+                restore([mine])
                 rows.append(row)
                 continue
             }
             row.out = try waitUntil { now in now.values.allSatisfy { $0.isDisjoint(with: own) } }
-            _ = try control.request("POST", "/v1/links/\(link.name)", json: ["state": "auto"])
+            restore([mine])
             row.back = try waitUntil { now in now == before }
             rows.append(row)
         }
         return rows
+    }
+
+    /// Puts each line's override back as it was before the drill (auto when it had none). Also what an interrupted
+    /// drill calls.
+    public func restore(_ lines: [Before]) {
+        for l in lines {
+            var body: [String: Any] = ["state": l.override ?? "auto"]
+            if let r = l.remaining { body["for"] = "\(Int(r.rounded(.up)))s" }
+            _ = try? control.request("POST", "/v1/links/\(l.name)", json: body)
+        }
     }
 
     /// Polls every 50 ms until `done` holds for the pools' answers; the seconds it took, or nil after `limit`.

@@ -167,6 +167,9 @@ extension UplinkDNS {
         @Option(name: .customLong("for"), help: "Undo the override after this long (30s, 10m, 2h).")
         var duration: String?
 
+        @Flag(name: .long, help: "Take the line out even when it is the last one in answers of a pool.")
+        var force = false
+
         func validate() throws {
             guard ["drain", "force-up", "force-down", "auto"].contains(state) else {
                 throw ValidationError("state must be drain, force-up, force-down or auto")
@@ -177,6 +180,17 @@ extension UplinkDNS {
             let config = try options.load()
             var body: [String: Any] = ["state": state]
             if let duration { body["for"] = duration }
+            if (state == "drain" || state == "force-down") && !force {
+                // The last line in answers of a pool: taking it out leaves the pool to its all-down policy.
+                let lines = try Drill(config: config, control: client(config)).lines()
+                if let pool = Drill.lastLineOf(name, lines: lines, pools: config.uplinks.pools),
+                    lines.first(where: { $0.name == name })?.inAnswers == true
+                {
+                    throw failure(
+                        "\(name) is the last line in answers of \(pool.name): taking it out leaves the pool with none "
+                            + "(its all-down policy answers); add --force to do it anyway")
+                }
+            }
             _ = try api(config, "POST", "/v1/links/\(name)", json: body)
             print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? "") + " (in the answers now)")
         }
@@ -192,17 +206,47 @@ extension UplinkDNS {
         @Option(name: .long, help: "The DNS server to query (default: the first server.listen address).")
         var server: String?
 
+        @Flag(name: .long, help: "Drill even with lines out of answers or overridden (overrides are put back after).")
+        var force = false
+
         func run() throws {
             let config = try options.load()
             let target = try server.map { s -> ListenAddress in
                 guard let a = ListenAddress(s) else { throw ValidationError("--server \(s): expected HOST:PORT") }
                 return a
             }
-            let rows = try Drill(config: config, control: client(config), server: target).run()
+            let drill = Drill(config: config, control: try client(config), server: target, force: force)
+            let found: [Drill.Before]
+            do { found = try drill.lines() } catch { throw failure("\(error)") }
+            // Ctrl-C or a stop: every override back as it was before leaving.
+            let stop = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+            let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+            for (sig, source) in [(SIGINT, stop), (SIGTERM, term)] {
+                signal(sig, SIG_IGN)
+                source.setEventHandler {
+                    FileHandle.standardError.write(
+                        Data("drill interrupted: putting the lines back as they were\n".utf8))
+                    drill.restore(found)
+                    Foundation.exit(1)
+                }
+                source.resume()
+            }
+            let rows: [Drill.Row]
+            do {
+                rows = try drill.run()
+            } catch let refusal as Drill.Refusal {
+                throw failure(refusal.description)
+            } catch {
+                drill.restore(found)
+                throw failure("\(error)")
+            }
             func ms(_ v: Double?) -> String { v.map { "\(Int($0 * 1000)) ms" } ?? "never" }
-            print("LINK        OUT OF ANSWERS  BACK IN ANSWERS  RESULT")
+            print("LINE        OUT OF ANSWERS  BACK IN ANSWERS  RESULT")
             for r in rows {
-                let cols = [r.link, ms(r.out), ms(r.back), r.passed ? "PASS" : "FAIL"]
+                let cols = [
+                    r.link, r.skipped ? "-" : ms(r.out), r.skipped ? "-" : ms(r.back),
+                    r.skipped ? "SKIP" : r.passed ? "PASS" : "FAIL",
+                ]
                 let widths = [12, 16, 17, 6]
                 print(
                     zip(cols, widths).map { $0.padding(toLength: max($1, $0.count + 1), withPad: " ", startingAt: 0) }

@@ -198,3 +198,37 @@ extension HealthDigTests {
             Set(try s.dig("www.example.com", "+short").text.split(separator: "\n")) == ["192.0.2.10", "198.51.100.10"])
     }
 }
+
+extension HealthDigTests {
+    /// With a line already drained by an operator, the drill refuses; with --force it never drains the last line
+    /// in answers, and it puts the operator's drain back (not auto).
+    @Test func theDrillRefusesWithALineOutAndRestoresWhatItFound() throws {
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n  control-token: t\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText], control: nil)
+        defer { s.stop() }
+        let cfg = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        #expect(try run(binaryPath, ["link", "cnc", "drain", "--for", "10m", "--config", cfg]).status == 0)
+        let refused = try run(binaryPath, ["drill", "--config", cfg, "--server", "127.0.0.1:\(s.port)"], timeout: 60)
+        #expect(refused.status == 1 && refused.err.contains("overridden: cnc (drain)"), "\(refused.out)\(refused.err)")
+        #expect(refused.err.contains("--force"), "\(refused.err)")
+
+        let forced = try run(
+            binaryPath, ["drill", "--force", "--config", cfg, "--server", "127.0.0.1:\(s.port)"], timeout: 60)
+        #expect(forced.status == 0, "\(forced.out)\(forced.err)")
+        let unicom = forced.out.split(separator: "\n").first { $0.hasPrefix("unicom") } ?? ""
+        #expect(unicom.contains("SKIP") && unicom.contains("the last line in answers"), "\(forced.out)")
+        // Unicom was never drained: every answer kept it; cnc is drained again, for what was left of its 10 minutes.
+        #expect(try s.dig("www.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        let (_, links) = try httpRequest(port: port, "GET", "/v1/links")
+        let list = (try? JSONSerialization.jsonObject(with: Data(links.utf8))) as? [[String: Any]] ?? []
+        let cnc = list.first { $0["name"] as? String == "cnc" }
+        #expect(cnc?["override"] as? String == "drain" && cnc?["override_until"] != nil, "\(links)")
+        // Draining the last line in answers asks for --force.
+        let last = try run(binaryPath, ["link", "unicom", "drain", "--config", cfg])
+        #expect(last.status == 1 && last.err.contains("last line in answers") && last.err.contains("--force"))
+        #expect(try s.dig("www.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        #expect(try run(binaryPath, ["link", "unicom", "drain", "--force", "--config", cfg]).status == 0)
+    }
+}
