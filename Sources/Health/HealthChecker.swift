@@ -288,6 +288,7 @@ public final class HealthChecker: Sendable {
 
     /// A file error's reason in words (not `NSCocoaErrorDomain Code=…`).
     public static func reason(_ error: Error) -> String {
+        if let known = error as? FileWriteError { return known.reason }
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))

@@ -48,12 +48,14 @@ public enum AtomicFile {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = path + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: tmp]) }
+        guard fd >= 0 else { throw FileWriteError(tmp) }
         let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == data.count && fsync(fd) == 0
+        let failure = ok ? nil : FileWriteError(tmp)
         close(fd)
         guard ok, rename(tmp, path) == 0 else {
+            let error = failure ?? FileWriteError(path)
             unlink(tmp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            throw error
         }
         // The rename itself is made durable by syncing the directory.
         let dfd = open(dir, O_RDONLY)
@@ -61,5 +63,59 @@ public enum AtomicFile {
             fsync(dfd)
             close(dfd)
         }
+    }
+}
+
+/// Why a state file could not be written.
+public struct FileWriteError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+
+    init(_ path: String) {
+        self.path = path
+        reason = String(cString: strerror(errno))
+    }
+}
+
+/// A small state file rewritten in place, in space reserved for it when it was made: saving needs no new disk
+/// blocks, so it keeps working on a full file system, where writing a temporary file and renaming it fails. A
+/// `kill -9` cannot tear it (one `pwrite` of a regular file completes or does not start); the content is padded
+/// with spaces to the file's size.
+public enum InPlaceFile {
+    /// The space reserved (and the granule it grows by).
+    public static let reserve = 65536
+
+    /// Writes `data` at the start of `path` (made with `reserve` octets allocated if missing), fsynced.
+    public static func write(_ data: Data, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+        guard fd >= 0 else { throw FileWriteError(path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileWriteError(path) }
+        var size = Int(st.st_size)
+        if data.count > size || size == 0 {
+            // Room first (the only step that needs free blocks): a full disk fails here, the old content intact.
+            let want = (data.count / reserve + 1) * reserve
+            let rc = posix_fallocate(fd, 0, off_t(want))
+            guard rc == 0 else {
+                errno = rc
+                throw FileWriteError(path)
+            }
+            size = want
+        }
+        var buffer = [UInt8](data)
+        buffer += [UInt8](repeating: 0x20, count: size - buffer.count)
+        let written = buffer.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == buffer.count, fsync(fd) == 0 else { throw FileWriteError(path) }
+    }
+
+    /// The content of `path` without its padding, or nil.
+    public static func read(_ path: String) -> Data? {
+        guard var data = FileManager.default.contents(atPath: path) else { return nil }
+        while let last = data.last, last == 0x20 || last == 0 || last == 0x0A { data.removeLast() }
+        return data
     }
 }

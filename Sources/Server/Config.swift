@@ -61,6 +61,8 @@ public struct Config: Sendable {
         public var key: TSIGKey?
         /// The secondaries told of every new serial (`zones[].notify`).
         public var notify: [ListenAddress] = []
+        /// How the served serial moves (`zones[].serial-policy`).
+        public var serialPolicy: SerialPolicy = .dateserial
     }
 
     /// The TSIG keys (`keys:`), by name.
@@ -210,7 +212,9 @@ public struct Config: Sendable {
         if let zones = top["zones"] {
             var seen: [DomainName: Int] = [:]
             for item in r.sequence(zones, what: "zones") {
-                let z = r.mapping(item, what: "a zones entry", known: ["origin", "file", "transfer", "key", "notify"])
+                let z = r.mapping(
+                    item, what: "a zones entry",
+                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy"])
                 guard let originText = r.string(z["origin"], what: "zones[].origin") else {
                     r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
                     continue
@@ -231,6 +235,13 @@ public struct Config: Sendable {
                 seen[origin] = line ?? 0
                 let resolved = file.hasPrefix("/") ? file : base.appendingPathComponent(file).standardizedFileURL.path
                 var entry = ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line)
+                if let v = z["serial-policy"], let text = r.string(v, what: "zones[].serial-policy") {
+                    if let policy = SerialPolicy(rawValue: text) {
+                        entry.serialPolicy = policy
+                    } else {
+                        r.fail(v, "serial-policy '\(text)' is not increment, unixtime or dateserial")
+                    }
+                }
                 for item in z["transfer"].map({ r.sequence($0, what: "zones[].transfer") }) ?? [] {
                     guard let text = r.string(item, what: "zones[].transfer entry") else { continue }
                     guard let prefix = AddressPrefix(text) else {
@@ -496,21 +507,30 @@ extension Config {
 }
 
 extension Config {
-    /// Why the state directory (`health.state-dir`) cannot hold the server's state — it cannot be made, or a file
-    /// in it cannot be written — or nil when it can. `check` and `serve` ask before anything else.
-    public func stateDirectoryProblem() -> String? {
+    /// Why the state directory (`health.state-dir`) cannot hold the server's state, or nil when it can. `missing`:
+    /// it cannot even be made (a file is in its place, a parent is not writable) — `serve` refuses to start; else a
+    /// file in it cannot be written (a full or read-only disk) — `serve` starts and says so, `check` fails.
+    public func stateDirectoryProblem() -> (message: String, missing: Bool)? {
         let dir = stateDirectory
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            return "health.state-dir \(dir) cannot be made: \(HealthChecker.reason(error))"
+            return ("health.state-dir \(dir) cannot be made: \(HealthChecker.reason(error))", true)
         }
         let probe = (dir as NSString).appendingPathComponent(".write-check-\(getpid())")
-        guard FileManager.default.createFile(atPath: probe, contents: Data("ok\n".utf8)) else {
-            return "health.state-dir \(dir) is not writable: \(String(cString: strerror(errno)))"
-        }
-        try? FileManager.default.removeItem(atPath: probe)
-        return nil
+        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let written = fd >= 0 && write(fd, "ok\n", 3) == 3
+        let why = String(cString: strerror(errno))
+        if fd >= 0 { close(fd) }
+        unlink(probe)
+        return written ? nil : ("health.state-dir \(dir) is not writable: \(why)", false)
     }
 
+}
+
+extension Config {
+    /// Each zone's serial policy, by origin.
+    public var serialPolicies: [DomainName: SerialPolicy] {
+        Dictionary(zones.map { ($0.origin, $0.serialPolicy) }, uniquingKeysWith: { a, _ in a })
+    }
 }

@@ -17,6 +17,8 @@ struct ControlActions: Sendable {
     var linkNames: @Sendable () -> [String] = { [] }
     /// Calls back, off the event loop, once every build asked for so far serves, with the generation serving then.
     var afterBuilds: @Sendable (@escaping @Sendable (Int) -> Void) -> Void = { $0(0) }
+    /// Why the last build could not save what it must (the served serials), if it could not.
+    var saveProblem: @Sendable () -> String? = { nil }
     /// Reloads off the event loop and calls back with what it did, once the result serves.
     var reload: @Sendable (@escaping @Sendable (DNSServer.ReloadOutcome) -> Void) -> Void
     var metrics: @Sendable () -> String
@@ -264,7 +266,12 @@ final class ControlHandler: ChannelInboundHandler {
             let actions = self.actions
             return .later { reply in
                 actions.afterBuilds { generation in
-                    if case .notSaved(let why) = result {
+                    var notSaved: String?
+                    if case .notSaved(let why) = result { notSaved = why }
+                    if let why = actions.saveProblem() {
+                        notSaved = [notSaved, why].compactMap { $0 }.joined(separator: "; ")
+                    }
+                    if let why = notSaved {
                         reply(
                             .internalServerError, "application/json",
                             ControlHandler.json([

@@ -30,6 +30,8 @@ public final class DNSServer: Sendable {
         /// Moves with every change of `up`; the builder skips a change that a later build already covered.
         var upVersion = 0
         var builtUpVersion = -1
+        /// Why the last build for a change of lines could not save the served serials (nil: it could).
+        var saveProblem: String?
 
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
@@ -211,8 +213,9 @@ public final class DNSServer: Sendable {
     /// Decides each zone's served serial for `zones` with the pools answering `plans`, from its content
     /// (`SerialKeeper`): the serials, and the zones whose serial moved.
     static func decideSerials(
-        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], serials: SerialKeeper, logger: Logger
-    ) -> (served: [DomainName: UInt32], moved: [DomainName]) {
+        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], policies: [DomainName: SerialPolicy],
+        serials: SerialKeeper, logger: Logger
+    ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?) {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
         for (origin, zone) in zones.zones {
@@ -220,19 +223,22 @@ public final class DNSServer: Sendable {
             let fingerprint = ZoneContent.fingerprint(
                 file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
             let (serial, changed) = serials.serial(
-                for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint)
+                for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
+                policy: policies[origin] ?? .dateserial)
             served[origin] = serial
             if changed {
                 moved.append(origin)
                 logger.info("zone \(origin) serial \(serial)")
             }
         }
+        var problem: String?
         if !moved.isEmpty {
             do { try serials.save() } catch {
-                logger.error("cannot save serials to \(serials.path ?? "?"): \(error)")
+                problem = "cannot save the served serials to \(serials.path ?? "?"): \(HealthChecker.reason(error))"
+                logger.error("\(problem!)")
             }
         }
-        return (served, moved)
+        return (served, moved, problem)
     }
 
     /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
@@ -242,8 +248,9 @@ public final class DNSServer: Sendable {
         counters: AnswerCounters, logger: Logger
     ) -> (Snapshot, [DomainName]) {
         let plans = config.plans(up: up)
-        let (served, moved) = decideSerials(
-            zones: zones, fingerprints: fingerprints, plans: plans, serials: serials, logger: logger)
+        let (served, moved, _) = decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
+            logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
         return (snapshot, moved)
@@ -403,6 +410,7 @@ public final class DNSServer: Sendable {
                 guard let self else { return done(0) }
                 self.afterBuilds(then: done)
             },
+            saveProblem: { [weak self] in self?.state.withLock { $0.saveProblem } },
             reload: { [weak self] done in
                 guard let self else { return done(ReloadOutcome(errors: ["server stopping"])) }
                 self.reload(then: done)
@@ -499,8 +507,10 @@ public final class DNSServer: Sendable {
         }
         guard state.withLock({ $0.builtUpVersion }) != version else { return }
         let plans = config.plans(up: up)
-        let (served, moved) = DNSServer.decideSerials(
-            zones: zones, fingerprints: fingerprints, plans: plans, serials: serials, logger: logger)
+        let (served, moved, problem) = DNSServer.decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
+            logger: logger)
+        state.withLock { $0.saveProblem = problem }
         let current = store.current().0
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
         // is new. A change of the pools themselves comes with a reload, which compiles everything.

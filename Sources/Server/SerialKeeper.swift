@@ -7,6 +7,18 @@ import Health
 import Synchronization
 import Zones
 
+/// How a zone's served serial moves (`zones[].serial-policy`, as Knot's `serial-policy`).
+public enum SerialPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Last served + 1. Needs the state directory: without `serials.json`, a restart starts from the file's serial.
+    case increment
+    /// At least the time of the change in seconds since 1970 (RFC 1982 greater), so it goes forward across restarts
+    /// without any state. For zone files whose serial is below the current time (not `YYYYMMDDnn`, which is above).
+    case unixtime
+    /// At least today's `YYYYMMDD00` (UTC): goes forward across restarts without any state as long as fewer than a
+    /// hundred changes are served in a day (`serials.json` covers the rest). The default.
+    case dateserial
+}
+
 /// Decides and remembers served serials. The scheme (docs/transfer.md):
 /// - the first time a zone is served, its file's serial;
 /// - while the content (every record but the serial, pools materialised) is unchanged, the same serial — unless the
@@ -28,7 +40,7 @@ public final class SerialKeeper: Sendable {
     public init(directory: String?) {
         path = directory.map { ($0 as NSString).appendingPathComponent("serials.json") }
         var loaded: [String: Entry] = [:]
-        if let path, let data = FileManager.default.contents(atPath: path),
+        if let path, let data = InPlaceFile.read(path),
             let file = try? JSONDecoder().decode([String: Entry].self, from: data)
         {
             loaded = file
@@ -36,22 +48,46 @@ public final class SerialKeeper: Sendable {
         entries = Mutex(loaded)
     }
 
+    /// The least serial `policy` serves at `now`, if it has one.
+    static func floor(_ policy: SerialPolicy, at now: Date) -> UInt32? {
+        switch policy {
+        case .increment:
+            return nil
+        case .unixtime:
+            return UInt32(clamping: Int64(now.timeIntervalSince1970))
+        case .dateserial:
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let d = calendar.dateComponents([.year, .month, .day], from: now)
+            return UInt32((d.year! * 10000 + d.month! * 100 + d.day!) * 100)
+        }
+    }
+
+    /// The greatest of `serials` in RFC 1982 order.
+    static func greatest(_ serials: [UInt32]) -> UInt32 {
+        serials.dropFirst().reduce(serials[0]) { SerialNumber.isGreater($1, than: $0) ? $1 : $0 }
+    }
+
     /// The serial to serve for `origin` with this content, and whether it differs from the one served before.
-    public func serial(for origin: DomainName, fileSerial: UInt32, fingerprint: UInt64) -> (
-        serial: UInt32, changed: Bool
-    ) {
+    /// `policy` adds its floor (`floor`) where a serial is chosen anew: the first time a zone is served, and when
+    /// its content changes; the same content keeps the same serial.
+    public func serial(
+        for origin: DomainName, fileSerial: UInt32, fingerprint: UInt64, policy: SerialPolicy = .increment,
+        now: Date = Date()
+    ) -> (serial: UInt32, changed: Bool) {
         let key = origin.lowercased().description
         let fp = String(fingerprint, radix: 16)
+        let floor = SerialKeeper.floor(policy, at: now).map { [$0] } ?? []
         return entries.withLock { all in
             let previous = all[key]
-            var serial = fileSerial
+            var serial = SerialKeeper.greatest([fileSerial] + floor)
             if let previous {
                 if SerialNumber.isGreater(fileSerial, than: previous.serial) {
                     serial = fileSerial
                 } else if previous.fingerprint == fp {
                     serial = previous.serial
                 } else {
-                    serial = previous.serial &+ 1
+                    serial = SerialKeeper.greatest([fileSerial, previous.serial &+ 1] + floor)
                 }
             }
             let entry = Entry(serial: serial, fingerprint: fp)
@@ -69,11 +105,13 @@ public final class SerialKeeper: Sendable {
         }
     }
 
-    /// Writes the serials to the state file (atomically); errors are the caller's to log.
+    /// Writes the serials to the state file, in place in space reserved when it was made (`InPlaceFile`): a full
+    /// disk does not stop it, so a served serial is remembered even when nothing else can be saved. Errors are the
+    /// caller's to report.
     public func save() throws {
         guard let path else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(entries.withLock { $0 }), to: path)
+        try InPlaceFile.write(try encoder.encode(entries.withLock { $0 }), to: path)
     }
 }

@@ -45,7 +45,8 @@ public enum ZoneExport {
         }
         let fingerprint = ZoneContent.fingerprint(file: zone.contentFingerprint, origin: origin, pools: sets)
         let serial = SerialKeeper(directory: config.stateDirectory).serial(
-            for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint
+            for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
+            policy: config.serialPolicies[origin] ?? .dateserial
         ).serial
         return ZoneContent.zone(zone, pools: sets, serial: serial)
     }

@@ -78,7 +78,12 @@ extension UplinkDNS {
             }
             let logger = Logger(label: "uplinkdns")
             let config = try options.load()
-            if let problem = config.stateDirectoryProblem() { throw failure(problem) }
+            // No state directory at all is a config error; a full or read-only one must not keep DNS down: the
+            // server serves and says that what changes will not be saved (serials are, in their reserved space).
+            if let problem = config.stateDirectoryProblem() {
+                if problem.missing { throw failure(problem.message) }
+                logger.error("\(problem.message): changes will not survive a restart")
+            }
             let server: DNSServer
             do {
                 server = try DNSServer(
@@ -107,7 +112,7 @@ extension UplinkDNS {
 
         func run() throws {
             let config = try options.load()
-            if let problem = config.stateDirectoryProblem() { throw failure(problem) }
+            if let problem = config.stateDirectoryProblem() { throw failure(problem.message) }
             do {
                 let zones = try config.loadZones()
                 let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }

@@ -98,3 +98,65 @@ import Testing
         }
     }
 }
+
+/// Whether a test can mount a small tmpfs of its own (root with the right to mount, as here and in CI).
+let canMountTmpfs: Bool = {
+    guard getuid() == 0, let mount = try? tool("mount"), let umount = try? tool("umount") else { return false }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mount-check-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard (try? run(mount, ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir.path]))?.status == 0 else { return false }
+    _ = try? run(umount, [dir.path])
+    return true
+}()
+
+@Suite(.serialized) struct FullStateDirectoryTests {
+    /// The state directory is a small file system, filled up while the server runs: a drain still applies, the API
+    /// and the CLI say it will not survive a restart, and after kill -9 the served serial is not lower (serials are
+    /// kept in space reserved when the file was made).
+    @Test(.enabled(if: canMountTmpfs, "needs to mount a small tmpfs (root) to make a full state directory"))
+    func aFullStateDirectoryIsReportedAndTheSerialNeverGoesBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("full-\(UUID().uuidString)")
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        #expect(try run(try tool("mount"), ["-t", "tmpfs", "-o", "size=512k", "tmpfs", state.path]).status == 0)
+        defer {
+            _ = try? run(try tool("umount"), [state.path])
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n  control-token: t\n")
+        let files = ["uplinkdns.yaml": config, "example.com.zone": poolZoneText]
+        var s = try ServerProcess(files: files, control: nil, directory: dir)
+        func serial() throws -> UInt32 {
+            UInt32(try #require(try s.dig("example.com", "SOA").answer.first?.split(separator: " ")[6])) ?? 0
+        }
+        let before = try serial()
+        // Fill the file system (dd stops at "No space left on device").
+        _ = try run(try tool("dd"), ["if=/dev/zero", "of=\(state.path)/filler", "bs=4096"], timeout: 30)
+        let (status, body) = try httpRequest(
+            port: port, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer t"], body: "{\"state\":\"drain\"}")
+        #expect(status == 500 && body.contains("will not survive a restart"), "\(status) \(body)")
+        #expect(body.contains("No space left on device"), "\(body)")
+        #expect(try s.dig("fo.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        let drained = try serial()
+        #expect(SerialNumber.isGreater(drained, than: before), "\(before) → \(drained)")
+
+        kill(s.process.processIdentifier, SIGKILL)
+        s.process.waitUntilExit()
+        s = try ServerProcess(files: files, control: nil, directory: dir)
+        defer { s.stop() }
+        #expect(s.log.contains("is not writable"), "\(s.log)")
+        let after = try serial()
+        // The drain could not be saved, so it is gone: new content, a newer serial — never an older one.
+        #expect(after == drained || SerialNumber.isGreater(after, than: drained), "\(drained) → \(after)")
+    }
+}
+
+/// RFC 1982 serial comparison, as the server does it.
+enum SerialNumber {
+    static func isGreater(_ a: UInt32, than b: UInt32) -> Bool {
+        (a < b && b - a > 0x8000_0000) || (a > b && a - b < 0x8000_0000)
+    }
+}

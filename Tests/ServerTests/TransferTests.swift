@@ -17,7 +17,7 @@ var transferKey: TSIGKey {
 
 /// A server (not started) over a zone of `extra` hosts plus a two-line pool, in a fresh directory.
 func transferServer(
-    extra: Int = 0, transfer: String = "[127.0.0.1]", key: Bool = true
+    extra: Int = 0, transfer: String = "[127.0.0.1]", key: Bool = true, policy: String = "increment"
 ) throws -> (DNSServer, URL) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("xfr-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -32,6 +32,7 @@ func transferServer(
       - origin: example.com.
         file: example.com.zone
         transfer: \(transfer)
+        serial-policy: \(policy)
     \(key ? "    key: transfer.example." : "")
     links:
       - {name: unicom, public: [192.0.2.10]}
@@ -209,6 +210,46 @@ let localhost = IPAddress("127.0.0.1")
         let wrap = SerialKeeper(directory: nil)
         _ = wrap.serial(for: zone, fileSerial: 0xFFFF_FFFF, fingerprint: 1)
         #expect(wrap.serial(for: zone, fileSerial: 0xFFFF_FFFF, fingerprint: 2) == (0, true))
+    }
+
+    /// The policies' floors: the first serve and every change are at least today's YYYYMMDD00 (dateserial) or the
+    /// time (unixtime), so a server whose state was lost — a full disk, kill -9 before a write — still goes forward.
+    @Test func policiesWithAFloorGoForwardWithoutState() throws {
+        let zone = try DomainName("example.com.")
+        let day = Date(timeIntervalSince1970: 1_795_910_400)  // 2026-11-29 00:00 UTC
+        let later = day.addingTimeInterval(3600)
+        // dateserial: a file's 2026112101 is served as 2026112900 on 2026-11-29; changes add 1 above that.
+        let date = SerialKeeper(directory: nil)
+        #expect(
+            date.serial(for: zone, fileSerial: 2026_1121_01, fingerprint: 1, policy: .dateserial, now: day) == (
+                2026_1129_00, true
+            ))
+        #expect(
+            date.serial(for: zone, fileSerial: 2026_1121_01, fingerprint: 2, policy: .dateserial, now: later) == (
+                2026_1129_01, true
+            ))
+        #expect(
+            date.serial(for: zone, fileSerial: 2026_1121_01, fingerprint: 2, policy: .dateserial, now: later) == (
+                2026_1129_01, false
+            ))
+        // The state is lost (nothing was saved): a restart the next day still serves more than anything served.
+        let fresh = SerialKeeper(directory: nil)
+        let next = fresh.serial(
+            for: zone, fileSerial: 2026_1121_01, fingerprint: 1, policy: .dateserial,
+            now: day.addingTimeInterval(86_400))
+        #expect(next.serial == 2026_1130_00 && SerialNumber.isGreater(next.serial, than: 2026_1129_01))
+        // unixtime: the time of the change, or last + 1 when changes come faster than a second.
+        let unix = SerialKeeper(directory: nil)
+        #expect(
+            unix.serial(for: zone, fileSerial: 7, fingerprint: 1, policy: .unixtime, now: day).serial == 1_795_910_400)
+        #expect(
+            unix.serial(for: zone, fileSerial: 7, fingerprint: 2, policy: .unixtime, now: day).serial == 1_795_910_401)
+        #expect(
+            unix.serial(for: zone, fileSerial: 7, fingerprint: 3, policy: .unixtime, now: later).serial == 1_795_914_000
+        )
+        // increment has no floor: the file's serial, then + 1.
+        let plain = SerialKeeper(directory: nil)
+        #expect(plain.serial(for: zone, fileSerial: 7, fingerprint: 1, policy: .increment, now: later).serial == 7)
     }
 
     @Test func aLineGoingDownMovesTheServedSerial() throws {
