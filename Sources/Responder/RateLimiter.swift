@@ -41,9 +41,15 @@ public final class RateLimiter: Sendable {
     private let mask: Int
     private let rate: Atomic<Int>
     private let slipEvery: Atomic<Int>
-    private let v4Mask: UInt64
-    private let v6Mask: UInt64
-    private let exempt: [(family: UInt8, hi: UInt64, lo: UInt64, maskHi: UInt64, maskLo: UInt64)]
+    private let v4Mask: Atomic<UInt64>
+    private let v6Mask: Atomic<UInt64>
+    /// The exempt networks, five words each (family, hi, lo, mask hi, mask lo), and how many: atomics, so that a
+    /// reload can change them while workers read (a check during the change sees the old list or the new one per
+    /// entry; at worst one response is counted or not).
+    nonisolated(unsafe) private let exempt: UnsafeMutablePointer<Atomic<UInt64>>
+    private let exemptCount = Atomic<Int>(0)
+    /// The most exempt networks (more are ignored, and said so by the config check).
+    public static let maxExempt = 64
     private let dropped = Atomic<Int>(0)
     private let slipped = Atomic<Int>(0)
 
@@ -55,29 +61,41 @@ public final class RateLimiter: Sendable {
         mask = slots - 1
         rate = Atomic(settings.responsesPerSecond)
         slipEvery = Atomic(settings.slip)
-        v4Mask = RateLimiter.mask(bits: settings.ipv4Prefix)
-        v6Mask = RateLimiter.mask(bits: min(64, settings.ipv6Prefix))
-        exempt = settings.exempt.map { p in
-            let c = ClientAddress(p.address)
-            let bits = p.length
-            let maskHi = RateLimiter.mask(bits: min(64, bits))
-            let maskLo = RateLimiter.mask(bits: max(0, bits - 64))
-            return (c.family, c.hi & maskHi, c.lo & maskLo, maskHi, maskLo)
-        }
+        v4Mask = Atomic(0)
+        v6Mask = Atomic(0)
+        exempt = .allocate(capacity: 5 * RateLimiter.maxExempt)
+        for i in 0..<(5 * RateLimiter.maxExempt) { (exempt + i).initialize(to: Atomic<UInt64>(0)) }
+        update(settings)
     }
 
     deinit {
         table.deinitialize(count: mask + 1)
         table.deallocate()
+        exempt.deinitialize(count: 5 * RateLimiter.maxExempt)
+        exempt.deallocate()
     }
 
     /// The top `bits` bits set.
     static func mask(bits: Int) -> UInt64 { bits <= 0 ? 0 : bits >= 64 ? ~0 : ~UInt64(0) << UInt64(64 - bits) }
 
-    /// Changes the rate and slip (a reload); the table keeps counting.
+    /// Applies `settings` (at start and at a reload): rate, slip, client prefixes and exempt networks; the table
+    /// keeps counting.
     public func update(_ settings: RateLimitSettings) {
-        rate.store(settings.responsesPerSecond, ordering: .relaxed)
+        v4Mask.store(RateLimiter.mask(bits: settings.ipv4Prefix), ordering: .relaxed)
+        v6Mask.store(RateLimiter.mask(bits: min(64, settings.ipv6Prefix)), ordering: .relaxed)
+        let list = settings.exempt.prefix(RateLimiter.maxExempt)
+        exemptCount.store(0, ordering: .releasing)
+        for (i, p) in list.enumerated() {
+            let c = ClientAddress(p.address)
+            let maskHi = RateLimiter.mask(bits: min(64, p.length))
+            let maskLo = RateLimiter.mask(bits: max(0, p.length - 64))
+            for (k, word) in [UInt64(c.family), c.hi & maskHi, c.lo & maskLo, maskHi, maskLo].enumerated() {
+                exempt[5 * i + k].store(word, ordering: .relaxed)
+            }
+        }
+        exemptCount.store(list.count, ordering: .releasing)
         slipEvery.store(settings.slip, ordering: .relaxed)
+        rate.store(settings.responsesPerSecond, ordering: .relaxed)
     }
 
     /// Whether RRL is on.
@@ -93,13 +111,21 @@ public final class RateLimiter: Sendable {
     public func check(client: ClientAddress, answer: AnswerRef, now: UInt32) -> Verdict {
         let limit = rate.load(ordering: .relaxed)
         guard limit > 0 else { return .send }
-        for e in exempt
-        where e.family == client.family && client.hi & e.maskHi == e.hi && client.lo & e.maskLo == e.lo {
-            return .send
+        let exempted = exemptCount.load(ordering: .acquiring)
+        var i = 0
+        while i < exempted {
+            let e = exempt + 5 * i
+            if e[0].load(ordering: .relaxed) == UInt64(client.family)
+                && client.hi & e[3].load(ordering: .relaxed) == e[1].load(ordering: .relaxed)
+                && client.lo & e[4].load(ordering: .relaxed) == e[2].load(ordering: .relaxed)
+            {
+                return .send
+            }
+            i += 1
         }
         var h = StableHash()
         h.add(UInt64(client.family))
-        h.add(client.family == 6 ? client.hi & v6Mask : client.hi & v4Mask)
+        h.add(client.hi & (client.family == 6 ? v6Mask.load(ordering: .relaxed) : v4Mask.load(ordering: .relaxed)))
         h.add(UInt64(UInt32(bitPattern: answer.raw)))
         let key = h.value
         let slot = table + Int(truncatingIfNeeded: key) & mask

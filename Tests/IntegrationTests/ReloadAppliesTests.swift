@@ -93,6 +93,66 @@ import Testing
         }
     }
 
+    @Test func chaosAndEDNSSizeApply() throws {
+        let s = try Self.start(Self.config("  edns-udp-size: 1232"))
+        defer { s.stop() }
+        #expect(try s.dig("www.example.com", "+bufsize=4096").text.contains("udp: 1232"))
+        _ = try Self.reload(s, Self.config("  edns-udp-size: 1400\n  chaos: false"))
+        for round in 0..<2 {
+            #expect(try s.dig("www.example.com", "+bufsize=4096").text.contains("udp: 1400"), "round \(round)")
+            #expect(try s.dig("id.server", "TXT", "-c", "CH").status == "REFUSED", "round \(round)")
+            try Self.flap(s, "cnc")
+        }
+    }
+
+    @Test func poolPolicyAndTCPLimitsAndRRLApply() throws {
+        let s = try Self.start(Self.config())
+        defer { s.stop() }
+        var failover = Self.config("  tcp: {max-connections: 1}\n  rrl: {responses-per-second: 2, slip: 0, exempt: []}")
+        failover = failover.replacingOccurrences(of: "policy: round-robin", with: "policy: failover")
+        _ = try Self.reload(s, failover)
+        for round in 0..<2 {
+            // Failover: the first line alone.
+            #expect(try Self.www(s) == ["192.0.2.10"], "round \(round)")
+            try Self.flap(s, "cnc")
+        }
+        // One TCP connection at most: a second is closed at once.
+        let first = try TCPClient(port: s.port)
+        first.send(framedQuery(id: 1))
+        #expect(first.receive() != nil)
+        let second = try TCPClient(port: s.port)
+        #expect(second.closedByServer())
+        // RRL at 2 per second with no slip: a burst of the same question loses most answers.
+        let answered = Self.burst(port: s.port, count: 20)
+        #expect(answered < 10, "\(answered) of 20 answered")
+    }
+
+    /// Sends `count` identical queries at once from one socket and counts the answers that come within 0.5 s.
+    static func burst(port: UInt16, count: Int) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        for i in 0..<count {
+            let q = udpQuery(id: UInt16(i), name: "ns1.example.com")
+            _ = withUnsafePointer(to: &sa) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                    q.withUnsafeBytes {
+                        sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
+        var answered = 0
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while buf.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 { answered += 1 }
+        return answered
+    }
+
     @Test func aLineAddedByReloadIsProbedAnsweredAndListedAndARemovedOneIsGone() throws {
         let s = try Self.start(Self.config())
         defer { s.stop() }
