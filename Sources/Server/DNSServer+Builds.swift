@@ -1,0 +1,129 @@
+// DNSServer+Builds: the builder's jobs — serials decided, snapshots built for the lines up, old ones freed.
+
+import CUplinkSys
+import DNSWire
+import Dispatch
+import Foundation
+import Health
+import Logging
+import Responder
+import Synchronization
+import Uplinks
+import Zones
+
+extension DNSServer {
+    /// Decides each zone's served serial for `zones` with the pools answering `plans`, from its content
+    /// (`SerialKeeper`): the serials, and the zones whose serial moved.
+    static func decideSerials(
+        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], policies: [DomainName: SerialPolicy],
+        serials: SerialKeeper, logger: Logger
+    ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?) {
+        var served: [DomainName: UInt32] = [:]
+        var moved: [DomainName] = []
+        for (origin, zone) in zones.zones {
+            let sets = ZoneContent.poolSets(plans, in: origin)
+            let fingerprint = ZoneContent.fingerprint(
+                file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
+            let (serial, changed) = serials.serial(
+                for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
+                policy: policies[origin] ?? .dateserial)
+            served[origin] = serial
+            if changed {
+                moved.append(origin)
+                logger.info("zone \(origin) serial \(serial)")
+            }
+        }
+        var problem: String?
+        if !moved.isEmpty {
+            do { try serials.save() } catch {
+                problem = "cannot save the served serials to \(serials.path ?? "?"): \(HealthChecker.reason(error))"
+                logger.error("\(problem!)")
+            }
+        }
+        return (served, moved, problem)
+    }
+
+    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
+    /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
+    static func compile(
+        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
+        counters: AnswerCounters, logger: Logger
+    ) -> (Snapshot, [DomainName]) {
+        let plans = config.plans(up: up)
+        let (served, moved, _) = decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
+            logger: logger)
+        let snapshot = Snapshot(
+            zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
+        return (snapshot, moved)
+    }
+
+    /// Every second on the builder, while serving: frees the snapshots every serving thread has moved past.
+    func scheduleReclaim() {
+        builder.asyncAfter(deadline: .now() + 1) { [weak self] in
+            guard let self, self.reclaiming.load(ordering: .relaxed) else { return }
+            if self.store.retiredCount > 0 {
+                self.release()
+                // Still held: an idle UDP worker has not looked since. Wake the workers; the next tick frees it.
+                if self.store.retiredCount > 0 { for u in self.state.withLock({ $0.udp }) { u.wake() } }
+            }
+            self.scheduleReclaim()
+        }
+    }
+
+    /// Frees what no serving thread holds any more and gives the memory back to the system (a large zone's old
+    /// snapshot is hundreds of megabytes that malloc would otherwise keep). On the builder.
+    func release(trim: Bool = false) {
+        if store.reclaim() > 0 || trim { _ = uplink_malloc_trim() }
+    }
+
+    /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
+    /// zones are not re-read and not recompiled: the builder builds a new pool overlay over the compiled zones,
+    /// which costs what the pools touch. Queries keep being answered from the old snapshot until the swap. With
+    /// `wait`, returns once the new answers serve; else at once (the health module's changes, which must not wait).
+    public func setLinesUp(_ up: Set<String>, wait: Bool = true) {
+        state.withLock { st in
+            st.up = up
+            st.upVersion += 1
+        }
+        builder.async { [self] in buildForLines() }
+        if wait { afterBuilds() }
+    }
+
+    /// Waits until every build asked for so far serves.
+    public func afterBuilds() {
+        dispatchPrecondition(condition: .notOnQueue(builder))
+        builder.sync {}
+    }
+
+    /// Calls `done` (on the builder) once every build asked for so far serves, with the generation serving then.
+    func afterBuilds(then done: @escaping @Sendable (Int) -> Void) {
+        builder.async { [store] in done(store.generation) }
+    }
+
+    /// On the builder: the answers for the lines up now, unless a build already covered the latest change.
+    func buildForLines() {
+        let (config, zones, fingerprints, up, version) = state.withLock { st in
+            (st.config, st.zones, st.fingerprints, st.up, st.upVersion)
+        }
+        guard state.withLock({ $0.builtUpVersion }) != version else { return }
+        let plans = config.plans(up: up)
+        let (served, moved, problem) = DNSServer.decideSerials(
+            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
+            logger: logger)
+        state.withLock { $0.saveProblem = problem }
+        let current = store.current().0
+        // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
+        // is new. A change of the pools themselves comes with a reload, which compiles everything.
+        let snapshot =
+            current.canUpdate(to: plans)
+            ? current.updating(plans: plans, serials: served, counters: counters)
+            : Snapshot(
+                zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters)
+        store.replace(snapshot)
+        state.withLock { $0.builtUpVersion = version }
+        store.reclaim()
+        logger.info("lines up: \(up.map { $0.sorted().joined(separator: ", ") } ?? "all")")
+        sendNotifies(moved)
+    }
+}

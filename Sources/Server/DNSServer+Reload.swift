@@ -1,0 +1,120 @@
+// DNSServer+Reload: a reload that applies the whole new config, and NOTIFY of the serials that moved.
+
+import CUplinkSys
+import DNSWire
+import Dispatch
+import Foundation
+import Health
+import Logging
+import Responder
+import Synchronization
+import Uplinks
+import Zones
+
+extension DNSServer {
+    /// NOTIFY the configured secondaries of `origins` with their served SOA (before start: once listening).
+    func sendNotifies(_ origins: [DomainName]) {
+        guard !origins.isEmpty else { return }
+        let (config, started) = state.withLock { ($0.config, $0.started) }
+        guard started else {
+            state.withLock { $0.pendingNotify.formUnion(origins) }
+            return
+        }
+        let snapshot = store.current().0
+        for origin in origins {
+            guard let entry = config.zones.first(where: { $0.origin == origin }), !entry.notify.isEmpty,
+                let soa = snapshot.zoneSet.zones[origin]?.soa
+            else { continue }
+            notifier.notify(zone: origin, soa: soa, targets: entry.notify, key: entry.key)
+        }
+    }
+
+    /// What a reload did.
+    public struct ReloadOutcome: Sendable {
+        /// Every error (`file:line: message`) when nothing was applied; nil when everything was.
+        public var errors: [String]?
+        /// Settings that changed but apply only at the next start (by config key); everything else was applied.
+        public var needsRestart: [String] = []
+        /// What changed of the lines.
+        public var lines = HealthChecker.Changes()
+        /// The snapshot generation that serves the new config.
+        public var generation = 0
+
+        /// An outcome; with `errors`, a reload that applied nothing.
+        public init(errors: [String]? = nil) { self.errors = errors }
+    }
+
+    /// Re-reads the config file and every zone and applies every part: zones, pools, lines and their checks,
+    /// server settings (identity, version, NSID, CHAOS, EDNS size, RRL, TCP limits), keys, transfer ACLs and
+    /// NOTIFY targets. Settings that need a restart (listen addresses, workers, the control API, user, state
+    /// directory) are named in the log and in the outcome. On any error nothing is applied: the old snapshot keeps
+    /// serving and every error is logged with file and line.
+    @discardableResult
+    public func reload() -> Bool { reloadReporting() == nil }
+
+    /// `reload()`, returning nil on success, else every error as `file:line: message`.
+    public func reloadReporting() -> [String]? { reloadOutcome().errors }
+
+    /// `reload()` with everything it did. Runs on the builder (waiting for it); never call it from the builder.
+    public func reloadOutcome() -> ReloadOutcome {
+        dispatchPrecondition(condition: .notOnQueue(builder))
+        return builder.sync { reloadOnBuilder() }
+    }
+
+    /// `reloadOutcome()` without waiting: `done` gets the outcome on the builder once the new snapshot serves.
+    func reload(then done: @escaping @Sendable (ReloadOutcome) -> Void) {
+        builder.async { [self] in done(reloadOnBuilder()) }
+    }
+
+    func reloadOnBuilder() -> ReloadOutcome {
+        let running = state.withLock { $0.config }
+        do {
+            let fresh = try Config.load(path: running.path)
+            let zones = try fresh.loadZones()
+            let fingerprints = zones.zones.mapValues(\.contentFingerprint)
+            var outcome = ReloadOutcome()
+            outcome.needsRestart = running.restartOnlyChanges(to: fresh).filter { key in
+                // Overridden on the command line: the config's value was not in use anyway.
+                !(key == "server.listen" && listenOverride != nil)
+                    && !(key == "server.control" && controlOverride != nil)
+            }
+            for key in outcome.needsRestart {
+                logger.warning("reload: \(key) changed: it takes effect at the next restart")
+            }
+            let applied = running.applyingReloadable(from: fresh)
+            // The lines first: answers are built for the lines of the new config, with their states.
+            outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
+            let up = health.up
+            let (snapshot, moved) = DNSServer.compile(
+                config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
+                counters: counters, logger: logger)
+            store.replace(snapshot)
+            let tcp = state.withLock { st in
+                st.config = applied
+                st.zones = zones
+                st.fingerprints = fingerprints
+                st.up = up
+                st.builtUpVersion = st.upVersion  // a change the reconfiguration published is built here
+                return st.tcp
+            }
+            for t in tcp {
+                t.update(
+                    maxConnections: applied.tcpMaxConnections, maxPerClient: applied.tcpMaxPerClient,
+                    idleTimeout: applied.tcpIdleTimeout)
+            }
+            transfer.configure(applied)
+            limiter.update(applied.rrl)
+            release()
+            sendNotifies(moved)
+            outcome.generation = store.generation
+            let restart =
+                outcome.needsRestart.isEmpty
+                ? "" : "; at the next restart: \(outcome.needsRestart.joined(separator: ", "))"
+            logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names\(restart)")
+            return outcome
+        } catch {
+            for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }
+            return ReloadOutcome(errors: error.errors.map(\.description))
+        }
+    }
+}
