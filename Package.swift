@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libldns, found through pkg-config; only the Zones target imports it.
@@ -58,6 +59,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -90,7 +93,10 @@ let package = Package(
             name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "Uplinks", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "ServerTests", dependencies: ["Server", "Responder", "Zones", "Uplinks"], swiftSettings: strict),
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Responder", "Zones", "Uplinks", .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire"], swiftSettings: strict),
     ]

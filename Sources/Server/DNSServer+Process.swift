@@ -1,4 +1,4 @@
-// DNSServer+Process: the process around the server — the user it runs as, and the signals it serves until.
+// DNSServer+Process: the process around the server — the user it runs as after binding (signals: `Application`).
 
 import CUplinkSys
 import DNSWire
@@ -38,32 +38,5 @@ extension DNSServer {
             throw PrivilegeError(description: "cannot drop privileges to \(user): \(String(cString: strerror(errno)))")
         }
         logger.notice("running as \(user) (uid \(uid), gid \(gid))")
-    }
-
-    /// Serves until SIGTERM or SIGINT; SIGHUP reloads.
-    public func runUntilSignalled() {
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        let done = DispatchSemaphore(value: 0)
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloadQueue)
-        hup.setEventHandler { [self] in
-            logger.info("SIGHUP: reloading")
-            reload()
-        }
-        hup.resume()
-        var stops: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: reloadQueue)
-            src.setEventHandler { done.signal() }
-            src.resume()
-            stops.append(src)
-        }
-        done.wait()
-        logger.info("stopping")
-        hup.cancel()
-        for s in stops { s.cancel() }
-        stop()
     }
 }

@@ -63,7 +63,6 @@ public final class DNSServer: Sendable {
     /// The one builder: every snapshot (health change, override, reload) is built and installed here, in order,
     /// never on a thread that serves queries or the control API; old snapshots are freed here too.
     let builder = DispatchQueue(label: "uplinkdns.builder", qos: .userInitiated)
-    let reloadQueue = DispatchQueue(label: "uplinkdns.reload")
     /// While serving, the builder frees retired snapshots every second (`scheduleReclaim`).
     let reclaiming = Atomic<Bool>(false)
 
@@ -183,19 +182,43 @@ public final class DNSServer: Sendable {
         builder.async { [self] in release(trim: true) }
     }
 
-    /// Stops every listener.
+    /// Stops everything, in the order the service group stops its parts (`Application`): the control API, the
+    /// listeners, the health module, the builder.
     public func stop() {
-        health.stop()
-        reclaiming.store(false, ordering: .relaxed)
+        stopControl()
+        stopListeners()
+        stopHealth()
+        stopBuilder()
+    }
+
+    /// Closes the control API (no more changes come in).
+    public func stopControl() {
+        let control = state.withLock { s in
+            defer { s.control = nil }
+            return s.control
+        }
+        control?.stop()
+    }
+
+    /// Stops answering: UDP workers, TCP listeners and their event loop; removes the PID file.
+    public func stopListeners() {
         let s = state.withLock { s in
-            defer { (s.udp, s.tcp, s.group, s.control) = ([], [], nil, nil) }
+            defer { (s.udp, s.tcp, s.group) = ([], [], nil) }
             return s
         }
         for u in s.udp { u.stop() }
         for t in s.tcp { t.stop() }
-        s.control?.stop()
         try? s.group?.syncShutdownGracefully()
         if let pidFile = s.config.pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
+    }
+
+    /// Stops probing (the lines' state is saved as it goes).
+    public func stopHealth() { health.stop() }
+
+    /// Stops the builder's reclaim loop once the builds asked for are done.
+    public func stopBuilder() {
+        reclaiming.store(false, ordering: .relaxed)
+        builder.sync {}
     }
 }
 

@@ -84,23 +84,33 @@ extension UplinkDNS {
                 if problem.missing { throw failure(problem.message) }
                 logger.error("\(problem.message): changes will not survive a restart")
             }
-            let server: DNSServer
+            let application: Application
             do {
-                server = try DNSServer(
+                application = try Application.build(
                     config: config, listen: listen.isEmpty ? nil : listen.compactMap(ListenAddress.init),
                     control: control.map { $0 == "off" ? nil : ListenAddress($0) }, logger: logger)
-            } catch {
-                printErrors(error)
+            } catch let failure as ConfigFailure {
+                printErrors(failure)
                 throw ExitCode(1)
-            }
-            do {
-                try server.start()
             } catch {
                 logger.critical("\(error)")
-                server.stop()
                 throw ExitCode(1)
             }
-            server.runUntilSignalled()
+            // Serves until SIGTERM/SIGINT (SIGHUP reloads), then stops the parts in order. The main thread waits here
+            // rather than becoming an async main: an async main's thread exits (libdispatch), and `ps` would then
+            // show the process as the user it started as, though every live thread has dropped to `server.user`.
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Outcome()
+            Task.detached {
+                do { try await application.run() } catch { outcome.set(error) }
+                done.signal()
+            }
+            done.wait()
+            if let error = outcome.error {
+                logger.critical("\(error)")
+                throw ExitCode(1)
+            }
+            logger.info("stopped")
         }
     }
 
@@ -484,6 +494,14 @@ func api(_ config: Config, _ method: String, _ path: String, json: [String: Any]
 }
 
 // Exit codes: 0 done, 1 failed, 2 usage (a command line that does not parse).
+/// The error a background task ended with, for the thread that waited for it.
+final class Outcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func set(_ e: Error) { lock.withLock { stored = e } }
+    var error: Error? { lock.withLock { stored } }
+}
+
 do {
     var command = try UplinkDNS.parseAsRoot()
     try command.run()

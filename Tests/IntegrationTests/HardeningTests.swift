@@ -115,15 +115,12 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         #expect(replies.count == 500 && replies.allSatisfy { $0[2] & 0x02 == 0 })
     }
 
-    @Test func theServerDropsToServerUserAfterBinding() throws {
-        guard geteuid() == 0 else {
-            print("skipped: server.user needs root (run `make test` as root, as CI does)")
-            return
-        }
-        guard let pw = getpwnam("nobody") else {
-            print("skipped: no user 'nobody' on this system")
-            return
-        }
+    @Test(
+        .enabled(
+            if: geteuid() == 0 && getpwnam("nobody") != nil,
+            "server.user needs root and a user 'nobody' (run `make test` as root, as CI does)"))
+    func theServerDropsToServerUserAfterBinding() throws {
+        let pw = try #require(getpwnam("nobody"))
         // A privileged port: only root can bind it; the server must still answer after becoming nobody.
         var port: UInt16 = 0
         for candidate in UInt16(900)..<1000 where canBind(candidate) {
