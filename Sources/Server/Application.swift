@@ -7,8 +7,8 @@ import UnixSignals
 
 /// The server and the service group that runs it. `build` loads the config's zones, binds every address and starts
 /// answering; `run` serves until SIGTERM or SIGINT (or `shutdown()`), reloads on SIGHUP, and stops the parts in
-/// order: SIGHUP handling, the control API, the listeners, the health module, the builder (the reverse of the
-/// group's list, as swift-service-lifecycle does).
+/// order: SIGHUP handling, the control API, the listeners, the notifier, the health module, the builder (the
+/// reverse of the group's list, as swift-service-lifecycle does).
 public struct Application: Sendable {
     /// The server (the owner of runtime state).
     public let server: DNSServer
@@ -32,6 +32,7 @@ public struct Application: Sendable {
         var services: [any Service] = [
             StopOnShutdown(name: "builder", stop: server.stopBuilder),
             StopOnShutdown(name: "health", stop: server.stopHealth),
+            StopOnShutdown(name: "notifier", stop: server.notifier.stop),
             StopOnShutdown(name: "listeners", stop: server.stopListeners),
             StopOnShutdown(name: "control", stop: server.stopControl),
         ]

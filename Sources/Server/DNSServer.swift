@@ -183,10 +183,11 @@ public final class DNSServer: Sendable {
     }
 
     /// Stops everything, in the order the service group stops its parts (`Application`): the control API, the
-    /// listeners, the health module, the builder.
+    /// listeners, the notifier, the health module, the builder.
     public func stop() {
         stopControl()
         stopListeners()
+        notifier.stop()
         stopHealth()
         stopBuilder()
     }

@@ -28,6 +28,8 @@ public final class Notifier: Sendable {
     private let tally = Mutex<(acknowledged: Int, failed: Int)>((0, 0))
     /// Seconds to wait for an answer before each retry.
     let waits: [Double]
+    /// Set when the server stops: no new NOTIFY starts, senders give up their retries.
+    private let stopped = Atomic<Bool>(false)
 
     /// Makes a notifier; `waits` sets the timeouts (tests shorten them).
     public init(logger: Logger, waits: [Double] = [1, 2, 4, 8, 16]) {
@@ -40,6 +42,7 @@ public final class Notifier: Sendable {
 
     /// Notifies every target of `soa`'s zone of its serial, in the background.
     public func notify(zone origin: DomainName, soa: ResourceRecord, targets: [ListenAddress], key: TSIGKey?) {
+        guard !stopped.load(ordering: .relaxed) else { return }
         let pending = Pending(soa: soa, serial: soa.soaSerial ?? 0, key: key)
         for target in targets {
             let slot = "\(origin.lowercased()) \(target)"
@@ -77,10 +80,14 @@ public final class Notifier: Sendable {
 
     enum Outcome { case acknowledged, refused, unanswered, superseded }
 
+    /// Stops: no NOTIFY starts from now on, and the senders stop retrying (a send under way ends with its timeout).
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+
     private func send(origin: DomainName, _ p: Pending, target: ListenAddress, isCurrent: () -> Bool) -> Outcome {
         guard let address = IPAddress(target.host) else { return .unanswered }
         for (attempt, wait) in waits.enumerated() {
             guard isCurrent() else { return .superseded }
+            guard !stopped.load(ordering: .relaxed) else { return .superseded }
             let id = UInt16.random(in: 0...UInt16.max)
             var message = Notifier.message(id: id, origin: origin, soa: p.soa)
             var mac: [UInt8] = []

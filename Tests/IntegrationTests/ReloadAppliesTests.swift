@@ -193,5 +193,16 @@ import Testing
         #expect(s.log.contains("server.udp-workers changed: it takes effect at the next restart"))
         let axfr = try s.dig("example.com", "AXFR")
         #expect(axfr.text.contains("XFR size: 7 records"), "\(axfr)")
+        // Still allowed after a line goes down and up; then a key required by reload: unsigned is refused, signed
+        // with the new key allowed.
+        try Self.flap(s, "cnc")
+        #expect(try s.dig("example.com", "AXFR").text.contains("XFR size: 7 records"))
+        let secret = "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk="
+        let keyed = Self.config(
+            extra: "    transfer: [127.0.0.0/8]\n    key: k.\nkeys: [{name: k., secret: \(secret)}]")
+        _ = try Self.reload(s, keyed)
+        #expect(try s.dig("example.com", "AXFR").text.contains("Transfer failed"))
+        let signed = try s.dig("example.com", "AXFR", "-y", "hmac-sha256:k.:\(secret)")
+        #expect(signed.text.contains("XFR size: 7 records"), "\(signed)")
     }
 }
