@@ -176,7 +176,11 @@ public final class HealthChecker: Sendable {
     /// Starts (or restarts) `link`'s probe loop; with `probeFirst`, its first round runs at once and its result is
     /// taken directly (a line a reload added).
     private func startLoop(_ link: Link, probeFirst: Bool) {
-        guard !link.health.checks.isEmpty else { return }
+        guard !link.health.checks.isEmpty else {
+            // No checks (any more): no loop; one a reload left behind stops.
+            tasks.withLock { $0.removeValue(forKey: link.name)?.cancel() }
+            return
+        }
         let task = Task.detached { [self] in
             if probeFirst { await self.round(link, initial: true) }
             while !Task.isCancelled {
@@ -216,7 +220,8 @@ public final class HealthChecker: Sendable {
         let newNames = Set(new.links.map(\.name))
         changes.removed = old.links.map(\.name).filter { !newNames.contains($0) }
         changes.added = new.links.map(\.name).filter { !oldNames.contains($0) }
-        changes.reprobed = new.links.filter { l in old.link(l.name).map { $0.health != l.health } ?? false }.map(\.name)
+        // A line whose checks, or whose inside address (the probes' source), changed is probed anew.
+        changes.reprobed = new.links.filter { l in old.link(l.name).map { $0 != l } ?? false }.map(\.name)
         state.withLock { s in
             for name in changes.removed { s[name] = nil }
             for link in new.links where changes.added.contains(link.name) {
@@ -224,7 +229,14 @@ public final class HealthChecker: Sendable {
                 let probed: LinkState = link.health.checks.isEmpty ? .up : .down
                 s[link.name] = LinkHealth(name: link.name, probed: probed, since: now, reason: "added by reload")
             }
+            // A line left without checks has nothing to say it is down: up.
+            for link in new.links where changes.reprobed.contains(link.name) && link.health.checks.isEmpty {
+                s[link.name]?.probed = .up
+                s[link.name]?.reason = "no checks"
+            }
         }
+        // A line added again is new: its first probe decides (not hysteresis from a state restored at start).
+        restored.withLock { r in r.subtract(changes.added + changes.removed) }
         if started.load(ordering: .relaxed) {
             for name in changes.removed { tasks.withLock { $0.removeValue(forKey: name)?.cancel() } }
             for link in new.links where changes.added.contains(link.name) { startLoop(link, probeFirst: true) }

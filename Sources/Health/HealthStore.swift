@@ -96,7 +96,8 @@ public enum InPlaceFile {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FileWriteError(path) }
         var size = Int(st.st_size)
-        if data.count > size || size == 0 {
+        var grown = false
+        if data.count > size || size < reserve {
             // Room first (the only step that needs free blocks): a full disk fails here, the old content intact.
             let want = (data.count / reserve + 1) * reserve
             let rc = posix_fallocate(fd, 0, off_t(want))
@@ -105,9 +106,14 @@ public enum InPlaceFile {
                 throw FileWriteError(path)
             }
             size = want
+            grown = true
         }
+        // The content, then spaces over what is left of the longer content before it (not the whole reserve: the
+        // shorter the write, the smaller the window in which a crash could leave it part old, part new).
+        // Just grown: spaces over all of it (the allocation is zeros, which JSON readers refuse).
+        let old = grown ? size : InPlaceFile.read(path)?.count ?? size
         var buffer = [UInt8](data)
-        buffer += [UInt8](repeating: 0x20, count: size - buffer.count)
+        buffer += [UInt8](repeating: 0x20, count: max(0, min(size, max(old, data.count)) - buffer.count))
         let written = buffer.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         guard written == buffer.count, fsync(fd) == 0 else { throw FileWriteError(path) }
     }

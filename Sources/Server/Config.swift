@@ -62,7 +62,7 @@ public struct Config: Sendable {
         /// The secondaries told of every new serial (`zones[].notify`).
         public var notify: [ListenAddress] = []
         /// How the served serial moves (`zones[].serial-policy`).
-        public var serialPolicy: SerialPolicy = .dateserial
+        public var serialPolicy: SerialPolicy = .increment
     }
 
     /// The TSIG keys (`keys:`), by name.

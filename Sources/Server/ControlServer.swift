@@ -19,6 +19,8 @@ struct ControlActions: Sendable {
     var afterBuilds: @Sendable (@escaping @Sendable (Int) -> Void) -> Void = { $0(0) }
     /// Why the last build could not save what it must (the served serials), if it could not.
     var saveProblem: @Sendable () -> String? = { nil }
+    /// The snapshot generation serving now.
+    var generation: @Sendable () -> Int = { 0 }
     /// Reloads off the event loop and calls back with what it did, once the result serves.
     var reload: @Sendable (@escaping @Sendable (DNSServer.ReloadOutcome) -> Void) -> Void
     var metrics: @Sendable () -> String
@@ -211,12 +213,18 @@ final class ControlHandler: ChannelInboundHandler {
                         "added": outcome.lines.added, "removed": outcome.lines.removed,
                         "reprobed": outcome.lines.reprobed,
                     ]
+                    var answer: [String: Any] = [
+                        "ok": outcome.saveProblem == nil, "generation": outcome.generation,
+                        "needs_restart": outcome.needsRestart, "lines": lines,
+                    ]
+                    // Applied and serving, but the served serials could not be saved: a failure to report.
+                    if let why = outcome.saveProblem {
+                        answer["applied"] = true
+                        answer["error"] = "the reload is live but will not survive a restart: \(why)"
+                    }
                     reply(
-                        .ok, "application/json",
-                        ControlHandler.json([
-                            "ok": true, "generation": outcome.generation, "needs_restart": outcome.needsRestart,
-                            "lines": lines,
-                        ]))
+                        outcome.saveProblem == nil ? .ok : .internalServerError, "application/json",
+                        ControlHandler.json(answer))
                 }
             }
         case (.POST, let p) where p.hasPrefix("/v1/links/"):
@@ -252,6 +260,7 @@ final class ControlHandler: ChannelInboundHandler {
                 }
                 duration = d
             }
+            let before = actions.generation()
             let result = actions.setOverride(name, override, duration)
             if result == .noSuchLink {
                 let known = actions.linkNames()
@@ -268,7 +277,8 @@ final class ControlHandler: ChannelInboundHandler {
                 actions.afterBuilds { generation in
                     var notSaved: String?
                     if case .notSaved(let why) = result { notSaved = why }
-                    if let why = actions.saveProblem() {
+                    // The serials are the last build's: they speak for this change only if it made a build.
+                    if generation != before, let why = actions.saveProblem() {
                         notSaved = [notSaved, why].compactMap { $0 }.joined(separator: "; ")
                     }
                     if let why = notSaved {

@@ -26,7 +26,7 @@ extension DNSServer {
                 file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
             let (serial, changed) = serials.serial(
                 for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
-                policy: policies[origin] ?? .dateserial)
+                policy: policies[origin] ?? .increment)
             served[origin] = serial
             if changed {
                 moved.append(origin)
@@ -48,14 +48,14 @@ extension DNSServer {
     static func compile(
         config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
         counters: AnswerCounters, logger: Logger
-    ) -> (Snapshot, [DomainName]) {
+    ) -> (Snapshot, [DomainName], String?) {
         let plans = config.plans(up: up)
-        let (served, moved, _) = decideSerials(
+        let (served, moved, problem) = decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
             logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
-        return (snapshot, moved)
+        return (snapshot, moved, problem)
     }
 
     /// Every second on the builder, while serving: frees the snapshots every serving thread has moved past.

@@ -42,6 +42,7 @@ extension DNSServer {
                 self.afterBuilds(then: done)
             },
             saveProblem: { [weak self] in self?.state.withLock { $0.saveProblem } },
+            generation: { [store] in store.generation },
             reload: { [weak self] done in
                 guard let self else { return done(ReloadOutcome(errors: ["server stopping"])) }
                 self.reload(then: done)

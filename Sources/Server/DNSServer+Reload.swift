@@ -39,6 +39,8 @@ extension DNSServer {
         public var lines = HealthChecker.Changes()
         /// The snapshot generation that serves the new config.
         public var generation = 0
+        /// Why the served serials could not be saved (the reload serves, but they will not survive a restart).
+        public var saveProblem: String?
 
         /// An outcome; with `errors`, a reload that applied nothing.
         public init(errors: [String]? = nil) { self.errors = errors }
@@ -82,27 +84,32 @@ extension DNSServer {
                 logger.warning("reload: \(key) changed: it takes effect at the next restart")
             }
             let applied = running.applyingReloadable(from: fresh)
-            // The lines first: answers are built for the lines of the new config, with their states.
+            // The lines first: answers are built for the lines of the new config, with their states. A change of
+            // lines that comes in meanwhile (a new line's first probe) queues its own build, which runs after this
+            // one, over the new zones: this reload must not mark it built.
+            let version = state.withLock { $0.upVersion }
             outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
             let up = health.up
-            let (snapshot, moved) = DNSServer.compile(
+            let (snapshot, moved, problem) = DNSServer.compile(
                 config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
                 counters: counters, logger: logger)
+            // The transfer policies before the new zones serve, so that they are never served under the old ones.
+            transfer.configure(applied)
             store.replace(snapshot)
             let tcp = state.withLock { st in
                 st.config = applied
                 st.zones = zones
                 st.fingerprints = fingerprints
-                st.up = up
-                st.builtUpVersion = st.upVersion  // a change the reconfiguration published is built here
+                if st.upVersion == version { st.up = up }
+                st.saveProblem = problem
                 return st.tcp
             }
+            outcome.saveProblem = problem
             for t in tcp {
                 t.update(
                     maxConnections: applied.tcpMaxConnections, maxPerClient: applied.tcpMaxPerClient,
                     idleTimeout: applied.tcpIdleTimeout)
             }
-            transfer.configure(applied)
             limiter.update(applied.rrl)
             release()
             sendNotifies(moved)

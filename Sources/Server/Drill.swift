@@ -114,7 +114,9 @@ public struct Drill {
         let before = try answers()
         for link in config.uplinks.links {
             guard let mine = found.first(where: { $0.name == link.name }) else { continue }
-            if let pool = Drill.lastLineOf(link.name, lines: found, pools: config.uplinks.pools) {
+            // The lines as they are now (a step before may not have come back): never the last line of a pool.
+            let now = try lines()
+            if let pool = Drill.lastLineOf(link.name, lines: now, pools: config.uplinks.pools) {
                 rows.append(
                     Row(link: link.name, note: "skipped: the last line in answers of \(pool.name)", skipped: true))
                 continue
@@ -135,21 +137,29 @@ public struct Drill {
                 continue
             }
             row.out = try waitUntil { now in now.values.allSatisfy { $0.isDisjoint(with: own) } }
-            restore([mine])
+            let restored = restore([mine])
             row.back = try waitUntil { now in now == before }
+            if !restored { row.note = "cannot put \(link.name) back as it was: stopping the drill" }
             rows.append(row)
+            // A line that did not come back (or could not be put back) ends the drill: draining the next one could
+            // leave a pool with none.
+            if !restored || row.back == nil { break }
         }
         return rows
     }
 
     /// Puts each line's override back as it was before the drill (auto when it had none). Also what an interrupted
     /// drill calls.
-    public func restore(_ lines: [Before]) {
+    @discardableResult
+    public func restore(_ lines: [Before]) -> Bool {
+        var all = true
         for l in lines {
             var body: [String: Any] = ["state": l.override ?? "auto"]
             if let r = l.remaining { body["for"] = "\(Int(r.rounded(.up)))s" }
-            _ = try? control.request("POST", "/v1/links/\(l.name)", json: body)
+            let status = (try? control.request("POST", "/v1/links/\(l.name)", json: body))?.0
+            if status != 200 { all = false }
         }
+        return all
     }
 
     /// Polls every 50 ms until `done` holds for the pools' answers; the seconds it took, or nil after `limit`.

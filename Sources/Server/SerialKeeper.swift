@@ -9,13 +9,15 @@ import Zones
 
 /// How a zone's served serial moves (`zones[].serial-policy`, as Knot's `serial-policy`).
 public enum SerialPolicy: String, Sendable, Equatable, CaseIterable {
-    /// Last served + 1. Needs the state directory: without `serials.json`, a restart starts from the file's serial.
+    /// Last served + 1; first served: the file's serial, as NSD and Knot serve it. The default. Kept in
+    /// `serials.json`, which is written in reserved space (a full disk does not stop it); a lost state directory
+    /// starts again from the file's serial.
     case increment
     /// At least the time of the change in seconds since 1970 (RFC 1982 greater), so it goes forward across restarts
     /// without any state. For zone files whose serial is below the current time (not `YYYYMMDDnn`, which is above).
     case unixtime
     /// At least today's `YYYYMMDD00` (UTC): goes forward across restarts without any state as long as fewer than a
-    /// hundred changes are served in a day (`serials.json` covers the rest). The default.
+    /// hundred changes are served in a day (`serials.json` covers the rest).
     case dateserial
 }
 
@@ -40,10 +42,14 @@ public final class SerialKeeper: Sendable {
     public init(directory: String?) {
         path = directory.map { ($0 as NSString).appendingPathComponent("serials.json") }
         var loaded: [String: Entry] = [:]
-        if let path, let data = InPlaceFile.read(path),
-            let file = try? JSONDecoder().decode([String: Entry].self, from: data)
-        {
-            loaded = file
+        if let path, let data = InPlaceFile.read(path), !data.isEmpty {
+            if let file = try? JSONDecoder().decode([String: Entry].self, from: data) {
+                loaded = file
+            } else {
+                // Said, not silently forgotten: the next serials start from the files' and the policies' floors.
+                FileHandle.standardError.write(
+                    Data("warning: \(path) cannot be read back (damaged): served serials start anew\n".utf8))
+            }
         }
         entries = Mutex(loaded)
     }

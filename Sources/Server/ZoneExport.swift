@@ -46,7 +46,7 @@ public enum ZoneExport {
         let fingerprint = ZoneContent.fingerprint(file: zone.contentFingerprint, origin: origin, pools: sets)
         let serial = SerialKeeper(directory: config.stateDirectory).serial(
             for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
-            policy: config.serialPolicies[origin] ?? .dateserial
+            policy: config.serialPolicies[origin] ?? .increment
         ).serial
         return ZoneContent.zone(zone, pools: sets, serial: serial)
     }

@@ -77,6 +77,8 @@ extension UplinkDNS {
                 return h
             }
             let logger = Logger(label: "uplinkdns")
+            // A SIGHUP before the service group traps it (the PID file is written while starting) must not kill.
+            signal(SIGHUP, SIG_IGN)
             let config = try options.load()
             // No state directory at all is a config error; a full or read-only one must not keep DNS down: the
             // server serves and says that what changes will not be saved (serials are, in their reserved space).
@@ -144,7 +146,7 @@ extension UplinkDNS {
                 Each line: in answers or not (an override shows as drained, forced up or forced down), what its probes
                 say, since when, why, and its last probe results; then each pool with how many of its lines are in
                 answers. With --check, exit 0 when every line is in answers, 1 when some is not, 2 when a pool has
-                none (for monitoring).
+                none, 3 when the server does not answer (for monitoring).
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -154,7 +156,14 @@ extension UplinkDNS {
 
         func run() throws {
             let config = try options.load()
-            let body = try api(config, "GET", "/v1/links")
+            let body: Data
+            do {
+                body = try api(config, "GET", "/v1/links")
+            } catch let code as ExitCode where check {
+                // Monitoring: the state is unknown (3), which is neither degraded (1) nor a pool down (2).
+                _ = code
+                throw ExitCode(3)
+            }
             guard let list = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
                 throw failure("the control API's /v1/links answer is not a list of lines")
             }
@@ -197,7 +206,10 @@ extension UplinkDNS {
             if let duration { body["for"] = duration }
             if (state == "drain" || state == "force-down") && !force {
                 // The last line in answers of a pool: taking it out leaves the pool to its all-down policy.
-                let lines = try Drill(config: config, control: client(config)).lines()
+                let lines: [Drill.Before]
+                do { lines = try Drill(config: config, control: client(config)).lines() } catch let code as ExitCode {
+                    throw code
+                } catch { throw failure("\(error)") }
                 if let pool = Drill.lastLineOf(name, lines: lines, pools: config.uplinks.pools),
                     lines.first(where: { $0.name == name })?.inAnswers == true
                 {
@@ -333,13 +345,7 @@ extension UplinkDNS {
         func run() throws {
             let config = try options.load()
             if config.control != nil {
-                let data: Data
-                do {
-                    data = try api(config, "POST", "/v1/reload")
-                } catch let code as ExitCode {
-                    FileHandle.standardError.write(Data("reload failed: the old config and zones keep serving\n".utf8))
-                    throw code
-                }
+                let data = try api(config, "POST", "/v1/reload")
                 let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
                 print("reloaded: generation \(reply["generation"] ?? "?") serves the new config")
                 let lines = reply["lines"] as? [String: [String]] ?? [:]

@@ -199,3 +199,19 @@ func lines(require: Requirement = .all) -> Uplinks {
         #expect(!r.ok && r.detail.contains("no rule 'from 198.18.168.2 lookup 202'"), "\(r.detail)")
     }
 }
+
+@Suite struct InPlaceFileTests {
+    /// Written in reserved space: a shorter content reads back exactly (no tail of the longer one), and the raw file
+    /// stays readable JSON (padding is spaces, never the zeros of the allocation).
+    @Test func shorterContentReadsBackAndTheFileStaysJSON() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("inplace-\(UUID().uuidString).json")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try InPlaceFile.write(Data("{\"a\": \"\(String(repeating: "x", count: 500))\"}".utf8), to: path)
+        try InPlaceFile.write(Data("{\"b\": 1}".utf8), to: path)
+        #expect(InPlaceFile.read(path) == Data("{\"b\": 1}".utf8))
+        let raw = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(raw.count >= InPlaceFile.reserve && !raw.contains(0))
+        #expect((try? JSONSerialization.jsonObject(with: raw)) as? [String: Int] == ["b": 1])
+    }
+}

@@ -66,7 +66,7 @@ let itConfig = """
     }
 
     @Test func nxdomainAndNodataCarryTheSOAWithTheNegativeTTL() throws {
-        // The served serial (dateserial: at least today's YYYYMMDD00), with the negative TTL (RFC 2308 §3).
+        // The served serial (the file's), with the negative TTL (RFC 2308 §3).
         let serial = try #require(try s.dig("example.com", "SOA").answer.first?.split(separator: " ")[6])
         let soa = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. \(serial) 3600 900 1209600 300"
         let nx = try s.dig("nothing.example.com", "A")

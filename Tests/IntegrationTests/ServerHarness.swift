@@ -126,6 +126,14 @@ final class ServerProcess {
             guard process.isRunning else { break }
             usleep(20_000)
         }
+        // The control API is bound (and logged) right after the listeners: wait for it too when it is on.
+        let text = files[config] ?? ""
+        if found != nil, control != nil || text.contains("control: 127.") {
+            let until = Date().addingTimeInterval(10)
+            while !logData.text.contains("control API on http") && Date() < until && process.isRunning {
+                usleep(10_000)
+            }
+        }
         port = found ?? 0
         guard found != nil else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
