@@ -93,6 +93,32 @@ import Testing
         }
     }
 
+    @Test func notifyTargetsApply() throws {
+        // A secondary that only listens: what reaches it is what the server sends.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                bind(fd, a, len) == 0 ? getsockname(fd, a, &len) : -1
+            }
+        }
+        let port = UInt16(bigEndian: sa.sin_port)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let s = try Self.start(Self.config())
+        defer { s.stop() }
+        _ = try Self.reload(s, Self.config(extra: "    notify: [\"127.0.0.1:\(port)\"]"))
+        // A line change moves the serial: the new target hears of it.
+        try Self.flap(s, "cnc")
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        #expect(n > 12 && (buffer[2] >> 3) & 0x0F == 4, "no NOTIFY (opcode 4) reached the new target")
+    }
+
     @Test func chaosAndEDNSSizeApply() throws {
         let s = try Self.start(Self.config("  edns-udp-size: 1232"))
         defer { s.stop() }
