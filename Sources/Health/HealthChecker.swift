@@ -199,7 +199,8 @@ public final class HealthChecker: Sendable {
         public var added: [String] = []
         /// Lines gone from the config: no longer probed, listed or answered.
         public var removed: [String] = []
-        /// Lines whose health checks changed: probed with the new ones; their state and history are kept.
+        /// Lines whose definition changed (checks, inside address, addresses): probed anew with it; their state and
+        /// history are kept.
         public var reprobed: [String] = []
         /// No change.
         public init() {}

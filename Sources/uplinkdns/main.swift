@@ -349,8 +349,9 @@ extension UplinkDNS {
                 let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
                 print("reloaded: generation \(reply["generation"] ?? "?") serves the new config")
                 let lines = reply["lines"] as? [String: [String]] ?? [:]
-                for (key, what) in [("added", "lines added"), ("removed", "lines removed"), ("reprobed", "new checks")]
-                {
+                for (key, what) in [
+                    ("added", "lines added"), ("removed", "lines removed"), ("reprobed", "lines changed (probed anew)"),
+                ] {
                     if let names = lines[key], !names.isEmpty { print("  \(what): \(names.joined(separator: ", "))") }
                 }
                 if let later = reply["needs_restart"] as? [String], !later.isEmpty {
