@@ -159,12 +159,21 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible, Comparabl
 
     static func equalFolded(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in
-                for i in 0..<x.count where fold(x[i]) != fold(y[i]) { return false }
-                return true
-            }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in equalFolded(x.baseAddress!, y.baseAddress!, x.count) }
         }
+    }
+
+    /// Whether `n` octets at `a` and at `b` are equal, ASCII letters compared without case (RFC 4343 §3).
+    @inline(__always)
+    public static func equalFolded(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+        var i = 0
+        while i < n {
+            if fold(a.load(fromByteOffset: i, as: UInt8.self)) != fold(b.load(fromByteOffset: i, as: UInt8.self)) {
+                return false
+            }
+            i += 1
+        }
+        return true
     }
 
     public static func == (lhs: DomainName, rhs: DomainName) -> Bool { equalFolded(lhs.wire[...], rhs.wire[...]) }

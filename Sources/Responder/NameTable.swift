@@ -33,12 +33,6 @@ struct NameTable: Sendable {
         return h
     }
 
-    /// Inserts `key` (already lower-cased); returns false when it is already present.
-    @discardableResult
-    mutating func insert(_ key: [UInt8], value: Int32) -> Bool {
-        key.withUnsafeBytes { insert(folding: $0, value: value) }
-    }
-
     /// Inserts `name` lower-cased (ASCII letters, RFC 4343); returns false when it is already present. One walk
     /// of the probe run finds an equal key or the free slot.
     @discardableResult

@@ -12,12 +12,6 @@ extension Zone {
         /// True for a node changed since loading (a pool's slot, the served SOA): not read from the arenas.
         public var isChanged: Bool { patched != nil }
 
-        /// How many RRsets the node has.
-        public var count: Int { patched?.rrsets.count ?? Int(data.nodes[index].setCount) }
-
-        /// The types, ascending.
-        public var types: [RRType] { patched.map { $0.rrsets.keys.sorted() } ?? data.types(index) }
-
         /// True when the node has an RRset of `type`.
         public func has(_ type: RRType) -> Bool {
             if let patched { return patched.rrsets[type] != nil }
@@ -31,7 +25,18 @@ extension Zone {
         /// the arenas in place: nothing is allocated for a loaded node.
         public func forEachRRset(_ body: (RRType, UInt32, RDatas) -> Void) {
             if let patched {
-                for type in patched.rrsets.keys.sorted() { withRRset(type) { body(type, $0, RDatas(parts: $1)) } }
+                // A changed node's RDATA laid out as the arenas are, so that both read the same way.
+                for type in patched.rrsets.keys.sorted() {
+                    let set = patched.rrsets[type]!
+                    let bytes = set.rdatas.flatMap { $0 }
+                    var ends: [UInt32] = []
+                    for rdata in set.rdatas { ends.append((ends.last ?? 0) + UInt32(rdata.count)) }
+                    bytes.withUnsafeBytes { rd in
+                        ends.withUnsafeBufferPointer { e in
+                            body(type, set.ttl, RDatas(bytes: rd, ends: e, start: 0, count: set.rdatas.count))
+                        }
+                    }
+                }
                 return
             }
             let n = data.nodes[index]
@@ -47,59 +52,22 @@ extension Zone {
                 }
             }
         }
-
-        /// Calls `body` with the TTL of the RRset of `type` and each of its RDATAs in order; false when there is none.
-        @discardableResult
-        public func withRRset(_ type: RRType, _ body: (UInt32, [UnsafeRawBufferPointer]) -> Void) -> Bool {
-            if let patched {
-                guard let set = patched.rrsets[type] else { return false }
-                let copies = set.rdatas
-                withBuffers(copies, 0, []) { body(set.ttl, $0) }
-                return true
-            }
-            guard let j = data.set(index, type) else { return false }
-            let set = data.sets[j]
-            data.rdata.withUnsafeBytes { rd in
-                let parts = (Int(set.rdataStart)..<(Int(set.rdataStart) + Int(set.rdataCount))).map {
-                    UnsafeRawBufferPointer(rebasing: rd[data.rdataRange($0)])
-                }
-                body(set.ttl, parts)
-            }
-            return true
-        }
-
-        private func withBuffers(
-            _ arrays: [[UInt8]], _ i: Int, _ done: [UnsafeRawBufferPointer], _ body: ([UnsafeRawBufferPointer]) -> Void
-        ) {
-            guard i < arrays.count else { return body(done) }
-            arrays[i].withUnsafeBytes { withBuffers(arrays, i + 1, done + [$0], body) }
-        }
     }
 
     /// An RRset's RDATAs in place: a collection of octet buffers, valid while the visit that gave it lasts.
     public struct RDatas: RandomAccessCollection {
-        let bytes: UnsafeRawBufferPointer?
-        let ends: UnsafeBufferPointer<UInt32>?
+        let bytes: UnsafeRawBufferPointer
+        let ends: UnsafeBufferPointer<UInt32>
         let start: Int
-        let parts: [UnsafeRawBufferPointer]?
         public let count: Int
-
-        init(bytes: UnsafeRawBufferPointer, ends: UnsafeBufferPointer<UInt32>, start: Int, count: Int) {
-            (self.bytes, self.ends, self.start, self.count, self.parts) = (bytes, ends, start, count, nil)
-        }
-
-        init(parts: [UnsafeRawBufferPointer]) {
-            (self.bytes, self.ends, self.start, self.count, self.parts) = (nil, nil, 0, parts.count, parts)
-        }
 
         public var startIndex: Int { 0 }
         public var endIndex: Int { count }
 
         public subscript(i: Int) -> UnsafeRawBufferPointer {
-            if let parts { return parts[i] }
             let k = start + i
-            let from = k == 0 ? 0 : Int(ends![k - 1])
-            return UnsafeRawBufferPointer(rebasing: bytes![from..<Int(ends![k])])
+            let from = k == 0 ? 0 : Int(ends[k - 1])
+            return UnsafeRawBufferPointer(rebasing: bytes[from..<Int(ends[k])])
         }
     }
 

@@ -54,9 +54,6 @@ public struct ZoneBuilder {
         rdatas.reserveCapacity(octets / 4)
     }
 
-    /// How many records were added.
-    public var count: Int { raws.count }
-
     /// Adds one record read from `line`.
     public mutating func add(_ record: ResourceRecord, line: Int?) {
         record.name.wire.withUnsafeBytes { owner in
@@ -169,7 +166,7 @@ struct Grouping {
         while table[s] != 0 {
             let i = Int(table[s]) - 1
             if nodeLength[i] == length
-                && ZoneData.equalFolded(owners.baseAddress! + Int(nodeOffset[i]), key.baseAddress!, key.count)
+                && DomainName.equalFolded(owners.baseAddress! + Int(nodeOffset[i]), key.baseAddress!, key.count)
             {
                 return (i, false)
             }
@@ -202,7 +199,7 @@ struct Grouping {
         var i = 0
         while i < start { i += Int(key[i]) + 1 }
         guard i == start else { return false }
-        return o.withUnsafeBytes { ZoneData.equalFolded(key.baseAddress! + start, $0.baseAddress!, o.count) }
+        return o.withUnsafeBytes { DomainName.equalFolded(key.baseAddress! + start, $0.baseAddress!, o.count) }
     }
 
     mutating func run(

@@ -76,7 +76,7 @@ public final class ZoneData: Sendable {
                         if v == 0 { return nil }
                         let node = nodes[Int(v) - 1]
                         if Int(node.nameLength) == wire.count
-                            && ZoneData.equalFolded(
+                            && DomainName.equalFolded(
                                 n.baseAddress! + Int(node.nameOffset), wire.baseAddress!, wire.count)
                         {
                             return Int(v) - 1
@@ -90,20 +90,6 @@ public final class ZoneData: Sendable {
 
     /// The node number of `name`, or nil.
     func index(of name: DomainName) -> Int? { name.wire.withUnsafeBytes { index(of: $0) } }
-
-    @inline(__always)
-    static func equalFolded(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-        var i = 0
-        while i < n {
-            if DomainName.fold(a.load(fromByteOffset: i, as: UInt8.self))
-                != DomainName.fold(b.load(fromByteOffset: i, as: UInt8.self))
-            {
-                return false
-            }
-            i += 1
-        }
-        return true
-    }
 
     /// The owner name of node `i` (as first written).
     func name(_ i: Int) -> DomainName {

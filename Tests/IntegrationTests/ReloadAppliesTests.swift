@@ -149,34 +149,10 @@ import Testing
         let second = try TCPClient(port: s.port)
         #expect(second.closedByServer())
         // RRL at 2 per second with no slip: a burst of the same question loses most answers.
-        let answered = Self.burst(port: s.port, count: 20)
+        let burst = UDPFlood(port: s.port)
+        for i in 0..<20 { burst.send(udpQuery(id: UInt16(i), name: "ns1.example.com")) }
+        let answered = burst.receiveAll(quiet: 0.5).count
         #expect(answered < 10, "\(answered) of 20 answered")
-    }
-
-    /// Sends `count` identical queries at once from one socket and counts the answers that come within 0.5 s.
-    static func burst(port: UInt16, count: Int) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
-        for i in 0..<count {
-            let q = udpQuery(id: UInt16(i), name: "ns1.example.com")
-            _ = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                    q.withUnsafeBytes {
-                        sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-            }
-        }
-        var answered = 0
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while buf.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 { answered += 1 }
-        return answered
     }
 
     @Test func aLineAddedByReloadIsProbedAnsweredAndListedAndARemovedOneIsGone() throws {
