@@ -14,6 +14,8 @@
 /// - records after the question that run past the end: `.formErr`; octets after the last record: ignored (as
 ///   NSD; Knot answers FORMERR).
 /// Other opcodes get the same parse (their answer and authority records are skipped), so NOTIMP can carry OPT.
+/// A message without exactly one question is `.formErr(withQuestion: false)`; when it has none, its records are
+/// still read for an OPT (so FORMERR, or NOTIMP for another opcode, can carry ours: RFC 6891 §7).
 public struct QueryView: Sendable {
     /// The query's ID.
     public var id: UInt16 = 0
@@ -83,11 +85,30 @@ public struct QueryView: Sendable {
         let n = packet.count
         guard n >= 12 else { return .drop }
         @inline(__always) func u16(_ i: Int) -> UInt16 { UInt16(packet[i]) << 8 | UInt16(packet[i + 1]) }
+        // Reset first: every return below leaves a consistent view (the answer to a FORMERR reads hasEDNS).
+        qnameLength = 0
         id = u16(0)
         flags = u16(2)
         guard flags & Header.Flag.qr == 0 else { return .drop }
+        hasEDNS = false
+        wantsNSID = false
+        hasTSIG = false
+        hasECS = false
+        ecsAddress = (0, 0)
+        dnssecOK = false
+        ednsVersion = 0
+        ednsUDPSize = 0
         let qd = u16(4)
-        guard qd == 1 else { return .formErr(withQuestion: false) }
+        guard qd == 1 else {
+            // No question (or several): FORMERR, or NOTIMP for another opcode (DSO, RFC 8490, has none by
+            // design). A header-only message's records are read for its OPT, so the answer carries ours
+            // (RFC 6891 §7); if they are malformed, it carries none.
+            let skipped = Int(u16(6)) + Int(u16(8))
+            if qd == 0 && records(packet, from: 12, skipped: skipped, total: skipped + Int(u16(10))) != .ok {
+                hasEDNS = false
+            }
+            return .formErr(withQuestion: false)
+        }
         // Question name: plain labels only.
         var i = 12
         var labels = 0
@@ -113,22 +134,23 @@ public struct QueryView: Sendable {
         guard i + 5 <= n else { return .formErr(withQuestion: false) }
         qtype = u16(i + 1)
         qclass = u16(i + 3)
-        hasEDNS = false
-        wantsNSID = false
-        hasTSIG = false
-        hasECS = false
-        ecsAddress = (0, 0)
-        dnssecOK = false
-        ednsVersion = 0
-        ednsUDPSize = 0
         if opcode == 0 {
             // A query has no answer or authority records, except IXFR's one SOA in authority (RFC 1995 §3).
             let ixfr = qtype == RRType.ixfr.rawValue && u16(6) == 0 && u16(8) == 1
             guard ixfr || (u16(6) == 0 && u16(8) == 0) else { return .formErr(withQuestion: true) }
         }
-        var p = i + 5
         let skipped = Int(u16(6)) + Int(u16(8))
-        let total = skipped + Int(u16(10))
+        return records(packet, from: i + 5, skipped: skipped, total: skipped + Int(u16(10)))
+    }
+
+    /// Reads the records from `start` on: the first `skipped` (answer and authority) only for their extent, then
+    /// the additional ones for OPT and TSIG.
+    private mutating func records(_ packet: UnsafeRawBufferPointer, from start: Int, skipped: Int, total: Int)
+        -> Outcome
+    {
+        let n = packet.count
+        @inline(__always) func u16(_ i: Int) -> UInt16 { UInt16(packet[i]) << 8 | UInt16(packet[i + 1]) }
+        var p = start
         var index = 0
         while index < total {
             defer { index += 1 }

@@ -43,7 +43,8 @@ public final class QueryScratch {
 /// The query path. `respond` writes a response into `out` and returns its length (0: send nothing).
 ///
 /// Decisions, in order (each documented where the RFC leaves a choice):
-/// 1. Malformed or response packets: see `QueryView` (drop or FORMERR).
+/// 1. Malformed or response packets: see `QueryView` (drop or FORMERR; NOTIMP instead for another opcode when the
+///    question is missing or unreadable; OPT in the answer when a header-only query had one, RFC 6891 §7).
 /// 2. Opcode other than QUERY: NOTIMP (RFC 1035 §4.1.1; NOTIFY and UPDATE are not accepted by this server).
 /// 3. EDNS version above 0: BADVERS with our OPT (RFC 6891 §6.1.3).
 /// 4. A TSIG record: handed to the server (`deferred`) when the caller takes signed queries, else NOTAUTH (RFC 8945
@@ -79,7 +80,10 @@ public enum QueryProcessor {
         case .drop:
             return 0
         case .formErr(let withQuestion):
-            return error(.formErr, q, query, s, out, question: withQuestion, opt: false)
+            // Without a readable question the opcode decides first: NOTIMP for anything but QUERY (NSD and Knot
+            // answer a header-only DSO message, RFC 8490, so). The OPT only if the header-only parse found one.
+            let rcode: RCode = !withQuestion && q.opcode != 0 ? .notImp : .formErr
+            return error(rcode, q, query, s, out, question: withQuestion, opt: !withQuestion && q.hasEDNS)
         case .ok:
             break
         }

@@ -63,14 +63,24 @@ extension Snapshot {
 
 /// Builds the messages of a zone transfer response.
 public enum TransferMessages {
+    /// Our OPT record for a response to a query that carried `theirs` (RFC 6891 §7): our UDP payload size, version
+    /// 0, DO copied (RFC 3225 §3), no options. Nil when the query had none.
+    public static func opt(answering theirs: ResourceRecord?, ours size: UInt16) -> [UInt8]? {
+        guard let theirs else { return nil }
+        let dnssecOK: UInt8 = theirs.ttl & 0x8000 != 0 ? 0x80 : 0
+        return [0, 0, 41, UInt8(size >> 8), UInt8(size & 0xFF), 0, 0, dnssecOK, 0, 0, 0]
+    }
+
     /// The largest message built: well under the 65535 a TCP frame allows, leaving room for a TSIG record.
     public static let messageLimit = 16_384
 
     /// The response messages carrying `records` to the query `id`/`question`: the question in the first message
     /// only (RFC 5936 §2.2.1 allows it in the first and requires nothing after), AA set, names compressed within
     /// each message, as many records per message as fit in `limit` octets.
+    /// `opt`: the OPT record (wire form) each message ends with, when the query had one (RFC 6891 §7).
     public static func build(
-        id: UInt16, question: Question, records: [ResourceRecord], limit: Int = TransferMessages.messageLimit
+        id: UInt16, question: Question, records: [ResourceRecord], limit: Int = TransferMessages.messageLimit,
+        opt: [UInt8]? = nil
     ) -> [[UInt8]] {
         var messages: [[UInt8]] = []
         var i = 0
@@ -94,7 +104,12 @@ public enum TransferMessages {
                 i += 1
             }
             w.set16(UInt16(count), at: 6)
-            messages.append(w.bytes)
+            var bytes = w.bytes
+            if let opt {
+                bytes[11] = 1  // ARCOUNT
+                bytes += opt
+            }
+            messages.append(bytes)
         } while i < records.count
         return messages
     }

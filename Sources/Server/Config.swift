@@ -71,6 +71,10 @@ public struct Config: Sendable {
     public var rrl = RateLimitSettings()
     /// Concurrent TCP connections from one client address (`server.tcp.max-per-client`).
     public var tcpMaxPerClient = 16
+    /// Seconds a TCP message may take to arrive whole once its first octet came (`server.tcp.message-timeout`).
+    public var tcpMessageTimeout: Double = 2
+    /// Bind listen addresses that are not (yet) on this host (`server.freebind`, IP_FREEBIND).
+    public var freebind = false
     /// The user to run as after binding (`server.user`); nil = stay as started.
     public var user: String?
 
@@ -110,7 +114,7 @@ public struct Config: Sendable {
         var config = Config(
             listen: [ListenAddress(host: "127.0.0.1", port: 5300)], identity: Self.hostname(),
             version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
-            tcpMaxConnections: 256, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
+            tcpMaxConnections: 1024, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
 
         let top = r.mapping(
             root, what: "the configuration", known: ["server", "zones", "links", "pools", "health", "services", "keys"])
@@ -135,7 +139,7 @@ public struct Config: Sendable {
                 server, what: "server",
                 known: [
                     "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
-                    "control", "control-token", "control-token-file", "rrl", "user",
+                    "control", "control-token", "control-token-file", "rrl", "user", "freebind",
                 ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
@@ -149,6 +153,7 @@ public struct Config: Sendable {
                 if addrs.isEmpty { r.fail(listen, "server.listen needs at least one address") }
                 config.listen = addrs
             }
+            if let v = s["freebind"], let on = r.bool(v, what: "server.freebind") { config.freebind = on }
             if let v = s["identity"] { config.identity = r.string(v, what: "server.identity").flatMap(nonEmpty) }
             if let v = s["version"] { config.version = r.string(v, what: "server.version").flatMap(nonEmpty) }
             if let v = s["nsid"], let text = r.string(v, what: "server.nsid") {
@@ -190,7 +195,8 @@ public struct Config: Sendable {
             }
             if let tcp = s["tcp"] {
                 let t = r.mapping(
-                    tcp, what: "server.tcp", known: ["max-connections", "max-per-client", "idle-timeout"])
+                    tcp, what: "server.tcp",
+                    known: ["max-connections", "max-per-client", "idle-timeout", "message-timeout"])
                 if let v = r.int(t["max-connections"], what: "server.tcp.max-connections", range: 1...100_000) {
                     config.tcpMaxConnections = v
                 }
@@ -199,6 +205,9 @@ public struct Config: Sendable {
                 }
                 if let v = r.double(t["idle-timeout"], what: "server.tcp.idle-timeout", range: 0.1...3600) {
                     config.tcpIdleTimeout = v
+                }
+                if let v = r.double(t["message-timeout"], what: "server.tcp.message-timeout", range: 0.1...60) {
+                    config.tcpMessageTimeout = v
                 }
             }
             if let rrl = s["rrl"] { config.rrl = Config.readRRL(rrl, &r) }
@@ -481,6 +490,7 @@ extension Config {
         var out: [String] = []
         if new.listen != listen { out.append("server.listen") }
         if new.udpWorkers != udpWorkers { out.append("server.udp-workers") }
+        if new.freebind != freebind { out.append("server.freebind") }
         if new.control != control { out.append("server.control") }
         if new.controlToken != controlToken { out.append("server.control-token") }
         if new.pidFile != pidFile { out.append("server.pid-file") }
@@ -496,6 +506,7 @@ extension Config {
         var applied = new
         applied.listen = listen
         applied.udpWorkers = udpWorkers
+        applied.freebind = freebind
         applied.control = control
         applied.controlToken = controlToken
         applied.pidFile = pidFile
@@ -529,6 +540,12 @@ extension Config {
 }
 
 extension Config {
+    /// The TCP connection limits (`server.tcp`).
+    public var tcpLimits: TCPConnections.Limits {
+        TCPConnections.Limits(
+            total: tcpMaxConnections, perClient: tcpMaxPerClient, idle: tcpIdleTimeout, message: tcpMessageTimeout)
+    }
+
     /// Each zone's serial policy, by origin.
     public var serialPolicies: [DomainName: SerialPolicy] {
         Dictionary(zones.map { ($0.origin, $0.serialPolicy) }, uniquingKeysWith: { a, _ in a })

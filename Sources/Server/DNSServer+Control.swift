@@ -101,6 +101,25 @@ extension DNSServer {
             "uplinkdns_rrl_responses_total", "counter",
             "UDP responses held back by rate limiting: dropped, or sent truncated (slipped).",
             [("action=\"dropped\"", "\(rrl.dropped)"), ("action=\"slipped\"", "\(rrl.slipped)")])
+        let tcp = state.withLock { $0.tcp }.map { $0.connections }
+        family(
+            "uplinkdns_tcp_connections_open", "gauge", "TCP connections open now.",
+            [("", "\(tcp.reduce(0) { $0 + $1.count })")])
+        let tcpCounts = tcp.map(\.counts)
+        family(
+            "uplinkdns_tcp_connections_total", "counter",
+            "TCP connections accepted, and refused at a cap (server.tcp.max-connections or max-per-client).",
+            [
+                ("result=\"accepted\"", "\(tcpCounts.reduce(0) { $0 + $1.opened })"),
+                ("result=\"refused\"", "\(tcpCounts.reduce(0) { $0 + $1.refused })"),
+            ])
+        family(
+            "uplinkdns_tcp_connections_closed_total", "counter",
+            "TCP connections closed, by reason (client, idle, message-timeout, evicted, bad-frame, shutdown).",
+            TCPCloseReason.allCases.map { reason in
+                let n = tcpCounts.reduce(0) { sum, c in sum + (c.closed.first { $0.reason == reason }?.count ?? 0) }
+                return ("reason=\"\(reason)\"", "\(n)")
+            })
         let notifies = notifier.counts
         family(
             "uplinkdns_notify_total", "counter", "NOTIFY messages acknowledged or given up on.",

@@ -105,11 +105,7 @@ extension DNSServer {
                 return st.tcp
             }
             outcome.saveProblem = problem
-            for t in tcp {
-                t.update(
-                    maxConnections: applied.tcpMaxConnections, maxPerClient: applied.tcpMaxPerClient,
-                    idleTimeout: applied.tcpIdleTimeout)
-            }
+            for t in tcp { t.update(applied.tcpLimits) }
             limiter.update(applied.rrl)
             release()
             sendNotifies(moved)

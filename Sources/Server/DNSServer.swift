@@ -139,12 +139,11 @@ public final class DNSServer: Sendable {
             var attempt = 0
             while true {
                 attempt += 1
-                let u = try UDPListener(address: requested, workers: workers)
+                let u = try UDPListener(address: requested, workers: workers, freebind: config.freebind)
                 do {
                     let t = try TCPListener(
                         address: u.address, group: group, store: store, stats: tcpStats, transfer: transfer,
-                        maxConnections: config.tcpMaxConnections, maxPerClient: config.tcpMaxPerClient,
-                        idleTimeout: config.tcpIdleTimeout, logger: logger)
+                        limits: config.tcpLimits, freebind: config.freebind, logger: logger)
                     udp.append(u)
                     tcp.append(t)
                     break

@@ -1,5 +1,7 @@
 // ListenAddress: an address and port the server listens on, parsed from `HOST:PORT` or `[V6]:PORT`.
 
+import Uplinks
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -14,6 +16,8 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var port: UInt16
     /// Whether `host` is IPv6.
     public var isIPv6: Bool { host.contains(":") }
+    /// Whether this is the any-address (`0.0.0.0`, `::`): the socket receives on every address of the host.
+    public var isWildcard: Bool { IPAddress(host).map { $0.octets.allSatisfy { $0 == 0 } } ?? false }
 
     /// Makes an address.
     public init(host: String, port: UInt16) {

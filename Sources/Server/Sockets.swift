@@ -1,5 +1,6 @@
 // Sockets: creating and binding the listening sockets, with errors that say which address failed and why.
 
+import CUplinkSys
 import Uplinks
 
 #if canImport(Glibc)
@@ -20,7 +21,10 @@ enum Sockets {
     /// A socket of `type` bound to `address`; with `reusePort`, SO_REUSEPORT (several UDP workers share one port).
     /// No receive timeout: an armed timer on every sleep costs measurable kernel time per query under load, so
     /// workers are woken for shutdown by `shutdown(2)` instead (see `UDPListener.stop`).
-    static func bound(_ address: ListenAddress, type: Int32, reusePort: Bool = true) throws(ListenError) -> Int32 {
+    /// With `freebind`, the address need not exist on this host yet (IP_FREEBIND, as NSD's `ip-freebind`).
+    static func bound(
+        _ address: ListenAddress, type: Int32, reusePort: Bool = true, freebind: Bool = false
+    ) throws(ListenError) -> Int32 {
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, type, 0)
         guard fd >= 0 else { throw ListenError(address: address, reason: "socket: \(errnoText())") }
@@ -29,6 +33,11 @@ enum Sockets {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if address.isIPv6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if freebind && uplink_enable_freebind(fd, address.isIPv6 ? 1 : 0) != 0 {
+            let why = errnoText()
+            close(fd)
+            throw ListenError(address: address, reason: "IP_FREEBIND: \(why)")
         }
         guard let ip = IPAddress(address.host) else {
             close(fd)

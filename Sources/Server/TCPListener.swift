@@ -9,157 +9,145 @@ import Synchronization
 import Uplinks
 
 /// Serves DNS over TCP on one address. Each message is preceded by its 2-octet length (RFC 1035 §4.2.2);
-/// several queries may be sent on one connection and are answered in order (RFC 7766 §6.2.1.1). A connection
-/// idle for `idleTimeout` is closed (RFC 7766 §6.2.3); beyond `maxConnections` open ones, new connections are
-/// closed at once (RFC 7766 §6.2.2). A connection that ends in the middle of a message gets no answer.
+/// several queries may be sent on one connection and are answered in order (RFC 7766 §6.2.1.1). What a connection
+/// may hold is bounded (RFC 7766 §6.2, `TCPConnections`): a connection that completes no query for the idle
+/// timeout is closed however many octets trickle in; a message must arrive whole within the message timeout of
+/// its first octet; a zero-length frame closes the connection; beyond the caps (overall and per client) new
+/// connections are closed at once, and when the table is nearly full the oldest idle connection makes room.
+/// A client that half-closes (`shutdown(SHUT_WR)`) after sending gets every answer it asked for, then the close.
 public final class TCPListener: Sendable {
     private let channel: Channel
     /// The address actually bound.
     public let address: ListenAddress
-    private let open: ConnectionCount
-    /// The idle timeout for new connections.
-    private let idle: IdleTimeout
+    /// The open connections, their limits and counters.
+    public let connections: TCPConnections
+    private let sweeper: RepeatedTask
 
-    /// Binds and starts accepting.
+    /// How often deadlines are checked.
+    static let sweepInterval = TimeAmount.milliseconds(200)
+
+    /// Binds and starts accepting; with `freebind`, `address` need not exist on this host yet.
     public init(
         address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, stats: QueryStats.Block,
-        transfer: ZoneTransfer? = nil, maxConnections: Int, maxPerClient: Int = .max,
-        idleTimeout: Double, logger: Logger
+        transfer: ZoneTransfer? = nil, limits: TCPConnections.Limits, freebind: Bool = false, logger: Logger
     ) throws {
-        let open = ConnectionCount(limit: maxConnections, perClient: maxPerClient)
-        let idle = IdleTimeout(idleTimeout)
-        self.open = open
-        self.idle = idle
-        let bootstrap = ServerBootstrap(group: group)
+        let connections = TCPConnections(limits: limits, now: { Int64(NIODeadline.now().uptimeNanoseconds) })
+        self.connections = connections
+        let scratch = LoopScratches()
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                let peer = channel.remoteAddress?.ipAddress ?? ""
-                guard open.acquire(peer) else {
-                    logger.debug(
-                        "tcp connection from \(peer) closed: \(maxConnections) open, or \(maxPerClient) from it")
-                    return channel.close()
-                }
-                channel.closeFuture.whenComplete { _ in open.release(peer) }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle.amount))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(
-                        DNSTCPHandler(store: store, stats: stats, transfer: transfer))
-                }
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+        if address.isIPv6 {
+            // IPv6 only, as the UDP sockets: `[::]:53` next to `0.0.0.0:53` must not collide on the IPv4 side.
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
+        if freebind {
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ip, name: .init(rawValue: IP_FREEBIND)), value: 1)
+        }
+        bootstrap = bootstrap.childChannelInitializer { channel in
+            let peer = channel.remoteAddress?.ipAddress ?? ""
+            guard let connection = connections.admit(client: peer, close: { channel.close(promise: nil) }) else {
+                let l = connections.limits
+                logger.debug(
+                    "tcp connection from \(peer) closed: \(l.total) open, or \(l.perClient) from it")
+                return channel.close()
             }
+            channel.closeFuture.whenComplete { _ in connections.closed(connection) }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    DNSTCPHandler(
+                        store: store, stats: stats, transfer: transfer, connection: connection,
+                        connections: connections, scratch: scratch.get(channel.eventLoop)))
+            }
+        }
         channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
         var bound = address
         bound.port = UInt16(channel.localAddress?.port ?? Int(address.port))
         self.address = bound
+        sweeper = channel.eventLoop.scheduleRepeatedTask(
+            initialDelay: Self.sweepInterval, delay: Self.sweepInterval
+        ) { _ in connections.sweep() }
     }
 
-    /// Applies new limits (a reload): the caps at once, the idle timeout to connections accepted from now on.
-    public func update(maxConnections: Int, maxPerClient: Int, idleTimeout: Double) {
-        open.update(limit: maxConnections, perClient: maxPerClient)
-        idle.set(idleTimeout)
+    /// Applies new limits (a reload): at once, to open connections too.
+    public func update(_ limits: TCPConnections.Limits) {
+        connections.update(limits)
     }
 
-    /// Stops accepting; open connections are closed with the event loop group.
+    /// Stops accepting and closes the open connections.
     public func stop() {
+        sweeper.cancel()
         try? channel.close().wait()
+        connections.closeAll()
     }
 }
 
-/// The idle timeout new connections get (a reload may change it).
-final class IdleTimeout: Sendable {
-    private let milliseconds: Atomic<Int64>
-    init(_ seconds: Double) { milliseconds = Atomic(Int64(seconds * 1000)) }
-    func set(_ seconds: Double) { milliseconds.store(Int64(seconds * 1000), ordering: .relaxed) }
-    var amount: TimeAmount { .milliseconds(milliseconds.load(ordering: .relaxed)) }
+/// The query path's buffers for the connections of one event loop: they run one at a time, so they share one
+/// 64 KiB response buffer and one scratch (rather than each connection holding its own).
+final class LoopScratch: @unchecked Sendable {
+    // @unchecked: used only on the event loop it was made for (`LoopScratches.get`); never by two threads.
+    let query = QueryScratch()
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
+    deinit { out.deallocate() }
 }
 
-/// Counts open connections against the cap, overall and per client address (so one client cannot take them all).
-final class ConnectionCount: Sendable {
-    private let open = Mutex<(total: Int, byClient: [String: Int])>((0, [:]))
-    private let limits: Mutex<(total: Int, perClient: Int)>
-    init(limit: Int, perClient: Int = .max) {
-        limits = Mutex((limit, perClient))
-    }
-
-    /// Sets new caps (a reload); connections already open stay.
-    func update(limit: Int, perClient: Int) { limits.withLock { $0 = (limit, perClient) } }
-
-    /// Takes a slot for a connection from `client`; false when the server or that client is at its cap.
-    func acquire(_ client: String) -> Bool {
-        let (limit, perClient) = limits.withLock { $0 }
-        return open.withLock { o in
-            guard o.total < limit, o.byClient[client, default: 0] < perClient else { return false }
-            o.total += 1
-            o.byClient[client, default: 0] += 1
-            return true
-        }
-    }
-
-    func release(_ client: String) {
-        open.withLock { o in
-            o.total -= 1
-            let n = o.byClient[client, default: 1] - 1
-            o.byClient[client] = n > 0 ? n : nil
+/// One `LoopScratch` per event loop.
+final class LoopScratches: Sendable {
+    private let byLoop = Mutex<[ObjectIdentifier: LoopScratch]>([:])
+    func get(_ loop: EventLoop) -> LoopScratch {
+        byLoop.withLock { all in
+            if let s = all[ObjectIdentifier(loop)] { return s }
+            let s = LoopScratch()
+            all[ObjectIdentifier(loop)] = s
+            return s
         }
     }
 }
 
-/// Splits the byte stream into messages by their 2-octet length prefix.
-struct DNSFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-            buffer.readableBytes >= 2 + Int(length)
-        else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 2)
-        let message = buffer.readSlice(length: Int(length))!
-        context.fireChannelRead(wrapInboundOut(message))
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
-        -> DecodingState
-    {
-        // Complete messages still buffered are answered; a partial one at EOF is dropped (no answer).
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        buffer.moveReaderIndex(to: buffer.writerIndex)
-        return .needMoreData
-    }
-}
-
-/// Answers each framed query from the current snapshot, in order.
+/// Splits a connection's octets into messages by their 2-octet length prefix and answers each from the current
+/// snapshot, in order; keeps the connection's deadlines (`TCPConnection`) up to date as messages arrive.
 final class DNSTCPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let store: SnapshotStore
-    private let scratch = QueryScratch()
-    private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
+    private let scratch: QueryScratch
+    private let out: UnsafeMutableRawBufferPointer
+    private let loopScratch: LoopScratch
+    private let connection: TCPConnection
+    private let connections: TCPConnections
 
     private var client: ClientAddress?
-    /// Transfers and signed answers being built off the loop: the connection is not idle while one is.
-    private var pending = 0
-    /// Idle periods in a row during which the client read nothing of what is queued for it.
-    private var stalls = 0
+    /// Octets of a message not yet complete (nil when none are held).
+    private var held: ByteBuffer?
+    /// The client half-closed: once every answer asked for is out, the connection is closed.
+    private var inputClosed = false
 
     private let stats: QueryStats.Block
     private let transfer: ZoneTransfer?
 
-    init(store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?) {
+    init(
+        store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, connection: TCPConnection,
+        connections: TCPConnections, scratch: LoopScratch
+    ) {
         self.store = store
         self.stats = stats
         self.transfer = transfer
+        self.connection = connection
+        self.connections = connections
+        self.loopScratch = scratch
+        self.scratch = scratch.query
+        self.out = scratch.out
     }
 
     static func client(_ address: SocketAddress?) -> ClientAddress {
         guard let text = address?.ipAddress, let ip = IPAddress(text) else { return .unknown }
         return ClientAddress(ip)
     }
-
-    deinit { out.deallocate() }
 
     /// The snapshot this connection answers from, refreshed when the store's generation moves; the store keeps a
     /// replaced one until the reader lets go, so the event loop never frees one.
@@ -185,7 +173,50 @@ final class DNSTCPHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let query = unwrapInboundIn(data)
+        var incoming = unwrapInboundIn(data)
+        guard !inputClosed else { return }
+        if held == nil {
+            frames(context: context, &incoming)
+            if incoming.readableBytes > 0 && context.channel.isActive { held = incoming }
+        } else {
+            held!.writeBuffer(&incoming)
+            var buffer = held!
+            held = nil
+            frames(context: context, &buffer)
+            if buffer.readableBytes > 0 && context.channel.isActive {
+                buffer.discardReadBytes()
+                held = buffer
+            }
+        }
+    }
+
+    /// Answers every whole message in `buffer`, leaving an incomplete one's octets unread.
+    private func frames(context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
+        var completed = false
+        while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) {
+            guard length > 0 else {
+                // Not a DNS message: closed, as NSD and Knot do.
+                connection.close(.badFrame)
+                buffer.moveReaderIndex(to: buffer.writerIndex)
+                return
+            }
+            guard buffer.readableBytes >= 2 + Int(length) else { break }
+            buffer.moveReaderIndex(forwardBy: 2)
+            answer(context: context, buffer.readSlice(length: Int(length))!)
+            completed = true
+        }
+        // Deadlines: the idle timeout runs from the last completed query; the message timeout from the first
+        // octet of the message still incomplete.
+        let now = connections.now()
+        if completed { connection.lastProgress.store(now, ordering: .relaxed) }
+        if buffer.readableBytes == 0 {
+            connection.messageStart.store(0, ordering: .relaxed)
+        } else if completed || connection.messageStart.load(ordering: .relaxed) == 0 {
+            connection.messageStart.store(now, ordering: .relaxed)
+        }
+    }
+
+    private func answer(context: ChannelHandlerContext, _ query: ByteBuffer) {
         let snapshot = snapshot()
         let client = client ?? Self.client(context.channel.remoteAddress)
         self.client = client
@@ -202,12 +233,12 @@ final class DNSTCPHandler: ChannelInboundHandler {
             let channel = context.channel
             let stats = self.stats
             let qtype = scratch.lastQType
-            pending += 1
+            connection.pending.add(1, ordering: .relaxed)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             DispatchQueue.global().async {
                 let messages = transfer.respond(bytes, client: client.ipAddress, transport: .tcp)
                 channel.eventLoop.execute {
-                    handler.value.pending -= 1
+                    let this = handler.value
                     if let first = messages.first {
                         first.withUnsafeBytes { stats.count(qtype: qtype, response: $0) }
                     }
@@ -218,6 +249,9 @@ final class DNSTCPHandler: ChannelInboundHandler {
                         channel.write(buf, promise: nil)
                     }
                     channel.flush()
+                    this.connection.lastProgress.store(this.connections.now(), ordering: .relaxed)
+                    this.connection.pending.subtract(1, ordering: .relaxed)
+                    this.closeIfDone(channel)
                 }
             }
             return
@@ -230,8 +264,20 @@ final class DNSTCPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(buf), promise: nil)
     }
 
+    /// After a half-close: once no answer is being built, the connection closes when what was written is out.
+    private func closeIfDone(_ channel: Channel) {
+        guard inputClosed, connection.pending.load(ordering: .relaxed) == 0 else { return }
+        // Writes complete in order: when this empty one has, every answer before it has been sent.
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { stalls = 0 }  // the client is reading again
+        let writable = context.channel.isWritable
+        connection.stalled.store(!writable, ordering: .relaxed)
+        // The client took some of a long answer: that is progress for the idle timeout.
+        if writable { connection.lastProgress.store(connections.now(), ordering: .relaxed) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -240,17 +286,14 @@ final class DNSTCPHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            // No query for the idle timeout (RFC 7766 §6.2.3): closed, unless an answer is still being built, or a
-            // long one (a transfer) is still being delivered — for up to three idle periods without the client
-            // reading any of it, so a reader that stops cannot hold the connection. (Watching writes with
-            // `allTimeout` instead measured 20 % more CPU per TCP query.)
-            guard pending == 0 else { return }
-            if !context.channel.isWritable && stalls < 3 {
-                stalls += 1
-                return
-            }
-            context.close(promise: nil)
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client sent all it will (RFC 7766 §6.2.3 lets it half-close): an incomplete message never will
+            // be; every answer to a whole one is still sent before the close.
+            inputClosed = true
+            held = nil
+            connection.messageStart.store(0, ordering: .relaxed)
+            context.flush()
+            closeIfDone(context.channel)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -14,6 +14,12 @@ import Uplinks
 /// SO_REUSEPORT (the kernel spreads clients over them), receives up to `batch` datagrams with one `recvmmsg`,
 /// answers them from the current snapshot and sends the answers with one `sendmmsg`.
 ///
+/// On a wildcard address (`0.0.0.0`, `::`) each reply leaves from the address its query was sent to: the socket
+/// reports every datagram's destination (IP_PKTINFO, IPV6_RECVPKTINFO) and the reply carries it back as its
+/// source. Without that the kernel picks the source from the main routing table, and on a multihomed host a
+/// reply to a query that came in through the second line comes from the first line's address and misses the
+/// line's `ip rule from ADDR` (the client drops it anyway: it is not from the address it asked).
+///
 /// Why not SwiftNIO for UDP: NIO allocates a buffer and an envelope per datagram; this loop allocates nothing per
 /// query, which is what DESIGN.md's hot path asks for. TCP, where connection handling matters more than
 /// per-packet cost, uses NIO (`TCPListener`). The choice stays behind this type.
@@ -30,15 +36,23 @@ public final class UDPListener: Sendable {
     public let address: ListenAddress
     private let running = Atomic<Bool>(true)
     private let threads = Mutex<[pthread_t]>([])
+    /// Whether replies name their source address (wildcard sockets).
+    private let replySource: Bool
 
-    /// Binds `workers` sockets to `address` (port 0: the first socket picks a port, the others join it).
-    public init(address: ListenAddress, workers: Int) throws(ListenError) {
+    /// Binds `workers` sockets to `address` (port 0: the first socket picks a port, the others join it); with
+    /// `freebind`, `address` need not exist on this host yet.
+    public init(address: ListenAddress, workers: Int, freebind: Bool = false) throws(ListenError) {
         var fds: [Int32] = []
         var bound = address
-        do {
+        let replySource = address.isWildcard
+        do throws(ListenError) {
             for _ in 0..<max(1, workers) {
-                let fd = try Sockets.bound(bound, type: Int32(SOCK_DGRAM.rawValue), reusePort: workers > 1)
+                let fd = try Sockets.bound(
+                    bound, type: Int32(SOCK_DGRAM.rawValue), reusePort: workers > 1, freebind: freebind)
                 fds.append(fd)
+                if replySource && uplink_enable_pktinfo(fd, address.isIPv6 ? 1 : 0) != 0 {
+                    throw ListenError(address: address, reason: "IP_PKTINFO: \(Sockets.errnoText())")
+                }
                 if bound.port == 0 { bound.port = Sockets.port(of: fd) }
             }
         } catch {
@@ -47,6 +61,7 @@ public final class UDPListener: Sendable {
         }
         self.fds = fds
         self.address = bound
+        self.replySource = replySource
     }
 
     /// Starts one thread per socket.
@@ -139,7 +154,14 @@ public final class UDPListener: Sendable {
         let siov = UnsafeMutablePointer<iovec>.allocate(capacity: n)
         let rmsg = UnsafeMutablePointer<uplink_mmsghdr>.allocate(capacity: n)
         let smsg = UnsafeMutablePointer<uplink_mmsghdr>.allocate(capacity: n)
+        // Control data: each datagram's destination as received, and the reply's source as sent (wildcard only).
+        let space = Int(UPLINK_PKTINFO_SPACE)
+        let rctl = UnsafeMutableRawPointer.allocate(byteCount: n * space, alignment: 16)
+        let sctl = UnsafeMutableRawPointer.allocate(byteCount: n * space, alignment: 16)
+        let replySource = self.replySource
         defer {
+            rctl.deallocate()
+            sctl.deallocate()
             rbuf.deallocate()
             sbuf.deallocate()
             addrs.deallocate()
@@ -164,6 +186,10 @@ public final class UDPListener: Sendable {
                 rmsg[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 rmsg[i].msg_hdr.msg_iov = riov + i
                 rmsg[i].msg_hdr.msg_iovlen = 1
+                if replySource {
+                    rmsg[i].msg_hdr.msg_control = rctl + i * space
+                    rmsg[i].msg_hdr.msg_controllen = space
+                }
             }
             let got = uplink_recvmmsg(fd, rmsg, UInt32(n))
             if store.generation != generation {
@@ -210,17 +236,23 @@ public final class UDPListener: Sendable {
                 smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen
                 smsg[out].msg_hdr.msg_iov = siov + out
                 smsg[out].msg_hdr.msg_iovlen = 1
+                if replySource {
+                    let c = sctl + out * space
+                    let clen = withUnsafePointer(to: &rmsg[i].msg_hdr) { uplink_reply_source($0, c, space) }
+                    if clen > 0 {
+                        smsg[out].msg_hdr.msg_control = c
+                        smsg[out].msg_hdr.msg_controllen = clen
+                    }
+                }
                 out += 1
             }
             var sent = 0
             while sent < out {
                 let r = uplink_sendmmsg(fd, smsg + sent, UInt32(out - sent))
-                if r <= 0 {
-                    // Drop the rest of the batch on a send error (e.g. an unreachable client); UDP loses nothing else.
-                    if errno == EINTR { continue }
-                    break
-                }
-                sent += Int(r)
+                if r < 0 && errno == EINTR { continue }
+                // A reply the kernel refuses (an unreachable client, a source it will not send from) is dropped
+                // alone: the batch goes on with the next one.
+                sent += r > 0 ? Int(r) : 1
             }
         }
     }

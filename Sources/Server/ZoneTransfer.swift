@@ -101,8 +101,11 @@ public final class ZoneTransfer: Sendable {
             count("tsig-error")
             logger.notice(
                 "TSIG \(error) from \(client?.description ?? "?") with key \(record.keyName): answered NOTAUTH")
+            let unsigned = TSIG.unsigned(query, record)
+            let opt = TransferMessages.opt(
+                answering: (try? Message(bytes: unsigned))?.opt, ours: store.current().0.options.ednsUDPSize)
             let reply = ZoneTransfer.withID(
-                of: query, ZoneTransfer.errorMessage(TSIG.unsigned(query, record), rcode: .notAuth))
+                of: query, ZoneTransfer.errorMessage(unsigned, rcode: .notAuth, opt: opt))
             guard let key else { return [TSIG.unsignedError(reply, request: record, error: error)] }
             // BADTIME: signed, with our time in Other Data so the client can see the skew (RFC 8945 §5.2.3).
             return [
@@ -156,13 +159,15 @@ public final class ZoneTransfer: Sendable {
             return [ZoneTransfer.errorMessage(query, rcode: .formErr)]
         }
         let (snapshot, _) = store.current()
+        // Every reply below carries our OPT when the query had one (RFC 6891 §7).
+        let opt = TransferMessages.opt(answering: message.opt, ours: snapshot.options.ednsUDPSize)
         guard question.type == .axfr || question.type == .ixfr else {
             // A signed ordinary query (a secondary's SOA check): the compiled answer, signed by the caller.
             return ZoneTransfer.compiled(query, snapshot: snapshot, transport: transport, client: client)
         }
         if question.type == .axfr && transport == .udp {
             // RFC 5936 §4.2: AXFR is not carried over UDP.
-            return [ZoneTransfer.errorMessage(query, rcode: .notImp)]
+            return [ZoneTransfer.errorMessage(query, rcode: .notImp, opt: opt)]
         }
         let kind = question.type == .axfr ? "AXFR" : "IXFR"
         let who = client?.description ?? "?"
@@ -170,13 +175,13 @@ public final class ZoneTransfer: Sendable {
         guard let zone = snapshot.transferZone(origin) else {
             logger.notice("\(kind) \(origin) from \(who): not a zone served here, NOTAUTH")
             count("refused")
-            return [ZoneTransfer.errorMessage(query, rcode: .notAuth)]
+            return [ZoneTransfer.errorMessage(query, rcode: .notAuth, opt: opt)]
         }
         let policy = settings.withLock { $0.policies[zone.origin] } ?? TransferPolicy(allow: [], key: nil)
         if let denial = policy.decide(client: client, signedWith: key) {
             logger.notice("\(kind) \(origin) from \(who) refused: \(denial)")
             count("refused")
-            return [ZoneTransfer.errorMessage(query, rcode: .refused)]
+            return [ZoneTransfer.errorMessage(query, rcode: .refused, opt: opt)]
         }
         let serial = zone.fileSerial
         var records = ZoneContent.axfrRecords(zone)
@@ -187,7 +192,8 @@ public final class ZoneTransfer: Sendable {
             let current = theirs.map { !SerialNumber.isGreater(serial, than: $0) } ?? false
             if current || transport == .udp { records = [zone.soa] }
         }
-        let messages = TransferMessages.build(id: message.header.id, question: question, records: records)
+        let messages = TransferMessages.build(
+            id: message.header.id, question: question, records: records, opt: opt)
         count(kind.lowercased())
         let signed = key.map { " (key \($0.name))" } ?? ""
         logger.info(
@@ -209,16 +215,16 @@ public final class ZoneTransfer: Sendable {
         return len > 0 ? [Array(UnsafeRawBufferPointer(rebasing: out[0..<len]))] : []
     }
 
-    /// A response with `rcode`, the question echoed, no records (opcode and RD copied, RFC 1035 §4.1.1).
-    static func errorMessage(_ query: [UInt8], rcode: RCode) -> [UInt8] {
+    /// A response with `rcode`, the question echoed, no records but `opt` (opcode and RD copied, RFC 1035 §4.1.1).
+    static func errorMessage(_ query: [UInt8], rcode: RCode, opt: [UInt8]? = nil) -> [UInt8] {
         guard query.count >= 12 else { return [] }
         let flags = (UInt16(query[2]) << 8 | UInt16(query[3])) & (0x7800 | Header.Flag.rd)
         var out = Array(query[0..<2])
         let f = Header.Flag.qr | flags | (rcode.rawValue & 0xF)
         out += [UInt8(f >> 8), UInt8(f & 0xFF)]
         let question = questionBytes(query)
-        out += [0, question.isEmpty ? 0 : 1, 0, 0, 0, 0, 0, 0]
-        return out + question
+        out += [0, question.isEmpty ? 0 : 1, 0, 0, 0, 0, 0, opt == nil ? 0 : 1]
+        return out + question + (opt ?? [])
     }
 
     /// `response` cut to its header and question, with TC set and no records.

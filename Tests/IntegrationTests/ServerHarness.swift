@@ -247,6 +247,9 @@ final class TCPClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Takes over a connected socket (closed with this client).
+    init(descriptor: Int32) { fd = descriptor }
+
     deinit { close(fd) }
 
     func send(_ bytes: [UInt8]) {

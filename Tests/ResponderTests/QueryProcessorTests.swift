@@ -170,6 +170,30 @@ import Zones
         }
     }
 
+    /// A header-only message (QDCOUNT 0) with an OPT: RFC 6891 §7 has the responder include one; the opcode is
+    /// checked first, so a header-only DSO message (opcode 6, RFC 8490) gets NOTIMP as from NSD and Knot.
+    @Test func headerOnlyMessagesGetOPTAndTheOpcodeComesFirst() throws {
+        let opt: [UInt8] = [0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0]  // size 1232, DO set
+        let formerr = try Message(bytes: try #require(respond(s, Header(id: 9, arCount: 1).bytes + opt)))
+        #expect(formerr.rcode == .formErr && formerr.questions.isEmpty)
+        #expect(formerr.opt?.rrClass.rawValue == s.options.ednsUDPSize)
+        #expect(formerr.opt.map { $0.ttl & 0x8000 != 0 } == true)  // DO copied (RFC 3225 §3)
+        let dsoFlags = UInt16(6) << 11
+        let dso = try Message(bytes: try #require(respond(s, Header(id: 10, flags: dsoFlags).bytes)))
+        #expect(dso.rcode == .notImp && dso.header.id == 10 && dso.opt == nil)
+        #expect(UInt16(dso.header.flags) >> 11 & 0xF == 6)
+        let dsoOPT = try Message(
+            bytes: try #require(respond(s, Header(id: 11, flags: dsoFlags, arCount: 1).bytes + opt)))
+        #expect(dsoOPT.rcode == .notImp && dsoOPT.opt != nil)
+        // Two questions with another opcode: NOTIMP too (the opcode before the question count).
+        var two = Header(id: 12, flags: UInt16(OpCode.notify.rawValue) << 11, qdCount: 2).bytes
+        two += [0, 0, 6, 0, 1, 0, 0, 6, 0, 1]
+        #expect(try Message(bytes: try #require(respond(s, two))).rcode == .notImp)
+        // A malformed record after the header: FORMERR without OPT (nothing trustworthy was read).
+        let broken = try Message(bytes: try #require(respond(s, Header(id: 13, arCount: 2).bytes + opt)))
+        #expect(broken.rcode == .formErr && broken.opt == nil)
+    }
+
     @Test func referralWhoseGlueDoesNotFitIsTruncated() throws {
         var text = exampleZone + "\n"
         for i in 0..<40 { text += "big-sub IN NS ns\(i).big-sub\nns\(i).big-sub IN A 192.0.2.\(i + 1)\n" }

@@ -33,6 +33,8 @@ let uplinksBase = """
               tcp:
                 max-connections: 10
                 idle-timeout: 2.5
+                message-timeout: 0.5
+              freebind: true
             zones:
               - origin: example.com
                 file: zones/example.com.zone
@@ -41,7 +43,8 @@ let uplinksBase = """
         #expect(c.identity == "ns1" && c.version == nil)
         #expect(c.nsid == Array("ns1".utf8))
         #expect(c.ednsUDPSize == 1400 && c.udpWorkers == 3)
-        #expect(c.tcpMaxConnections == 10 && c.tcpIdleTimeout == 2.5)
+        #expect(c.tcpMaxConnections == 10 && c.tcpIdleTimeout == 2.5 && c.tcpMessageTimeout == 0.5)
+        #expect(c.freebind)
         #expect(c.pidFile == "/etc/uplinkdns/run/uplinkdns.pid")
         #expect(c.zones.first?.origin.description == "example.com.")
         #expect(c.zones.first?.file == "/etc/uplinkdns/zones/example.com.zone")
@@ -86,7 +89,10 @@ let uplinksBase = """
         let c = try Config.parse("zones: [{origin: example.com., file: z}]", path: "/x/c.yaml")
         #expect(c.listen.map(\.description) == ["127.0.0.1:5300"])
         #expect(c.ednsUDPSize == 1232)
-        #expect(c.tcpMaxConnections == 256 && c.tcpIdleTimeout == 10)
+        // 16 addresses at the per-client cap hold a quarter of the table (RFC 7766 §6.2.2: limits that a few
+        // clients cannot exhaust).
+        #expect(c.tcpMaxConnections == 1024 && c.tcpMaxPerClient == 16 && c.tcpIdleTimeout == 10)
+        #expect(c.tcpMessageTimeout == 2 && !c.freebind)
         #expect(c.version?.hasPrefix("UplinkDNS") == true)
     }
 

@@ -47,15 +47,18 @@ func transferServer(
     return (server, dir)
 }
 
-func query(_ name: String, _ type: RRType, id: UInt16 = 0x2b2b, authoritySOA serial: UInt32? = nil) -> [UInt8] {
+func query(
+    _ name: String, _ type: RRType, id: UInt16 = 0x2b2b, authoritySOA serial: UInt32? = nil, edns: Bool = false
+) -> [UInt8] {
     var w = MessageWriter()
-    w.append(Header(id: id, qdCount: 1, nsCount: serial == nil ? 0 : 1).bytes)
+    w.append(Header(id: id, qdCount: 1, nsCount: serial == nil ? 0 : 1, arCount: edns ? 1 : 0).bytes)
     w.question(try! DomainName(name), type: type, rrClass: .in)
     if let serial {
         var rdata = try! DomainName("a.").wire + DomainName("b.").wire
         for v in [serial, 0, 0, 0, 0] { rdata += (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * (3 - $0))) } }
         w.record(ResourceRecord(name: try! DomainName(name), type: .soa, ttl: 0, rdata: rdata))
     }
+    if edns { w.append([0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0]) }  // OPT: 1232 octets, DO
     return w.bytes
 }
 
@@ -131,6 +134,38 @@ let localhost = IPAddress("127.0.0.1")
         // AXFR over UDP: NOTIMP (RFC 5936 §4.2).
         let udp = server.transfer.respond(signed, client: localhost, transport: .udp, now: now)
         #expect(rcode(udp[0]) == .notImp)
+    }
+
+    /// RFC 6891 §7: a query with OPT gets OPT back, on the transfer paths too — refusals, NOTAUTH, NOTIMP for
+    /// AXFR over UDP, IXFR's SOA over UDP, every AXFR message — and before the TSIG when signed.
+    @Test func transferRepliesCarryOPTWhenTheQueryDid() throws {
+        let (server, dir) = try transferServer(transfer: "[127.0.0.1]", key: false)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func opts(_ q: [UInt8], _ t: Transport, from client: IPAddress? = localhost) throws -> [ResourceRecord?] {
+            try server.transfer.respond(q, client: client, transport: t).map { try Message(bytes: $0).opt }
+        }
+        let serial = try #require(server.store.current().0.serial(try DomainName("example.com.")))
+        let refused = try opts(query("example.com.", .axfr, edns: true), .tcp, from: IPAddress("192.0.2.99"))
+        let notAuth = try opts(query("example.org.", .ixfr, edns: true), .tcp)
+        let udpAXFR = try opts(query("example.com.", .axfr, edns: true), .udp)
+        let udpIXFR = try opts(query("example.com.", .ixfr, authoritySOA: serial &- 1, edns: true), .udp)
+        let axfr = try opts(query("example.com.", .axfr, edns: true), .tcp)
+        for (what, replies) in [
+            ("refused", refused), ("notauth", notAuth), ("udp axfr", udpAXFR), ("udp ixfr", udpIXFR), ("axfr", axfr),
+        ] {
+            #expect(!replies.isEmpty && replies.allSatisfy { $0?.rrClass.rawValue == 1232 }, "\(what)")
+            #expect(replies.allSatisfy { ($0?.ttl ?? 0) & 0x8000 != 0 }, "\(what): DO copied")
+        }
+        // Without OPT in the query: none in the reply.
+        #expect(try opts(query("example.com.", .axfr), .udp) == [nil])
+        // Signed: the OPT, then the TSIG last (RFC 8945 §5.3).
+        let (signedServer, dir2) = try transferServer()
+        defer { try? FileManager.default.removeItem(at: dir2) }
+        let now: UInt64 = 1_800_000_000
+        let signed = TSIG.sign(query("example.com.", .axfr, edns: true), key: transferKey, time: now).message
+        let replies = signedServer.transfer.respond(signed, client: IPAddress("192.0.2.99"), transport: .tcp, now: now)
+        let m = try Message(bytes: try #require(replies.first))
+        #expect(m.rcode == .refused && m.additional.map(\.type) == [.opt, .tsig])
     }
 
     @Test func addressOnlyAndKeyOnlyPolicies() throws {

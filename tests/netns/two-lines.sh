@@ -5,7 +5,11 @@
 #   2. with them, HTTP and DNS over UDP and TCP work through both lines;
 #   3. `uplinkdns routing --check` is clean, and reports the drift after a rule is deleted;
 #   4. failover: cutting the second line makes its health probe fail, and dig through the first line stops
-#      returning its address, and gets it back when the line is restored.
+#      returning its address, and gets it back when the line is restored;
+#   5. the server started (with server.freebind) before its inside addresses existed, as at boot before the
+#      routing script; and a server listening on the wildcard address (0.0.0.0:53, [::]:53) answers UDP and TCP
+#      through both lines, each reply from the address its query was sent to (IP_PKTINFO); IPv6 likewise on two
+#      addresses of the server's own.
 # Usage: two-lines.sh UPLINKDNS_BINARY. Exit 0 = pass, 77 = skipped (no namespaces here), else fail.
 # Addresses only from the documentation and benchmarking ranges; every namespace is removed on exit.
 set -euo pipefail
@@ -73,6 +77,7 @@ ZONE
 cat > "$WORK/uplinkdns.yaml" <<CONF
 server:
   listen: ["198.18.168.1:53", "198.18.168.2:53"]
+  freebind: true
   udp-workers: 1
   control: "off"
 zones:
@@ -126,15 +131,17 @@ done
 
 # The client side: an HTTP listener the lines' probes reach (one per line's address).
 ip netns exec "$P-c" python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null & pids+=($!)
-# The server: both inside addresses, its default route through the first line only (as a plain server has), an
-# HTTP responder and uplinkdns.
+# The server: uplinkdns first, before its inside addresses exist (server.freebind: as at boot, before the routing
+# script), then both inside addresses, its default route through the first line only (as a plain server has),
+# and an HTTP responder.
+(cd "$WORK" && exec ip netns exec "$P-s" "$BIN" serve --config uplinkdns.yaml) > "$WORK/server.log" 2>&1 < /dev/null & pids+=($!)
+SERVER=$!
+for _ in $(seq 1 100); do grep -q "listening on tcp 198.18.168.2:53" "$WORK/server.log" && break; sleep 0.1; done
+grep -q "listening on tcp 198.18.168.2:53" "$WORK/server.log" || fail "uplinkdns did not start before its addresses existed (freebind)"
 ns s ip addr add 198.18.168.1/24 dev eth0
 ns s ip addr add 198.18.168.2/24 dev eth0
 ns s ip route add default via 198.18.168.11
 ip netns exec "$P-s" python3 -m http.server 80 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null & pids+=($!)
-(cd "$WORK" && exec ip netns exec "$P-s" "$BIN" serve --config uplinkdns.yaml) > "$WORK/server.log" 2>&1 < /dev/null & pids+=($!)
-for _ in $(seq 1 100); do grep -q "listening on tcp 198.18.168.2:53" "$WORK/server.log" && break; sleep 0.1; done
-grep -q "listening on tcp 198.18.168.2:53" "$WORK/server.log" || fail "uplinkdns did not start"
 
 # The addresses dig got (dig +short also prints ";; connection timed out" on stdout: keep only addresses).
 q() { ns c dig "@$1" -p 53 +norec +time=1 +tries=1 +short "${@:2}" www.example.com 2>/dev/null | grep -E '^[0-9.]+$' || true; }
@@ -177,4 +184,25 @@ wait_for 3 no_cnc || fail "cnc's address still served 3 s after the line was cut
 grep -q "link cnc down" "$WORK/server.log" || fail "no log line for cnc going down"
 ns f2 ip link set out up
 wait_for 4 has_cnc || fail "cnc's address not back 4 s after the line was restored"
-echo "PASS: both lines answer through their own firewall; drift is caught; failover follows the line"
+step "5. a server on the wildcard address answers through both lines, each reply from the address asked"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+sed -i 's|listen: \["198.18.168.1:53", "198.18.168.2:53"\]|listen: ["0.0.0.0:53", "[::]:53"]|; /freebind/d' "$WORK/uplinkdns.yaml"
+: > "$WORK/server.log"
+(cd "$WORK" && exec ip netns exec "$P-s" "$BIN" serve --config uplinkdns.yaml) > "$WORK/server.log" 2>&1 < /dev/null & pids+=($!)
+for _ in $(seq 1 100); do grep -q "listening on tcp \[::\]:53" "$WORK/server.log" && break; sleep 0.1; done
+grep -q "listening on tcp \[::\]:53" "$WORK/server.log" || fail "uplinkdns did not start on the wildcard addresses"
+wait_for 5 has_cnc || fail "no answer through unicom from the wildcard server"
+for addr in 192.0.2.10 198.51.100.10; do
+    [ -n "$(q $addr +notcp)" ] || fail "no DNS reply over UDP through $addr from the wildcard server"
+    [ -n "$(q $addr +tcp)" ] || fail "no DNS reply over TCP through $addr from the wildcard server"
+done
+# IPv6: two addresses of the server's own; asked at the second from the first, the reply must come from the
+# second (without IPV6_PKTINFO the kernel would pick the first, the client's own address, as the source).
+ns s ip -6 addr add 2001:db8:5::1/128 dev lo nodad
+ns s ip -6 addr add 2001:db8:5::2/128 dev lo nodad
+for t in +notcp +tcp; do
+    out=$(ns s dig @2001:db8:5::2 -b 2001:db8:5::1 -p 53 +norec +time=1 +tries=1 "$t" www.example.com 2>&1 || true)
+    echo "$out" | grep -q "status: NOERROR" || fail "no IPv6 $t answer from the wildcard server: $out"
+    if echo "$out" | grep -q "unexpected source"; then fail "IPv6 $t reply from the wrong source: $out"; fi
+done
+echo "PASS: both lines answer through their own firewall; drift is caught; failover follows the line; wildcard and freebind listening work"
