@@ -105,6 +105,16 @@ public struct Config: Sendable {
             root = node
         } catch let e as ConfigFailure {
             throw e
+        } catch let YamlError.duplicatedKeysInMapping(keys, context) {
+            // Yams's message quotes the whole file; name the key and both lines instead.
+            let key = keys.first ?? "?"
+            let second = Self.repeatedKeyLine(key, in: text, after: context.mark)
+            throw ConfigFailure(errors: [
+                ConfigError(
+                    file: path, line: second ?? context.mark.line,
+                    message: "'\(key)' appears twice in the same mapping (first at line \(context.mark.line)): keep one"
+                )
+            ])
         } catch let e as YamlError {
             throw ConfigFailure(errors: [ConfigError(file: path, line: Self.line(of: e), message: "YAML: \(e)")])
         } catch {
@@ -312,7 +322,9 @@ public struct Config: Sendable {
         var errors: [ConfigError] = []
         for entry in self.zones {
             do {
-                zones.append(try ZoneFileLoader.load(path: entry.file, origin: entry.origin))
+                // Pool names get their addresses from the lines: an NS target among them needs none in the file.
+                let pools = Set(uplinks.pools.map(\.name).filter { $0.isSubdomain(of: entry.origin) })
+                zones.append(try ZoneFileLoader.load(path: entry.file, origin: entry.origin, addressed: pools))
             } catch {
                 errors += error.errors.map { ConfigError(file: $0.file, line: $0.line, message: $0.message) }
             }
@@ -473,6 +485,24 @@ public struct Config: Sendable {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count) == 0 else { return nil }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The line of the next `key:` at the same indentation as the one at `first` (1-based line and column), before
+    /// the mapping ends (a line indented less); nil when the repeat is on the same line (a flow mapping).
+    static func repeatedKeyLine(_ key: String, in text: String, after first: Mark) -> Int? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = first.column - 1
+        guard first.line >= 1, first.line <= lines.count else { return nil }
+        for n in first.line..<lines.count {
+            let line = lines[n]
+            let body = line.drop { $0 == " " }
+            if body.isEmpty || body.hasPrefix("#") { continue }
+            let depth = line.count - body.count
+            if depth < indent { return nil }
+            let bare = body.hasPrefix("- ") ? body.dropFirst(2) : body
+            if depth == indent, bare.hasPrefix(key + ":") || bare.hasPrefix("\"\(key)\":") { return n + 1 }
+        }
+        return nil
     }
 
     private static func line(of e: YamlError) -> Int? {

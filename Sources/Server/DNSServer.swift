@@ -78,6 +78,7 @@ public final class DNSServer: Sendable {
         let started = clock.now
         let zones = try config.loadZones()
         let loaded = clock.now
+        DNSServer.logWarnings(zones, logger)
         let fingerprints = zones.zones.mapValues(\.contentFingerprint)
         self.state = Mutex(State(config: config, zones: zones, fingerprints: fingerprints))
         self.serials = SerialKeeper(directory: config.stateDirectory)
@@ -106,6 +107,16 @@ public final class DNSServer: Sendable {
         let took =
             "in \(seconds(compiled - started)) (read \(seconds(loaded - started)), compiled \(seconds(compiled - loaded)))"
         logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names \(took)")
+    }
+
+    /// Logs what loading found doubtful in the zones (`uplinkdns check` prints the same), a few per zone.
+    static func logWarnings(_ zones: ZoneSet, _ logger: Logger) {
+        for zone in zones.zones.values.sorted(by: { $0.origin < $1.origin }) where !zone.warnings.isEmpty {
+            for w in zone.warnings.prefix(5) { logger.notice("\(w.warning)") }
+            if zone.warnings.count > 5 {
+                logger.notice("\(zone.file): \(zone.warnings.count - 5) more warning(s): see `uplinkdns check`")
+            }
+        }
     }
 
     /// The addresses actually bound (ports filled in), UDP and TCP alike.

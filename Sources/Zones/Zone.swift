@@ -27,6 +27,9 @@ public struct Zone: Sendable {
     let patch: [DomainName: Node]
     /// The apex SOA record.
     public let soa: ResourceRecord
+    /// What loading found doubtful but servable (a TTL that differs within an RRset, data hidden below a delegation
+    /// or DNAME): `check` prints it, `serve` logs it. Only the zone as loaded carries it.
+    public internal(set) var warnings: [ZoneError] = []
 
     /// Makes a zone from data already validated.
     init(origin: DomainName, file: String, data: ZoneData, patch: [DomainName: Node] = [:], soa: ResourceRecord) {

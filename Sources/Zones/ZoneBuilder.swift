@@ -92,8 +92,9 @@ public struct ZoneBuilder {
         errors.append(ZoneError(file: file, line: line, message: message))
     }
 
-    /// Validates and builds the zone.
-    public func build() throws(ZoneLoadFailure) -> Zone {
+    /// Validates and builds the zone. `addressed`: names that get their addresses from elsewhere (the pools), so an
+    /// NS target among them needs no A or AAAA record in the file.
+    public func build(addressed: Set<DomainName> = []) throws(ZoneLoadFailure) -> Zone {
         var errors = self.errors
         func fail(_ line: Int?, _ message: String) {
             errors.append(ZoneError(file: file, line: line, message: message))
@@ -101,8 +102,31 @@ public struct ZoneBuilder {
         func name(_ offset: UInt32, _ length: UInt8) -> DomainName {
             DomainName(uncheckedWire: Array(owners[Int(offset)..<(Int(offset) + Int(length))]))
         }
+        var warnings: [ZoneError] = []
         let data = owners.withUnsafeBytes { o in
             var grouping = Grouping(owners: o, origin: origin)
+            defer {
+                for (r, note) in grouping.notes {
+                    let raw = raws[Int(r)]
+                    let what = "\(name(raw.ownerOffset, raw.ownerLength)) \(RRType(raw.type))"
+                    switch note {
+                    case .ttl(let f):
+                        let first = raws[Int(f)]
+                        warnings.append(
+                            ZoneError(
+                                file: file, line: Int(raw.line) == 0 ? nil : Int(raw.line),
+                                message: "\(what) has TTL \(raw.ttl), its RRset's first record\(at(first.line)) "
+                                    + "\(first.ttl): the RRset is served with \(first.ttl) (RFC 2181 §5.2: one TTL per RRset)"
+                            ))
+                    case .secondSOA(let f):
+                        fail(
+                            Int(raw.line) == 0 ? nil : Int(raw.line),
+                            "a second SOA record for \(name(raw.ownerOffset, raw.ownerLength))"
+                                + (raws[Int(f)].line == 0 ? "" : " (the first is at line \(raws[Int(f)].line))")
+                                + ": a zone has exactly one")
+                    }
+                }
+            }
             return grouping.run(raws: raws, rdatas: rdatas) { raw, problem in
                 let what = "\(name(raw.ownerOffset, raw.ownerLength)) \(RRType(raw.type))"
                 switch problem {
@@ -120,18 +144,30 @@ public struct ZoneBuilder {
         }
         let placeholderSOA = ResourceRecord(name: origin, type: .soa, ttl: 0, rdata: [])
         var zone = Zone(origin: origin, file: file, data: data, soa: placeholderSOA)
-        let soa = Validation(zone: zone).check(fail: fail)
+        let soa = Validation(zone: zone, addressed: addressed).check(fail: fail) { line, message in
+            warnings.append(ZoneError(file: file, line: line, message: message))
+        }
         guard errors.isEmpty, let soa else {
             throw ZoneLoadFailure(errors: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
         }
         zone = Zone(origin: origin, file: file, data: data, soa: soa)
+        zone.warnings = warnings.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         return zone
     }
+
+    /// " (line N)" for a record read from line N, else nothing.
+    private func at(_ line: UInt32) -> String { line == 0 ? "" : " (line \(line))" }
 }
 
 /// What makes a record unfit for zone data before any grouping.
 enum RecordProblem {
     case outside, rrClass, meta
+}
+
+/// What grouping notices about a record of an RRset (`first`: the set's first record, whose TTL and line it keeps).
+enum GroupingNote {
+    case ttl(first: Int32)
+    case secondSOA(first: Int32)
 }
 
 /// Groups records into names (empty non-terminals added) and RRsets, and sorts the names canonically.
@@ -147,6 +183,8 @@ struct Grouping {
     var madeEmpty: [Bool] = []
     var table: [UInt32] = []
     var mask = 0
+    /// What grouping noticed about single records: a TTL that differs from its RRset's, a second SOA.
+    var notes: [(record: Int32, note: GroupingNote)] = []
 
     init(owners: UnsafeRawBufferPointer, origin: DomainName) {
         self.owners = owners
@@ -284,6 +322,7 @@ struct Grouping {
         ends.reserveCapacity(raws.count)
         var out: [UInt8] = []
         out.reserveCapacity(rdatas.count)
+        var notes: [(record: Int32, note: GroupingNote)] = []
         rdatas.withUnsafeBytes { rd in
             for (k, i) in order.enumerated() {
                 let nameAt = UInt32(names.count)
@@ -301,7 +340,8 @@ struct Grouping {
                 let setStart = UInt32(sets.count)
                 var j = recs.startIndex
                 while j < recs.endIndex {
-                    let first = raws[Int(recs[j])]
+                    let firstRecord = recs[j]
+                    let first = raws[Int(firstRecord)]
                     let rdataStart = UInt32(ends.count)
                     var seen: Swift.Set<[UInt8]>?
                     while j < recs.endIndex, raws[Int(recs[j])].type == first.type {
@@ -345,6 +385,10 @@ struct Grouping {
                             out.append(contentsOf: bytes)
                             ends.append(UInt32(out.count))
                             if seen != nil { seen!.insert(Array(bytes)) }
+                            if raw.ttl != first.ttl { notes.append((recs[j], .ttl(first: firstRecord))) }
+                            if first.type == RRType.soa.rawValue && count > 0 {
+                                notes.append((recs[j], .secondSOA(first: firstRecord)))
+                            }
                         }
                         j += 1
                     }
@@ -359,6 +403,7 @@ struct Grouping {
                         setStart: setStart))
             }
         }
+        self.notes = notes
         // The table of names becomes the zone's index: its node numbers, renumbered to the sorted order.
         for s in table.indices where table[s] != 0 { table[s] = UInt32(rank[Int(table[s]) - 1]) + 1 }
         return ZoneData(names: names, nodes: nodes, sets: sets, rdataEnds: ends, rdata: out, slots: table)
@@ -468,33 +513,71 @@ extension CanonicalSort {
     }
 }
 
-/// The checks that need the whole zone: the apex's SOA and NS, CNAME and DNAME rules, glue.
+/// The checks that need the whole zone: the apex's SOA and NS, CNAME and DNAME rules, glue, name server and mail
+/// exchanger targets; and the warnings `check` prints: data that delegations or DNAMEs hide.
 struct Validation {
     let zone: Zone
+    /// Names whose addresses come from elsewhere (pools).
+    var addressed: Set<DomainName> = []
 
-    /// Reports every problem through `fail`; returns the apex SOA record when there is one.
-    func check(fail: (Int?, String) -> Void) -> ResourceRecord? {
+    /// Reports every problem through `fail` and every doubtful but servable thing through `warn`; returns the apex
+    /// SOA record when there is one.
+    func check(fail: (Int?, String) -> Void, warn: (Int?, String) -> Void = { _, _ in }) -> ResourceRecord? {
         let data = zone.data
         let origin = zone.origin
         func line(_ j: Int) -> Int? { data.sets[j].line == 0 ? nil : Int(data.sets[j].line) }
+        /// The node of an in-zone `target`, when it is an alias (CNAME).
+        func isAlias(_ target: DomainName) -> Bool {
+            guard target.isSubdomain(of: origin), let t = data.index(of: target) else { return false }
+            return data.set(t, .cname) != nil
+        }
+        func hasAddress(_ target: DomainName) -> Bool {
+            if addressed.contains(target) { return true }
+            guard let t = data.index(of: target) else { return false }
+            return data.set(t, .a) != nil || data.set(t, .aaaa) != nil
+        }
         var soa: ResourceRecord?
         if let apex = data.index(of: origin), let j = data.set(apex, .soa) {
-            let set = data.rrset(j, name: data.name(apex))
-            if set.rdatas.count != 1 {
-                fail(line(j), "the apex has \(set.rdatas.count) SOA records; a zone has exactly one")
-            }
-            soa = set.records.first
-            if data.set(apex, .ns) == nil {
+            soa = data.rrset(j, name: data.name(apex)).records.first
+            if let n = data.set(apex, .ns) {
+                // An in-zone name server needs an address in the zone, or nobody can reach it (named-checkzone and
+                // kzonecheck refuse the zone too).
+                for rr in data.rrset(n, name: origin).records {
+                    guard let target = rr.target, target.isSubdomain(of: origin), !isAlias(target) else { continue }
+                    if !hasAddress(target) {
+                        fail(
+                            line(n),
+                            "\(origin) NS \(target): the name server is in the zone but has no A or AAAA record; "
+                                + "add one")
+                    }
+                }
+            } else {
                 fail(line(j), "no NS records at the apex \(origin): a zone must list its name servers")
             }
         } else {
             fail(nil, "no SOA record at the apex \(origin): the first record of a zone is its SOA")
         }
         let originLength = origin.wire.count
+        // The innermost delegation or DNAME whose subtree the walk is in: names below it follow it in canonical
+        // order, so one look back tells whether a node is hidden.
+        var hiding: (node: Int, dname: Bool)?
         for i in 0..<data.count {
             let node = data.nodes[i]
+            if let h = hiding, !data.isBelow(i, h.node) { hiding = nil }
             guard node.setCount > 0 else { continue }
             let isApex = Int(node.nameLength) == originLength
+            if let h = hiding {
+                // RFC 1034 §4.2.1: below a zone cut only glue (addresses) belongs; RFC 6672 §2.4: nothing below a
+                // DNAME. Such data is never answered (a referral or a synthesis wins), so it is worth a word.
+                let types = data.types(i).filter { h.dname || ($0 != .a && $0 != .aaaa) }
+                if !types.isEmpty {
+                    let kind = h.dname ? "the DNAME at" : "the delegation"
+                    warn(
+                        line(Int(node.setStart)),
+                        "\(data.name(i)) \(types.map(\.description).joined(separator: ", ")) is below \(kind) "
+                            + "\(data.name(h.node)): it is never answered (occluded)")
+                }
+            }
             if !isApex, let j = data.set(i, .soa) {
                 fail(line(j), "SOA record at \(data.name(i)): only the apex \(origin) may have one")
             }
@@ -515,17 +598,36 @@ struct Validation {
             if let j = data.set(i, .dname), data.sets[j].rdataCount > 1 {
                 fail(line(j), "\(data.name(i)) has \(data.sets[j].rdataCount) DNAME records; RFC 6672 allows one")
             }
+            // RFC 2181 §10.3: the target of an NS or MX must not be an alias. An NS is refused (named-checkzone
+            // refuses the zone); an MX is a warning: named-checkzone loads the zone with a message, NSD and Knot
+            // serve it, and mail still flows (RFC 5321 §5.1 has senders follow the alias).
+            for type in [RRType.ns, .mx] {
+                guard let j = data.set(i, type) else { continue }
+                let owner = data.name(i)
+                for rr in data.rrset(j, name: owner).records {
+                    guard let target = rr.target, isAlias(target) else { continue }
+                    (type == .ns ? fail : warn)(
+                        line(j),
+                        "\(owner) \(type) \(target): the target is an alias (CNAME); RFC 2181 §10.3 requires the "
+                            + "name it points to")
+                }
+            }
             // Glue: an NS target at or below its own delegation point can only be reached through glue.
             if !isApex, let j = data.set(i, .ns) {
                 let cut = data.name(i)
                 for rr in data.rrset(j, name: cut).records {
                     guard let target = rr.target, target.isSubdomain(of: cut) else { continue }
-                    let t = data.index(of: target)
-                    let addrs = t.map { data.set($0, .a) != nil || data.set($0, .aaaa) != nil } ?? false
-                    if !addrs {
+                    if !hasAddress(target) {
                         fail(
                             line(j), "delegation \(cut) NS \(target) needs glue: add an A or AAAA record for \(target)")
                     }
+                }
+            }
+            if hiding == nil {
+                if !isApex && data.set(i, .ns) != nil {
+                    hiding = (i, false)
+                } else if data.set(i, .dname) != nil {
+                    hiding = (i, true)
                 }
             }
         }

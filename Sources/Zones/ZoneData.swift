@@ -105,6 +105,24 @@ public final class ZoneData: Sendable {
         }
     }
 
+    /// Whether node `i`'s name lies strictly below node `c`'s (case-insensitive, at a label boundary).
+    func isBelow(_ i: Int, _ c: Int) -> Bool {
+        let (a, b) = (nodes[i], nodes[c])
+        guard a.nameLength > b.nameLength else { return false }
+        return names.withUnsafeBytes { n in
+            let base = n.baseAddress!
+            var at = Int(a.nameOffset)
+            var left = Int(a.nameLength)
+            while left > Int(b.nameLength) {
+                let skip = Int(n[at]) + 1
+                at += skip
+                left -= skip
+            }
+            return left == Int(b.nameLength)
+                && DomainName.equalFolded(base + at, base + Int(b.nameOffset), Int(b.nameLength))
+        }
+    }
+
     /// The RRset number of `type` at node `i`, or nil.
     @inline(__always)
     func set(_ i: Int, _ type: RRType) -> Int? {

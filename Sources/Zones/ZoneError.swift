@@ -22,6 +22,12 @@ public struct ZoneError: Error, Sendable, Equatable, CustomStringConvertible {
         if let line { return "\(file):\(line): \(message)" }
         return "\(file): \(message)"
     }
+
+    /// `file:line: warning: message`, for what loads but deserves a look.
+    public var warning: String {
+        if let line { return "\(file):\(line): warning: \(message)" }
+        return "\(file): warning: \(message)"
+    }
 }
 
 /// Every problem found in a zone that did not load.

@@ -17,31 +17,32 @@ import Foundation
 /// line is checked to read back through `parseRecord`, so what the server exports, it (and Knot) can load.
 public enum ZoneFileLoader {
     /// Loads and validates the zone `origin` from `path`. `displayPath` is used in messages (default: `path`).
-    public static func load(path: String, origin: DomainName, displayPath: String? = nil)
-        throws(ZoneLoadFailure) -> Zone
-    {
+    /// `addressed`: names whose addresses come from elsewhere (the pools), see `ZoneBuilder.build`.
+    public static func load(
+        path: String, origin: DomainName, displayPath: String? = nil, addressed: Set<DomainName> = []
+    ) throws(ZoneLoadFailure) -> Zone {
         let shown = displayPath ?? path
         guard let bytes = readAll(path) else {
             let why = String(cString: strerror(errno))
             throw ZoneLoadFailure(errors: [ZoneError(file: shown, line: nil, message: "cannot open: \(why)")])
         }
-        return try load(bytes: bytes, origin: origin, displayPath: shown)
+        return try load(bytes: bytes, origin: origin, displayPath: shown, addressed: addressed)
     }
 
     /// Loads and validates the zone `origin` from master-file text in memory (no temporary file): what the CLI
     /// reads from the server's export and what tests write. `displayPath` names it in messages.
-    public static func load(text: String, origin: DomainName, displayPath: String = "<text>")
-        throws(ZoneLoadFailure) -> Zone
-    {
-        try load(bytes: Array(text.utf8), origin: origin, displayPath: displayPath)
+    public static func load(
+        text: String, origin: DomainName, displayPath: String = "<text>", addressed: Set<DomainName> = []
+    ) throws(ZoneLoadFailure) -> Zone {
+        try load(bytes: Array(text.utf8), origin: origin, displayPath: displayPath, addressed: addressed)
     }
 
     /// Parses `bytes` with Knot's zone scanner (libzscanner: `$ORIGIN`, `$TTL`, relative names, parentheses,
     /// comments, every type Knot knows, RFC 3597 `TYPEnnn \# len hex`) into a `ZoneBuilder`, record by record in
     /// wire form (no record values), and builds the zone. A million records parse in a fraction of a second.
-    public static func load(bytes raw: [UInt8], origin: DomainName, displayPath: String) throws(ZoneLoadFailure)
-        -> Zone
-    {
+    public static func load(
+        bytes raw: [UInt8], origin: DomainName, displayPath: String, addressed: Set<DomainName> = []
+    ) throws(ZoneLoadFailure) -> Zone {
         // CRLF line ends (a file from Windows): the scanner refuses a CR before the newline, ldns took it as a blank.
         let bytes = raw.contains(UInt8(ascii: "\r")) ? withoutCRBeforeLF(raw) : raw
         let lines = LineIndex(bytes: bytes)
@@ -105,7 +106,7 @@ public enum ZoneFileLoader {
         // Reading stopped part-way: the zone is not checked as if it were whole (that would add errors that are
         // not there).
         if fatal { throw ZoneLoadFailure(errors: builder.errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }) }
-        return try builder.build()
+        return try builder.build(addressed: addressed)
     }
 
     /// `bytes` with every CR that comes right before an LF removed.

@@ -129,9 +129,13 @@ extension UplinkDNS {
                 let zones = try config.loadZones()
                 let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
                 let u = config.uplinks
+                // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
+                let warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings)
+                for w in warnings { FileHandle.standardError.write(Data((w.warning + "\n").utf8)) }
+                let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
                 print(
                     "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
-                        + "\(u.pools.count) pool(s)")
+                        + "\(u.pools.count) pool(s)\(warned)")
             } catch {
                 printErrors(error)
                 throw ExitCode(1)

@@ -85,6 +85,28 @@ let uplinksBase = """
         #expect(c.zones[1].transfer.isEmpty && c.zones[1].key == nil && c.zones[1].notify.isEmpty)
     }
 
+    /// A repeated key names its line and the first one's, without quoting the file (as Yams's message does).
+    @Test func aRepeatedKeyNamesBothLines() {
+        for (text, line, first, key) in [
+            ("zones: []\nhealth: {state-dir: s}\nzones: []\n", 3, 1, "zones"),
+            (
+                "server:\n  listen: [\"127.0.0.1:1\"]\n  # note\n  listen: [\"127.0.0.1:2\"]\nzones: []\n", 4, 2,
+                "listen"
+            ),
+            ("links:\n  - name: a\n    public: [192.0.2.1]\n    name: b\nzones: []\n", 4, 2, "name"),
+        ] {
+            do {
+                _ = try Config.parse(text, path: "/x/c.yaml")
+                Issue.record("no error for \(text)")
+            } catch {
+                let e = error.errors.first
+                #expect(e?.line == line, "\(text)")
+                #expect(e?.message == "'\(key)' appears twice in the same mapping (first at line \(first)): keep one")
+                #expect(e?.message.contains("Context") == false)
+            }
+        }
+    }
+
     @Test func defaultsAreUnprivileged() throws {
         let c = try Config.parse("zones: [{origin: example.com., file: z}]", path: "/x/c.yaml")
         #expect(c.listen.map(\.description) == ["127.0.0.1:5300"])

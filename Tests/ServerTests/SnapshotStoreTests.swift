@@ -18,6 +18,7 @@ import Zones
                 ResourceRecord(
                     name: try DomainName("example.com."), type: .ns, ttl: 300,
                     rdata: try DomainName("ns1.example.com.").wire),
+                ResourceRecord(name: try DomainName("ns1.example.com."), type: .a, ttl: 300, rdata: [192, 0, 2, 1]),
             ])
         return Snapshot(zoneSet: ZoneSet([zone]))
     }

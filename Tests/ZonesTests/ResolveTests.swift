@@ -173,8 +173,8 @@ let lookupCases: [LookupCase] = [
         let child = try loadZone(
             """
             $ORIGIN sub.example.com.
-            @ 300 IN SOA ns.sub h 1 2 3 4 5
-            @ IN NS ns.sub
+            @ 300 IN SOA ns h 1 2 3 4 5
+            @ IN NS ns
             ns IN A 192.0.2.53
             www IN A 192.0.2.99
             """, origin: "sub.example.com.")

@@ -99,6 +99,21 @@ import Zones
             "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN SOA ns1 h 1 2 3 4 5\n", 4,
             "only the apex"
         ),
+        // RFC 2181 §10.3, as named-checkzone: an NS points at a name, not an alias (an MX too: a warning, below).
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n@ IN NS nsalias\nns1 IN A 192.0.2.1\nnsalias IN CNAME ns1\n", 2,
+            "example.com. NS nsalias.example.com.: the target is an alias (CNAME)"
+        ),
+        // An in-zone name server without an address cannot be reached.
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n@ IN NS ns2\nns1 IN A 192.0.2.1\n", 2,
+            "example.com. NS ns2.example.com.: the name server is in the zone but has no A or AAAA record"
+        ),
+        // Two SOA records: the second one's line.
+        (
+            "@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n@ IN SOA ns1 h 2 2 3 4 5\n", 4,
+            "a second SOA record for example.com. (the first is at line 3)"
+        ),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int?, message: String) {
         let errors = zoneErrors("$ORIGIN example.com.\n$TTL 300\n" + text)
@@ -106,6 +121,49 @@ import Zones
         #expect(
             errors.contains { $0.line == shifted && $0.description.contains(message) && $0.file == "test.zone" },
             "got: \(errors)")
+    }
+
+    /// What loads but deserves a look (printed by `check`, logged by `serve`): a TTL that differs inside an RRset,
+    /// data hidden below a delegation or a DNAME. Glue below a delegation is no such thing.
+    @Test func warningsForTTLMismatchAndOccludedData() throws {
+        let zone = try loadZone(
+            """
+            @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
+            @ IN NS ns1
+            ns1 IN A 192.0.2.1
+            www 300 IN A 192.0.2.2
+            www 600 IN A 192.0.2.3
+            sub IN NS ns.sub
+            ns.sub IN A 192.0.2.4
+            deep.sub IN TXT "hidden"
+            sub2 IN NS ns1
+            d IN DNAME other.example.
+            x.d IN A 192.0.2.5
+            after IN A 192.0.2.6
+            @ IN MX 10 mx
+            mx IN CNAME ns1
+            """)
+        let warnings = zone.warnings.map { "\($0.line ?? 0): \($0.message)" }
+        #expect(warnings.count == 4, "\(warnings)")
+        #expect(
+            warnings.contains { $0.hasPrefix("13: example.com. MX mx.example.com.: the target is an alias (CNAME)") })
+        #expect(
+            warnings.contains { $0.hasPrefix("5: www.example.com. A has TTL 600") && $0.contains("served with 300") })
+        #expect(
+            warnings.contains { $0.hasPrefix("8: deep.sub.example.com. TXT is below the delegation sub.example.com.") })
+        #expect(warnings.contains { $0.hasPrefix("11: x.d.example.com. A is below the DNAME at d.example.com.") })
+        #expect(zone.warnings.first?.warning.contains(": warning: ") == true)
+    }
+
+    /// A name server among the names that get addresses elsewhere (the pools) needs none in the file.
+    @Test func aPoolNameAsNameServerNeedsNoAddressInTheFile() throws {
+        let text = "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"
+        #expect(throws: ZoneLoadFailure.self) {
+            try ZoneFileLoader.load(text: text, origin: DomainName("example.com."))
+        }
+        let zone = try ZoneFileLoader.load(
+            text: text, origin: DomainName("example.com."), addressed: [DomainName("ns1.example.com.")])
+        #expect(zone.warnings.isEmpty)
     }
 
     @Test func reportsAllErrorsNotJustTheFirst() {
@@ -130,7 +188,8 @@ import Zones
 
     @Test func aBadRecordIsReportedForWhatItIsWhateverItsOwnerIsCalled() {
         let errors = zoneErrors(
-            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nany IN A 192.0.2.300\nch IN TXT \"x\"\n")
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nany IN A 192.0.2.300\nch IN TXT \"x\"\n"
+                + "ns1 IN A 192.0.2.1\n")
         #expect(errors.count == 1 && errors.first?.line == 4, "\(errors)")
         #expect(errors.first?.message.contains("any IN A 192.0.2.300") == true, "\(errors)")
         #expect(errors.first?.message.contains("class") == false, "\(errors)")
