@@ -32,6 +32,8 @@ public struct Config: Sendable {
     public var control: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 5380)
     /// The bearer token mutating control calls need (`server.control-token`, or read from `control-token-file`).
     public var controlToken: String?
+    /// Host names the control API answers to besides `localhost` and IP literals (`server.control-hosts`).
+    public var controlHosts: [String] = []
     /// The zones to serve.
     public var zones: [ZoneEntry]
     /// The ISP lines and the pools answered with their addresses.
@@ -149,7 +151,7 @@ public struct Config: Sendable {
                 server, what: "server",
                 known: [
                     "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
-                    "control", "control-token", "control-token-file", "rrl", "user", "freebind",
+                    "control", "control-token", "control-token-file", "control-hosts", "rrl", "user", "freebind",
                 ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
@@ -192,6 +194,11 @@ public struct Config: Sendable {
                     config.control = a
                 } else {
                     r.fail(v, "server.control is a numeric HOST:PORT (default 127.0.0.1:5380), or off")
+                }
+            }
+            if let v = s["control-hosts"] {
+                config.controlHosts = r.sequence(v, what: "server.control-hosts").compactMap {
+                    r.string($0, what: "server.control-hosts entry")
                 }
             }
             if let v = s["control-token"] { config.controlToken = r.string(v, what: "server.control-token") }
@@ -523,6 +530,7 @@ extension Config {
         if new.freebind != freebind { out.append("server.freebind") }
         if new.control != control { out.append("server.control") }
         if new.controlToken != controlToken { out.append("server.control-token") }
+        if new.controlHosts != controlHosts { out.append("server.control-hosts") }
         if new.pidFile != pidFile { out.append("server.pid-file") }
         if new.user != user { out.append("server.user") }
         if new.stateDirectory != stateDirectory { out.append("health.state-dir") }
@@ -539,6 +547,7 @@ extension Config {
         applied.freebind = freebind
         applied.control = control
         applied.controlToken = controlToken
+        applied.controlHosts = controlHosts
         applied.pidFile = pidFile
         applied.user = user
         applied.stateDirectory = stateDirectory

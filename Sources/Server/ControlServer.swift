@@ -1,5 +1,6 @@
 // ControlServer: the HTTP control API — line states, operator overrides, reload, Prometheus metrics, liveness.
 
+import DNSWire
 import Foundation
 import Health
 import Logging
@@ -7,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Responder
+import Uplinks
 
 /// What the control API can read and do; the server supplies it, tests can too.
 struct ControlActions: Sendable {
@@ -40,20 +42,27 @@ struct ControlActions: Sendable {
 /// - `GET /v1/zones/{origin}/export`: the zone as transferred now, master-file text (needs the token: it is the
 ///   whole zone, which AXFR also guards);
 /// - `GET /metrics`: Prometheus text; `GET /healthz`: `ok`.
-/// Mutating calls need `Authorization: Bearer TOKEN`; without it they get 401 and change nothing.
+/// Mutating calls need `Authorization: Bearer TOKEN` (compared in constant time); without it they get 401 and
+/// change nothing. A request whose `Host` is a name other than `localhost` or one of `server.control-hosts` gets 403:
+/// a web page cannot read the API by pointing a name of its own at 127.0.0.1 (DNS rebinding). IP literals are
+/// always accepted (a rebinding needs a name).
 final class ControlServer: Sendable {
     private let channel: Channel
     /// The address bound.
     let address: ListenAddress
 
-    init(address: ListenAddress, group: EventLoopGroup, token: String, actions: ControlActions, logger: Logger) throws {
+    init(
+        address: ListenAddress, group: EventLoopGroup, token: String, hosts: [String] = [], actions: ControlActions,
+        logger: Logger
+    ) throws {
+        let hosts = Set(hosts.map { $0.lowercased() })
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        ControlHandler(token: token, actions: actions, logger: logger))
+                        ControlHandler(token: token, hosts: hosts, actions: actions, logger: logger))
                 }
             }
         channel = try bootstrap.bind(host: address.host, port: Int(address.port)).wait()
@@ -84,16 +93,31 @@ final class ControlHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let token: String
+    private let token: [UInt8]
+    private let hosts: Set<String>
     private let actions: ControlActions
     private let logger: Logger
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(token: String, actions: ControlActions, logger: Logger) {
-        self.token = token
+    init(token: String, hosts: Set<String> = [], actions: ControlActions, logger: Logger) {
+        self.token = Array("Bearer \(token)".utf8)
+        self.hosts = hosts
         self.actions = actions
         self.logger = logger
+    }
+
+    /// Whether a request's `Host` header may reach the API: none (HTTP/1.0), an IP literal, `localhost`, or a
+    /// name listed in `server.control-hosts` (port and brackets ignored, case-insensitive).
+    static func acceptable(host header: String?, extra: Set<String>) -> Bool {
+        guard var host = header?.trimmingCharacters(in: .whitespaces).lowercased() else { return true }
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+            host = String(host[..<colon])
+        }
+        if host.hasSuffix(".") { host.removeLast() }
+        return IPAddress(host) != nil || host == "localhost" || extra.contains(host)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -156,7 +180,19 @@ final class ControlHandler: ChannelInboundHandler {
 
     private func route(_ head: HTTPRequestHead) -> Reply {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
-        let authorized = head.headers["Authorization"].first == "Bearer \(token)"
+        guard Self.acceptable(host: head.headers["Host"].first, extra: hosts) else {
+            let host = head.headers["Host"].first ?? ""
+            logger.notice(
+                "control API: refused a request for Host \(host) (not localhost, an address or control-hosts)")
+            return .now(
+                .forbidden, "application/json",
+                json([
+                    "error":
+                        "Host \(host) is not this control API's: use its address or localhost, or list the name in "
+                        + "server.control-hosts"
+                ]))
+        }
+        let authorized = head.headers["Authorization"].first.map { constantTimeEqual(Array($0.utf8), token) } ?? false
         switch (head.method, path) {
         case (.GET, "/healthz"):
             return .now(.ok, "text/plain", "ok\n")

@@ -174,7 +174,8 @@ public final class DNSServer: Sendable {
         if let address = controlOverride ?? config.control {
             let token = try controlToken(config)
             let control = try ControlServer(
-                address: address, group: group, token: token, actions: controlActions(), logger: logger)
+                address: address, group: group, token: token, hosts: config.controlHosts, actions: controlActions(),
+                logger: logger)
             state.withLock { $0.control = control }
             logger.info("control API on http://\(control.address)")
         }

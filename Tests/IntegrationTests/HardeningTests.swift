@@ -235,6 +235,38 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))  // nothing changed
     }
 
+    /// DNS rebinding: a page on attacker.example whose name now points at 127.0.0.1 sends requests with its own name
+    /// as Host. The API answers only to localhost, IP literals and `server.control-hosts`; a token that merely
+    /// starts like the right one, or extends it, is refused.
+    @Test func theControlAPIAnswersOnlyToItsOwnNamesAndTheExactToken() throws {
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  control-token: s3cret-token\n  control-hosts: [dns1.example.net]\n")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
+        defer { s.stop() }
+        let p = s.controlPort
+        for host in ["127.0.0.1:\(p)", "localhost:\(p)", "[::1]:\(p)", "LOCALHOST", "dns1.example.net:\(p)"] {
+            #expect(try httpRequest(port: p, "GET", "/v1/links", host: host).0 == 200, "\(host)")
+        }
+        #expect(try httpRequest(port: p, "GET", "/v1/links", host: nil).0 == 200, "HTTP/1.0 without Host")
+        for host in [
+            "attacker.example:\(p)", "attacker.example", "localhost.attacker.example", "dns1.example.net.evil",
+        ] {
+            let (status, body) = try httpRequest(port: p, "GET", "/v1/links", host: host)
+            #expect(status == 403 && body.contains("server.control-hosts"), "\(host): \(status) \(body)")
+        }
+        #expect(try httpRequest(port: p, "GET", "/metrics", host: "attacker.example").0 == 403)
+        for token in ["s3cret-toke", "s3cret-tokenX", "S3cret-token", ""] {
+            let (status, _) = try httpRequest(
+                port: p, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer \(token)"],
+                body: "{\"state\":\"drain\"}")
+            #expect(status == 401, "token \(token)")
+        }
+        let (ok, _) = try httpRequest(
+            port: p, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer s3cret-token"],
+            body: "{\"state\":\"drain\"}")
+        #expect(ok == 200)
+    }
+
     @Test func oneClientCannotTakeEveryTCPConnection() throws {
         let config = poolConfig.replacingOccurrences(
             of: "server:\n", with: "server:\n  tcp: {max-connections: 10, max-per-client: 2, idle-timeout: 5}\n")

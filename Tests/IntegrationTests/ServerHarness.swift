@@ -328,13 +328,15 @@ func freePort() -> UInt16 {
     return UInt16(bigEndian: sa.sin_port)
 }
 
-/// A plain HTTP/1.0 exchange with 127.0.0.1:port; returns the status and the body.
-func httpRequest(port: UInt16, _ method: String, _ path: String, headers: [String] = [], body: String = "") throws -> (
-    Int, String
-) {
+/// A plain HTTP/1.0 exchange with 127.0.0.1:port; returns the status and the body. `host`: the Host header (nil:
+/// none).
+func httpRequest(
+    port: UInt16, _ method: String, _ path: String, headers: [String] = [], body: String = "",
+    host: String? = "127.0.0.1"
+) throws -> (Int, String) {
     let c = try TCPClient(port: port)
     let text =
-        "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n"
+        "\(method) \(path) HTTP/1.0\r\n\(host.map { "Host: \($0)\r\n" } ?? "")Content-Length: \(body.utf8.count)\r\n"
         + headers.map { $0 + "\r\n" }.joined() + "\r\n" + body
     c.send(Array(text.utf8))
     var data: [UInt8] = []
