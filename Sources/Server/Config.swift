@@ -65,6 +65,8 @@ public struct Config: Sendable {
         public var notify: [ListenAddress] = []
         /// How the served serial moves (`zones[].serial-policy`).
         public var serialPolicy: SerialPolicy = .increment
+        /// How much change history IXFR answers from (`zones[].journal`).
+        public var journal = JournalLimits()
     }
 
     /// The TSIG keys (`keys:`), by name.
@@ -240,7 +242,7 @@ public struct Config: Sendable {
             for item in r.sequence(zones, what: "zones") {
                 let z = r.mapping(
                     item, what: "a zones entry",
-                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy"])
+                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy", "journal"])
                 guard let originText = r.string(z["origin"], what: "zones[].origin") else {
                     r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
                     continue
@@ -266,6 +268,20 @@ public struct Config: Sendable {
                         entry.serialPolicy = policy
                     } else {
                         r.fail(v, "serial-policy '\(text)' is not increment, unixtime or dateserial")
+                    }
+                }
+                if let v = z["journal"] {
+                    // `false`: no journal; a mapping: its bounds (docs/transfer.md).
+                    if case .scalar = v {
+                        if r.bool(v, what: "zones[].journal") == false { entry.journal.changes = 0 }
+                    } else {
+                        let j = r.mapping(v, what: "zones[].journal", known: ["max-changes", "max-size"])
+                        if let n = r.int(j["max-changes"], what: "zones[].journal.max-changes", range: 0...100_000) {
+                            entry.journal.changes = n
+                        }
+                        if let n = r.int(j["max-size"], what: "zones[].journal.max-size", range: 1024...(1 << 30)) {
+                            entry.journal.bytes = n
+                        }
                     }
                 }
                 for item in z["transfer"].map({ r.sequence($0, what: "zones[].transfer") }) ?? [] {
@@ -583,6 +599,11 @@ extension Config {
     public var tcpLimits: TCPConnections.Limits {
         TCPConnections.Limits(
             total: tcpMaxConnections, perClient: tcpMaxPerClient, idle: tcpIdleTimeout, message: tcpMessageTimeout)
+    }
+
+    /// Each zone's journal bounds, by origin.
+    public var journalLimits: [DomainName: JournalLimits] {
+        Dictionary(zones.map { ($0.origin, $0.journal) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Each zone's serial policy, by origin.

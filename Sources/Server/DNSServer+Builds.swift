@@ -13,17 +13,21 @@ import Zones
 
 extension DNSServer {
     /// Decides each zone's served serial for `zones` with the pools answering `plans`, from its content
-    /// (`SerialKeeper`): the serials, and the zones whose serial moved.
+    /// (`SerialKeeper`), and notes each new version in the IXFR journal (`previous`: the zones served before, when a
+    /// reload replaces them, to diff against): the serials, the zones whose serial moved, and what could not be saved.
     static func decideSerials(
-        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], policies: [DomainName: SerialPolicy],
-        serials: SerialKeeper, logger: Logger
+        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], config: Config, serials: SerialKeeper,
+        journal: Journal, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])? = nil, logger: Logger
     ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?) {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
+        var problems: [String] = []
+        let policies = config.serialPolicies
+        let limits = config.journalLimits
         for (origin, zone) in zones.zones {
             let sets = ZoneContent.poolSets(plans, in: origin)
-            let fingerprint = ZoneContent.fingerprint(
-                file: fingerprints[origin] ?? zone.contentFingerprint, origin: origin, pools: sets)
+            let file = fingerprints[origin] ?? zone.contentFingerprint
+            let fingerprint = ZoneContent.fingerprint(file: file, origin: origin, pools: sets)
             let (serial, changed) = serials.serial(
                 for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
                 policy: policies[origin] ?? .increment)
@@ -32,27 +36,37 @@ extension DNSServer {
                 moved.append(origin)
                 logger.info("zone \(origin) serial \(serial)")
             }
-        }
-        var problem: String?
-        if !moved.isEmpty {
-            do { try serials.save() } catch {
-                problem = "cannot save the served serials to \(serials.path ?? "?"): \(HealthChecker.reason(error))"
-                logger.error("\(problem!)")
+            if let problem = journal.record(
+                origin, soa: zone.withSerial(serial).soa, zone: zone, file: file, pools: sets.flatMap(\.records),
+                previous: previous?.zones.zones[origin], previousFile: previous?.fingerprints[origin],
+                limits: limits[origin] ?? JournalLimits())
+            {
+                logger.error("\(problem)")
+                problems.append(problem)
             }
         }
-        return (served, moved, problem)
+        if !moved.isEmpty {
+            do { try serials.save() } catch {
+                let problem =
+                    "cannot save the served serials to \(serials.path ?? "?"): \(HealthChecker.reason(error))"
+                logger.error("\(problem)")
+                problems.insert(problem, at: 0)
+            }
+        }
+        return (served, moved, problems.isEmpty ? nil : problems.joined(separator: "; "))
     }
 
     /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
     /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
     static func compile(
         config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
-        counters: AnswerCounters, logger: Logger
+        journal: Journal, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?, counters: AnswerCounters,
+        logger: Logger
     ) -> (Snapshot, [DomainName], String?) {
         let plans = config.plans(up: up)
         let (served, moved, problem) = decideSerials(
-            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
-            logger: logger)
+            zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
+            journal: journal, previous: previous, logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
         return (snapshot, moved, problem)
@@ -109,8 +123,8 @@ extension DNSServer {
         guard state.withLock({ $0.builtUpVersion }) != version else { return }
         let plans = config.plans(up: up)
         let (served, moved, problem) = DNSServer.decideSerials(
-            zones: zones, fingerprints: fingerprints, plans: plans, policies: config.serialPolicies, serials: serials,
-            logger: logger)
+            zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
+            journal: journal, logger: logger)
         state.withLock { $0.saveProblem = problem }
         let current = store.current().0
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay

@@ -96,6 +96,15 @@ extension DNSServer {
             "uplinkdns_transfers_total", "counter",
             "Transfer requests and signed queries by outcome (axfr, ixfr, refused, tsig-error).",
             transfer.outcomes.map { ("outcome=\"\($0.outcome)\"", "\($0.count)") })
+        let sent = transfer.transfersSent
+        family(
+            "uplinkdns_transfers_sent_total", "counter",
+            "Transfers sent per secondary and kind (axfr; ixfr: incremental; ixfr-axfr: IXFR answered with the whole "
+                + "zone; ixfr-current: the SOA alone).",
+            sent.map { ("secondary=\"\($0.secondary)\",kind=\"\($0.kind)\"", "\($0.transfers)") })
+        family(
+            "uplinkdns_transfer_bytes_total", "counter", "Octets of transfers sent, per secondary and kind.",
+            sent.map { ("secondary=\"\($0.secondary)\",kind=\"\($0.kind)\"", "\($0.octets)") })
         let rrl = limiter.counts
         family(
             "uplinkdns_rrl_responses_total", "counter",

@@ -91,9 +91,10 @@ extension DNSServer {
             let version = state.withLock { $0.upVersion }
             outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
             let up = health.up
+            let previous = state.withLock { ($0.zones, $0.fingerprints) }
             let (snapshot, moved, problem) = DNSServer.compile(
-                config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials,
-                counters: counters, logger: logger)
+                config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials, journal: journal,
+                previous: previous, counters: counters, logger: logger)
             // The transfer policies before the new zones serve, so that they are never served under the old ones.
             transfer.configure(applied)
             store.replace(snapshot)

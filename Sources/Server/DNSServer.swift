@@ -54,6 +54,8 @@ public final class DNSServer: Sendable {
     public let health: HealthChecker
     /// Served SOA serials, moved on every change of content and persisted.
     public let serials: SerialKeeper
+    /// Each zone's change history, which IXFR answers from.
+    public let journal: Journal
     /// Signed queries and zone transfers.
     public let transfer: ZoneTransfer
     /// NOTIFY to secondaries.
@@ -82,6 +84,7 @@ public final class DNSServer: Sendable {
         let fingerprints = zones.zones.mapValues(\.contentFingerprint)
         self.state = Mutex(State(config: config, zones: zones, fingerprints: fingerprints))
         self.serials = SerialKeeper(directory: config.stateDirectory)
+        self.journal = Journal(stateDirectory: config.stateDirectory)
         // Provisional: served (if at all) only until `start` applies the lines' health and decides the serials; so
         // it neither moves nor persists a serial. `start` keeps its compiled zones and builds the pools' overlay.
         let snapshot = Snapshot(
@@ -97,7 +100,7 @@ public final class DNSServer: Sendable {
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
         ) { up in box.server?.setLinesUp(up, wait: false) }
         self.store = SnapshotStore(snapshot)
-        self.transfer = ZoneTransfer(store: store, logger: logger)
+        self.transfer = ZoneTransfer(store: store, journal: journal, logger: logger)
         transfer.configure(config)
         box.set(self)
         func seconds(_ d: Duration) -> String {

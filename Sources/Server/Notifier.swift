@@ -95,7 +95,10 @@ public final class Notifier: Sendable {
                 let signed = TSIG.sign(message, key: key, time: UInt64(Date().timeIntervalSince1970))
                 (message, mac) = (signed.message, signed.mac)
             }
-            guard let reply = Notifier.exchange(message, to: address, port: target.port, timeout: wait, id: id) else {
+            guard
+                let reply = Notifier.exchange(
+                    message, to: address, port: target.port, timeout: wait, id: id, while: isCurrent)
+            else {
                 continue
             }
             let rcode = RCode(rawValue: UInt16(reply[3] & 0x0F))
@@ -129,25 +132,39 @@ public final class Notifier: Sendable {
     }
 
     /// Sends `message` to `address:port` and returns the first datagram that answers it (QR set, same ID), or nil
-    /// after `timeout` seconds.
-    static func exchange(_ message: [UInt8], to address: IPAddress, port: UInt16, timeout: Double, id: UInt16)
-        -> [UInt8]?
-    {
+    /// after `timeout` seconds — or as soon as `wanted` says the message is no longer worth waiting for (a newer
+    /// serial came: it goes out at once rather than after a retry's wait for a secondary that was down).
+    static func exchange(
+        _ message: [UInt8], to address: IPAddress, port: UInt16, timeout: Double, id: UInt16,
+        while wanted: () -> Bool = { true }
+    ) -> [UInt8]? {
         let fd = socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        let sent = address.withSockaddr(port: port) { sa, len in
-            message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, len) }
-        }
-        guard sent == message.count else { return nil }
+        // Connected, so that an ICMP port unreachable (a secondary restarting, or between sockets) comes back as
+        // ECONNREFUSED: the message is then sent again 100 ms later within this try, rather than after its timeout.
+        guard address.withSockaddr(port: port, { connect(fd, $0, $1) }) == 0 else { return nil }
+        func send() -> Bool { message.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } == message.count }
+        guard send() else { return nil }
         let deadline = Date().addingTimeInterval(timeout)
+        var resend: Date?
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return nil }
+            guard left > 0, wanted() else { return nil }
+            if let at = resend, at.timeIntervalSinceNow <= 0 {
+                resend = nil
+                _ = send()
+            }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, Int32(left * 1000) + 1) > 0 else { return nil }
+            // In slices of at most 50 ms, so that `wanted` is asked while waiting.
+            let ready = poll(&pfd, 1, Int32(min(left, 0.05) * 1000) + 1)
+            guard ready > 0 else { continue }
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == ECONNREFUSED {
+                resend = Date().addingTimeInterval(0.1)
+                continue
+            }
             guard n >= 12 else { continue }
             let reply = Array(buffer[0..<n])
             if UInt16(reply[0]) << 8 | UInt16(reply[1]) == id, reply[2] & 0x80 != 0 { return reply }

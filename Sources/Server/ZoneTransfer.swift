@@ -1,5 +1,5 @@
 // ZoneTransfer: what the compiled query path hands back to the server — TSIG-signed queries (RFC 8945) and zone
-// transfers (AXFR, RFC 5936; IXFR answered AXFR-style, RFC 1995 §4) — with each zone's ACL and key.
+// transfers (AXFR, RFC 5936; IXFR from the journal, RFC 1995, else AXFR-style) — with each zone's ACL and key.
 
 import DNSWire
 import Foundation
@@ -57,14 +57,32 @@ public final class ZoneTransfer: Sendable {
 
     private let settings = Mutex(Settings())
     private let store: SnapshotStore
+    private let journal: Journal?
     private let logger: Logger
     /// Transfers answered (zones), refused, and TSIG failures, for metrics.
     private let counts = Mutex<[String: Int]>([:])
+    /// Transfers and octets sent, per secondary and kind (`axfr`, `ixfr`: incremental, `ixfr-axfr`: IXFR answered
+    /// with the whole zone).
+    private let sent = Mutex<[SentKey: (transfers: Int, octets: Int)]>([:])
 
-    /// Makes the service over `store`.
-    public init(store: SnapshotStore, logger: Logger) {
+    struct SentKey: Hashable {
+        var secondary: String
+        var kind: String
+    }
+
+    /// Makes the service over `store`; IXFR answers from `journal` (nil: AXFR-style).
+    public init(store: SnapshotStore, journal: Journal? = nil, logger: Logger) {
         self.store = store
+        self.journal = journal
         self.logger = logger
+    }
+
+    /// Transfers and octets per secondary and kind, for metrics.
+    public var transfersSent: [(secondary: String, kind: String, transfers: Int, octets: Int)] {
+        sent.withLock { all in
+            all.map { ($0.key.secondary, $0.key.kind, $0.value.transfers, $0.value.octets) }
+                .sorted { ($0.secondary, $0.kind) < ($1.secondary, $1.kind) }
+        }
     }
 
     /// Installs the keys and per-zone policies of `config` (at start and on reload).
@@ -169,37 +187,80 @@ public final class ZoneTransfer: Sendable {
             // RFC 5936 §4.2: AXFR is not carried over UDP.
             return [ZoneTransfer.errorMessage(query, rcode: .notImp, opt: opt)]
         }
-        let kind = question.type == .axfr ? "AXFR" : "IXFR"
+        let asked = question.type == .axfr ? "AXFR" : "IXFR"
         let who = client?.description ?? "?"
         let origin = question.name
         guard let zone = snapshot.transferZone(origin) else {
-            logger.notice("\(kind) \(origin) from \(who): not a zone served here, NOTAUTH")
+            logger.notice("\(asked) \(origin) from \(who): not a zone served here, NOTAUTH")
             count("refused")
             return [ZoneTransfer.errorMessage(query, rcode: .notAuth, opt: opt)]
         }
         let policy = settings.withLock { $0.policies[zone.origin] } ?? TransferPolicy(allow: [], key: nil)
         if let denial = policy.decide(client: client, signedWith: key) {
-            logger.notice("\(kind) \(origin) from \(who) refused: \(denial)")
+            logger.notice("\(asked) \(origin) from \(who) refused: \(denial)")
             count("refused")
             return [ZoneTransfer.errorMessage(query, rcode: .refused, opt: opt)]
         }
         let serial = zone.fileSerial
-        var records = ZoneContent.axfrRecords(zone)
-        if question.type == .ixfr {
-            // RFC 1995 §2 and §4: a client already at our serial (or, over UDP, any client: the zone does not fit)
-            // gets the current SOA alone; others get the whole zone in AXFR form (no history of diffs is kept).
-            let theirs = message.authority.first { $0.type == .soa }?.soaSerial
-            let current = theirs.map { !SerialNumber.isGreater(serial, than: $0) } ?? false
-            if current || transport == .udp { records = [zone.soa] }
+        var kind = question.type == .axfr ? "axfr" : "ixfr-axfr"
+        var messages: [[UInt8]] = []
+        var what = ""
+        if question.type == .ixfr, let theirs = message.authority.first(where: { $0.type == .soa })?.soaSerial {
+            if !SerialNumber.isGreater(serial, than: theirs) {
+                // RFC 1995 §4: a client at our serial (or ahead) gets the current SOA alone.
+                kind = "ixfr-current"
+                what = "up to date"
+                messages = TransferMessages.build(
+                    id: message.header.id, question: question, records: [zone.soa], opt: opt)
+            } else if let step = journal?.changes(zone.origin, from: theirs, to: serial) {
+                // RFC 1995 §2: the current SOA, one condensed difference sequence (their SOA, the records removed,
+                // ours, the records added), the current SOA again.
+                let records = [zone.soa, step.from] + step.removed + [zone.soa] + step.added + [zone.soa]
+                let incremental = TransferMessages.build(
+                    id: message.header.id, question: question, records: records, opt: opt)
+                if transport == .tcp || (incremental.count == 1 && incremental[0].count <= udpLimitFor(message)) {
+                    kind = "ixfr"
+                    what = "from \(theirs): \(step.removed.count) removed, \(step.added.count) added"
+                    messages = incremental
+                }
+            }
+            if messages.isEmpty && transport == .udp {
+                // Over UDP what does not fit is the SOA alone: the client retries over TCP (RFC 1995 §2).
+                kind = "ixfr-current"
+                what = "over UDP: the SOA alone"
+                messages = TransferMessages.build(
+                    id: message.header.id, question: question, records: [zone.soa], opt: opt)
+            }
+        } else if question.type == .ixfr && transport == .udp {
+            messages = TransferMessages.build(id: message.header.id, question: question, records: [zone.soa], opt: opt)
+            kind = "ixfr-current"
         }
-        let messages = TransferMessages.build(
-            id: message.header.id, question: question, records: records, opt: opt)
-        count(kind.lowercased())
+        if messages.isEmpty {
+            // AXFR, or IXFR from a serial the journal does not reach (RFC 1995 §4: the whole zone, AXFR-style).
+            let records = ZoneContent.axfrRecords(zone)
+            what = "\(records.count) records"
+            messages = TransferMessages.build(
+                id: message.header.id, question: question, records: records, opt: opt)
+        }
+        count(kind == "axfr" ? "axfr" : "ixfr")
+        let octets = messages.reduce(0) { $0 + $1.count }
+        sent.withLock {
+            let key = SentKey(secondary: who, kind: kind)
+            let old = $0[key] ?? (0, 0)
+            $0[key] = (old.transfers + 1, old.octets + octets)
+        }
         let signed = key.map { " (key \($0.name))" } ?? ""
         logger.info(
-            "\(kind) \(zone.origin) serial \(serial) to \(who)\(signed): \(records.count) records in \(messages.count) message(s)"
+            "\(asked) \(zone.origin) serial \(serial) to \(who)\(signed): \(kind) \(what), \(octets) octets in \(messages.count) message(s)"
         )
         return messages
+    }
+
+    /// The UDP size a response to `message` may have (see `udpLimit`).
+    private func udpLimitFor(_ message: Message) -> Int {
+        let ours = Int(store.current().0.options.ednsUDPSize)
+        guard let opt = message.opt else { return 512 }
+        return max(512, min(Int(opt.rrClass.rawValue), ours))
     }
 
     /// The compiled path's answer to `query` (no TSIG left in it).

@@ -213,79 +213,19 @@ func recordDifference(_ a: [String], _ b: [String]) -> String? {
     }
 
     @Test func aKnotSecondaryTransfersAndFollowsADrainedLine() throws {
-        guard let knotd = try? tool("knotd") else {
-            Issue.record("knotd is not installed: `make test` installs the Debian package knot")
-            return
-        }
         let knotPort = freePort()
         let s = try ServerProcess(
             files: ["uplinkdns.yaml": transferConfig(notify: knotPort), "example.com.zone": try exampleZoneFile])
         defer { s.stop() }
-        let knotDir = s.dir.appendingPathComponent("knot")
-        try FileManager.default.createDirectory(at: knotDir, withIntermediateDirectories: true)
-        try """
-        server:
-            rundir: "\(knotDir.path)"
-            listen: 127.0.0.1@\(knotPort)
-            background-workers: 1
-            tcp-workers: 1
-            udp-workers: 1
-        log:
-          - target: stderr
-            any: info
-        database:
-            storage: "\(knotDir.path)"
-        key:
-          - id: transfer.example.
-            algorithm: hmac-sha256
-            secret: \(tsigSecret)
-        remote:
-          - id: primary
-            address: 127.0.0.1@\(s.port)
-            key: transfer.example.
-        acl:
-          - id: notify_from_primary
-            address: 127.0.0.1
-            key: transfer.example.
-            action: notify
-        zone:
-          - domain: example.com.
-            storage: "\(knotDir.path)"
-            master: primary
-            acl: notify_from_primary
-        """.write(to: knotDir.appendingPathComponent("knot.conf"), atomically: true, encoding: .utf8)
-        let knot = Process()
-        knot.executableURL = URL(fileURLWithPath: knotd)
-        knot.arguments = ["-c", knotDir.appendingPathComponent("knot.conf").path]
-        let knotLog = knotDir.appendingPathComponent("knot.log")
-        _ = FileManager.default.createFile(atPath: knotLog.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: knotLog)
-        knot.standardError = logHandle
-        knot.standardOutput = logHandle
-        try knot.run()
-        defer {
-            kill(knot.processIdentifier, SIGTERM)
-            knot.waitUntilExit()
-        }
-        func knotLogText() -> String { (try? String(contentsOf: knotLog, encoding: .utf8)) ?? "" }
-        func knotDig(_ name: String, _ type: String) throws -> Dig {
-            Dig(
-                text: try run(
-                    try tool("dig"), ["@127.0.0.1", "-p", "\(knotPort)", "+norec", "+time=2", "+tries=1", name, type]
-                ).out)
-        }
-        func serial(_ d: Dig) -> String? { d.answer.first?.split(separator: " ").dropFirst(6).first.map(String.init) }
+        // Throws, and so fails, when knotd is not installed (`make test` installs the Debian package knot).
+        let knot = try KnotSecondary(primary: s.port, in: s.dir, port: knotPort)
+        defer { knot.stop() }
+        func knotLogText() -> String { knot.logText }
+        func knotDig(_ name: String, _ type: String) throws -> Dig { try knot.dig(name, type) }
 
         // The secondary bootstraps by AXFR (TSIG on) and serves our serial.
-        let ours = try #require(serial(try s.dig("example.com", "SOA")))
-        var synced = false
-        for _ in 0..<100 {
-            if serial(try knotDig("example.com", "SOA")) == ours {
-                synced = true
-                break
-            }
-            usleep(100_000)
-        }
+        let ours = try #require(try s.dig("example.com", "SOA").soaSerial)
+        let synced = try knot.wait(10) { try knot.serial() == ours } != nil
         #expect(synced, "Knot never served serial \(ours); its log:\n\(knotLogText())\nours:\n\(s.log)")
         guard synced else { return }
 

@@ -205,7 +205,8 @@ func residentKiB(_ pid: Int32) -> Int {
             kill(s.process.processIdentifier, SIGKILL)
             s.process.waitUntilExit()
             s.stop()
-            for name in ["health.json", "serials.json"] {
+            // The IXFR journal is written with every serial too (docs/transfer.md).
+            for name in ["health.json", "serials.json", "journal/example.com.journal"] {
                 let data = try Data(contentsOf: dir.appendingPathComponent("state/\(name)"))
                 #expect((try? JSONSerialization.jsonObject(with: data)) != nil, "round \(round): \(name) is torn")
             }
@@ -213,7 +214,7 @@ func residentKiB(_ pid: Int32) -> Int {
                 atPath: dir.appendingPathComponent("state").path)
             #expect(
                 leftovers.filter { !$0.contains(".tmp-") }.sorted()
-                    == ["control.token", "health.json", "serials.json"].filter { leftovers.contains($0) })
+                    == ["control.token", "health.json", "journal", "serials.json"].filter { leftovers.contains($0) })
             usleep(300_000)  // let the writer thread notice the server is gone
         }
     }

@@ -201,6 +201,50 @@ let localhost = IPAddress("127.0.0.1")
         #expect(udp.map(\.soaSerial) == [serial])
     }
 
+    /// RFC 1995 from the journal: after a line goes down and comes back, a secondary at any served serial gets
+    /// the condensed difference — over TCP, and over UDP when it fits — and one at a serial the journal never
+    /// saw gets the whole zone.
+    @Test func ixfrSendsTheJournalsCondensedDifference() throws {
+        let (server, dir) = try transferServer(transfer: "[127.0.0.1]", key: false)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let origin = try DomainName("example.com.")
+        let s0 = try #require(server.store.current().0.serial(origin))
+        server.setLinesUp(["unicom"])
+        let s1 = try #require(server.store.current().0.serial(origin))
+        server.setLinesUp(["unicom", "cnc"])
+        server.setLinesUp(["cnc"])
+        let s3 = try #require(server.store.current().0.serial(origin))
+        #expect(s1 == s0 &+ 1 && s3 == s0 &+ 3)
+        func answers(_ from: UInt32, _ t: Transport) throws -> [ResourceRecord] {
+            try server.transfer.respond(
+                query("example.com.", .ixfr, authoritySOA: from), client: localhost, transport: t
+            )
+            .flatMap { try Message(bytes: $0).answers }
+        }
+        // s0 → s3 condensed. The pool's TTL is shorter while a line is down (docs/health.md), so cnc's record
+        // changed too: both 60 s records went, cnc's came back with 30 s. Step 2 (cnc back at 60 s) cancelled
+        // step 1's removal of it, and step 3 removed it again.
+        let condensed = try answers(s0, .tcp)
+        let text = condensed.map { "\($0)" }
+        #expect(condensed.map(\.type) == [.soa, .soa, .a, .a, .soa, .a, .soa], "\(text)")
+        #expect(condensed.map(\.soaSerial) == [s3, s0, nil, nil, s3, nil, s3])
+        #expect(Set(condensed[2...3].map(\.rdata)) == [[192, 0, 2, 10], [198, 51, 100, 10]])
+        #expect(condensed[2...3].allSatisfy { $0.ttl == 60 } && condensed[5].ttl == 30, "\(text)")
+        #expect(condensed[5].rdata == [198, 51, 100, 10])
+        // s2 → s3: one step, as it was recorded.
+        let s2 = s0 &+ 2
+        let last = try answers(s2, .tcp)
+        #expect(last.map(\.soaSerial) == [s3, s2, nil, nil, s3, nil, s3], "\(last.map { "\($0)" })")
+        // Over UDP it fits: the same answer in one datagram.
+        #expect(try answers(s0, .udp) == condensed)
+        // A serial the journal never saw: the whole zone, as AXFR sends it.
+        let axfr = try server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+            .flatMap { try Message(bytes: $0).answers }
+        #expect(try answers(s0 &- 5, .tcp) == axfr)
+        let kinds = server.transfer.transfersSent.map(\.kind)
+        #expect(kinds.contains("ixfr") && kinds.contains("ixfr-axfr"))
+    }
+
     @Test func aSignedOrdinaryQueryGetsItsCompiledAnswerSigned() throws {
         let (server, dir) = try transferServer()
         defer { try? FileManager.default.removeItem(at: dir) }
