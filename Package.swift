@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libldns, found through pkg-config; only the Zones target imports it.
@@ -44,6 +45,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
+        // DNSSEC: keys, RRSIG signing and the NSEC chain, with swift-crypto (P-256, Ed25519, SHA-2).
+        .target(
+            name: "DNSSEC", dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .target(name: "Routing", dependencies: ["Uplinks"], swiftSettings: strict),
         .target(
             name: "Health",
@@ -53,7 +58,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "DNSWire", "Zones", "Uplinks", "Health", "Routing", "Responder", "CUplinkSys",
+                "DNSWire", "Zones", "Uplinks", "Health", "Routing", "Responder", "CUplinkSys", "DNSSEC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -81,6 +86,8 @@ let package = Package(
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "CLDNS"], swiftSettings: strict),
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
+        .testTarget(
+            name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Uplinks"], swiftSettings: strict),
         .testTarget(
             name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],

@@ -23,6 +23,8 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let txt = RRType(16)
     public static let rp = RRType(17)
     public static let afsdb = RRType(18)
+    public static let rt = RRType(21)
+    public static let px = RRType(26)
     public static let aaaa = RRType(28)
     public static let loc = RRType(29)
     public static let srv = RRType(33)
@@ -36,6 +38,8 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
     public static let dnskey = RRType(48)
     public static let nsec3 = RRType(50)
     public static let nsec3param = RRType(51)
+    public static let cds = RRType(59)
+    public static let cdnskey = RRType(60)
     public static let svcb = RRType(64)
     public static let https = RRType(65)
     public static let spf = RRType(99)
@@ -49,8 +53,10 @@ public struct RRType: RawRepresentable, Hashable, Sendable, Comparable, CustomSt
 
     private static let names: [UInt16: String] = [
         1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 12: "PTR", 13: "HINFO", 14: "MINFO",
-        15: "MX", 16: "TXT", 17: "RP", 18: "AFSDB", 28: "AAAA", 29: "LOC", 33: "SRV", 35: "NAPTR", 36: "KX",
+        15: "MX", 16: "TXT", 17: "RP", 18: "AFSDB", 21: "RT", 26: "PX", 28: "AAAA", 29: "LOC", 33: "SRV", 35: "NAPTR",
+        36: "KX",
         39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3", 51: "NSEC3PARAM",
+        59: "CDS", 60: "CDNSKEY",
         64: "SVCB", 65: "HTTPS", 99: "SPF", 250: "TSIG", 251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA",
         255: "ANY", 257: "CAA",
     ]

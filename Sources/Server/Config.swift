@@ -1,5 +1,6 @@
 // Config: the server's YAML configuration (`server:` and `zones:`), loaded with file and line for every error.
 
+import DNSSEC
 import DNSWire
 import Foundation
 import Health
@@ -67,6 +68,8 @@ public struct Config: Sendable {
         public var serialPolicy: SerialPolicy = .increment
         /// How much change history IXFR answers from (`zones[].journal`).
         public var journal = JournalLimits()
+        /// DNSSEC signing (`zones[].dnssec`); nil: the zone is not signed.
+        public var dnssec: DNSSECSettings?
     }
 
     /// The TSIG keys (`keys:`), by name.
@@ -242,7 +245,7 @@ public struct Config: Sendable {
             for item in r.sequence(zones, what: "zones") {
                 let z = r.mapping(
                     item, what: "a zones entry",
-                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy", "journal"])
+                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy", "journal", "dnssec"])
                 guard let originText = r.string(z["origin"], what: "zones[].origin") else {
                     r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
                     continue
@@ -270,6 +273,7 @@ public struct Config: Sendable {
                         r.fail(v, "serial-policy '\(text)' is not increment, unixtime or dateserial")
                     }
                 }
+                if let v = z["dnssec"] { entry.dnssec = Config.readDNSSEC(v, base: base, &r) }
                 if let v = z["journal"] {
                     // `false`: no journal; a mapping: its bounds (docs/transfer.md).
                     if case .scalar = v {
@@ -594,11 +598,73 @@ extension Config {
 
 }
 
+/// How a zone is signed (`zones[].dnssec`, docs/dnssec.md).
+public struct DNSSECSettings: Sendable, Equatable {
+    /// The algorithm of keys generated here (13, ECDSAP256SHA256, by default; 15, ED25519).
+    public var algorithm: SigningAlgorithm = .ecdsaP256SHA256
+    /// Signature validity, refresh margin and inception back-dating.
+    public var policy = ZoneSigner.Policy()
+    /// Where the keys are (BIND's `K<zone>+<alg>+<tag>` files); nil: `<state-dir>/keys`, generated there at first
+    /// start.
+    public var keyDirectory: String?
+    public init() {}
+}
+
+extension Config {
+    /// Reads `zones[].dnssec`: `true`/`false`, or a mapping of algorithm, signature-validity, refresh and
+    /// key-directory.
+    static func readDNSSEC(_ v: Node, base: URL, _ r: inout YAMLReader) -> DNSSECSettings? {
+        if case .scalar = v { return r.bool(v, what: "zones[].dnssec") == true ? DNSSECSettings() : nil }
+        let m = r.mapping(
+            v, what: "zones[].dnssec", known: ["algorithm", "signature-validity", "refresh", "key-directory"])
+        var out = DNSSECSettings()
+        if let a = m["algorithm"], let text = r.string(a, what: "zones[].dnssec.algorithm") {
+            if let alg = SigningAlgorithm(text) {
+                out.algorithm = alg
+            } else {
+                r.fail(a, "algorithm '\(text)' is not ECDSAP256SHA256 (13) or ED25519 (15)")
+            }
+        }
+        func seconds(_ key: String) -> UInt32? {
+            guard let n = m[key], let text = r.string(n, what: "zones[].dnssec.\(key)") else { return nil }
+            guard let s = ControlServer.duration(text), s >= 3600 else {
+                r.fail(n, "\(key) is a duration of at least an hour, e.g. 14d, 36h or 86400")
+                return nil
+            }
+            return UInt32(s)
+        }
+        if let s = seconds("signature-validity") { out.policy.validity = s }
+        if let s = seconds("refresh") { out.policy.refresh = s }
+        if out.policy.refresh >= out.policy.validity {
+            r.fail(v, "zones[].dnssec.refresh must be shorter than signature-validity (defaults 7d and 14d)")
+        }
+        if let d = m["key-directory"], let p = r.string(d, what: "zones[].dnssec.key-directory") {
+            out.keyDirectory = p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardizedFileURL.path
+        }
+        return out
+    }
+}
+
 extension Config {
     /// The TCP connection limits (`server.tcp`).
     public var tcpLimits: TCPConnections.Limits {
         TCPConnections.Limits(
             total: tcpMaxConnections, perClient: tcpMaxPerClient, idle: tcpIdleTimeout, message: tcpMessageTimeout)
+    }
+
+    /// The types each pool in the zone at `origin` answers with: A where its lines have IPv4 addresses, AAAA
+    /// where IPv6 (what the NSEC chain lists at its name, whatever the lines' state).
+    public func poolTypes(in origin: DomainName) -> [DomainName: Set<RRType>] {
+        var out: [DomainName: Set<RRType>] = [:]
+        for pool in uplinks.pools where pool.name.isSubdomain(of: origin) {
+            var types: Set<RRType> = []
+            for m in pool.members {
+                let addresses = m.addresses ?? uplinks.links.first { $0.name == m.link }?.publicAddresses ?? []
+                for a in addresses { types.insert(a.isIPv6 ? .aaaa : .a) }
+            }
+            out[pool.name] = types
+        }
+        return out
     }
 
     /// Each zone's journal bounds, by origin.

@@ -17,7 +17,8 @@ extension DNSServer {
     /// reload replaces them, to diff against): the serials, the zones whose serial moved, and what could not be saved.
     static func decideSerials(
         zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], config: Config, serials: SerialKeeper,
-        journal: Journal, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])? = nil, logger: Logger
+        journal: Journal, signing: ZoneSigning, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])? = nil,
+        logger: Logger
     ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?) {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
@@ -26,7 +27,28 @@ extension DNSServer {
         let limits = config.journalLimits
         for (origin, zone) in zones.zones {
             let sets = ZoneContent.poolSets(plans, in: origin)
-            let file = fingerprints[origin] ?? zone.contentFingerprint
+            var file = fingerprints[origin] ?? zone.contentFingerprint
+            var content = zone
+            var before = (zone: previous?.zones.zones[origin], file: previous?.fingerprints[origin])
+            var signed: ZoneSigning.Signed?
+            let settings = config.zones.first { $0.origin == origin }?.dnssec
+            if let settings {
+                // DNSSEC: the file content's signatures are made once per load and signature window; the serial
+                // moves with them (a refresh is a new version for the secondaries).
+                do {
+                    let s = try signing.prepare(
+                        origin: origin, zone: zone, file: file, poolTypes: config.poolTypes(in: origin),
+                        settings: settings, stateDirectory: config.stateDirectory)
+                    signed = s
+                    (content, file) = (s.zone, s.fingerprint)
+                    let old = signing.previousSigned(origin)
+                    before = (old?.zone, old?.fingerprint)
+                } catch {
+                    let problem = "cannot sign \(origin): \(error)"
+                    logger.error("\(problem)")
+                    problems.append(problem)
+                }
+            }
             let fingerprint = ZoneContent.fingerprint(file: file, origin: origin, pools: sets)
             let (serial, changed) = serials.serial(
                 for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
@@ -36,10 +58,19 @@ extension DNSServer {
                 moved.append(origin)
                 logger.info("zone \(origin) serial \(serial)")
             }
+            let soa = zone.withSerial(serial).soa
+            var extras = sets.flatMap(\.records)
+            if let signed, let settings {
+                do {
+                    extras += try signing.dynamicSignatures(
+                        origin: origin, signed: signed, soa: soa, pools: sets, settings: settings)
+                } catch {
+                    problems.append("cannot sign \(origin)'s SOA and pools: \(error)")
+                }
+            }
             if let problem = journal.record(
-                origin, soa: zone.withSerial(serial).soa, zone: zone, file: file, pools: sets.flatMap(\.records),
-                previous: previous?.zones.zones[origin], previousFile: previous?.fingerprints[origin],
-                limits: limits[origin] ?? JournalLimits())
+                origin, soa: soa, zone: content, file: file, pools: extras, previous: before.zone,
+                previousFile: before.file, limits: limits[origin] ?? JournalLimits())
             {
                 logger.error("\(problem)")
                 problems.append(problem)
@@ -60,13 +91,13 @@ extension DNSServer {
     /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
     static func compile(
         config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
-        journal: Journal, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?, counters: AnswerCounters,
-        logger: Logger
+        journal: Journal, signing: ZoneSigning, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?,
+        counters: AnswerCounters, logger: Logger
     ) -> (Snapshot, [DomainName], String?) {
         let plans = config.plans(up: up)
         let (served, moved, problem) = decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
-            journal: journal, previous: previous, logger: logger)
+            journal: journal, signing: signing, previous: previous, logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
         return (snapshot, moved, problem)
@@ -124,7 +155,7 @@ extension DNSServer {
         let plans = config.plans(up: up)
         let (served, moved, problem) = DNSServer.decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
-            journal: journal, logger: logger)
+            journal: journal, signing: signing, logger: logger)
         state.withLock { $0.saveProblem = problem }
         let current = store.current().0
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay

@@ -94,7 +94,7 @@ extension DNSServer {
             let previous = state.withLock { ($0.zones, $0.fingerprints) }
             let (snapshot, moved, problem) = DNSServer.compile(
                 config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials, journal: journal,
-                previous: previous, counters: counters, logger: logger)
+                signing: signing, previous: previous, counters: counters, logger: logger)
             // The transfer policies before the new zones serve, so that they are never served under the old ones.
             transfer.configure(applied)
             store.replace(snapshot)

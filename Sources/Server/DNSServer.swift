@@ -56,6 +56,8 @@ public final class DNSServer: Sendable {
     public let serials: SerialKeeper
     /// Each zone's change history, which IXFR answers from.
     public let journal: Journal
+    /// DNSSEC: the signed zones' keys and signatures.
+    public let signing = ZoneSigning()
     /// Signed queries and zone transfers.
     public let transfer: ZoneTransfer
     /// NOTIFY to secondaries.
@@ -100,7 +102,7 @@ public final class DNSServer: Sendable {
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
         ) { up in box.server?.setLinesUp(up, wait: false) }
         self.store = SnapshotStore(snapshot)
-        self.transfer = ZoneTransfer(store: store, journal: journal, logger: logger)
+        self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
         transfer.configure(config)
         box.set(self)
         func seconds(_ d: Duration) -> String {

@@ -58,6 +58,7 @@ public final class ZoneTransfer: Sendable {
     private let settings = Mutex(Settings())
     private let store: SnapshotStore
     private let journal: Journal?
+    private let signing: ZoneSigning?
     private let logger: Logger
     /// Transfers answered (zones), refused, and TSIG failures, for metrics.
     private let counts = Mutex<[String: Int]>([:])
@@ -71,9 +72,10 @@ public final class ZoneTransfer: Sendable {
     }
 
     /// Makes the service over `store`; IXFR answers from `journal` (nil: AXFR-style).
-    public init(store: SnapshotStore, journal: Journal? = nil, logger: Logger) {
+    public init(store: SnapshotStore, journal: Journal? = nil, signing: ZoneSigning? = nil, logger: Logger) {
         self.store = store
         self.journal = journal
+        self.signing = signing
         self.logger = logger
     }
 
@@ -236,8 +238,12 @@ public final class ZoneTransfer: Sendable {
             kind = "ixfr-current"
         }
         if messages.isEmpty {
-            // AXFR, or IXFR from a serial the journal does not reach (RFC 1995 §4: the whole zone, AXFR-style).
-            let records = ZoneContent.axfrRecords(zone)
+            // AXFR, or IXFR from a serial the journal does not reach (RFC 1995 §4: the whole zone, AXFR-style);
+            // a signed zone with its DNSKEY, NSEC chain and signatures.
+            var records = ZoneContent.axfrRecords(zone)
+            if let added = signing?.transferAdditions(zone.origin, serial: serial) {
+                records.insert(contentsOf: added, at: records.count - 1)
+            }
             what = "\(records.count) records"
             messages = TransferMessages.build(
                 id: message.header.id, question: question, records: records, opt: opt)

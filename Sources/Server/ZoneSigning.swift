@@ -1,0 +1,126 @@
+// ZoneSigning: the server's side of DNSSEC — each signed zone's keys (found or generated), what signing adds to its
+// file content (made once per load and signature window, off the serving threads), and the few signatures that
+// change with health and serial (the pools' RRsets, the SOA), made per build from a cache.
+
+import DNSSEC
+import DNSWire
+import Foundation
+import Responder
+import Synchronization
+import Zones
+
+public final class ZoneSigning: Sendable {
+    /// A zone's signed file content.
+    struct Signed: Sendable {
+        var keys: [SigningKey]
+        /// The fingerprint of the unsigned file content it was made from, and the signature window.
+        var file: UInt64
+        var window: Validity
+        /// DNSKEY, CDS, CDNSKEY, the NSEC chain, and the RRSIG of every file RRset but the SOA.
+        var additions: [ResourceRecord]
+        /// The file content with the additions: what the journal diffs a reload against.
+        var zone: Zone
+        var fingerprint: UInt64
+    }
+
+    private let zones = Mutex<[DomainName: Signed]>([:])
+    /// The zone content signed before the current one (a reload's or a refresh's), for the journal.
+    private let previous = Mutex<[DomainName: Signed]>([:])
+    /// The per-build signatures (SOA, pools) by zone and served serial: the newest few, for transfers.
+    private let dynamic = Mutex<[DomainName: [(serial: UInt32, records: [ResourceRecord])]]>([:])
+    private let signers = Mutex<[DomainName: ZoneSigner]>([:])
+    /// The clock (seconds since 1970; tests set it).
+    let now: @Sendable () -> UInt32
+
+    public init(now: @escaping @Sendable () -> UInt32 = { UInt32(Date().timeIntervalSince1970) }) {
+        self.now = now
+    }
+
+    /// Where `entry`'s keys live.
+    static func keyDirectory(_ settings: DNSSECSettings, stateDirectory: String) -> String {
+        settings.keyDirectory ?? (stateDirectory as NSString).appendingPathComponent("keys")
+    }
+
+    /// The keys of the zone: those in its key directory, or a combined signing key generated there now (the first
+    /// start of a signed zone).
+    static func keys(
+        origin: DomainName, settings: DNSSECSettings, stateDirectory: String
+    ) throws -> (keys: [SigningKey], generated: Bool) {
+        let dir = keyDirectory(settings, stateDirectory: stateDirectory)
+        let found = try SigningKey.all(in: dir, zone: origin)
+        if !found.isEmpty { return (found, false) }
+        let key = SigningKey.generate(zone: origin, algorithm: settings.algorithm)
+        try key.write(to: dir)
+        return ([key], true)
+    }
+
+    private func signer(_ origin: DomainName, _ settings: DNSSECSettings) -> ZoneSigner {
+        signers.withLock { all in
+            if let s = all[origin], s.policy == settings.policy { return s }
+            let s = ZoneSigner(policy: settings.policy)
+            all[origin] = s
+            return s
+        }
+    }
+
+    /// The signed file content of `zone` (fingerprint `file`) whose pools answer `poolTypes` at their names: made
+    /// when the content, the keys or the signature window changed, else the one made before.
+    func prepare(
+        origin: DomainName, zone: Zone, file: UInt64, poolTypes: [DomainName: Set<RRType>],
+        settings: DNSSECSettings, stateDirectory: String
+    ) throws -> Signed {
+        let signer = signer(origin, settings)
+        let window = signer.validity(at: now())
+        if let s = zones.withLock({ $0[origin] }), s.file == file, s.window == window { return s }
+        let (keys, _) = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
+        let additions = try signer.additions(
+            origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
+            unsignedNames: Set(poolTypes.keys), now: now())
+        let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + additions)
+        let signed = Signed(
+            keys: keys, file: file, window: window, additions: additions, zone: signedZone,
+            fingerprint: signedZone.contentFingerprint)
+        zones.withLock { all in
+            if let old = all[origin] { previous.withLock { $0[origin] = old } }
+            all[origin] = signed
+        }
+        signer.forget(before: now())
+        return signed
+    }
+
+    /// The signed content served before the current one, for the journal's diff.
+    func previousSigned(_ origin: DomainName) -> Signed? { previous.withLock { $0[origin] } }
+
+    /// The signatures that change per build: the SOA with the served serial and the pools' RRsets as transfers
+    /// carry them. Kept by serial for the transfers of that version.
+    func dynamicSignatures(
+        origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], settings: DNSSECSettings
+    ) throws -> [ResourceRecord] {
+        let signer = signer(origin, settings)
+        let zsks = signed.keys.filter { !$0.isKSK }.isEmpty ? signed.keys : signed.keys.filter { !$0.isKSK }
+        var out: [ResourceRecord] = []
+        for set in [RRset(name: soa.name, type: .soa, ttl: soa.ttl, rdatas: [soa.rdata])] + pools
+        where !set.rdatas.isEmpty {
+            for k in zsks { out.append(try signer.signature(set.records, key: k, validity: signed.window)) }
+        }
+        let serial = soa.soaSerial ?? 0
+        dynamic.withLock { all in
+            var list = all[origin, default: []].filter { $0.serial != serial }
+            list.append((serial, out))
+            all[origin] = Array(list.suffix(8))
+        }
+        return out
+    }
+
+    /// Everything DNSSEC adds to a transfer of `origin` at `serial`: the file content's additions and that
+    /// version's per-build signatures. Nil when the zone is not signed or that version is not known.
+    public func transferAdditions(_ origin: DomainName, serial: UInt32) -> [ResourceRecord]? {
+        guard let signed = zones.withLock({ $0[origin] }),
+            let extra = dynamic.withLock({ $0[origin]?.last(where: { $0.serial == serial })?.records })
+        else { return nil }
+        return signed.additions + extra
+    }
+
+    /// The keys in use for `origin` (nil: not signed, or not yet).
+    public func keys(_ origin: DomainName) -> [SigningKey]? { zones.withLock { $0[origin]?.keys } }
+}

@@ -1,0 +1,156 @@
+// DNSSECTests: keys, DS, RRSIGs and the NSEC chain, checked against BIND's own tools — dnssec-keygen's files read
+// back with the same key tag, dnssec-dsfromkey's DS, and dnssec-verify accepting a zone this module signed.
+
+import DNSSEC
+import DNSWire
+import Foundation
+import TestSupport
+import Testing
+import Zones
+
+/// Runs a tool; its status and output.
+func tool(_ path: String, _ args: [String], in dir: URL? = nil) throws -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let dir { p.currentDirectoryURL = dir }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+let bindTools =
+    FileManager.default.isExecutableFile(atPath: "/usr/bin/dnssec-keygen")
+    && FileManager.default.isExecutableFile(atPath: "/usr/bin/dnssec-verify")
+
+func scratch() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dnssec-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite struct DNSSECTests {
+    let origin = try! DomainName("example.com.")
+
+    @Test(arguments: SigningAlgorithm.allCases)
+    func keysRoundTripThroughTheirFilesAndSign(_ algorithm: SigningAlgorithm) throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let key = SigningKey.generate(zone: origin, algorithm: algorithm)
+        try key.write(to: dir.path)
+        let attributes = try FileManager.default.attributesOfItem(
+            atPath: dir.appendingPathComponent(key.fileStem + ".private").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let back = try SigningKey.read(stem: dir.appendingPathComponent(key.fileStem).path)
+        #expect(back.dnskeyRDATA == key.dnskeyRDATA && back.keyTag == key.keyTag && back.isKSK)
+        #expect(key.publicKey.count == (algorithm == .ecdsaP256SHA256 ? 64 : 32))
+        let rrset = [
+            ResourceRecord(name: try DomainName("WWW.example.com."), type: .a, ttl: 60, rdata: [192, 0, 2, 1]),
+            ResourceRecord(name: try DomainName("www.example.com."), type: .a, ttl: 60, rdata: [192, 0, 2, 2]),
+        ]
+        let window = Validity(inception: 1_800_000_000, expiration: 1_801_000_000)
+        let sig = try Signer.sign(rrset, key: back, validity: window)
+        #expect(sig.type == .rrsig && sig.rdata[2] == algorithm.rawValue && sig.rdata[3] == 3)
+        #expect(Signer.verify(sig, over: rrset.reversed(), key: key))
+        var changed = rrset
+        changed[1].rdata = [192, 0, 2, 3]
+        #expect(!Signer.verify(sig, over: changed, key: key))
+    }
+
+    @Test(
+        .enabled(if: bindTools, "needs BIND's dnssec-keygen and dnssec-dsfromkey (bind9-utils; make test installs it)"),
+        arguments: SigningAlgorithm.allCases)
+    func dnssecKeygenFilesReadWithTheirTagAndDS(_ algorithm: SigningAlgorithm) throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let made = try tool(
+            "/usr/bin/dnssec-keygen", ["-q", "-a", algorithm.description, "-f", "KSK", "-K", dir.path, "example.com"])
+        #expect(made.status == 0, "\(made.out)")
+        let stem = made.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let key = try SigningKey.read(stem: dir.appendingPathComponent(stem).path)
+        #expect(stem.hasSuffix(String(format: "+%05d", key.keyTag)), "\(stem) vs \(key.keyTag)")
+        #expect(key.fileStem == stem)
+        let ds = try tool("/usr/bin/dnssec-dsfromkey", ["-2", dir.appendingPathComponent(stem + ".key").path])
+        #expect(ds.out.contains(key.dsPresentation), "\(ds.out) vs \(key.dsPresentation)")
+    }
+
+    @Test func nsecChainSkipsGlueAndEmptyNonTerminalsAndListsTheDelegationsTypes() throws {
+        let nodes: [(name: DomainName, types: Set<RRType>)] = [
+            (try DomainName("example.com."), [.soa, .ns, .mx]),
+            (try DomainName("a.example.com."), [.a]),
+            (try DomainName("b.example.com."), []),  // an empty non-terminal
+            (try DomainName("x.b.example.com."), [.txt]),
+            (try DomainName("sub.example.com."), [.ns, .ds, .a]),
+            (try DomainName("ns.sub.example.com."), [.a]),  // glue
+        ]
+        let chain = NSECChain.records(origin: origin, nodes: nodes, ttl: 300)
+        #expect(
+            chain.map(\.name.description) == ["example.com.", "a.example.com.", "x.b.example.com.", "sub.example.com."])
+        // Each points to the next, the last back to the apex.
+        #expect(chain[0].rdata.starts(with: try DomainName("a.example.com.").wire))
+        #expect(chain[3].rdata.starts(with: origin.wire))
+        // sub: NS, DS, RRSIG, NSEC — not the A that sits at the cut.
+        let bitmap = Array(chain[3].rdata.dropFirst(origin.wire.count))
+        #expect(bitmap == NSECChain.bitmap([.ns, .ds, .rrsig, .nsec]))
+        // RFC 4034 §4.3's example: A MX RRSIG NSEC TYPE1234.
+        let window0: [UInt8] = [0x00, 0x06, 0x40, 0x01, 0x00, 0x00, 0x00, 0x03]
+        let window4: [UInt8] = [0x04, 0x1b] + [UInt8](repeating: 0, count: 26) + [0x20]
+        #expect(NSECChain.bitmap([.a, .mx, .rrsig, .nsec, RRType(1234)]) == window0 + window4)
+    }
+
+    @Test func signaturesAreCachedByContentAndWindow() throws {
+        let signer = ZoneSigner()
+        let key = SigningKey.generate(zone: origin, algorithm: .ecdsaP256SHA256)
+        let rrset = [
+            ResourceRecord(name: try DomainName("www.example.com."), type: .a, ttl: 60, rdata: [192, 0, 2, 1])
+        ]
+        let now: UInt32 = 1_800_000_000
+        let a = try signer.signature(rrset, key: key, validity: signer.validity(at: now))
+        let b = try signer.signature(rrset, key: key, validity: signer.validity(at: now + 3600))
+        #expect(a == b && signer.signaturesMade == 1)
+        // The next window (a refresh) signs anew; the window's signatures outlive the refresh margin.
+        let later = signer.validity(at: now + signer.policy.refresh)
+        _ = try signer.signature(rrset, key: key, validity: later)
+        #expect(signer.signaturesMade == 2)
+        let w = signer.validity(at: now)
+        #expect(w.inception < now && w.expiration >= now + signer.policy.validity - signer.policy.refresh)
+    }
+
+    /// The whole zone, as a secondary would receive it: dnssec-verify (BIND) checks every signature and the chain.
+    @Test(
+        .enabled(if: bindTools, "needs BIND's dnssec-verify (bind9-utils; make test installs it)"),
+        arguments: SigningAlgorithm.allCases)
+    func aSignedZoneVerifiesWithDnssecVerify(_ algorithm: SigningAlgorithm) throws {
+        let zone = try loadZone(
+            exampleZone + """
+
+                deep.b  IN TXT "below an empty non-terminal"
+                Mixed   IN A 192.0.2.88
+                """)
+        let key = SigningKey.generate(zone: origin, algorithm: algorithm)
+        let signer = ZoneSigner()
+        let records = zone.records
+        // A pool's name (not in the file) joins the chain; its A RRset is signed by the caller, as here.
+        let pool = try DomainName("pool.example.com.")
+        let poolSet = [ResourceRecord(name: pool, type: .a, ttl: 60, rdata: [198, 51, 100, 10])]
+        let now = UInt32(Date().timeIntervalSince1970)
+        let added = try signer.additions(
+            origin: origin, records: records, keys: [key], extraNames: [pool: [.a]], unsignedNames: [pool], now: now)
+        let poolSig = try signer.signature(poolSet, key: key, validity: signer.validity(at: now))
+        #expect(Signer.verify(poolSig, over: poolSet, key: key))
+        let text = (records + poolSet + added + [poolSig]).map { ZoneText.line($0) }.joined(separator: "\n") + "\n"
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("example.com.signed")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        // -z: the one key is a combined signing key (flag 257), which signs the zone as well as the DNSKEY RRset.
+        let verify = try tool("/usr/bin/dnssec-verify", ["-z", "-o", "example.com.", file.path])
+        #expect(verify.status == 0, "\(verify.out)\n\(text)")
+        #expect(verify.out.contains("Zone fully signed"), "\(verify.out)")
+        #expect(added.contains { $0.type == .cds } && added.contains { $0.type == .cdnskey })
+    }
+}
