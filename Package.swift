@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "uplinkdns",
             dependencies: [
-                "Server", "Uplinks", "Routing", "Zones", "DNSWire",
+                "Server", "Uplinks", "Routing", "Zones", "DNSWire", "DNSSEC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

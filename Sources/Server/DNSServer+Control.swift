@@ -48,11 +48,13 @@ extension DNSServer {
                 self.reload(then: done)
             },
             metrics: { [weak self] in self?.metricsText() ?? "" },
-            export: { [store] origin in
+            export: { [store, signing] origin in
                 guard let name = try? DomainName(origin.hasSuffix(".") ? origin : origin + "."),
                     let zone = store.current().0.transferZone(name)
                 else { return nil }
-                return ZoneExport.text(zone, addresses: "current (from the running server)")
+                // A signed zone as its transfers carry it: with its DNSKEY, NSEC chain and signatures.
+                let signed = signing.transferAdditions(zone.origin, serial: zone.fileSerial) ?? []
+                return ZoneExport.text(zone, addresses: "current (from the running server)", dnssec: signed)
             },
             zones: { [store] in
                 let snapshot = store.current().0

@@ -1,6 +1,7 @@
 // ZoneExport: the zone as plain, standard DNS for a registrar or another server — pools materialised as A/AAAA
 // records — and the registrar's view of it (name servers, glue, DS).
 
+import DNSSEC
 import DNSWire
 import Foundation
 import Responder
@@ -65,14 +66,34 @@ public enum ZoneExport {
         return out
     }
 
-    /// The zone as master-file text with a header saying what it is.
-    public static func text(_ zone: Zone, addresses: String) -> String {
-        ZoneText.render(
-            zone,
-            header: [
-                "\(zone.origin) exported by UplinkDNS \(Config.softwareVersion): serial \(zone.fileSerial)",
-                "pools as A/AAAA records: \(addresses)",
-            ])
+    /// The zone as master-file text with a header saying what it is; `dnssec`: what signing adds (DNSKEY, NSEC,
+    /// RRSIG…), printed after the zone's own records.
+    public static func text(_ zone: Zone, addresses: String, dnssec: [ResourceRecord] = []) -> String {
+        var header = [
+            "\(zone.origin) exported by UplinkDNS \(Config.softwareVersion): serial \(zone.fileSerial)",
+            "pools as A/AAAA records: \(addresses)",
+        ]
+        if !dnssec.isEmpty { header.append("signed (DNSSEC): \(dnssec.filter { $0.type == .rrsig }.count) signatures") }
+        let text = ZoneText.render(zone, header: header)
+        return dnssec.isEmpty ? text : text + dnssec.map { ZoneText.line($0) + "\n" }.joined()
+    }
+
+    /// The keys of `origin` if it is signed: those in its key directory (none before the server's first start
+    /// generated them). Nil when the zone is not signed.
+    public static func keys(_ origin: DomainName, config: Config) throws -> [SigningKey]? {
+        guard let settings = config.zones.first(where: { $0.origin == origin })?.dnssec else { return nil }
+        return try SigningKey.all(
+            in: ZoneSigning.keyDirectory(settings, stateDirectory: config.stateDirectory), zone: origin)
+    }
+
+    /// What signing adds to `zone` as exported without a server (`zone`), with the keys in its key directory:
+    /// nothing when the zone is not signed or has no keys yet.
+    public static func signatures(_ zone: Zone, config: Config) throws -> [ResourceRecord] {
+        guard let settings = config.zones.first(where: { $0.origin == zone.origin })?.dnssec,
+            let keys = try keys(zone.origin, config: config), !keys.isEmpty
+        else { return [] }
+        return try ZoneSigner(policy: settings.policy).additions(
+            origin: zone.origin, records: zone.records, keys: keys, now: UInt32(Date().timeIntervalSince1970))
     }
 
     /// What a registrar asks for.
@@ -88,7 +109,7 @@ public enum ZoneExport {
         }
         public var zone: String
         public var nameservers: [NameServer]
-        /// DS records for the parent (none until the zone is signed).
+        /// DS RDATA in presentation form for the parent (`12345 13 2 ABCD…`; none while the zone is not signed).
         public var ds: [String]
         /// Things an operator should fix before handing this over.
         public var warnings: [String]
@@ -96,7 +117,8 @@ public enum ZoneExport {
 
     /// The registrar's view of `zone`: its apex NS names with glue, checked against the lines (one name server per
     /// line is the expected set-up, so that losing a line does not lose the zone's only server).
-    public static func registrar(_ zone: Zone, uplinks: Uplinks) -> Registrar {
+    /// `ds`: the DS RDATA (presentation form) of the zone's KSKs, when it is signed.
+    public static func registrar(_ zone: Zone, uplinks: Uplinks, ds: [String] = []) -> Registrar {
         var servers: [Registrar.NameServer] = []
         var warnings: [String] = []
         let lineOf: (String) -> String = { address in
@@ -127,7 +149,7 @@ public enum ZoneExport {
                 "line \(link.name) carries no name server: while the others are down the zone is unreachable")
         }
         if targets.count < 2 { warnings.append("registries require at least two name servers (RFC 1034 §4.1)") }
-        return Registrar(zone: zone.origin.description, nameservers: servers, ds: [], warnings: warnings)
+        return Registrar(zone: zone.origin.description, nameservers: servers, ds: ds, warnings: warnings)
     }
 
     /// The registrar view as text.
@@ -143,7 +165,10 @@ public enum ZoneExport {
                 out += "\(ns.name)\(pad)  \(a)\(l.isEmpty ? "" : "  ; line \(l)")\n"
             }
         }
-        out += r.ds.isEmpty ? "; DS: none (the zone is not signed)\n" : r.ds.map { "\($0)\n" }.joined()
+        out +=
+            r.ds.isEmpty
+            ? "; DS: none (the zone is not signed)\n"
+            : "; DS for the parent zone (RFC 4509, SHA-256):\n" + r.ds.map { "\(r.zone) IN DS \($0)\n" }.joined()
         for w in r.warnings { out += "; warning: \(w)\n" }
         return out
     }

@@ -1,6 +1,7 @@
 // uplinkdns: the command line — serve, check, reload.
 
 import ArgumentParser
+import DNSSEC
 import DNSWire
 import Foundation
 import Logging
@@ -17,7 +18,7 @@ struct UplinkDNS: ParsableCommand {
         version: Config.softwareVersion,
         subcommands: [
             Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, RoutingCommand.self, Reload.self,
-            Export.self,
+            Export.self, Keys.self,
         ]
     )
 }
@@ -443,7 +444,17 @@ extension UplinkDNS {
                 }
             }
             if format == "registrar", let zoneValue {
-                let r = ZoneExport.registrar(zoneValue, uplinks: config.uplinks)
+                var ds: [String] = []
+                var extra: [String] = []
+                if let keys = try ZoneExport.keys(origin, config: config) {
+                    ds = keys.filter(\.isKSK).map(\.dsPresentation)
+                    if keys.isEmpty {
+                        extra.append(
+                            "the zone is to be signed but has no keys yet: the server makes them at its first start")
+                    }
+                }
+                var r = ZoneExport.registrar(zoneValue, uplinks: config.uplinks, ds: ds)
+                r.warnings += extra
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -457,7 +468,65 @@ extension UplinkDNS {
                 print(text, terminator: "")
             } else if let zoneValue {
                 let what = addresses == "all" ? "every line" : "every line up (no server answering)"
-                print(ZoneExport.text(zoneValue, addresses: what), terminator: "")
+                let signed = try ZoneExport.signatures(zoneValue, config: config)
+                print(ZoneExport.text(zoneValue, addresses: what, dnssec: signed), terminator: "")
+            }
+        }
+    }
+}
+
+extension UplinkDNS {
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a signed zone's DNSSEC keys with the DS records the parent zone needs.",
+            discussion: """
+                The keys are BIND key files (K<zone>+<alg>+<tag>.key/.private) in zones[].dnssec.key-directory, by
+                default <state-dir>/keys, where the server generates a combined signing key at its first start.
+                Files from dnssec-keygen or ldns-keygen placed there are used instead. docs/dnssec.md.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "The zone, e.g. example.com.")
+        var zone: String
+
+        @Flag(name: .long, help: "JSON instead of text.")
+        var json = false
+
+        func run() throws {
+            let config = try options.load()
+            guard let origin = try? DNSWire.DomainName(zone.hasSuffix(".") ? zone : zone + ".") else {
+                throw ValidationError("'\(zone)' is not a domain name")
+            }
+            let keys: [SigningKey]
+            do {
+                guard let found = try ZoneExport.keys(origin, config: config) else {
+                    throw failure("\(origin) is not signed: set zones[].dnssec in \(config.path)")
+                }
+                keys = found
+            } catch let e as KeyFileError {
+                throw failure("\(e)")
+            }
+            guard !keys.isEmpty else {
+                throw failure("\(origin) has no keys yet: the server generates them at its first start")
+            }
+            if json {
+                let list: [[String: Any]] = keys.map {
+                    [
+                        "tag": Int($0.keyTag), "algorithm": $0.algorithm.description, "flags": Int($0.flags),
+                        "role": $0.isKSK ? "ksk" : "zsk", "file": $0.fileStem, "ds": $0.isKSK ? $0.dsPresentation : "",
+                        "dnskey": "\($0.flags) 3 \($0.algorithm.rawValue) \(Data($0.publicKey).base64EncodedString())",
+                    ]
+                }
+                let data = try JSONSerialization.data(
+                    withJSONObject: ["zone": origin.description, "keys": list], options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            for k in keys {
+                let role = k.isKSK ? (keys.count == 1 ? "CSK (combined signing key)" : "KSK") : "ZSK"
+                print("; \(role) \(k.keyTag), \(k.algorithm) (\(k.algorithm.rawValue)), \(k.fileStem)")
+                if k.isKSK { print(k.dsText) }
             }
         }
     }

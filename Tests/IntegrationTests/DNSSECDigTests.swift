@@ -1,0 +1,106 @@
+// DNSSECDigTests: a signed zone as secondaries and registrars get it — the AXFR and the export verified by BIND's
+// dnssec-verify, the DS of `uplinkdns keys` and the registrar view matching dnssec-dsfromkey's, and a real Knot
+// secondary whose answers delv validates with that DS as the trust anchor, before and after a line is drained.
+
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct DNSSECDigTests {
+    /// The transfer config with `dnssec: true` on the zone.
+    static func config(notify: UInt16? = nil) -> String {
+        transferConfig(notify: notify).replacingOccurrences(
+            of: "    key: transfer.example.\n", with: "    key: transfer.example.\n    dnssec: true\n")
+    }
+
+    /// `text` written to a file and checked by dnssec-verify (-z: one combined signing key).
+    func verify(_ text: String, in dir: URL, _ name: String) throws -> (ok: Bool, out: String) {
+        let file = dir.appendingPathComponent(name)
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let r = try run(try tool("dnssec-verify"), ["-z", "-o", "example.com.", file.path])
+        return (r.status == 0 && (r.out + r.err).contains("Zone fully signed"), r.out + r.err)
+    }
+
+    @Test func theSignedZoneVerifiesAndItsDSMatchesBINDs() throws {
+        let s = try ServerProcess(files: ["uplinkdns.yaml": Self.config(), "example.com.zone": try exampleZoneFile])
+        defer { s.stop() }
+        // A combined signing key made at the first start, its private half readable by its owner alone.
+        let keyDir = s.dir.appendingPathComponent("state/keys")
+        let files = try FileManager.default.contentsOfDirectory(atPath: keyDir.path)
+        let privateFile = try #require(files.first { $0.hasSuffix(".private") })
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: keyDir.appendingPathComponent(privateFile).path)[
+                .posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let axfr = try run(
+            try tool("dig"), ["@127.0.0.1", "-p", "\(s.port)", "+onesoa", "example.com", "AXFR", "-y", tsigSpec])
+        // dig prints the transfer's TSIG records too (class ANY): not zone data.
+        let records = axfr.out.split(separator: "\n").filter { !$0.contains("\tTSIG\t") }.joined(separator: "\n")
+        let checked = try verify(records + "\n", in: s.dir, "axfr.txt")
+        #expect(checked.ok, "\(checked.out)")
+        // The export, through the running server, is the same signed zone.
+        let config = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        let export = try run(binaryPath, ["export", "example.com", "--config", config])
+        #expect(export.status == 0 && export.out.contains("RRSIG"), "\(export.err)")
+        #expect(try verify(export.out, in: s.dir, "export.txt").ok)
+        // `keys` and the registrar view give the DS that BIND computes from the key file.
+        let stem = String(privateFile.dropLast(".private".count))
+        let bind = try run(try tool("dnssec-dsfromkey"), ["-2", keyDir.appendingPathComponent(stem + ".key").path])
+        let dsRDATA = bind.out.split(separator: " ").suffix(4).joined(separator: " ")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(dsRDATA.count > 64, "\(bind.out)")
+        let keys = try run(binaryPath, ["keys", "example.com", "--config", config])
+        #expect(keys.status == 0 && keys.out.contains("example.com. IN DS \(dsRDATA)"), "\(keys.out)\(keys.err)")
+        let registrar = try run(
+            binaryPath, ["export", "example.com", "--config", config, "--format", "registrar", "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(registrar.out.utf8)) as? [String: Any]
+        #expect(json?["ds"] as? [String] == [dsRDATA], "\(registrar.out)")
+    }
+
+    @Test func aKnotSecondaryOfTheSignedZoneValidatesWithDelv() throws {
+        let knotPort = freePort()
+        let s = try ServerProcess(
+            files: ["uplinkdns.yaml": Self.config(notify: knotPort), "example.com.zone": try exampleZoneFile])
+        defer { s.stop() }
+        let knot = try KnotSecondary(primary: s.port, in: s.dir, port: knotPort)
+        defer { knot.stop() }
+        let ours = try #require(try s.dig("example.com", "SOA").soaSerial)
+        #expect(try knot.wait(10) { try knot.serial() == ours } != nil, "\(knot.logText)")
+        // The trust anchor: our DS, as a parent zone would publish it.
+        let keys = try run(
+            binaryPath, ["keys", "example.com", "--config", s.dir.appendingPathComponent("uplinkdns.yaml").path])
+        let ds = try #require(keys.out.split(separator: "\n").first { $0.contains(" IN DS ") })
+            .split(separator: " ").suffix(4).map(String.init)
+        let anchor = s.dir.appendingPathComponent("anchor.conf")
+        try "trust-anchors {\n  example.com. static-ds \(ds[0]) \(ds[1]) \(ds[2]) \"\(ds[3])\";\n};\n".write(
+            to: anchor, atomically: true, encoding: .utf8)
+        func delv(_ name: String, _ type: String) throws -> String {
+            let r = try run(
+                try tool("delv"),
+                ["@127.0.0.1", "-p", "\(knotPort)", "-a", anchor.path, "+root=example.com", name, type])
+            return r.out + r.err
+        }
+        for (name, type, what) in [
+            ("www.example.com", "A", "the pool"), ("example.com", "MX", "a static answer"),
+            ("www.example.com", "MX", "NODATA"), ("nx.www.example.com", "A", "NXDOMAIN"),
+        ] {
+            let out = try delv(name, type)
+            #expect(out.contains("fully validated"), "\(what): \(out)")
+        }
+        #expect(try delv("www.example.com", "A").contains("198.51.100.10"))
+        // Drain cnc: the secondary follows, and the new pool RRset validates too.
+        let (status, _) = try httpRequest(
+            port: s.controlPort, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer test-token"],
+            body: "{\"state\":\"drain\"}")
+        #expect(status == 200)
+        #expect(
+            try knot.wait(5) { !(try knot.dig("www.example.com", "A").answer.joined().contains("198.51.100.10")) }
+                != nil)
+        let after = try delv("www.example.com", "A")
+        #expect(after.contains("fully validated") && !after.contains("198.51.100.10"), "\(after)")
+        #expect(s.log.contains("ixfr from"), "the change went by IXFR, signatures included")
+    }
+}
