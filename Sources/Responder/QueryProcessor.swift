@@ -121,6 +121,11 @@ public enum QueryProcessor {
         }
         guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
         let node = b.nodes[Int(found)]
+        if q.dnssecOK && !s.secure.isEmpty, let zone = s.secure[Int(node.zone)] {
+            // DO=1 in a signed zone: the answer with its signatures and proofs (docs/dnssec.md).
+            scratch.lastAnswer = .other
+            return secure(zone, q, query, s, out, transport: transport)
+        }
         var answer: AnswerRef
         if depth == 0 {
             if q.qtype == RRType.ds.rawValue && node.dsAnswer != .none {
@@ -313,13 +318,31 @@ public enum QueryProcessor {
         _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
         transport: Transport
     ) -> Int {
-        var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
-        guard let qname = try? reader.name(), let zone = s.zoneSet.zone(for: qname, qtype: RRType(q.qtype)) else {
-            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
-        }
         // The zone as it answers now holds the pools' current records and the served serial: no fixups needed.
+        perQuery(q, query, s, out, transport: transport) { qname in
+            s.zoneSet.zone(for: qname, qtype: RRType(q.qtype))?.resolve(qname, RRType(q.qtype))
+        }
+    }
+
+    /// A signed zone's answer to a query with DO set: resolved with its RRSIGs and NSEC proofs
+    /// (`Zone.resolveSecure`) and encoded per query; the signatures were all made when the snapshot was built.
+    static func secure(
+        _ zone: Zone, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
+        _ out: UnsafeMutableRawBufferPointer, transport: Transport
+    ) -> Int {
+        perQuery(q, query, s, out, transport: transport) { zone.resolveSecure($0, RRType(q.qtype)) }
+    }
+
+    /// An answer resolved and encoded for this query alone (`resolve` of the query name; nil: SERVFAIL).
+    static func perQuery(
+        _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
+        transport: Transport, resolve: (DomainName) -> Resolution?
+    ) -> Int {
+        var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
         var arena = AnswerArena()
-        guard case .body(let index) = arena.add(zone.resolve(qname, RRType(q.qtype)), template: qname).kind else {
+        guard let qname = try? reader.name(), let res = resolve(qname),
+            case .body(let index) = arena.add(res, template: qname).kind
+        else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
         return arena.bytes.withUnsafeBufferPointer { bytes in

@@ -13,6 +13,10 @@ public final class Snapshot: Sendable {
     let base: CompiledZones
     /// The pools' answers and the served serials (per health change).
     let overlay: PoolOverlay
+    /// Per compiled zone (`base.zones` order): the signed zone as it serves now — its RRSIG and NSEC records, the
+    /// pools' records and signatures, the served SOA and its signature — for queries with DO set (docs/dnssec.md);
+    /// nil for a zone that is not signed. Empty when no zone is.
+    let secure: [Zone?]
 
     /// The zones as they answer now, for the slow path and for export.
     public var zoneSet: ZoneSet { overlay.zoneSet }
@@ -25,20 +29,30 @@ public final class Snapshot: Sendable {
     /// How many answers hold a pool's records (each is rebuilt by a health change).
     public var poolAnswerCount: Int { base.recipes.count }
 
-    init(base: CompiledZones, overlay: PoolOverlay) {
+    init(base: CompiledZones, overlay: PoolOverlay, secure: [DomainName: Zone] = [:]) {
         self.base = base
         self.overlay = overlay
+        self.secure = secure.isEmpty ? [] : base.zones.map { secure[$0.zone.origin] }
+    }
+
+    /// Whether zone `origin` answers DO queries signed.
+    public func isSigned(_ origin: DomainName) -> Bool {
+        secure.contains { $0?.origin == origin }
     }
 
     /// Compiles `zoneSet` with `options`. Each pool's current addresses (`plans`, from the lines that are up) are
     /// put into its zone, and every answer that contains them is compiled once per variant. `serials` gives the
     /// SOA serial to serve per zone (the server moves it when content changes); a zone not in it keeps its file's.
+    /// `secure`: the signed zones as they serve now (see `secure`).
     public convenience init(
         zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: [PoolPlan] = [],
-        serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters()
+        serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters(),
+        secure: [DomainName: Zone] = [:]
     ) {
         let base = CompiledZones(zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name))
-        self.init(base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters))
+        self.init(
+            base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
+            secure: secure)
     }
 
     /// True when `plans` are for the same pools as this snapshot's, so that `updating` can serve them.
@@ -46,9 +60,12 @@ public final class Snapshot: Sendable {
 
     /// This snapshot with the pools answering `plans` and the zones served with `serials`: a new overlay over the
     /// same compiled zones. The pools must be the same (`canUpdate`); the answers equal a full compile's.
-    public func updating(plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters) -> Snapshot {
+    public func updating(
+        plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:]
+    ) -> Snapshot {
         precondition(canUpdate(to: plans), "updating a snapshot needs the same pools")
         return Snapshot(
-            base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters))
+            base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
+            secure: secure)
     }
 }

@@ -32,6 +32,7 @@ extension DNSServer {
             var before = (zone: previous?.zones.zones[origin], file: previous?.fingerprints[origin])
             var signed: ZoneSigning.Signed?
             let settings = config.zones.first { $0.origin == origin }?.dnssec
+            if settings == nil { signing.drop(origin) }
             if let settings {
                 // DNSSEC: the file content's signatures are made once per load and signature window; the serial
                 // moves with them (a refresh is a new version for the secondaries).
@@ -99,7 +100,8 @@ extension DNSServer {
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
             journal: journal, signing: signing, previous: previous, logger: logger)
         let snapshot = Snapshot(
-            zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters)
+            zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters,
+            secure: signing.servingZones)
         return (snapshot, moved, problem)
     }
 
@@ -162,9 +164,10 @@ extension DNSServer {
         // is new. A change of the pools themselves comes with a reload, which compiles everything.
         let snapshot =
             current.canUpdate(to: plans)
-            ? current.updating(plans: plans, serials: served, counters: counters)
+            ? current.updating(plans: plans, serials: served, counters: counters, secure: signing.servingZones)
             : Snapshot(
-                zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters)
+                zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters,
+                secure: signing.servingZones)
         store.replace(snapshot)
         state.withLock { $0.builtUpVersion = version }
         store.reclaim()

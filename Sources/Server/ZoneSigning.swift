@@ -29,6 +29,9 @@ public final class ZoneSigning: Sendable {
     /// The per-build signatures (SOA, pools) by zone and served serial: the newest few, for transfers.
     private let dynamic = Mutex<[DomainName: [(serial: UInt32, records: [ResourceRecord])]]>([:])
     private let signers = Mutex<[DomainName: ZoneSigner]>([:])
+    /// Each signed zone as it serves now (for DO queries): the signed file content with the pools' records, the
+    /// served SOA and the per-build signatures.
+    private let serving = Mutex<[DomainName: Zone]>([:])
     /// The clock (seconds since 1970; tests set it).
     let now: @Sendable () -> UInt32
 
@@ -88,6 +91,14 @@ public final class ZoneSigning: Sendable {
         return signed
     }
 
+    /// Forgets `origin`'s signing (it is no longer signed, or no longer served).
+    func drop(_ origin: DomainName) {
+        zones.withLock { _ = $0.removeValue(forKey: origin) }
+        previous.withLock { _ = $0.removeValue(forKey: origin) }
+        serving.withLock { _ = $0.removeValue(forKey: origin) }
+        dynamic.withLock { _ = $0.removeValue(forKey: origin) }
+    }
+
     /// The signed content served before the current one, for the journal's diff.
     func previousSigned(_ origin: DomainName) -> Signed? { previous.withLock { $0[origin] } }
 
@@ -104,6 +115,9 @@ public final class ZoneSigning: Sendable {
             for k in zsks { out.append(try signer.signature(set.records, key: k, validity: signed.window)) }
         }
         let serial = soa.soaSerial ?? 0
+        serving.withLock {
+            $0[origin] = ZoneSigning.serving(signed: signed.zone, soa: soa, pools: pools, signatures: out)
+        }
         dynamic.withLock { all in
             var list = all[origin, default: []].filter { $0.serial != serial }
             list.append((serial, out))
@@ -111,6 +125,26 @@ public final class ZoneSigning: Sendable {
         }
         return out
     }
+
+    /// The signed file content with the pools' RRsets, the SOA with the served serial, and their signatures merged
+    /// into the RRSIG RRsets of their names.
+    static func serving(signed: Zone, soa: ResourceRecord, pools: [RRset], signatures: [ResourceRecord]) -> Zone {
+        var sets = pools
+        var byOwner: [DomainName: [ResourceRecord]] = [:]
+        for sig in signatures { byOwner[sig.name, default: []].append(sig) }
+        for (owner, sigs) in byOwner {
+            // Replace what these signatures cover (an older version's) and keep the rest of the name's RRSIGs.
+            let covered = Set(sigs.map { UInt16($0.rdata[0]) << 8 | UInt16($0.rdata[1]) })
+            let kept = (signed.rrset(owner, .rrsig)?.rdatas ?? []).filter {
+                !covered.contains(UInt16($0[0]) << 8 | UInt16($0[1]))
+            }
+            sets.append(RRset(name: owner, type: .rrsig, ttl: sigs[0].ttl, rdatas: kept + sigs.map(\.rdata)))
+        }
+        return signed.adding(sets).withSerial(soa.soaSerial ?? signed.fileSerial)
+    }
+
+    /// The signed zones as they serve now, by origin.
+    public var servingZones: [DomainName: Zone] { serving.withLock { $0 } }
 
     /// Everything DNSSEC adds to a transfer of `origin` at `serial`: the file content's additions and that
     /// version's per-build signatures. Nil when the zone is not signed or that version is not known.

@@ -60,6 +60,66 @@ import Testing
         #expect(json?["ds"] as? [String] == [dsRDATA], "\(registrar.out)")
     }
 
+    /// The trust anchor file for delv: the zone's DS from `uplinkdns keys`, as a parent would publish it.
+    func anchor(_ s: ServerProcess) throws -> URL {
+        let keys = try run(
+            binaryPath, ["keys", "example.com", "--config", s.dir.appendingPathComponent("uplinkdns.yaml").path])
+        let ds = try #require(keys.out.split(separator: "\n").first { $0.contains(" IN DS ") })
+            .split(separator: " ").suffix(4).map(String.init)
+        let file = s.dir.appendingPathComponent("anchor.conf")
+        try "trust-anchors {\n  example.com. static-ds \(ds[0]) \(ds[1]) \(ds[2]) \"\(ds[3])\";\n};\n".write(
+            to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// delv's output for `name type`, asked of the server at `port` and validated from `anchor`.
+    func delv(_ port: UInt16, _ anchor: URL, _ name: String, _ type: String) throws -> String {
+        let r = try run(
+            try tool("delv"), ["@127.0.0.1", "-p", "\(port)", "-a", anchor.path, "+root=example.com", name, type])
+        return r.out + r.err
+    }
+
+    /// UplinkDNS's own answers to DO queries (RFC 4035 §3.1), validated by delv: every kind of answer, and the
+    /// pool before and after a drain.
+    @Test func delvValidatesEveryKindOfAnswerFromUplinkDNSItself() throws {
+        let zone =
+            try exampleZoneFile
+            + "secure  IN NS ns.secure\nns.secure IN A 192.0.2.99\n"
+            + "secure  IN DS 12345 13 2 \(String(repeating: "5A", count: 32))\n"
+        let s = try ServerProcess(files: ["uplinkdns.yaml": Self.config(), "example.com.zone": zone])
+        defer { s.stop() }
+        let anchor = try anchor(s)
+        for (name, type, what) in [
+            ("www.example.com", "A", "the pool"),
+            ("example.com", "MX", "a static RRset"),
+            ("example.com", "DNSKEY", "the keys"),
+            ("example.com", "SOA", "the SOA with the served serial"),
+            ("ftp.example.com", "A", "a CNAME to the pool"),
+            ("anything.example.com", "TXT", "a wildcard answer"),
+            ("anything.example.com", "A", "a wildcard NODATA"),
+            ("www.example.com", "MX", "NODATA"),
+            ("nx.www.example.com", "A", "NXDOMAIN"),
+            ("secure.example.com", "DS", "a DS at a delegation"),
+            ("branch.example.com", "DS", "an insecure delegation (no DS, proven)"),
+        ] {
+            let out = try delv(s.port, anchor, name, type)
+            #expect(out.contains("fully validated"), "\(what): \(out)")
+        }
+        // The pool's variants: both lines, then cnc drained.
+        #expect(try delv(s.port, anchor, "www.example.com", "A").contains("198.51.100.10"))
+        let (status, _) = try httpRequest(
+            port: s.controlPort, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer test-token"],
+            body: "{\"state\":\"drain\"}")
+        #expect(status == 200)
+        let after = try delv(s.port, anchor, "www.example.com", "A")
+        #expect(after.contains("fully validated") && !after.contains("198.51.100.10"), "\(after)")
+        // kdig shows the records with DO, and none without it.
+        let signed = try run(try tool("kdig"), ["@127.0.0.1", "-p", "\(s.port)", "+dnssec", "www.example.com", "A"])
+        #expect(signed.out.contains("RRSIG"), "\(signed.out)")
+        let plain = try run(try tool("kdig"), ["@127.0.0.1", "-p", "\(s.port)", "www.example.com", "A"])
+        #expect(!plain.out.contains("RRSIG"), "\(plain.out)")
+    }
+
     @Test func aKnotSecondaryOfTheSignedZoneValidatesWithDelv() throws {
         let knotPort = freePort()
         let s = try ServerProcess(
@@ -69,20 +129,8 @@ import Testing
         defer { knot.stop() }
         let ours = try #require(try s.dig("example.com", "SOA").soaSerial)
         #expect(try knot.wait(10) { try knot.serial() == ours } != nil, "\(knot.logText)")
-        // The trust anchor: our DS, as a parent zone would publish it.
-        let keys = try run(
-            binaryPath, ["keys", "example.com", "--config", s.dir.appendingPathComponent("uplinkdns.yaml").path])
-        let ds = try #require(keys.out.split(separator: "\n").first { $0.contains(" IN DS ") })
-            .split(separator: " ").suffix(4).map(String.init)
-        let anchor = s.dir.appendingPathComponent("anchor.conf")
-        try "trust-anchors {\n  example.com. static-ds \(ds[0]) \(ds[1]) \(ds[2]) \"\(ds[3])\";\n};\n".write(
-            to: anchor, atomically: true, encoding: .utf8)
-        func delv(_ name: String, _ type: String) throws -> String {
-            let r = try run(
-                try tool("delv"),
-                ["@127.0.0.1", "-p", "\(knotPort)", "-a", anchor.path, "+root=example.com", name, type])
-            return r.out + r.err
-        }
+        let anchor = try anchor(s)
+        func delv(_ name: String, _ type: String) throws -> String { try self.delv(knotPort, anchor, name, type) }
         for (name, type, what) in [
             ("www.example.com", "A", "the pool"), ("example.com", "MX", "a static answer"),
             ("www.example.com", "MX", "NODATA"), ("nx.www.example.com", "A", "NXDOMAIN"),
