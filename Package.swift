@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Responder", "Zones", "Uplinks", .product(name: "Logging", package: "swift-log"),
+                "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire"], swiftSettings: strict),

@@ -105,6 +105,30 @@ extension DNSServer {
         return (snapshot, moved, problem)
     }
 
+    /// Every ten minutes on the builder, while serving: when a signed zone's signature window has turned
+    /// (`signature-validity`, `refresh`, docs/dnssec.md), the zones are signed for the new one and served as a new
+    /// version (the serial moves, secondaries are notified).
+    func scheduleResign() {
+        builder.asyncAfter(deadline: .now() + 600) { [weak self] in
+            guard let self, self.reclaiming.load(ordering: .relaxed) else { return }
+            self.resignIfDue()
+            self.scheduleResign()
+        }
+    }
+
+    /// On the builder: a new build when a signed zone's signatures are due for their refresh. True when it built.
+    @discardableResult
+    func resignIfDue() -> Bool {
+        let config = state.withLock { $0.config }
+        let due = config.zones.contains { entry in
+            entry.dnssec.map { signing.isDue(entry.origin, settings: $0) } ?? false
+        }
+        guard due else { return false }
+        logger.info("DNSSEC: signature window turned: signing anew")
+        buildForLines(force: true)
+        return true
+    }
+
     /// Every second on the builder, while serving: frees the snapshots every serving thread has moved past.
     func scheduleReclaim() {
         builder.asyncAfter(deadline: .now() + 1) { [weak self] in
@@ -148,12 +172,13 @@ extension DNSServer {
         builder.async { [store] in done(store.generation) }
     }
 
-    /// On the builder: the answers for the lines up now, unless a build already covered the latest change.
-    func buildForLines() {
+    /// On the builder: the answers for the lines up now, unless a build already covered the latest change (with
+    /// `force`, anyway: a signature refresh).
+    func buildForLines(force: Bool = false) {
         let (config, zones, fingerprints, up, version) = state.withLock { st in
             (st.config, st.zones, st.fingerprints, st.up, st.upVersion)
         }
-        guard state.withLock({ $0.builtUpVersion }) != version else { return }
+        guard force || state.withLock({ $0.builtUpVersion }) != version else { return }
         let plans = config.plans(up: up)
         let (served, moved, problem) = DNSServer.decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,

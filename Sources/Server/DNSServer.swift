@@ -57,7 +57,7 @@ public final class DNSServer: Sendable {
     /// Each zone's change history, which IXFR answers from.
     public let journal: Journal
     /// DNSSEC: the signed zones' keys and signatures.
-    public let signing = ZoneSigning()
+    public let signing: ZoneSigning
     /// Signed queries and zone transfers.
     public let transfer: ZoneTransfer
     /// NOTIFY to secondaries.
@@ -72,9 +72,12 @@ public final class DNSServer: Sendable {
 
     /// Loads the zones named by `config` (throws with every error if any fails) but does not bind yet.
     /// `control`: nil = as configured; `.some(nil)` = off; `.some(address)` = that address.
-    public init(config: Config, listen: [ListenAddress]? = nil, control: ListenAddress?? = nil, logger: Logger)
-        throws(ConfigFailure)
-    {
+    /// `signing`: the DNSSEC signer (tests give it a clock).
+    public init(
+        config: Config, listen: [ListenAddress]? = nil, control: ListenAddress?? = nil,
+        signing: ZoneSigning = ZoneSigning(), logger: Logger
+    ) throws(ConfigFailure) {
+        self.signing = signing
         self.controlOverride = control
         self.listenOverride = listen
         self.logger = logger
@@ -144,6 +147,7 @@ public final class DNSServer: Sendable {
         // Replaced snapshots are freed once every serving thread has moved past them (`SnapshotStore.reclaim`).
         reclaiming.store(true, ordering: .relaxed)
         scheduleReclaim()
+        scheduleResign()
         let config = state.withLock { $0.config }
         let workers = config.udpWorkers > 0 ? config.udpWorkers : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

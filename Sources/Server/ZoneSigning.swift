@@ -91,6 +91,12 @@ public final class ZoneSigning: Sendable {
         return signed
     }
 
+    /// Whether `origin`'s signatures are from a window that has turned (a build signs them anew).
+    func isDue(_ origin: DomainName, settings: DNSSECSettings) -> Bool {
+        guard let signed = zones.withLock({ $0[origin] }) else { return false }
+        return signed.window != signer(origin, settings).validity(at: now())
+    }
+
     /// Forgets `origin`'s signing (it is no longer signed, or no longer served).
     func drop(_ origin: DomainName) {
         zones.withLock { _ = $0.removeValue(forKey: origin) }

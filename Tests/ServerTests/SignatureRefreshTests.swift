@@ -1,0 +1,55 @@
+// SignatureRefreshTests: a signed zone's signatures are made anew when their window turns — a new version with a
+// new serial, whose transfer carries the later expiration — driven by an injected clock, without a network.
+
+import DNSSEC
+import DNSWire
+import Foundation
+import Logging
+import Responder
+import Synchronization
+import Testing
+import Zones
+
+@testable import Server
+
+@Suite struct SignatureRefreshTests {
+    @Test func aTurnedWindowSignsAnewAsANewVersion() throws {
+        // The start of a signature window (windows start every `refresh`, 2 days here).
+        let clock = Atomic<UInt32>(10417 * 172_800)
+        // The transfer test's set-up, signed, with the clock in the test's hand.
+        let (_, signedDir) = try transferServer(transfer: "[127.0.0.1]", key: false)
+        defer { try? FileManager.default.removeItem(at: signedDir) }
+        let path = signedDir.appendingPathComponent("c.yaml").path
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        text = text.replacingOccurrences(
+            of: "    serial-policy: increment\n",
+            with: "    serial-policy: increment\n    dnssec: {refresh: 2d, signature-validity: 5d}\n")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let server = try DNSServer(
+            config: try Config.load(path: path), signing: ZoneSigning(now: { clock.load(ordering: .relaxed) }),
+            logger: Logger(label: "test"))
+        server.setLinesUp(["unicom", "cnc"])
+        let origin = try DomainName("example.com.")
+        let before = try #require(server.store.current().0.serial(origin))
+        func expirations() throws -> Set<UInt32> {
+            let messages = server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+            let sigs = try messages.flatMap { try Message(bytes: $0).answers }.filter { $0.type == .rrsig }
+            return Set(sigs.map { $0.rdata[8...11].reduce(0) { $0 << 8 | UInt32($1) } })
+        }
+        let first = try expirations()
+        #expect(first.count == 1)
+        // Within the window: nothing to do.
+        clock.add(86400, ordering: .relaxed)
+        #expect(server.builder.sync { server.resignIfDue() } == false)
+        // Past the refresh: every signature made anew, a new serial, a later expiration; then not due again.
+        clock.add(86400 + 1, ordering: .relaxed)
+        #expect(server.builder.sync { server.resignIfDue() })
+        let after = try #require(server.store.current().0.serial(origin))
+        #expect(after == before &+ 1)
+        let second = try expirations()
+        #expect(second.count == 1 && second.first! > first.first!)
+        #expect(server.builder.sync { server.resignIfDue() } == false)
+        // The journal holds the step (secondaries follow by IXFR while it fits, else AXFR).
+        #expect(server.journal.serials(origin)?.last == after)
+    }
+}
