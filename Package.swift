@@ -72,7 +72,8 @@ let package = Package(
         .target(
             name: "FuzzChecks",
             dependencies: [
-                "DNSWire", "Zones", "Responder", "Server", "Uplinks", .product(name: "Logging", package: "swift-log"),
+                "DNSWire", "DNSSEC", "Zones", "Responder", "Server", "Uplinks",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -84,7 +85,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "CLDNS"], swiftSettings: strict),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSSEC", "CLDNS"], swiftSettings: strict),
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
         .testTarget(
             name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport"], swiftSettings: strict),
@@ -102,9 +103,11 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "DNSWire",
                 "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire"], swiftSettings: strict),
-        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC"], swiftSettings: strict),
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire", "DNSSEC"], swiftSettings: strict),
     ]
 )

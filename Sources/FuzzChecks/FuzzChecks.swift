@@ -2,6 +2,7 @@
 // with -sanitize=fuzzer,address) call them, and FuzzRegressionTests replays every saved input through them in the
 // normal test run, so a crash found once stays fixed.
 
+import DNSSEC
 import DNSWire
 import Foundation
 import Logging

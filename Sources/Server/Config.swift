@@ -454,11 +454,16 @@ public struct Config: Sendable {
                 r.fail(item, "each keys entry needs 'name', a domain name both ends use (e.g. transfer.example.com.)")
                 continue
             }
-            if let v = k["algorithm"], let alg = r.string(v, what: "keys[].algorithm"),
-                alg.lowercased().trimmingCharacters(in: ["."]) != "hmac-sha256"
-            {
-                r.fail(v, "key \(name): algorithm '\(alg)' is not supported; use hmac-sha256 (RFC 8945 §6)")
-                continue
+            var algorithm = TSIGKey.hmacSHA256
+            if let v = k["algorithm"], let alg = r.string(v, what: "keys[].algorithm") {
+                guard let known = TSIGKey.algorithm(alg) else {
+                    r.fail(
+                        v,
+                        "key \(name): algorithm '\(alg)' is not supported; use one of "
+                            + "\(TSIGKey.algorithms.joined(separator: ", ")) (RFC 8945 §6)")
+                    continue
+                }
+                algorithm = known
             }
             var text: String?
             if let v = k["secret"] { text = r.string(v, what: "keys[].secret") }
@@ -487,7 +492,7 @@ public struct Config: Sendable {
                 r.fail(item, "key \(name) is defined twice")
                 continue
             }
-            keys.append(TSIGKey(name: name, secret: Array(secret)))
+            keys.append(TSIGKey(name: name, algorithm: algorithm, secret: Array(secret)))
         }
         return keys
     }

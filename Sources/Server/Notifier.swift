@@ -1,6 +1,7 @@
 // Notifier: tells secondaries that a zone has a new serial (NOTIFY, RFC 1996), with retries, signed with the
 // zone's TSIG key when it has one.
 
+import DNSSEC
 import DNSWire
 import Dispatch
 import Foundation

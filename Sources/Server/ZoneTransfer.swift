@@ -1,6 +1,7 @@
 // ZoneTransfer: what the compiled query path hands back to the server — TSIG-signed queries (RFC 8945) and zone
 // transfers (AXFR, RFC 5936; IXFR from the journal, RFC 1995, else AXFR-style) — with each zone's ACL and key.
 
+import DNSSEC
 import DNSWire
 import Foundation
 import Logging

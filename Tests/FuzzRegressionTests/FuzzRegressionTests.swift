@@ -1,6 +1,7 @@
 // FuzzRegressionTests: every saved fuzz input — the seed corpora and each crash a fuzzer found (named
 // `crash-WHAT`) — replayed through the same checks the fuzzers run (Fuzz/inputs/<target>/).
 
+import DNSSEC
 import DNSWire
 import Foundation
 import FuzzChecks

@@ -173,6 +173,9 @@ import Testing
         // Probed: its state file going down takes it out; the removed line's file no longer matters.
         try Self.setState("ctc", "down")
         #expect(s.waitForLog("link ctc down", timeout: 5), "\(s.log.suffix(1500))")
+        // The log line comes as the change is handed to the builder; the answers follow when its build serves.
+        let served = Date().addingTimeInterval(2)
+        while try Self.www(s) != ["192.0.2.10"] && Date() < served { usleep(20_000) }
         #expect(try Self.www(s) == ["192.0.2.10"])
         try Self.setState("cnc", "down")
         usleep(600_000)

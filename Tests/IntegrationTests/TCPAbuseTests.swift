@@ -1,6 +1,7 @@
 // TCPAbuseTests: the real binary under the TCP abuse RFC 7766 §6.2 warns of — clients that dribble octets to hold
 // slots, connections that fill the table — and the framing edges: half-closed connections, zero-length frames.
 
+import DNSSEC
 import DNSWire
 import Foundation
 import Synchronization

@@ -206,7 +206,7 @@ let uplinksBase = """
         ("keys:\n  - name: k.\n    secret: c2hvcnQ=\nzones: [{origin: a., file: z}]\n", 3, "at least 16 octets"),
         (
             "keys:\n  - name: k.\n    algorithm: hmac-md5\n    secret: c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5\n"
-                + "zones: [{origin: a., file: z}]\n", 3, "use hmac-sha256"
+                + "zones: [{origin: a., file: z}]\n", 3, "use one of hmac-sha256, hmac-sha1, hmac-sha384, hmac-sha512"
         ),
         ("keys:\n  - name: k.\nzones: [{origin: a., file: z}]\n", 2, "needs 'secret' (base64) or 'secret-file'"),
     ])

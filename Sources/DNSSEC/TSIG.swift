@@ -1,18 +1,53 @@
-// TSIG: transaction signatures (RFC 8945) with HMAC-SHA256 — verifying a signed request, signing the response and
-// each later message of a multi-message (AXFR) response, and signing and checking the messages UplinkDNS sends
-// (NOTIFY).
+// TSIG: transaction signatures (RFC 8945) — verifying a signed request, signing the response and each later message
+// of a multi-message (AXFR) response, and signing and checking the messages UplinkDNS sends (NOTIFY). The HMACs
+// come from swift-crypto (with the DNSSEC signatures, here rather than in DNSWire, which stays free of crypto).
+
+import Crypto
+import DNSWire
 
 /// A shared secret for TSIG.
 public struct TSIGKey: Sendable, Equatable {
     /// The key's name, as both ends know it (compared case-insensitively, written lower-cased).
     public var name: DomainName
-    /// The algorithm; only `hmac-sha256.` is supported (RFC 8945 §6: mandatory to implement).
+    /// The algorithm: `hmac-sha256.` (RFC 8945 §6: mandatory to implement, the default), `hmac-sha1.`,
+    /// `hmac-sha384.` or `hmac-sha512.`.
     public var algorithm: DomainName
     /// The secret octets (configured in base64).
     public var secret: [UInt8]
 
     /// The HMAC-SHA256 algorithm name.
     public static let hmacSHA256 = DomainName(uncheckedWire: [11] + Array("hmac-sha256".utf8) + [0])
+
+    /// The algorithms supported, by the name RFC 8945 §6 gives them (without the trailing dot).
+    public static let algorithms = ["hmac-sha256", "hmac-sha1", "hmac-sha384", "hmac-sha512"]
+
+    /// The algorithm named `text` (`hmac-sha256` or `hmac-sha256.`, any case), if supported.
+    public static func algorithm(_ text: String) -> DomainName? {
+        let bare = text.lowercased().trimmingCharacters(in: ["."])
+        guard algorithms.contains(bare) else { return nil }
+        return DomainName(uncheckedWire: [UInt8(bare.utf8.count)] + Array(bare.utf8) + [0])
+    }
+
+    /// The length of this key's MACs (its hash's output).
+    public var macLength: Int {
+        switch algorithm.description {
+        case "hmac-sha1.": 20
+        case "hmac-sha384.": 48
+        case "hmac-sha512.": 64
+        default: 32
+        }
+    }
+
+    /// The MAC of `message` under this key (RFC 8945 §4.3), from swift-crypto's HMAC.
+    public func mac(_ message: [UInt8]) -> [UInt8] {
+        let key = SymmetricKey(data: secret)
+        switch algorithm.description {
+        case "hmac-sha1.": return Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key))
+        case "hmac-sha384.": return Array(HMAC<SHA384>.authenticationCode(for: message, using: key))
+        case "hmac-sha512.": return Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
+        default: return Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        }
+    }
 
     /// Makes a key.
     public init(name: DomainName, algorithm: DomainName = TSIGKey.hmacSHA256, secret: [UInt8]) {
@@ -135,11 +170,11 @@ public enum TSIG {
         }
         // §5.2.2.1: a MAC shorter than the algorithm's output is a truncated one; UplinkDNS neither sends nor
         // accepts those (allowed: truncation is optional), so it is BADTRUNC.
-        guard t.mac.count >= 32 else {
+        guard t.mac.count >= key.macLength else {
             return .failed(error: t.mac.count < 10 ? .badSig : .badTrunc, record: t, key: nil)
         }
         let stripped = unsigned(message, t)
-        let expected = hmacSHA256(key: key.secret, message: stripped + variables(t, timersOnly: false))
+        let expected = key.mac(stripped + variables(t, timersOnly: false))
         guard constantTimeEqual(expected, t.mac) else { return .failed(error: .badSig, record: t, key: nil) }
         let skew = now > t.timeSigned ? now - t.timeSigned : t.timeSigned - now
         guard skew <= UInt64(t.fudge) else { return .failed(error: .badTime, record: t, key: key) }
@@ -161,7 +196,7 @@ public enum TSIG {
         var input: [UInt8] = []
         if let previousMAC { input += u16(UInt16(previousMAC.count)) + previousMAC }
         input += message + variables(t, timersOnly: timersOnly)
-        t.mac = hmacSHA256(key: key.secret, message: input)
+        t.mac = key.mac(input)
         return (appending(t, to: message), t.mac)
     }
 
@@ -177,11 +212,11 @@ public enum TSIG {
 
     /// Checks a signed response to a request whose MAC was `requestMAC` (for NOTIFY acknowledgements).
     public static func verifyResponse(_ message: [UInt8], key: TSIGKey, requestMAC: [UInt8]) -> Bool {
-        guard let t = try? find(message), t.keyName == key.name, t.mac.count == 32 else {
+        guard let t = try? find(message), t.keyName == key.name, t.mac.count == key.macLength else {
             return false
         }
         let input = u16(UInt16(requestMAC.count)) + requestMAC + unsigned(message, t) + variables(t, timersOnly: false)
-        return constantTimeEqual(hmacSHA256(key: key.secret, message: input), t.mac)
+        return constantTimeEqual(key.mac(input), t.mac)
     }
 
     /// The TSIG variables the MAC covers (RFC 8945 §4.3.3), or only the timers (§4.3.3, multi-message).
