@@ -6,7 +6,8 @@
 #   knot-dnsutils            kdig, for the integration tests
 #   knot                     knotd, the real secondary the zone-transfer test runs
 #   knot-dnssecutils         kzonecheck, which checks `uplinkdns export` output
-#   bind9-utils              named-checkzone, which checks it too
+#   bind9-utils              named-checkzone, which checks it too; dnssec-verify, dnssec-keygen, dnssec-dsfromkey
+#   ldnsutils                ldns-verify-zone, which checks a signed zone (the DNSSEC tests)
 #   python3                  the conformance replay (../shared/conformance)
 #   iputils-ping             ping, which icmp health checks run (and their test)
 #   iproute2, nftables       ip and nft for the network-namespace test of the routing emitter
@@ -15,7 +16,7 @@
 # knotd that runs is the one the test starts and stops by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
-packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils python3 iputils-ping
+packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils python3 iputils-ping
     iproute2 nftables systemd)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()

@@ -26,6 +26,9 @@ public final class QueryScratch {
     public internal(set) var lastAnswer: AnswerRef = .error
     /// Where the last query's question ended (12 when it had none): a truncated response keeps up to here.
     public internal(set) var lastQuestionEnd: Int = 12
+    /// This worker's answers to DO queries of signed zones, encoded once per (name, type) and snapshot
+    /// (`QueryProcessor.secure`); emptied when the worker moves to another snapshot.
+    var secureAnswers = SecureAnswerCache()
 
     /// Allocates the scratch buffers (once per worker); `rotationSeed` fixes the starting point (tests).
     public init(rotationSeed: UInt64 = UInt64.random(in: 0..<UInt64(UInt32.max))) {
@@ -124,7 +127,7 @@ public enum QueryProcessor {
         if q.dnssecOK && !s.secure.isEmpty, let zone = s.secure[Int(node.zone)] {
             // DO=1 in a signed zone: the answer with its signatures and proofs (docs/dnssec.md).
             scratch.lastAnswer = .other
-            return secure(zone, q, query, s, out, transport: transport)
+            return secure(zone, q, query, s, out, transport: transport, scratch: scratch)
         }
         var answer: AnswerRef
         if depth == 0 {
@@ -325,12 +328,40 @@ public enum QueryProcessor {
     }
 
     /// A signed zone's answer to a query with DO set: resolved with its RRSIGs and NSEC proofs
-    /// (`Zone.resolveSecure`) and encoded per query; the signatures were all made when the snapshot was built.
+    /// (`Zone.resolveSecure`; the signatures were all made when the snapshot was built) and encoded the first time
+    /// this worker is asked the name and type, then copied from its cache like a compiled answer.
     static func secure(
         _ zone: Zone, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
-        _ out: UnsafeMutableRawBufferPointer, transport: Transport
+        _ out: UnsafeMutableRawBufferPointer, transport: Transport, scratch: QueryScratch
     ) -> Int {
-        perQuery(q, query, s, out, transport: transport) { zone.resolveSecure($0, RRType(q.qtype)) }
+        let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
+        if let hit = scratch.secureAnswers.find(snapshot: s, name: name, qtype: q.qtype) {
+            return hit.bytes.withUnsafeBufferPointer { bytes in
+                hit.fixups.withUnsafeBufferPointer { fixups in
+                    emit(
+                        hit.answer, bytes: bytes, fixups: fixups, serials: UnsafeBufferPointer(start: nil, count: 0),
+                        q, query, s, out, transport: transport)
+                }
+            }
+        }
+        var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
+        var arena = AnswerArena()
+        guard let qname = try? reader.name(),
+            case .body(let index) = arena.add(zone.resolveSecure(qname, RRType(q.qtype)), template: qname).kind
+        else {
+            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+        scratch.secureAnswers.insert(
+            snapshot: s, name: name, qtype: q.qtype,
+            SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))
+        return arena.bytes.withUnsafeBufferPointer { bytes in
+            arena.fixups.withUnsafeBufferPointer { fixups in
+                emit(
+                    arena.answers[index], bytes: bytes, fixups: fixups,
+                    serials: UnsafeBufferPointer(start: nil, count: 0),
+                    q, query, s, out, transport: transport)
+            }
+        }
     }
 
     /// An answer resolved and encoded for this query alone (`resolve` of the query name; nil: SERVFAIL).
@@ -420,5 +451,43 @@ public enum QueryProcessor {
             p += 8 + octets
         }
         put16(out, rdlenAt, UInt16(p - rdStart))
+    }
+}
+
+/// One worker's encoded answers to DO queries (`QueryProcessor.secure`), for the snapshot it serves: a name and type
+/// asked again costs a lookup and a copy. Bounded: emptied when full, and when the snapshot changes (a new one has
+/// new pools, serials or signatures).
+struct SecureAnswerCache {
+    struct Entry {
+        var answer: CompiledAnswer
+        var bytes: [UInt8]
+        var fixups: [Fixup]
+    }
+
+    struct Key: Hashable {
+        var name: [UInt8]
+        var qtype: UInt16
+    }
+
+    /// Entries kept per worker before the cache starts over.
+    static let capacity = 4096
+
+    /// The snapshot the entries are for. Weak: the cache must not keep a replaced snapshot alive, and a new one
+    /// allocated where a freed one was must not pass for it (which an `ObjectIdentifier` would allow).
+    private weak var snapshot: Snapshot?
+    private var entries: [Key: Entry] = [:]
+
+    /// The entry for the lower-cased wire `name` and `qtype` in `snapshot`.
+    mutating func find(snapshot s: Snapshot, name: UnsafeRawBufferPointer, qtype: UInt16) -> Entry? {
+        guard snapshot === s, !entries.isEmpty else { return nil }
+        return entries[Key(name: Array(name), qtype: qtype)]
+    }
+
+    mutating func insert(snapshot s: Snapshot, name: UnsafeRawBufferPointer, qtype: UInt16, _ entry: Entry) {
+        if snapshot !== s || entries.count >= SecureAnswerCache.capacity {
+            entries.removeAll(keepingCapacity: true)
+            snapshot = s
+        }
+        entries[Key(name: Array(name), qtype: qtype)] = entry
     }
 }

@@ -41,6 +41,11 @@ import Testing
         let records = axfr.out.split(separator: "\n").filter { !$0.contains("\tTSIG\t") }.joined(separator: "\n")
         let checked = try verify(records + "\n", in: s.dir, "axfr.txt")
         #expect(checked.ok, "\(checked.out)")
+        // And by ldns-verify-zone (NLnet Labs' implementation): every RRSIG and the NSEC chain.
+        let ldns = try run(try tool("ldns-verify-zone"), [s.dir.appendingPathComponent("axfr.txt").path])
+        #expect(
+            ldns.status == 0 && (ldns.out + ldns.err).contains("Zone is verified and complete"),
+            "\(ldns.out)\(ldns.err)")
         // The export, through the running server, is the same signed zone.
         let config = s.dir.appendingPathComponent("uplinkdns.yaml").path
         let export = try run(binaryPath, ["export", "example.com", "--config", config])

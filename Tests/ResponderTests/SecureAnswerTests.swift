@@ -1,0 +1,55 @@
+// SecureAnswerTests: DO queries to a signed zone through the query path — signatures only with DO, the per-worker
+// cache giving the same bytes as a fresh answer, and never an answer of a snapshot the worker has left.
+
+import DNSSEC
+import DNSWire
+import Foundation
+import Responder
+import TestSupport
+import Testing
+import Zones
+
+@Suite struct SecureAnswerTests {
+    let origin = try! DomainName("example.com.")
+
+    /// The example zone signed, as the server's builder makes it, with www's second address optional.
+    func signed(www: [UInt8]) throws -> Zone {
+        let text = exampleZone.replacingOccurrences(of: "www  60 IN A   198.51.100.10\n", with: "")
+        var zone = try loadZone(text)
+        zone = zone.adding([
+            RRset(name: try DomainName("www.example.com."), type: .a, ttl: 60, rdatas: [[192, 0, 2, 10], www])
+        ])
+        let key = SigningKey.generate(zone: origin, algorithm: .ed25519)
+        let added = try ZoneSigner().additions(
+            origin: origin, records: zone.records, keys: [key], now: UInt32(Date().timeIntervalSince1970))
+        return try Zone.build(origin: origin, records: zone.records + added)
+    }
+
+    @Test func doQueriesGetSignaturesFromTheCacheAndNeverFromAnOldSnapshot() throws {
+        let first = try signed(www: [198, 51, 100, 10])
+        let s1 = Snapshot(zoneSet: ZoneSet([first]), secure: [origin: first])
+        let scratch = QueryScratch()
+        let q = try queryBytes("WWW.example.com.", .a, edns: EDNSQuery(dnssecOK: true))
+        let fresh = try #require(respond(s1, q, scratch: scratch))
+        let cached = try #require(respond(s1, q, scratch: scratch))
+        #expect(fresh == cached)
+        let m = try Message(bytes: cached)
+        #expect(m.answers.contains { $0.type == .rrsig } && m.opt.map { $0.ttl & 0x8000 != 0 } == true)
+        #expect(m.questions.first?.name.description == "WWW.example.com.")  // the client's case, as always
+        // Without DO: the compiled answer, no signatures.
+        let plain = try Message(
+            bytes: try #require(respond(s1, try queryBytes("www.example.com.", .a), scratch: scratch)))
+        #expect(!plain.answers.contains { $0.type == .rrsig })
+        // A new snapshot (another address): the same worker answers from it, not from its cache.
+        let second = try signed(www: [203, 0, 113, 10])
+        let s2 = Snapshot(zoneSet: ZoneSet([second]), secure: [origin: second])
+        let after = try Message(bytes: try #require(respond(s2, q, scratch: scratch)))
+        #expect(after.answers.contains { $0.rdata == [203, 0, 113, 10] })
+        #expect(!after.answers.contains { $0.rdata == [198, 51, 100, 10] })
+        // NXDOMAIN with its proofs, twice the same.
+        let nx = try queryBytes("nothing.example.com.", .a, edns: EDNSQuery(dnssecOK: true))
+        let n1 = try Message(bytes: try #require(respond(s2, nx, scratch: scratch)))
+        #expect(n1.rcode == .nxDomain && n1.authority.filter { $0.type == .nsec }.count == 2)
+        #expect(respond(s2, nx, scratch: scratch) == respond(s2, nx, scratch: QueryScratch()))
+    }
+}
