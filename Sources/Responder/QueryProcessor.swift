@@ -293,6 +293,20 @@ public enum QueryProcessor {
         return p
     }
 
+    /// Writes `answer` from `bytes`/`fixups` (an arena without serial fixups: CHAOS, and answers made per query).
+    static func emit(
+        _ answer: CompiledAnswer, bytes: [UInt8], fixups: [Fixup], _ q: QueryView, _ query: UnsafeRawBufferPointer,
+        _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, transport: Transport
+    ) -> Int {
+        bytes.withUnsafeBufferPointer { bytes in
+            fixups.withUnsafeBufferPointer { fixups in
+                emit(
+                    answer, bytes: bytes, fixups: fixups, serials: UnsafeBufferPointer(start: nil, count: 0), q,
+                    query, s, out, transport: transport)
+            }
+        }
+    }
+
     /// CHAOS-class queries (RFC 4892): identity and version as TXT, everything else REFUSED.
     static func chaos(
         _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer,
@@ -303,14 +317,8 @@ public enum QueryProcessor {
             let b = s.base
             for entry in b.chaos where entry.name.elementsEqual(name) {
                 guard case .body(let index) = entry.answer.kind else { break }
-                return b.bodyBytes.withUnsafeBufferPointer { bytes in
-                    b.fixups.withUnsafeBufferPointer { fixups in
-                        emit(
-                            b.answers[index], bytes: bytes, fixups: fixups,
-                            serials: UnsafeBufferPointer(start: nil, count: 0),
-                            q, query, s, out, transport: transport)
-                    }
-                }
+                return emit(
+                    b.answers[index], bytes: b.bodyBytes, fixups: b.fixups, q, query, s, out, transport: transport)
             }
         }
         return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS)
@@ -336,13 +344,7 @@ public enum QueryProcessor {
     ) -> Int {
         let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
         if let hit = scratch.secureAnswers.find(snapshot: s, name: name, qtype: q.qtype) {
-            return hit.bytes.withUnsafeBufferPointer { bytes in
-                hit.fixups.withUnsafeBufferPointer { fixups in
-                    emit(
-                        hit.answer, bytes: bytes, fixups: fixups, serials: UnsafeBufferPointer(start: nil, count: 0),
-                        q, query, s, out, transport: transport)
-                }
-            }
+            return emit(hit.answer, bytes: hit.bytes, fixups: hit.fixups, q, query, s, out, transport: transport)
         }
         var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
         var arena = AnswerArena()
@@ -354,14 +356,8 @@ public enum QueryProcessor {
         scratch.secureAnswers.insert(
             snapshot: s, name: name, qtype: q.qtype,
             SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))
-        return arena.bytes.withUnsafeBufferPointer { bytes in
-            arena.fixups.withUnsafeBufferPointer { fixups in
-                emit(
-                    arena.answers[index], bytes: bytes, fixups: fixups,
-                    serials: UnsafeBufferPointer(start: nil, count: 0),
-                    q, query, s, out, transport: transport)
-            }
-        }
+        return emit(
+            arena.answers[index], bytes: arena.bytes, fixups: arena.fixups, q, query, s, out, transport: transport)
     }
 
     /// An answer resolved and encoded for this query alone (`resolve` of the query name; nil: SERVFAIL).
@@ -376,14 +372,8 @@ public enum QueryProcessor {
         else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
-        return arena.bytes.withUnsafeBufferPointer { bytes in
-            arena.fixups.withUnsafeBufferPointer { fixups in
-                emit(
-                    arena.answers[index], bytes: bytes, fixups: fixups,
-                    serials: UnsafeBufferPointer(start: nil, count: 0),
-                    q, query, s, out, transport: transport)
-            }
-        }
+        return emit(
+            arena.answers[index], bytes: arena.bytes, fixups: arena.fixups, q, query, s, out, transport: transport)
     }
 
     @inline(__always)
