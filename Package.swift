@@ -38,7 +38,11 @@ let package = Package(
         // recvmmsg/sendmmsg for the UDP workers (GNU extensions glibc hides from Swift).
         .target(name: "CUplinkSys"),
         .target(name: "DNSWire", swiftSettings: strict),
-        .target(name: "Zones", dependencies: ["DNSWire", "CLDNS", "CZScanner"], swiftSettings: strict),
+        // Zones: swift-crypto for NSEC3's SHA-1 owner names in signed answers (`Zone.resolveSecure`).
+        .target(
+            name: "Zones",
+            dependencies: ["DNSWire", "CLDNS", "CZScanner", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .target(
             name: "Uplinks",
             dependencies: ["DNSWire", .product(name: "Yams", package: "Yams")],

@@ -59,6 +59,11 @@ public enum NSECChain {
 /// Signs the zones of one server with their keys, caching signatures. Thread-safe; signing runs where it is called
 /// (the builder), never on a thread that serves queries.
 public final class ZoneSigner: Sendable {
+    /// How names that do not exist are proven so: NSEC (RFC 4034), or NSEC3 with RFC 9276's parameters (RFC 5155).
+    public enum Denial: String, Sendable, Equatable, CaseIterable {
+        case nsec, nsec3
+    }
+
     /// How long signatures are valid, when they are refreshed, how far inception is back-dated.
     public struct Policy: Sendable, Equatable {
         /// Seconds a new signature is valid from now (default 14 days).
@@ -132,7 +137,7 @@ public final class ZoneSigner: Sendable {
     /// lone key of either kind signs everything (a combined signing key).
     public func additions(
         origin: DomainName, records: [ResourceRecord], keys: [SigningKey], extraNames: [DomainName: Set<RRType>] = [:],
-        unsignedNames: Set<DomainName> = [], now: UInt32
+        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, now: UInt32
     ) throws -> [ResourceRecord] {
         guard let soa = records.first(where: { $0.type == .soa && $0.name == origin }), !keys.isEmpty else { return [] }
         let validity = validity(at: now)
@@ -143,6 +148,9 @@ public final class ZoneSigner: Sendable {
         for k in ksks {
             apexAdded.append(ResourceRecord(name: origin, type: .cds, ttl: keyTTL, rdata: k.dsRDATA))
             apexAdded.append(ResourceRecord(name: origin, type: .cdnskey, ttl: keyTTL, rdata: k.dnskeyRDATA))
+        }
+        if denial == .nsec3 {
+            apexAdded.append(ResourceRecord(name: origin, type: .nsec3param, ttl: 0, rdata: NSEC3Chain.paramRDATA))
         }
         // Group into nodes: records come by name in canonical order, the apex (the least name) first.
         var nodes: [(name: DomainName, sets: [RRType: [ResourceRecord]])] = []
@@ -166,7 +174,10 @@ public final class ZoneSigner: Sendable {
         }
         names.sort { $0.name < $1.name }
         let negativeTTL = min(soa.ttl, soa.soaMinimum ?? soa.ttl)
-        let nsecs = NSECChain.records(origin: origin, nodes: names, ttl: negativeTTL)
+        let nsecs =
+            denial == .nsec3
+            ? NSEC3Chain.records(origin: origin, nodes: names, ttl: negativeTTL)
+            : NSECChain.records(origin: origin, nodes: names, ttl: negativeTTL)
         var out = apexAdded + nsecs
         // Signatures: every authoritative RRset (not the NS of a delegation, not glue or anything else below one).
         var cut: DomainName?

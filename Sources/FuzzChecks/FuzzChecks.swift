@@ -60,10 +60,13 @@ public enum FuzzChecks {
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: QueryProcessor.maxResponse, alignment: 16)
         defer { out.deallocate() }
         let scratch = QueryScratch(rotationSeed: 1)
-        for transport in [Transport.udp, .tcp] {
+        // The plain snapshot, and the same zones signed (a query with DO takes the signed answers' path).
+        for (snapshot, transport) in [
+            (fuzzSnapshot, Transport.udp), (fuzzSnapshot, .tcp), (fuzzSignedSnapshot, .udp), (fuzzSignedSnapshot, .tcp),
+        ] {
             let n = bytes.withUnsafeBytes {
                 QueryProcessor.respond(
-                    snapshot: fuzzSnapshot, query: $0, transport: transport, scratch: scratch,
+                    snapshot: snapshot, query: $0, transport: transport, scratch: scratch,
                     client: ClientAddress(IPAddress("198.51.100.7")!), into: out)
             }
             guard n > 0 else { continue }
@@ -138,6 +141,21 @@ public enum FuzzChecks {
             return error.errors.allSatisfy { $0.description.hasPrefix("f.yaml") } ? nil : "an error without the file"
         }
     }
+
+    /// `fuzzSnapshot` with its zone signed (a key made at start), as the server serves a signed zone to DO queries.
+    static let fuzzSignedSnapshot: Snapshot = {
+        let origin = try! DomainName("example.com.")
+        guard let zone = fuzzSnapshot.transferZone(origin) else { fatalError("the fuzz zone is missing") }
+        let key = SigningKey.generate(zone: origin, algorithm: .ecdsaP256SHA256)
+        guard
+            let added = try? ZoneSigner().additions(
+                origin: origin, records: zone.records, keys: [key], now: 1_800_000_000),
+            let signed = try? Zone.build(origin: origin, records: zone.records + added)
+        else { fatalError("the fuzz zone does not sign") }
+        return Snapshot(
+            zoneSet: fuzzSnapshot.zoneSet, options: fuzzSnapshot.options, plans: fuzzSnapshot.plans,
+            secure: [origin: signed])
+    }()
 
     /// A snapshot with every kind of answer: the example zone (CNAME, wildcard, delegation, DNAME, TXT…) and pools.
     static let fuzzSnapshot: Snapshot = {

@@ -609,6 +609,8 @@ public struct DNSSECSettings: Sendable, Equatable {
     public var algorithm: SigningAlgorithm = .ecdsaP256SHA256
     /// Signature validity, refresh margin and inception back-dating.
     public var policy = ZoneSigner.Policy()
+    /// NSEC (the default) or NSEC3 with RFC 9276's parameters (`nsec3: true`).
+    public var denial = ZoneSigner.Denial.nsec
     /// Where the keys are (BIND's `K<zone>+<alg>+<tag>` files); nil: `<state-dir>/keys`, generated there at first
     /// start.
     public var keyDirectory: String?
@@ -621,7 +623,7 @@ extension Config {
     static func readDNSSEC(_ v: Node, base: URL, _ r: inout YAMLReader) -> DNSSECSettings? {
         if case .scalar = v { return r.bool(v, what: "zones[].dnssec") == true ? DNSSECSettings() : nil }
         let m = r.mapping(
-            v, what: "zones[].dnssec", known: ["algorithm", "signature-validity", "refresh", "key-directory"])
+            v, what: "zones[].dnssec", known: ["algorithm", "signature-validity", "refresh", "key-directory", "nsec3"])
         var out = DNSSECSettings()
         if let a = m["algorithm"], let text = r.string(a, what: "zones[].dnssec.algorithm") {
             if let alg = SigningAlgorithm(text) {
@@ -638,6 +640,7 @@ extension Config {
             }
             return UInt32(s)
         }
+        if let n = m["nsec3"], r.bool(n, what: "zones[].dnssec.nsec3") == true { out.denial = .nsec3 }
         if let s = seconds("signature-validity") { out.policy.validity = s }
         if let s = seconds("refresh") { out.policy.refresh = s }
         if out.policy.refresh >= out.policy.validity {

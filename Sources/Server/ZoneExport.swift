@@ -93,7 +93,8 @@ public enum ZoneExport {
             let keys = try keys(zone.origin, config: config), !keys.isEmpty
         else { return [] }
         return try ZoneSigner(policy: settings.policy).additions(
-            origin: zone.origin, records: zone.records, keys: keys, now: UInt32(Date().timeIntervalSince1970))
+            origin: zone.origin, records: zone.records, keys: keys, denial: settings.denial,
+            now: UInt32(Date().timeIntervalSince1970))
     }
 
     /// What a registrar asks for.

@@ -16,6 +16,7 @@ public final class ZoneSigning: Sendable {
         /// The fingerprint of the unsigned file content it was made from, and the signature window.
         var file: UInt64
         var window: Validity
+        var denial: ZoneSigner.Denial
         /// DNSKEY, CDS, CDNSKEY, the NSEC chain, and the RRSIG of every file RRset but the SOA.
         var additions: [ResourceRecord]
         /// The file content with the additions: what the journal diffs a reload against.
@@ -74,14 +75,16 @@ public final class ZoneSigning: Sendable {
     ) throws -> Signed {
         let signer = signer(origin, settings)
         let window = signer.validity(at: now())
-        if let s = zones.withLock({ $0[origin] }), s.file == file, s.window == window { return s }
+        if let s = zones.withLock({ $0[origin] }), s.file == file, s.window == window, s.denial == settings.denial {
+            return s
+        }
         let (keys, _) = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
         let additions = try signer.additions(
             origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
-            unsignedNames: Set(poolTypes.keys), now: now())
+            unsignedNames: Set(poolTypes.keys), denial: settings.denial, now: now())
         let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + additions)
         let signed = Signed(
-            keys: keys, file: file, window: window, additions: additions, zone: signedZone,
+            keys: keys, file: file, window: window, denial: settings.denial, additions: additions, zone: signedZone,
             fingerprint: signedZone.contentFingerprint)
         zones.withLock { all in
             if let old = all[origin] { previous.withLock { $0[origin] = old } }

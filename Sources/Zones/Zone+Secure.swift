@@ -1,6 +1,7 @@
 // Zone+Secure: the lookup of a signed zone for a query with DO set (RFC 4035 §3.1): the answer of `resolve` with
 // the RRSIGs of every RRset it holds, and the NSEC records that prove what does not exist.
 
+import Crypto
 import DNSWire
 
 extension Zone {
@@ -29,7 +30,8 @@ extension Zone {
                     r.name = owner
                     return r
                 }
-                add(nsec(covering: owner))
+                // No closer match: NSEC covering the name, or NSEC3 covering the next closer name (RFC 5155 §7.2.6).
+                add(usesNSEC3 ? nsec3Covering(nextCloser(owner)) : nsec(covering: owner))
             }
         }
         res.answer = answer
@@ -40,8 +42,9 @@ extension Zone {
                 if let ds = rrset(cut, .ds) {
                     res.authority += ds.records + signatures(at: cut, covering: .ds)
                 } else {
-                    // Insecure delegation: the cut's NSEC (NS, no DS) proves it (RFC 4035 §3.1.4.1).
-                    res.authority += nsecAt(cut)
+                    // Insecure delegation: the cut's NSEC or NSEC3 (NS, no DS) proves it (RFC 4035 §3.1.4.1,
+                    // RFC 5155 §7.2.7).
+                    res.authority += usesNSEC3 ? nsec3Matching(cut) : nsecAt(cut)
                 }
             }
             return res
@@ -52,7 +55,23 @@ extension Zone {
         if res.authority.contains(where: { $0.type == .soa }) {
             let last = chainEnd(res, qname)
             res.authority += signatures(at: origin, covering: .soa)
-            if res.rcode == .nxDomain {
+            if usesNSEC3 {
+                if res.rcode == .nxDomain {
+                    // The closest encloser proof and the wildcard's absence (RFC 5155 §7.2.2).
+                    if let ce = closestEncloser(of: last) {
+                        add(nsec3Matching(ce))
+                        add(nsec3Covering(nextCloser(last)))
+                        if let wild = ce.wildcardChild { add(nsec3Covering(wild)) }
+                    }
+                } else if exists(last) {
+                    add(nsec3Matching(last))  // RFC 5155 §7.2.3 (and §7.2.4 for DS)
+                } else if let wild = wildcardSource(of: last), let ce = closestEncloser(of: last) {
+                    // Wildcard NODATA (§7.2.5): the closest encloser, the next closer covered, the wildcard matched.
+                    add(nsec3Matching(ce))
+                    add(nsec3Covering(nextCloser(last)))
+                    add(nsec3Matching(wild))
+                }
+            } else if res.rcode == .nxDomain {
                 add(nsec(covering: last))
                 if let ce = closestEncloser(of: last), let wild = ce.wildcardChild { add(nsec(covering: wild)) }
             } else if exists(last) {
@@ -111,6 +130,51 @@ extension Zone {
             i = k > 0 ? k - 1 : nil
         }
         return []
+    }
+
+    /// Whether the zone proves non-existence with NSEC3 (it publishes NSEC3PARAM at the apex).
+    private var usesNSEC3: Bool { rrset(origin, .nsec3param) != nil }
+
+    /// The NSEC3 owner of `name`: the base32hex of its SHA-1 hash (RFC 9276: no salt, no extra iterations).
+    private func nsec3Owner(_ name: DomainName) -> DomainName {
+        let label = Base32Hex.encode(Insecure.SHA1.hash(data: name.lowercased().wire))
+        return DomainName(uncheckedWire: [UInt8(label.count)] + label + origin.wire)
+    }
+
+    /// The NSEC3 whose owner is `name`'s hash, with its signature.
+    private func nsec3Matching(_ name: DomainName) -> [ResourceRecord] {
+        let owner = nsec3Owner(name)
+        guard let n = rrset(owner, .nsec3) else { return [] }
+        return n.records + signatures(at: owner, covering: .nsec3)
+    }
+
+    /// The NSEC3 that covers `name`'s hash: the last NSEC3 owner before it in hash order (the same as canonical
+    /// order for these one-label names), or the last of all when none is before it (the chain wraps).
+    private func nsec3Covering(_ name: DomainName) -> [ResourceRecord] {
+        let hashed = nsec3Owner(name)
+        var i = data.predecessor(of: hashed)
+        var wrapped = false
+        while true {
+            guard let k = i else {
+                if wrapped { return [] }
+                wrapped = true
+                i = data.count - 1
+                continue
+            }
+            if data.set(k, .nsec3) != nil {
+                let owner = data.name(k)
+                if owner != hashed || wrapped {
+                    return (rrset(owner, .nsec3)?.records ?? []) + signatures(at: owner, covering: .nsec3)
+                }
+            }
+            i = k > 0 ? k - 1 : nil
+        }
+    }
+
+    /// The next closer name of `name` (RFC 5155 §1.3): the ancestor one label longer than its closest encloser.
+    private func nextCloser(_ name: DomainName) -> DomainName {
+        guard let ce = closestEncloser(of: name) else { return name }
+        return name.ancestors(upTo: ce).dropLast().last ?? name
     }
 
     /// The closest encloser of a name that does not exist: its deepest existing ancestor.

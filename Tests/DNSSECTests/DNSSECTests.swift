@@ -123,8 +123,8 @@ func scratch() throws -> URL {
     /// The whole zone, as a secondary would receive it: dnssec-verify (BIND) checks every signature and the chain.
     @Test(
         .enabled(if: bindTools, "needs BIND's dnssec-verify (bind9-utils; make test installs it)"),
-        arguments: SigningAlgorithm.allCases)
-    func aSignedZoneVerifiesWithDnssecVerify(_ algorithm: SigningAlgorithm) throws {
+        arguments: SigningAlgorithm.allCases, ZoneSigner.Denial.allCases)
+    func aSignedZoneVerifiesWithDnssecVerify(_ algorithm: SigningAlgorithm, _ denial: ZoneSigner.Denial) throws {
         let zone = try loadZone(
             exampleZone + """
 
@@ -139,7 +139,8 @@ func scratch() throws -> URL {
         let poolSet = [ResourceRecord(name: pool, type: .a, ttl: 60, rdata: [198, 51, 100, 10])]
         let now = UInt32(Date().timeIntervalSince1970)
         let added = try signer.additions(
-            origin: origin, records: records, keys: [key], extraNames: [pool: [.a]], unsignedNames: [pool], now: now)
+            origin: origin, records: records, keys: [key], extraNames: [pool: [.a]], unsignedNames: [pool],
+            denial: denial, now: now)
         let poolSig = try signer.signature(poolSet, key: key, validity: signer.validity(at: now))
         #expect(Signer.verify(poolSig, over: poolSet, key: key))
         let text = (records + poolSet + added + [poolSig]).map { ZoneText.line($0) }.joined(separator: "\n") + "\n"
@@ -151,7 +152,22 @@ func scratch() throws -> URL {
         let verify = try tool("/usr/bin/dnssec-verify", ["-z", "-o", "example.com.", file.path])
         #expect(verify.status == 0, "\(verify.out)\n\(text)")
         #expect(verify.out.contains("Zone fully signed"), "\(verify.out)")
+        #expect(added.contains { $0.type == (denial == .nsec3 ? .nsec3param : .nsec) })
         #expect(added.contains { $0.type == .cds } && added.contains { $0.type == .cdnskey })
+    }
+
+    /// NSEC3 owner hashes (SHA-1, no salt, no extra iterations: RFC 9276) as Knot's knsec3hash computes them.
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/knsec3hash"),
+            "needs Knot's knsec3hash (knot-dnssecutils; make test installs it)"))
+    func nsec3HashesMatchKnots() throws {
+        #expect(NSEC3Chain.base32hex(NSEC3Chain.hash(origin)) == "onib9mgub9h0rml3cdf5bgrj59dkjhvk")
+        for name in ["www.example.com.", "A.B.Example.COM.", "*.wild.example.com."] {
+            let knot = try tool("/usr/bin/knsec3hash", ["-", "1", "0", name])
+            let ours = NSEC3Chain.base32hex(NSEC3Chain.hash(try DomainName(name)))
+            #expect(knot.out.hasPrefix(ours + " "), "\(name): \(knot.out) vs \(ours)")
+        }
     }
 
     /// RFC 4035 §3.1's rules on a signed zone, record by record; every signature included verifies.

@@ -86,14 +86,21 @@ import Testing
 
     /// UplinkDNS's own answers to DO queries (RFC 4035 §3.1), validated by delv: every kind of answer, and the
     /// pool before and after a drain.
-    @Test func delvValidatesEveryKindOfAnswerFromUplinkDNSItself() throws {
+    @Test(arguments: [false, true])
+    func delvValidatesEveryKindOfAnswerFromUplinkDNSItself(nsec3: Bool) throws {
         let zone =
             try exampleZoneFile
             + "secure  IN NS ns.secure\nns.secure IN A 192.0.2.99\n"
             + "secure  IN DS 12345 13 2 \(String(repeating: "5A", count: 32))\n"
-        let s = try ServerProcess(files: ["uplinkdns.yaml": Self.config(), "example.com.zone": zone])
+        let config =
+            nsec3
+            ? Self.config().replacingOccurrences(of: "dnssec: true", with: "dnssec: {nsec3: true}") : Self.config()
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": zone])
         defer { s.stop() }
         let anchor = try anchor(s)
+        // The denial records the zone uses: NSEC3 (with NSEC3PARAM) or NSEC.
+        let proof = try run(try tool("kdig"), ["@127.0.0.1", "-p", "\(s.port)", "+dnssec", "nx.www.example.com", "A"])
+        #expect(proof.out.contains(nsec3 ? "NSEC3" : "NSEC") && (nsec3 || !proof.out.contains("NSEC3")), "\(proof.out)")
         for (name, type, what) in [
             ("www.example.com", "A", "the pool"),
             ("example.com", "MX", "a static RRset"),
@@ -108,7 +115,7 @@ import Testing
             ("branch.example.com", "DS", "an insecure delegation (no DS, proven)"),
         ] {
             let out = try delv(s.port, anchor, name, type)
-            #expect(out.contains("fully validated"), "\(what): \(out)")
+            #expect(out.contains("fully validated"), "\(nsec3 ? "NSEC3" : "NSEC"): \(what): \(out)")
         }
         // The pool's variants: both lines, then cnc drained.
         #expect(try delv(s.port, anchor, "www.example.com", "A").contains("198.51.100.10"))
