@@ -462,21 +462,21 @@ struct SecureAnswerCache {
     /// Entries kept per worker before the cache starts over.
     static let capacity = 4096
 
-    /// The snapshot the entries are for. Weak: the cache must not keep a replaced snapshot alive, and a new one
+    /// The snapshot the entries are for, by its id: the cache must not keep a replaced snapshot alive, and a new one
     /// allocated where a freed one was must not pass for it (which an `ObjectIdentifier` would allow).
-    private weak var snapshot: Snapshot?
+    private var snapshot: UInt64?
     private var entries: [Key: Entry] = [:]
 
     /// The entry for the lower-cased wire `name` and `qtype` in `snapshot`.
     mutating func find(snapshot s: Snapshot, name: UnsafeRawBufferPointer, qtype: UInt16) -> Entry? {
-        guard snapshot === s, !entries.isEmpty else { return nil }
+        guard snapshot == s.id, !entries.isEmpty else { return nil }
         return entries[Key(name: Array(name), qtype: qtype)]
     }
 
     mutating func insert(snapshot s: Snapshot, name: UnsafeRawBufferPointer, qtype: UInt16, _ entry: Entry) {
-        if snapshot !== s || entries.count >= SecureAnswerCache.capacity {
+        if snapshot != s.id || entries.count >= SecureAnswerCache.capacity {
             entries.removeAll(keepingCapacity: true)
-            snapshot = s
+            snapshot = s.id
         }
         entries[Key(name: Array(name), qtype: qtype)] = entry
     }

@@ -1,6 +1,7 @@
 // Snapshot: every answer the server can give — the compiled zones and the pools' overlay — swapped in whole.
 
 import DNSWire
+import Synchronization
 import Uplinks
 import Zones
 
@@ -17,6 +18,9 @@ public final class Snapshot: Sendable {
     /// pools' records and signatures, the served SOA and its signature — for queries with DO set (docs/dnssec.md);
     /// nil for a zone that is not signed. Empty when no zone is.
     let secure: [Zone?]
+    /// Unique among the snapshots of this process (caches keyed by snapshot use it: an address may be reused).
+    let id: UInt64
+    private static let ids = Atomic<UInt64>(0)
 
     /// The zones as they answer now, for the slow path and for export.
     public var zoneSet: ZoneSet { overlay.zoneSet }
@@ -33,6 +37,7 @@ public final class Snapshot: Sendable {
         self.base = base
         self.overlay = overlay
         self.secure = secure.isEmpty ? [] : base.zones.map { secure[$0.zone.origin] }
+        self.id = Snapshot.ids.add(1, ordering: .relaxed).newValue
     }
 
     /// Whether zone `origin` answers DO queries signed.
