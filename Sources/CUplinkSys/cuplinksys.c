@@ -69,7 +69,9 @@ size_t uplink_reply_source(const struct msghdr *received, void *control, size_t 
             memcpy(&in, CMSG_DATA(c), sizeof in);
             struct in_pktinfo reply;
             memset(&reply, 0, sizeof reply);
-            reply.ipi_spec_dst = in.ipi_addr;  // the address the query was sent to (ipi_addr: the header's)
+            // The local address the kernel took the datagram for: the address asked, for a unicast query (for a
+            // broadcast one, the interface's address, which can send where the broadcast address cannot).
+            reply.ipi_spec_dst = in.ipi_spec_dst;
             reply.ipi_ifindex = 0;             // routing picks the interface, so source-routing rules apply
             return put_cmsg(control, size, IPPROTO_IP, IP_PKTINFO, &reply, sizeof reply);
         }

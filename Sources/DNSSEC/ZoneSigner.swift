@@ -89,12 +89,12 @@ public final class ZoneSigner: Sendable {
 
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
 
-    /// The window for signatures made at `now`: the current window while it has more than `refresh` left, so that
-    /// signatures made within one window are the same and the cache finds them.
+    /// The window for signatures made at `now`: the same for every signature made until only `refresh` of its
+    /// validity is left, so that signatures made within one window are the same and the cache finds them.
     public func validity(at now: UInt32) -> Validity {
-        // Windows start at multiples of `refresh` (back-dated), so every signature of a window expires at least
-        // `validity - refresh` after it is made.
-        let step = max(policy.refresh, 1)
+        // Windows start every `validity − refresh` seconds, so a window's signatures are made anew (by the next
+        // window) when `refresh` of their validity is left.
+        let step = max(policy.validity > policy.refresh ? policy.validity - policy.refresh : policy.validity, 1)
         let start = now - now % step
         return Validity(inception: start &- policy.backdate, expiration: start &+ policy.validity)
     }
@@ -133,11 +133,12 @@ public final class ZoneSigner: Sendable {
     /// What DNSSEC adds to a zone whose records are `records` (the apex SOA first, then by name in canonical order,
     /// as `Zone.records` gives them): the apex's DNSKEY, CDS and CDNSKEY, the NSEC chain — over `extraNames` too, the
     /// pools' names with the types they answer — and an RRSIG over every authoritative RRset but those at
-    /// `unsignedNames` (the pools', signed per variant by the caller). ZSKs sign the zone, KSKs the DNSKEY RRset; a
+    /// `unsignedNames` (the pools', signed per variant by the caller) and, without `signSOA`, the SOA (signed per
+    /// served serial by the caller). ZSKs sign the zone, KSKs the DNSKEY RRset; a
     /// lone key of either kind signs everything (a combined signing key).
     public func additions(
         origin: DomainName, records: [ResourceRecord], keys: [SigningKey], extraNames: [DomainName: Set<RRType>] = [:],
-        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, now: UInt32
+        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, signSOA: Bool = true, now: UInt32
     ) throws -> [ResourceRecord] {
         guard let soa = records.first(where: { $0.type == .soa && $0.name == origin }), !keys.isEmpty else { return [] }
         let validity = validity(at: now)
@@ -189,7 +190,7 @@ public final class ZoneSigner: Sendable {
             for (type, rs) in n.sets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 if unsignedNames.contains(n.name) && (type == .a || type == .aaaa) { continue }
                 if delegation && type != .ds { continue }
-                if type == .rrsig { continue }
+                if type == .rrsig || (type == .soa && !signSOA) { continue }
                 let signers = type == .dnskey || type == .cds || type == .cdnskey ? ksks : zsks
                 for k in signers { out.append(try signature(rs, key: k, validity: validity)) }
             }

@@ -124,25 +124,30 @@ public enum QueryProcessor {
         }
         guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
         let node = b.nodes[Int(found)]
-        if q.dnssecOK && !s.secure.isEmpty, let zone = s.secure[Int(node.zone)] {
-            // DO=1 in a signed zone: the answer with its signatures and proofs (docs/dnssec.md).
-            scratch.lastAnswer = .other
-            return secure(zone, q, query, s, out, transport: transport, scratch: scratch)
-        }
+        // DO=1 in a signed zone: the answer with its signatures and proofs (docs/dnssec.md), decided below with the
+        // compiled answer it stands for (its identity for RRL).
+        var secureZone = q.dnssecOK && !s.secure.isEmpty ? s.secure[Int(node.zone)] : nil
         var answer: AnswerRef
         if depth == 0 {
             if q.qtype == RRType.ds.rawValue && node.dsAnswer != .none {
                 answer = node.dsAnswer
+                // The DS of a child zone served here is the parent's to answer (RFC 4035 §3.1.4.1): signed by the
+                // parent when the parent is signed, else the parent's unsigned answer.
+                if q.dnssecOK && !s.secure.isEmpty && !node.isCut {
+                    secureZone = parentSecureZone(q, query, s)
+                }
             } else if node.block == .none {
                 answer = b.answer(node: found, qtype: q.qtype)
             } else if node.block == .belowDNAME {
                 scratch.lastAnswer = .other
+                if let z = secureZone { return secure(z, q, query, s, out, transport: transport, scratch: scratch) }
                 return slowPath(q, query, s, out, transport: transport)
             } else {
                 answer = node.block
             }
         } else if node.block == .belowDNAME || (node.block == .none && node.hasDNAME) {
             scratch.lastAnswer = .other
+            if let z = secureZone { return secure(z, q, query, s, out, transport: transport, scratch: scratch) }
             return slowPath(q, query, s, out, transport: transport)
         } else if node.block != .none {
             answer = node.block
@@ -150,6 +155,11 @@ public enum QueryProcessor {
             answer = b.answer(node: node.wildcard, qtype: q.qtype)
         } else {
             answer = b.zones[Int(node.zone)].nxDomain
+        }
+        if let z = secureZone {
+            // RRL counts it as the answer it signs (NXDOMAINs of a zone share one, as in NSD and BIND).
+            scratch.lastAnswer = answer
+            return secure(z, q, query, s, out, transport: transport, scratch: scratch)
         }
         scratch.lastAnswer = answer
         let serials = s.overlay.serials
@@ -358,6 +368,13 @@ public enum QueryProcessor {
             SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))
         return emit(
             arena.answers[index], bytes: arena.bytes, fixups: arena.fixups, q, query, s, out, transport: transport)
+    }
+
+    /// The signed zone that holds the DS of the child apex asked about: the deepest served zone above it, if signed.
+    static func parentSecureZone(_ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot) -> Zone? {
+        var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
+        guard let qname = try? reader.name(), let parent = s.zoneSet.zone(for: qname, qtype: .ds) else { return nil }
+        return s.secure.first { $0?.origin == parent.origin } ?? nil
     }
 
     /// An answer resolved and encoded for this query alone (`resolve` of the query name; nil: SERVFAIL).

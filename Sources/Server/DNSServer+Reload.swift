@@ -73,6 +73,7 @@ extension DNSServer {
         do {
             let fresh = try Config.load(path: running.path)
             let zones = try fresh.loadZones()
+            try ZoneSigning.checkKeys(fresh)
             DNSServer.logWarnings(zones, logger)
             let fingerprints = zones.zones.mapValues(\.contentFingerprint)
             var outcome = ReloadOutcome()

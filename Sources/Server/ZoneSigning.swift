@@ -7,6 +7,7 @@ import DNSWire
 import Foundation
 import Responder
 import Synchronization
+import Uplinks
 import Zones
 
 public final class ZoneSigning: Sendable {
@@ -21,13 +22,17 @@ public final class ZoneSigning: Sendable {
         var additions: [ResourceRecord]
         /// The file content with the additions: what the journal diffs a reload against.
         var zone: Zone
+        /// What names this version for the serial and the journal: the file content's fingerprint with the keys,
+        /// the window and the denial — not the signature octets, which ECDSA makes anew (at random) after a restart.
         var fingerprint: UInt64
     }
 
     private let zones = Mutex<[DomainName: Signed]>([:])
     /// The zone content signed before the current one (a reload's or a refresh's), for the journal.
     private let previous = Mutex<[DomainName: Signed]>([:])
-    /// The per-build signatures (SOA, pools) by zone and served serial: the newest few, for transfers.
+    /// What each served version adds to a transfer (the file content's additions and the per-build signatures of
+    /// the SOA and pools), by zone and serial: the newest few. Kept per version, so that a transfer of the version
+    /// still served never mixes in the additions of one being built.
     private let dynamic = Mutex<[DomainName: [(serial: UInt32, records: [ResourceRecord])]]>([:])
     private let signers = Mutex<[DomainName: ZoneSigner]>([:])
     /// Each signed zone as it serves now (for DO queries): the signed file content with the pools' records, the
@@ -81,11 +86,15 @@ public final class ZoneSigning: Sendable {
         let (keys, _) = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
         let additions = try signer.additions(
             origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
-            unsignedNames: Set(poolTypes.keys), denial: settings.denial, now: now())
+            unsignedNames: Set(poolTypes.keys), denial: settings.denial, signSOA: false, now: now())
         let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + additions)
+        var fingerprint = file
+        for k in keys { fingerprint = fingerprint &+ Zone.recordHash(origin, .dnskey, 0, k.dnskeyRDATA) }
+        fingerprint = fingerprint &+ UInt64(window.inception) &* 0x9E37_79B9 &+ UInt64(window.expiration)
+        fingerprint = fingerprint &+ (settings.denial == .nsec3 ? 0x5EC3 : 0)
         let signed = Signed(
             keys: keys, file: file, window: window, denial: settings.denial, additions: additions, zone: signedZone,
-            fingerprint: signedZone.contentFingerprint)
+            fingerprint: fingerprint)
         zones.withLock { all in
             if let old = all[origin] { previous.withLock { $0[origin] = old } }
             all[origin] = signed
@@ -98,6 +107,25 @@ public final class ZoneSigning: Sendable {
     func isDue(_ origin: DomainName, settings: DNSSECSettings) -> Bool {
         guard let signed = zones.withLock({ $0[origin] }) else { return false }
         return signed.window != signer(origin, settings).validity(at: now())
+    }
+
+    /// Loads (or, the first time, makes) the keys of every signed zone of `config`, so that a zone that cannot be
+    /// signed — an unreadable key file, a key directory that cannot be written — stops a start or a reload with a
+    /// clear error instead of being served unsigned.
+    public static func checkKeys(_ config: Config) throws(ConfigFailure) {
+        var errors: [ConfigError] = []
+        for entry in config.zones {
+            guard let settings = entry.dnssec else { continue }
+            do {
+                _ = try keys(origin: entry.origin, settings: settings, stateDirectory: config.stateDirectory)
+            } catch {
+                errors.append(
+                    ConfigError(
+                        file: config.path, line: entry.line, message: "zone \(entry.origin) cannot be signed: \(error)")
+                )
+            }
+        }
+        if !errors.isEmpty { throw ConfigFailure(errors: errors) }
     }
 
     /// Forgets `origin`'s signing (it is no longer signed, or no longer served).
@@ -129,7 +157,7 @@ public final class ZoneSigning: Sendable {
         }
         dynamic.withLock { all in
             var list = all[origin, default: []].filter { $0.serial != serial }
-            list.append((serial, out))
+            list.append((serial, signed.additions + out))
             all[origin] = Array(list.suffix(8))
         }
         return out
@@ -158,10 +186,7 @@ public final class ZoneSigning: Sendable {
     /// Everything DNSSEC adds to a transfer of `origin` at `serial`: the file content's additions and that
     /// version's per-build signatures. Nil when the zone is not signed or that version is not known.
     public func transferAdditions(_ origin: DomainName, serial: UInt32) -> [ResourceRecord]? {
-        guard let signed = zones.withLock({ $0[origin] }),
-            let extra = dynamic.withLock({ $0[origin]?.last(where: { $0.serial == serial })?.records })
-        else { return nil }
-        return signed.additions + extra
+        dynamic.withLock { $0[origin]?.last(where: { $0.serial == serial })?.records }
     }
 
     /// The keys in use for `origin` (nil: not signed, or not yet).

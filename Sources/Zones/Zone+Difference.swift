@@ -55,6 +55,16 @@ extension Zone {
                 j += 1
             }
         }
+        // A name's RRSIGs are one RRset here, with one TTL; each goes out with the TTL of the RRset it covers (its
+        // Original TTL), as transfers and answers carry it.
+        func covered(_ r: ResourceRecord) -> ResourceRecord {
+            guard r.type == .rrsig, r.rdata.count >= 8 else { return r }
+            var out = r
+            out.ttl = r.rdata[4...7].reduce(0) { $0 << 8 | UInt32($1) }
+            return out
+        }
+        out.removed = out.removed.map(covered)
+        out.added = out.added.map(covered)
         return out
     }
 

@@ -75,7 +75,10 @@ extension Zone {
                 add(nsec(covering: last))
                 if let ce = closestEncloser(of: last), let wild = ce.wildcardChild { add(nsec(covering: wild)) }
             } else if exists(last) {
-                add(nsecAt(last))
+                // The name's NSEC; an empty non-terminal has none, and the NSEC covering it (whose next name is
+                // below it) proves it has no data (RFC 7129 §5.2).
+                let own = nsecAt(last)
+                add(own.isEmpty ? nsec(covering: last) : own)
             } else if let wild = wildcardSource(of: last) {
                 // Wildcard NODATA: the wildcard's NSEC (no such type) and the one covering the name.
                 add(nsecAt(wild))

@@ -215,6 +215,11 @@ func scratch() throws -> URL {
         #expect(referral.authority.contains { $0.type == .rrsig && $0.rdata[1] == UInt8(RRType.ds.rawValue) })
         check(referral, "referral")
 
+        // An empty non-terminal (b.ent, above a.b.ent) has no NSEC of its own: the NSEC covering it proves NODATA.
+        let ent = zone.resolveSecure(try DomainName("b.ent.example.com."), .a)
+        #expect(ent.outcome == .noData && ent.authority.contains { $0.type == .nsec }, "\(types(ent.authority))")
+        check(ent, "empty non-terminal")
+
         // A CNAME chain: each step signed.
         let chain = zone.resolveSecure(try DomainName("chain.example.com."), .a)
         #expect(chain.answer.filter { $0.type == .rrsig }.count == 3, "\(types(chain.answer))")

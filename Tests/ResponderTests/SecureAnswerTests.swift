@@ -52,4 +52,21 @@ import Zones
         #expect(n1.rcode == .nxDomain && n1.authority.filter { $0.type == .nsec }.count == 2)
         #expect(respond(s2, nx, scratch: scratch) == respond(s2, nx, scratch: QueryScratch()))
     }
+
+    /// The DS of a child zone served here too is the parent's answer (RFC 4035 §3.1.4.1): with DO, signed by the
+    /// signed parent, not the child's NODATA.
+    @Test func theDSOfAServedChildIsTheParentsSignedAnswer() throws {
+        let parent = try signed(www: [198, 51, 100, 10])
+        let child = try loadZone(
+            "$ORIGIN sub.example.com.\n@ 300 IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.53\n",
+            origin: "sub.example.com.")
+        let s = Snapshot(zoneSet: ZoneSet([parent, child]), secure: [origin: parent])
+        let q = try queryBytes("sub.example.com.", .ds, edns: EDNSQuery(dnssecOK: true))
+        let m = try Message(bytes: try #require(respond(s, q)))
+        #expect(m.rcode == .noError && m.answers.map(\.type) == [.ds, .rrsig], "\(m.answers)")
+        // Asked of the child itself, its own data answers (SOA with DO carries no signature: the child is not signed).
+        let soa = try Message(
+            bytes: try #require(respond(s, try queryBytes("sub.example.com.", .soa, edns: EDNSQuery(dnssecOK: true)))))
+        #expect(soa.answers.map(\.type) == [.soa])
+    }
 }

@@ -14,8 +14,8 @@ import Zones
 
 @Suite struct SignatureRefreshTests {
     @Test func aTurnedWindowSignsAnewAsANewVersion() throws {
-        // The start of a signature window (windows start every `refresh`, 2 days here).
-        let clock = Atomic<UInt32>(10417 * 172_800)
+        // The start of a signature window (windows start every validity − refresh: 5 − 2 = 3 days here).
+        let clock = Atomic<UInt32>(6945 * 259_200)
         // The transfer test's set-up, signed, with the clock in the test's hand.
         let (_, signedDir) = try transferServer(transfer: "[127.0.0.1]", key: false)
         defer { try? FileManager.default.removeItem(at: signedDir) }
@@ -41,8 +41,9 @@ import Zones
         // Within the window: nothing to do.
         clock.add(86400, ordering: .relaxed)
         #expect(server.builder.sync { server.resignIfDue() } == false)
-        // Past the refresh: every signature made anew, a new serial, a later expiration; then not due again.
-        clock.add(86400 + 1, ordering: .relaxed)
+        // When only `refresh` (2 days) is left: every signature made anew, a new serial, a later expiration; then
+        // not due again.
+        clock.add(2 * 86400 + 1, ordering: .relaxed)
         #expect(server.builder.sync { server.resignIfDue() })
         let after = try #require(server.store.current().0.serial(origin))
         #expect(after == before &+ 1)
