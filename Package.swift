@@ -102,7 +102,8 @@ let package = Package(
             name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "ResponderTests", dependencies: ["Responder", "Zones", "DNSWire", "Uplinks", "TestSupport", "DNSSEC"],
+            name: "ResponderTests",
+            dependencies: ["Responder", "Zones", "DNSWire", "Uplinks", "TestSupport", "DNSSEC"],
             swiftSettings: strict),
         .testTarget(
             name: "ServerTests",
