@@ -72,6 +72,10 @@ public final class ZoneSigner: Sendable {
         public var refresh: UInt32 = 7 * 86400
         /// Inception is this far in the past, for validators whose clocks are behind (default 1 hour).
         public var backdate: UInt32 = 3600
+        /// Each signature's expiration is this much later at most, by an amount derived from its RRset (the same
+        /// every time it is signed in a window), so that a zone's signatures do not all expire at one moment
+        /// (default 1 hour; 0: none).
+        public var jitter: UInt32 = 3600
         public init() {}
     }
 
@@ -107,13 +111,18 @@ public final class ZoneSigner: Sendable {
         h.update(data: first.name.lowercased().wire)
         h.update(data: [UInt8(first.type.rawValue >> 8), UInt8(first.type.rawValue & 0xFF)])
         h.update(data: Signer.canonicalRRset(records, ttl: first.ttl))
-        var window: [UInt8] = []
-        Signer.put32(&window, validity.inception)
-        Signer.put32(&window, validity.expiration)
-        h.update(data: window)
-        let ck = CacheKey(digest: Array(h.finalize()), key: key.keyTag)
+        var windowOctets: [UInt8] = []
+        Signer.put32(&windowOctets, validity.inception)
+        Signer.put32(&windowOctets, validity.expiration)
+        h.update(data: windowOctets)
+        let digest = Array(h.finalize())
+        let ck = CacheKey(digest: digest, key: key.keyTag)
         if let hit = cache.withLock({ $0[ck] }) { return hit }
-        let sig = try Signer.sign(records, key: key, validity: validity)
+        var jittered = validity
+        if policy.jitter > 0 {
+            jittered.expiration &+= digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % policy.jitter
+        }
+        let sig = try Signer.sign(records, key: key, validity: jittered)
         made.add(1, ordering: .relaxed)
         cache.withLock { $0[ck] = sig }
         return sig

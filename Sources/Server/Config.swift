@@ -623,7 +623,8 @@ extension Config {
     static func readDNSSEC(_ v: Node, base: URL, _ r: inout YAMLReader) -> DNSSECSettings? {
         if case .scalar = v { return r.bool(v, what: "zones[].dnssec") == true ? DNSSECSettings() : nil }
         let m = r.mapping(
-            v, what: "zones[].dnssec", known: ["algorithm", "signature-validity", "refresh", "key-directory", "nsec3"])
+            v, what: "zones[].dnssec",
+            known: ["algorithm", "signature-validity", "refresh", "jitter", "backdate", "key-directory", "nsec3"])
         var out = DNSSECSettings()
         if let a = m["algorithm"], let text = r.string(a, what: "zones[].dnssec.algorithm") {
             if let alg = SigningAlgorithm(text) {

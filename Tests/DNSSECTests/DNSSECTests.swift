@@ -117,7 +117,17 @@ func scratch() throws -> URL {
         _ = try signer.signature(rrset, key: key, validity: later)
         #expect(signer.signaturesMade == 2)
         let w = signer.validity(at: now)
-        #expect(w.inception < now && w.expiration >= now + signer.policy.validity - signer.policy.refresh)
+        #expect(w.inception < now && w.expiration >= now + signer.policy.refresh)
+        // Jitter: each RRset's expiration a little later, by an amount of its own, within the jitter.
+        let expirations = try (1...20).map { i -> UInt32 in
+            let set = [
+                ResourceRecord(name: try DomainName("h\(i).example.com."), type: .a, ttl: 60, rdata: [192, 0, 2, 1])
+            ]
+            let rd = try signer.signature(set, key: key, validity: w).rdata
+            return rd[8...11].reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        #expect(Set(expirations).count > 10)
+        #expect(expirations.allSatisfy { $0 >= w.expiration && $0 < w.expiration + signer.policy.jitter })
     }
 
     /// The whole zone, as a secondary would receive it: dnssec-verify (BIND) checks every signature and the chain.

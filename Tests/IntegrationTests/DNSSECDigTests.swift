@@ -51,6 +51,8 @@ import Testing
         let export = try run(binaryPath, ["export", "example.com", "--config", config])
         #expect(export.status == 0 && export.out.contains("RRSIG"), "\(export.err)")
         #expect(try verify(export.out, in: s.dir, "export.txt").ok)
+        let ldnsExport = try run(try tool("ldns-verify-zone"), [s.dir.appendingPathComponent("export.txt").path])
+        #expect(ldnsExport.status == 0, "\(ldnsExport.out)\(ldnsExport.err)")
         // `keys` and the registrar view give the DS that BIND computes from the key file.
         let stem = String(privateFile.dropLast(".private".count))
         let bind = try run(try tool("dnssec-dsfromkey"), ["-2", keyDir.appendingPathComponent(stem + ".key").path])
