@@ -159,7 +159,8 @@ public enum QueryProcessor {
         if let z = secureZone {
             // RRL counts it as the answer it signs (NXDOMAINs of a zone share one, as in NSD and BIND).
             scratch.lastAnswer = answer
-            return secure(z, q, query, s, out, transport: transport, scratch: scratch)
+            let nx = answer == b.zones[Int(node.zone)].nxDomain && depth > 0
+            return secure(z, q, query, s, out, transport: transport, scratch: scratch, nxDomain: nx)
         }
         scratch.lastAnswer = answer
         let serials = s.overlay.serials
@@ -348,18 +349,43 @@ public enum QueryProcessor {
     /// A signed zone's answer to a query with DO set: resolved with its RRSIGs and NSEC proofs
     /// (`Zone.resolveSecure`; the signatures were all made when the snapshot was built) and encoded the first time
     /// this worker is asked the name and type, then copied from its cache like a compiled answer.
+    /// `nxDomain`: the compiled path would answer NXDOMAIN; then the answer is the same for every name its proofs
+    /// cover (`Zone.nxDomainProofKey`), and is kept once for them all, compiled against the zone's apex as the
+    /// unsigned negative answers are.
     static func secure(
         _ zone: Zone, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
-        _ out: UnsafeMutableRawBufferPointer, transport: Transport, scratch: QueryScratch
+        _ out: UnsafeMutableRawBufferPointer, transport: Transport, scratch: QueryScratch, nxDomain: Bool = false
     ) -> Int {
         let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
         if let hit = scratch.secureAnswers.find(snapshot: s, name: name, qtype: q.qtype) {
             return emit(hit.answer, bytes: hit.bytes, fixups: hit.fixups, q, query, s, out, transport: transport)
         }
         var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
+        guard let qname = try? reader.name() else {
+            return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+        }
+        if nxDomain, let key = zone.nxDomainProofKey(qname) {
+            // 0xFF cannot begin a wire name: the proofs' key never meets a name's.
+            var proofs: [UInt8] = [0xFF]
+            for i in key { for b in 0..<4 { proofs.append(UInt8(truncatingIfNeeded: i >> (8 * b))) } }
+            let found = proofs.withUnsafeBytes { scratch.secureAnswers.find(snapshot: s, name: $0, qtype: 0) }
+            if let hit = found {
+                return emit(hit.answer, bytes: hit.bytes, fixups: hit.fixups, q, query, s, out, transport: transport)
+            }
+            var arena = AnswerArena()
+            guard
+                case .body(let index) = arena.add(
+                    zone.resolveSecure(qname, RRType(q.qtype)), template: zone.origin, anchor: zone.origin
+                ).kind
+            else {
+                return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+            }
+            let entry = SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups)
+            proofs.withUnsafeBytes { scratch.secureAnswers.insert(snapshot: s, name: $0, qtype: 0, entry) }
+            return emit(entry.answer, bytes: entry.bytes, fixups: entry.fixups, q, query, s, out, transport: transport)
+        }
         var arena = AnswerArena()
-        guard let qname = try? reader.name(),
-            case .body(let index) = arena.add(zone.resolveSecure(qname, RRType(q.qtype)), template: qname).kind
+        guard case .body(let index) = arena.add(zone.resolveSecure(qname, RRType(q.qtype)), template: qname).kind
         else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }

@@ -127,12 +127,17 @@ extension Zone {
     /// The NSEC that covers `name` — the last name with an NSEC at or before it in canonical order — with its
     /// signature.
     private func nsec(covering name: DomainName) -> [ResourceRecord] {
+        nsecCoveringIndex(name).map { nsecAt(data.name($0)) } ?? []
+    }
+
+    /// The node of the NSEC that covers `name`.
+    private func nsecCoveringIndex(_ name: DomainName) -> Int? {
         var i = data.predecessor(of: name)
         while let k = i {
-            if data.set(k, .nsec) != nil { return nsecAt(data.name(k)) }
+            if data.set(k, .nsec) != nil { return k }
             i = k > 0 ? k - 1 : nil
         }
-        return []
+        return nil
     }
 
     /// Whether the zone proves non-existence with NSEC3 (it publishes NSEC3PARAM at the apex).
@@ -154,24 +159,43 @@ extension Zone {
     /// The NSEC3 that covers `name`'s hash: the last NSEC3 owner before it in hash order (the same as canonical
     /// order for these one-label names), or the last of all when none is before it (the chain wraps).
     private func nsec3Covering(_ name: DomainName) -> [ResourceRecord] {
+        guard let k = nsec3CoveringIndex(name) else { return [] }
+        let owner = data.name(k)
+        return (rrset(owner, .nsec3)?.records ?? []) + signatures(at: owner, covering: .nsec3)
+    }
+
+    /// The node of the NSEC3 that covers `name`'s hash.
+    private func nsec3CoveringIndex(_ name: DomainName) -> Int? {
         let hashed = nsec3Owner(name)
         var i = data.predecessor(of: hashed)
         var wrapped = false
         while true {
             guard let k = i else {
-                if wrapped { return [] }
+                if wrapped { return nil }
                 wrapped = true
                 i = data.count - 1
                 continue
             }
-            if data.set(k, .nsec3) != nil {
-                let owner = data.name(k)
-                if owner != hashed || wrapped {
-                    return (rrset(owner, .nsec3)?.records ?? []) + signatures(at: owner, covering: .nsec3)
-                }
-            }
+            if data.set(k, .nsec3) != nil && (data.name(k) != hashed || wrapped) { return k }
             i = k > 0 ? k - 1 : nil
         }
+    }
+
+    /// What an NXDOMAIN answer for `qname` depends on besides the zone: the nodes of the NSEC (or NSEC3) records
+    /// that prove it — the ones covering the name and the wildcard (or the closest encloser's, the next closer's
+    /// and the wildcard's). Names with the same key get the same answer (the question aside), so it can be kept
+    /// once for them all. Nil when the zone's data does not give one (the caller then resolves per name).
+    public func nxDomainProofKey(_ qname: DomainName) -> [Int]? {
+        guard let ce = closestEncloser(of: qname), let ceIndex = data.index(of: ce), let wild = ce.wildcardChild
+        else { return nil }
+        if usesNSEC3 {
+            guard let next = nsec3CoveringIndex(nextCloser(qname)), let w = nsec3CoveringIndex(wild),
+                let m = data.index(of: nsec3Owner(ce))
+            else { return nil }
+            return [ceIndex, m, next, w]
+        }
+        guard let cover = nsecCoveringIndex(qname), let w = nsecCoveringIndex(wild) else { return nil }
+        return [ceIndex, cover, w]
     }
 
     /// The next closer name of `name` (RFC 5155 §1.3): the ancestor one label longer than its closest encloser.

@@ -51,6 +51,16 @@ import Zones
         let n1 = try Message(bytes: try #require(respond(s2, nx, scratch: scratch)))
         #expect(n1.rcode == .nxDomain && n1.authority.filter { $0.type == .nsec }.count == 2)
         #expect(respond(s2, nx, scratch: scratch) == respond(s2, nx, scratch: QueryScratch()))
+        // Another name between the same NSECs: the proofs' answer kept once serves it, with its own question, and
+        // the same octets as a worker that never saw the first name gives.
+        for other in ["nothing2.example.com.", "NOTHING3.example.com.", "x.y.nothing.example.com."] {
+            let q2 = try queryBytes(other, .mx, edns: EDNSQuery(dnssecOK: true))
+            let reply = try #require(respond(s2, q2, scratch: scratch))
+            #expect(reply == respond(s2, q2, scratch: QueryScratch()), "\(other)")
+            let m2 = try Message(bytes: reply)
+            #expect(m2.rcode == .nxDomain && m2.questions.first?.name.description == other)
+            #expect(Set(m2.authority.filter { $0.type == .nsec }) == Set(n1.authority.filter { $0.type == .nsec }))
+        }
     }
 
     /// The DS of a child zone served here too is the parent's answer (RFC 4035 §3.1.4.1): with DO, signed by the
