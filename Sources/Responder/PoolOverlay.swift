@@ -19,6 +19,11 @@ public final class PoolOverlay: Sendable {
     }
 
     let groups: [AnswerGroup]
+    /// Per group: the pool and type whose variants it picks among (nil: a group without variants).
+    let groupPools: [(name: DomainName, type: RRType)?]
+    /// Per group step: the variant of the pool's family it answers with (its index in `PoolPlan.Family.variants`),
+    /// -1 for none: what a signed answer to the same question substitutes (`QueryProcessor.secure`).
+    let stepVariants: [Int32]
     /// Per group step: the body (an index into `answers`), and the counter of the line it puts first.
     let steps: [Int32]
     let stepCounters: [AnswerCounters.Counter?]
@@ -47,6 +52,8 @@ public final class PoolOverlay: Sendable {
         }
         var arena = AnswerArena()
         var groups: [AnswerGroup] = []
+        var groupPools: [(name: DomainName, type: RRType)?] = []
+        var stepVariants: [Int32] = []
         var steps: [Int32] = []
         var stepCounters: [AnswerCounters.Counter?] = []
         let index = base.zoneIndex
@@ -72,7 +79,9 @@ public final class PoolOverlay: Sendable {
                 fail.rcode = .servFail
                 fail.authoritative = false
                 groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
+                groupPools.append(nil)
                 steps.append(compile(fail))
+                stepVariants.append(-1)
                 stepCounters.append(nil)
                 continue
             }
@@ -80,7 +89,9 @@ public final class PoolOverlay: Sendable {
             guard let (plan, type) = PoolOverlay.firstPoolRecords(res, poolByName) else {
                 // No address of the pool's in it now (a family without lines up): one body.
                 groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
+                groupPools.append(nil)
                 steps.append(compile(res))
+                stepVariants.append(-1)
                 stepCounters.append(nil)
                 continue
             }
@@ -91,12 +102,16 @@ public final class PoolOverlay: Sendable {
             let lineCounters = family.firstLine.map { counters.counter(pool: plan.pool.name, line: $0) }
             groups.append(
                 AnswerGroup(selection: plan.selection, start: Int32(steps.count), count: Int32(family.sequence.count)))
+            groupPools.append((plan.pool.name, type))
             for v in family.sequence {
                 steps.append(bodies[v])
+                stepVariants.append(Int32(v))
                 stepCounters.append(lineCounters[v])
             }
         }
         self.groups = groups
+        self.groupPools = groupPools
+        self.stepVariants = stepVariants
         self.steps = steps
         self.stepCounters = stepCounters
         self.answers = arena.answers
@@ -141,11 +156,6 @@ public final class PoolOverlay: Sendable {
             out.insert(contentsOf: fresh, at: min(first, out.count))
             return out
         }
-        var r = res
-        r.answer = replace(r.answer)
-        r.authority = replace(r.authority)
-        r.glue = replace(r.glue)
-        r.additional = replace(r.additional)
-        return r
+        return res.mapSections(replace)
     }
 }

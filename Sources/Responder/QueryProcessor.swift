@@ -160,7 +160,15 @@ public enum QueryProcessor {
             // RRL counts it as the answer it signs (NXDOMAINs of a zone share one, as in NSD and BIND).
             scratch.lastAnswer = answer
             let nx = answer == b.zones[Int(node.zone)].nxDomain && depth > 0
-            return secure(z, q, query, s, out, transport: transport, scratch: scratch, nxDomain: nx)
+            // A pool's answer: the variant the compiled path would pick, signed as that variant.
+            var variant: SecureVariant?
+            if case .group(let index) = answer.kind, let pool = s.overlay.groupPools[index] {
+                let (i, _) = pick(s.overlay.groups[index], q, scratch: scratch, client: client)
+                s.overlay.stepCounters[i]?.increment()
+                variant = SecureVariant(pool: pool.name, type: pool.type, index: Int(s.overlay.stepVariants[i]))
+            }
+            return secure(
+                z, q, query, s, out, transport: transport, scratch: scratch, nxDomain: nx, variant: variant)
         }
         scratch.lastAnswer = answer
         let serials = s.overlay.serials
@@ -179,26 +187,7 @@ public enum QueryProcessor {
             // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:
             // the scope says how far the answer depends on the client: the source prefix for sticky, else /0).
             let o = s.overlay
-            let g = o.groups[index]
-            var ecsScope: UInt8 = 0
-            let step: Int
-            switch g.selection {
-            case .fixed:
-                step = 0
-            case .rotate:
-                step = Int(scratch.rotation % UInt64(g.count))
-                scratch.rotation &+= 1
-            case .sticky:
-                if q.hasECS {
-                    step = ClientAddress.bucket(
-                        family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1,
-                        prefix: Int(q.ecsSourcePrefix))
-                    ecsScope = q.ecsSourcePrefix
-                } else {
-                    step = ClientAddress.bucket(family: client.family, hi: client.hi, lo: client.lo, prefix: 128)
-                }
-            }
-            let i = Int(g.start) + step % Int(g.count)
+            let (i, ecsScope) = pick(o.groups[index], q, scratch: scratch, client: client)
             o.stepCounters[i]?.increment()
             let scope = ecsScope
             return o.bodyBytes.withUnsafeBufferPointer { bytes in
@@ -213,6 +202,32 @@ public enum QueryProcessor {
         case .none, .belowDNAME, .error, .other:
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
+    }
+
+    /// The step of a pool's group that answers this query (an index into the overlay's steps), and the ECS scope.
+    @inline(__always)
+    static func pick(
+        _ g: PoolOverlay.AnswerGroup, _ q: QueryView, scratch: QueryScratch, client: ClientAddress
+    ) -> (Int, UInt8) {
+        var ecsScope: UInt8 = 0
+        let step: Int
+        switch g.selection {
+        case .fixed:
+            step = 0
+        case .rotate:
+            step = Int(scratch.rotation % UInt64(g.count))
+            scratch.rotation &+= 1
+        case .sticky:
+            if q.hasECS {
+                step = ClientAddress.bucket(
+                    family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1,
+                    prefix: Int(q.ecsSourcePrefix))
+                ecsScope = q.ecsSourcePrefix
+            } else {
+                step = ClientAddress.bucket(family: client.family, hi: client.hi, lo: client.lo, prefix: 128)
+            }
+        }
+        return (Int(g.start) + step % Int(g.count), ecsScope)
     }
 
     /// The size a response may have (RFC 6891 §6.2.5: never below 512, never above what we advertise).
@@ -352,12 +367,20 @@ public enum QueryProcessor {
     /// `nxDomain`: the compiled path would answer NXDOMAIN; then the answer is the same for every name its proofs
     /// cover (`Zone.nxDomainProofKey`), and is kept once for them all, compiled against the zone's apex as the
     /// unsigned negative answers are.
+    /// `variant`: the pool variant the compiled path picked for this query; the answer carries it, with its own
+    /// signature, in place of the pool's whole RRset.
     static func secure(
         _ zone: Zone, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
-        _ out: UnsafeMutableRawBufferPointer, transport: Transport, scratch: QueryScratch, nxDomain: Bool = false
+        _ out: UnsafeMutableRawBufferPointer, transport: Transport, scratch: QueryScratch, nxDomain: Bool = false,
+        variant: SecureVariant? = nil
     ) -> Int {
-        let name = UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength)
-        if let hit = scratch.secureAnswers.find(snapshot: s, name: name, qtype: q.qtype) {
+        // The cache key: the name, and the variant after it (a wire name ends in 0: no name is such a key).
+        var key = Array(UnsafeRawBufferPointer(start: scratch.lowerName, count: q.qnameLength))
+        if let v = variant {
+            key += [0xFE, UInt8(truncatingIfNeeded: v.index), UInt8(truncatingIfNeeded: v.index >> 8)]
+        }
+        let name = key
+        if let hit = name.withUnsafeBytes({ scratch.secureAnswers.find(snapshot: s, name: $0, qtype: q.qtype) }) {
             return emit(hit.answer, bytes: hit.bytes, fixups: hit.fixups, q, query, s, out, transport: transport)
         }
         var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
@@ -384,16 +407,45 @@ public enum QueryProcessor {
             proofs.withUnsafeBytes { scratch.secureAnswers.insert(snapshot: s, name: $0, qtype: 0, entry) }
             return emit(entry.answer, bytes: entry.bytes, fixups: entry.fixups, q, query, s, out, transport: transport)
         }
+        var res = zone.resolveSecure(qname, RRType(q.qtype))
+        if let v = variant { res = substitute(res, v, s) }
         var arena = AnswerArena()
-        guard case .body(let index) = arena.add(zone.resolveSecure(qname, RRType(q.qtype)), template: qname).kind
-        else {
+        guard case .body(let index) = arena.add(res, template: qname).kind else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
-        scratch.secureAnswers.insert(
-            snapshot: s, name: name, qtype: q.qtype,
-            SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))
+        name.withUnsafeBytes {
+            scratch.secureAnswers.insert(
+                snapshot: s, name: $0, qtype: q.qtype,
+                SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))
+        }
         return emit(
             arena.answers[index], bytes: arena.bytes, fixups: arena.fixups, q, query, s, out, transport: transport)
+    }
+
+    /// `res` (a signed answer holding a pool's whole RRset) with the variant `v` instead: its addresses, in its
+    /// order, and its signatures in place of the whole set's.
+    static func substitute(_ res: Resolution, _ v: SecureVariant, _ s: Snapshot) -> Resolution {
+        guard let plan = s.overlay.plans.first(where: { $0.pool.name == v.pool }) else { return res }
+        let family = v.type == .aaaa ? plan.v6 : plan.v4
+        guard v.index >= 0, v.index < family.variants.count else { return res }
+        let addresses = family.variants[v.index]
+        let sigs = s.variantSignatures[VariantKey(name: v.pool, type: v.type, rdatas: addresses.map(\.octets))] ?? []
+        let swapped = PoolOverlay.substitute(res, plan: plan, type: v.type, addresses: addresses)
+        func covers(_ r: ResourceRecord) -> Bool {
+            r.type == .rrsig && r.name == v.pool && r.rdata.count >= 2
+                && UInt16(r.rdata[0]) << 8 | UInt16(r.rdata[1]) == v.type.rawValue
+        }
+        func resign(_ records: [ResourceRecord]) -> [ResourceRecord] {
+            var out = records.filter { !covers($0) }
+            guard let last = out.lastIndex(where: { $0.type == v.type && $0.name == v.pool }) else { return out }
+            let owner = out[last].name
+            out.insert(
+                contentsOf: sigs.map {
+                    var r = $0; r.name = owner; return r
+                }, at: last + 1)
+            return out
+        }
+        return swapped.mapSections(resign)
     }
 
     /// The signed zone that holds the DS of the child apex asked about: the deepest served zone above it, if signed.
@@ -523,4 +575,12 @@ struct SecureAnswerCache {
         }
         entries[Key(name: Array(name), qtype: qtype)] = entry
     }
+}
+
+/// Which variant of a pool a signed answer carries (`QueryProcessor.secure`).
+struct SecureVariant {
+    var pool: DomainName
+    var type: RRType
+    /// The variant's index in the pool's family (`PoolPlan.Family.variants`).
+    var index: Int
 }

@@ -18,6 +18,8 @@ public final class Snapshot: Sendable {
     /// pools' records and signatures, the served SOA and its signature — for queries with DO set (docs/dnssec.md);
     /// nil for a zone that is not signed. Empty when no zone is.
     let secure: [Zone?]
+    /// The signatures of each pool variant's address set (for DO answers of pools: `QueryProcessor.secure`).
+    let variantSignatures: [VariantKey: [ResourceRecord]]
     /// Unique among the snapshots of this process (caches keyed by snapshot use it: an address may be reused).
     let id: UInt64
     private static let ids = Atomic<UInt64>(0)
@@ -33,9 +35,13 @@ public final class Snapshot: Sendable {
     /// How many answers hold a pool's records (each is rebuilt by a health change).
     public var poolAnswerCount: Int { base.recipes.count }
 
-    init(base: CompiledZones, overlay: PoolOverlay, secure: [DomainName: Zone] = [:]) {
+    init(
+        base: CompiledZones, overlay: PoolOverlay, secure: [DomainName: Zone] = [:],
+        variantSignatures: [VariantKey: [ResourceRecord]] = [:]
+    ) {
         self.base = base
         self.overlay = overlay
+        self.variantSignatures = variantSignatures
         self.secure = secure.isEmpty ? [] : base.zones.map { secure[$0.zone.origin] }
         self.id = Snapshot.ids.add(1, ordering: .relaxed).newValue
     }
@@ -52,12 +58,12 @@ public final class Snapshot: Sendable {
     public convenience init(
         zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: [PoolPlan] = [],
         serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters(),
-        secure: [DomainName: Zone] = [:]
+        secure: [DomainName: Zone] = [:], variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) {
         let base = CompiledZones(zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name))
         self.init(
             base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
-            secure: secure)
+            secure: secure, variantSignatures: variantSignatures)
     }
 
     /// True when `plans` are for the same pools as this snapshot's, so that `updating` can serve them.
@@ -66,11 +72,26 @@ public final class Snapshot: Sendable {
     /// This snapshot with the pools answering `plans` and the zones served with `serials`: a new overlay over the
     /// same compiled zones. The pools must be the same (`canUpdate`); the answers equal a full compile's.
     public func updating(
-        plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:]
+        plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:],
+        variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) -> Snapshot {
         precondition(canUpdate(to: plans), "updating a snapshot needs the same pools")
         return Snapshot(
             base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
-            secure: secure)
+            secure: secure, variantSignatures: variantSignatures)
+    }
+}
+
+/// A pool variant's address set, as its signature is looked up: the pool's name (lower case), the type, and the
+/// RDATAs in sorted order (an RRSIG covers the RRset in canonical order, so one serves every ordering of a set).
+public struct VariantKey: Hashable, Sendable {
+    public var name: DomainName
+    public var type: RRType
+    public var rdatas: [[UInt8]]
+
+    public init(name: DomainName, type: RRType, rdatas: [[UInt8]]) {
+        self.name = name.lowercased()
+        self.type = type
+        self.rdatas = rdatas.sorted { $0.lexicographicallyPrecedes($1) }
     }
 }

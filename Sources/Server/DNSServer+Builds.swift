@@ -64,7 +64,7 @@ extension DNSServer {
             if let signed, let settings {
                 do {
                     extras += try signing.dynamicSignatures(
-                        origin: origin, signed: signed, soa: soa, pools: sets, settings: settings)
+                        origin: origin, signed: signed, soa: soa, pools: sets, plans: plans, settings: settings)
                 } catch {
                     problems.append("cannot sign \(origin)'s SOA and pools: \(error)")
                 }
@@ -101,7 +101,7 @@ extension DNSServer {
             journal: journal, signing: signing, previous: previous, logger: logger)
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters,
-            secure: signing.servingZones)
+            secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
         return (snapshot, moved, problem)
     }
 
@@ -189,10 +189,12 @@ extension DNSServer {
         // is new. A change of the pools themselves comes with a reload, which compiles everything.
         let snapshot =
             current.canUpdate(to: plans)
-            ? current.updating(plans: plans, serials: served, counters: counters, secure: signing.servingZones)
+            ? current.updating(
+                plans: plans, serials: served, counters: counters, secure: signing.servingZones,
+                variantSignatures: signing.servingVariantSignatures)
             : Snapshot(
                 zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters,
-                secure: signing.servingZones)
+                secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
         store.replace(snapshot)
         state.withLock { $0.builtUpVersion = version }
         store.reclaim()

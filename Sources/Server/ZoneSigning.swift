@@ -38,6 +38,8 @@ public final class ZoneSigning: Sendable {
     /// Each signed zone as it serves now (for DO queries): the signed file content with the pools' records, the
     /// served SOA and the per-build signatures.
     private let serving = Mutex<[DomainName: Zone]>([:])
+    /// Each signed zone's pools' variant signatures now (for DO answers that pick a variant).
+    private let variants = Mutex<[DomainName: [VariantKey: [ResourceRecord]]]>([:])
     /// The clock (seconds since 1970; tests set it).
     let now: @Sendable () -> UInt32
 
@@ -133,6 +135,7 @@ public final class ZoneSigning: Sendable {
         zones.withLock { _ = $0.removeValue(forKey: origin) }
         previous.withLock { _ = $0.removeValue(forKey: origin) }
         serving.withLock { _ = $0.removeValue(forKey: origin) }
+        variants.withLock { _ = $0.removeValue(forKey: origin) }
         dynamic.withLock { _ = $0.removeValue(forKey: origin) }
     }
 
@@ -142,10 +145,27 @@ public final class ZoneSigning: Sendable {
     /// The signatures that change per build: the SOA with the served serial and the pools' RRsets as transfers
     /// carry them. Kept by serial for the transfers of that version.
     func dynamicSignatures(
-        origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], settings: DNSSECSettings
+        origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], plans: [PoolPlan] = [],
+        settings: DNSSECSettings
     ) throws -> [ResourceRecord] {
         let signer = signer(origin, settings)
         let zsks = signed.keys.filter { !$0.isKSK }.isEmpty ? signed.keys : signed.keys.filter { !$0.isKSK }
+        // Every address set a pool's answers can hold (its variants, as the compiled path picks them), signed once
+        // per set: a DO answer carries the variant it picked with its own signature.
+        var variantSigs: [VariantKey: [ResourceRecord]] = [:]
+        for plan in plans where plan.pool.name.isSubdomain(of: origin) && !plan.servfail {
+            for (type, family) in [(RRType.a, plan.v4), (.aaaa, plan.v6)] {
+                for addresses in family.variants where !addresses.isEmpty {
+                    let key = VariantKey(name: plan.pool.name, type: type, rdatas: addresses.map(\.octets))
+                    guard variantSigs[key] == nil else { continue }
+                    let set = RRset(name: plan.pool.name, type: type, ttl: plan.ttl, rdatas: key.rdatas)
+                    variantSigs[key] = try zsks.map {
+                        try signer.signature(set.records, key: $0, validity: signed.window)
+                    }
+                }
+            }
+        }
+        variants.withLock { $0[origin] = variantSigs }
         var out: [ResourceRecord] = []
         for set in [RRset(name: soa.name, type: .soa, ttl: soa.ttl, rdatas: [soa.rdata])] + pools
         where !set.rdatas.isEmpty {
@@ -178,6 +198,11 @@ public final class ZoneSigning: Sendable {
             sets.append(RRset(name: owner, type: .rrsig, ttl: sigs[0].ttl, rdatas: kept + sigs.map(\.rdata)))
         }
         return signed.adding(sets).withSerial(soa.soaSerial ?? signed.fileSerial)
+    }
+
+    /// The pools' variant signatures of every signed zone now.
+    public var servingVariantSignatures: [VariantKey: [ResourceRecord]] {
+        variants.withLock { all in all.values.reduce(into: [:]) { $0.merge($1) { a, _ in a } } }
     }
 
     /// The signed zones as they serve now, by origin.

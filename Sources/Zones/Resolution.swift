@@ -37,4 +37,14 @@ public struct Resolution: Equatable, Sendable {
 
     /// Makes a resolution.
     public init(outcome: Outcome) { self.outcome = outcome }
+
+    /// This resolution with `transform` applied to each section's records.
+    public func mapSections(_ transform: ([ResourceRecord]) -> [ResourceRecord]) -> Resolution {
+        var r = self
+        r.answer = transform(answer)
+        r.authority = transform(authority)
+        r.glue = transform(glue)
+        r.additional = transform(additional)
+        return r
+    }
 }

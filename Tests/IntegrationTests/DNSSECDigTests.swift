@@ -134,6 +134,29 @@ import Testing
         #expect(!plain.out.contains("RRSIG"), "\(plain.out)")
     }
 
+    /// A pool's policy holds for DO queries too: with `answers: 1`, each signed answer carries one address (the
+    /// variant the compiled path picks) with that variant's own signature, and validates.
+    @Test func doAnswersOfAWeightedPoolCarryTheVariantTheyPickSigned() throws {
+        let config = Self.config().replacingOccurrences(of: "policy: weighted}", with: "policy: weighted, answers: 1}")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": try exampleZoneFile])
+        defer { s.stop() }
+        var seen = Set<String>()
+        for _ in 0..<30 {
+            let r = try run(
+                try tool("kdig"), ["@127.0.0.1", "-p", "\(s.port)", "+dnssec", "+short", "www.example.com", "A"])
+            let lines = r.out.split(separator: "\n").map(String.init)
+            let addresses = lines.filter { $0.first?.isNumber == true && $0.contains(".") && !$0.contains(" ") }
+            #expect(addresses.count == 1 && lines.contains { $0.hasPrefix("A 13 3 ") }, "\(r.out)")
+            seen.formUnion(addresses)
+        }
+        #expect(seen == ["192.0.2.10", "198.51.100.10"], "weighted over both lines: \(seen)")
+        let anchor = try anchor(s)
+        for _ in 0..<4 {
+            let out = try delv(s.port, anchor, "www.example.com", "A")
+            #expect(out.contains("fully validated"), "\(out)")
+        }
+    }
+
     @Test func aKnotSecondaryOfTheSignedZoneValidatesWithDelv() throws {
         let knotPort = freePort()
         let s = try ServerProcess(
