@@ -35,6 +35,24 @@ public enum NSECChain {
         }
     }
 
+    /// The types a type bit maps field lists (the inverse of `bitmap`).
+    public static func types(fromBitmap bytes: ArraySlice<UInt8>) -> Set<RRType> {
+        var out: Set<RRType> = []
+        var i = bytes.startIndex
+        while i + 1 < bytes.endIndex {
+            let window = Int(bytes[i])
+            let length = Int(bytes[i + 1])
+            for j in 0..<length where i + 2 + j < bytes.endIndex {
+                let octet = bytes[i + 2 + j]
+                for bit in 0..<8 where octet & (0x80 >> UInt8(bit)) != 0 {
+                    out.insert(RRType(UInt16(window << 8 | (j * 8 + bit))))
+                }
+            }
+            i += 2 + length
+        }
+        return out
+    }
+
     /// The type bit maps field (RFC 4034 §4.1.2): per window of 256 types, its number, the octets needed and the
     /// bits.
     public static func bitmap(_ types: Set<RRType>) -> [UInt8] {
@@ -204,7 +222,12 @@ public final class ZoneSigner: Sendable {
                 for k in signers { out.append(try signature(rs, key: k, validity: validity)) }
             }
         }
-        for nsec in nsecs {
+        // The pools' names' NSEC (or NSEC3) records are left unsigned here: their bitmaps follow the lines' state,
+        // so the caller signs them per build (`ZoneSigning`).
+        let perBuild =
+            denial == .nsec3
+            ? Set(unsignedNames.map { NSEC3Chain.owner(of: $0, origin: origin) }) : unsignedNames
+        for nsec in nsecs where !perBuild.contains(nsec.name) {
             for k in zsks { out.append(try signature([nsec], key: k, validity: validity)) }
         }
         return out

@@ -76,7 +76,8 @@ public final class Journal: Sendable {
     /// journal starts anew from this version, and older serials get AXFR. Returns why it could not be saved, if so.
     public func record(
         _ origin: DomainName, soa: ResourceRecord, zone: Zones.Zone, file: UInt64, pools: [ResourceRecord],
-        previous: Zones.Zone?, previousFile: UInt64?, limits: JournalLimits
+        previous: Zones.Zone?, previousFile: UInt64?, limits: JournalLimits,
+        ignore: (ResourceRecord) -> Bool = { _ in false }
     ) -> String? {
         enum Save {
             case nothing, write(Zone), remove
@@ -101,6 +102,9 @@ public final class Journal: Sendable {
                     return .write(fresh)
                 }
                 diff = previous.difference(to: zone)
+                // Records of the content that transfers do not carry (they come with the pools, per build).
+                diff.removed.removeAll(where: ignore)
+                diff.added.removeAll(where: ignore)
             }
             let (before, after) = (Set(last.pools), Set(pools))
             diff.removed += last.pools.filter { !after.contains($0) }

@@ -20,6 +20,9 @@ public final class ZoneSigning: Sendable {
         var denial: ZoneSigner.Denial
         /// DNSKEY, CDS, CDNSKEY, the NSEC chain, and the RRSIG of every file RRset but the SOA.
         var additions: [ResourceRecord]
+        /// The pools' names' NSEC (or NSEC3) records as the chain made them (unsigned): each build writes their
+        /// bitmaps for the families that have lines up, and signs them.
+        var poolDenial: [ResourceRecord]
         /// The file content with the additions: what the journal diffs a reload against.
         var zone: Zone
         /// What names this version for the serial and the journal: the file content's fingerprint with the keys,
@@ -86,16 +89,25 @@ public final class ZoneSigning: Sendable {
             return s
         }
         let (keys, _) = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
-        let additions = try signer.additions(
+        let all = try signer.additions(
             origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
             unsignedNames: Set(poolTypes.keys), denial: settings.denial, signSOA: false, now: now())
-        let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + additions)
+        let owners = Set(
+            poolTypes.keys.map { settings.denial == .nsec3 ? NSEC3Chain.owner(of: $0, origin: origin) : $0 })
+        let isPoolDenial: (ResourceRecord) -> Bool = {
+            ($0.type == .nsec || $0.type == .nsec3) && owners.contains($0.name)
+        }
+        let additions = all.filter { !isPoolDenial($0) }
+        // The zone keeps them (unsigned; the serving zone lays each build's over them), so that the NSEC chain's
+        // order is whole for the predecessor search of denial proofs.
+        let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + all)
         var fingerprint = file
         for k in keys { fingerprint = fingerprint &+ Zone.recordHash(origin, .dnskey, 0, k.dnskeyRDATA) }
         fingerprint = fingerprint &+ UInt64(window.inception) &* 0x9E37_79B9 &+ UInt64(window.expiration)
         fingerprint = fingerprint &+ (settings.denial == .nsec3 ? 0x5EC3 : 0)
         let signed = Signed(
-            keys: keys, file: file, window: window, denial: settings.denial, additions: additions, zone: signedZone,
+            keys: keys, file: file, window: window, denial: settings.denial, additions: additions,
+            poolDenial: all.filter(isPoolDenial), zone: signedZone,
             fingerprint: fingerprint)
         zones.withLock { all in
             if let old = all[origin] { previous.withLock { $0[origin] = old } }
@@ -166,7 +178,35 @@ public final class ZoneSigning: Sendable {
             }
         }
         variants.withLock { $0[origin] = variantSigs }
-        var out: [ResourceRecord] = []
+        // The pools' names' NSEC (NSEC3) records with the types their answers hold now: A while the pool has IPv4
+        // lines up, AAAA while IPv6 (a pool answering SERVFAIL keeps what its lines could give).
+        var denial: [ResourceRecord] = []
+        for template in signed.poolDenial {
+            guard
+                let plan = plans.first(where: {
+                    template.type == .nsec
+                        ? $0.pool.name == template.name
+                        : NSEC3Chain.owner(of: $0.pool.name, origin: origin) == template.name
+                })
+            else {
+                denial.append(template)
+                continue
+            }
+            let head = template.type == .nsec ? ZoneSigning.nameLength(template.rdata) : 26  // NSEC3: fixed fields
+            var types = NSECChain.types(fromBitmap: template.rdata[head...])
+            if !plan.servfail {
+                types.subtract([.a, .aaaa])
+                if !plan.v4.variants.isEmpty { types.insert(.a) }
+                if !plan.v6.variants.isEmpty { types.insert(.aaaa) }
+            }
+            var record = template
+            record.rdata = Array(template.rdata[..<head]) + NSECChain.bitmap(types)
+            denial.append(record)
+        }
+        var out: [ResourceRecord] = denial
+        for record in denial {
+            for k in zsks { out.append(try signer.signature([record], key: k, validity: signed.window)) }
+        }
         for set in [RRset(name: soa.name, type: .soa, ttl: soa.ttl, rdatas: [soa.rdata])] + pools
         where !set.rdatas.isEmpty {
             for k in zsks { out.append(try signer.signature(set.records, key: k, validity: signed.window)) }
@@ -186,9 +226,13 @@ public final class ZoneSigning: Sendable {
     /// The signed file content with the pools' RRsets, the SOA with the served serial, and their signatures merged
     /// into the RRSIG RRsets of their names.
     static func serving(signed: Zone, soa: ResourceRecord, pools: [RRset], signatures: [ResourceRecord]) -> Zone {
+        // The pools' names' NSEC (NSEC3) records of this build replace the chain's; the rest are RRSIGs.
         var sets = pools
+        for r in signatures where r.type == .nsec || r.type == .nsec3 {
+            sets.append(RRset(name: r.name, type: r.type, ttl: r.ttl, rdatas: [r.rdata]))
+        }
         var byOwner: [DomainName: [ResourceRecord]] = [:]
-        for sig in signatures { byOwner[sig.name, default: []].append(sig) }
+        for sig in signatures where sig.type == .rrsig { byOwner[sig.name, default: []].append(sig) }
         for (owner, sigs) in byOwner {
             // Replace what these signatures cover (an older version's) and keep the rest of the name's RRSIGs.
             let covered = Set(sigs.map { UInt16($0.rdata[0]) << 8 | UInt16($0.rdata[1]) })
@@ -203,6 +247,13 @@ public final class ZoneSigning: Sendable {
     /// The pools' variant signatures of every signed zone now.
     public var servingVariantSignatures: [VariantKey: [ResourceRecord]] {
         variants.withLock { all in all.values.reduce(into: [:]) { $0.merge($1) { a, _ in a } } }
+    }
+
+    /// The length of the domain name at the start of `rdata` (an NSEC's next name).
+    static func nameLength(_ rdata: [UInt8]) -> Int {
+        var i = 0
+        while i < rdata.count, rdata[i] != 0 { i += Int(rdata[i]) + 1 }
+        return min(i + 1, rdata.count)
     }
 
     /// The signed zones as they serve now, by origin.

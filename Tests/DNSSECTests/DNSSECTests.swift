@@ -153,7 +153,14 @@ func scratch() throws -> URL {
             denial: denial, now: now)
         let poolSig = try signer.signature(poolSet, key: key, validity: signer.validity(at: now))
         #expect(Signer.verify(poolSig, over: poolSet, key: key))
-        let text = (records + poolSet + added + [poolSig]).map { ZoneText.line($0) }.joined(separator: "\n") + "\n"
+        // The pool's name's NSEC (NSEC3) is left unsigned too: the caller signs it per build, with its bitmap.
+        let poolOwner = denial == .nsec3 ? NSEC3Chain.owner(of: pool, origin: origin) : pool
+        let poolDenial = added.filter { ($0.type == .nsec || $0.type == .nsec3) && $0.name == poolOwner }
+        #expect(poolDenial.count == 1 && !added.contains { $0.type == .rrsig && $0.name == poolOwner })
+        let denialSig = try signer.signature(poolDenial, key: key, validity: signer.validity(at: now))
+        let text =
+            (records + poolSet + added + [poolSig, denialSig]).map { ZoneText.line($0) }.joined(separator: "\n")
+            + "\n"
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("example.com.signed")

@@ -157,6 +157,33 @@ import Testing
         }
     }
 
+    /// A pool with an IPv4 and an IPv6 line: while the IPv6 line is drained the pool has no AAAA, and its NSEC
+    /// (or NSEC3) says so — signed per build — so the NODATA validates; the transfer stays consistent.
+    @Test(arguments: [false, true])
+    func aPoolsDenialFollowsItsFamilies(nsec3: Bool) throws {
+        var config = Self.config().replacingOccurrences(
+            of: "  - {name: cnc, public: [198.51.100.10]}", with: "  - {name: cnc, public: [\"2001:db8::10\"]}")
+        if nsec3 { config = config.replacingOccurrences(of: "dnssec: true", with: "dnssec: {nsec3: true}") }
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": try exampleZoneFile])
+        defer { s.stop() }
+        let anchor = try anchor(s)
+        let before = try delv(s.port, anchor, "www.example.com", "AAAA")
+        #expect(before.contains("fully validated") && before.contains("2001:db8::10"), "\(before)")
+        let (status, _) = try httpRequest(
+            port: s.controlPort, "POST", "/v1/links/cnc", headers: ["Authorization: Bearer test-token"],
+            body: "{\"state\":\"drain\"}")
+        #expect(status == 200)
+        let nodata = try delv(s.port, anchor, "www.example.com", "AAAA")
+        #expect(nodata.contains("negative response, fully validated"), "\(nodata)")
+        #expect(try delv(s.port, anchor, "www.example.com", "A").contains("fully validated"))
+        // The transfer of this version: every NSEC bitmap matches the data.
+        let axfr = try run(
+            try tool("dig"), ["@127.0.0.1", "-p", "\(s.port)", "+onesoa", "example.com", "AXFR", "-y", tsigSpec])
+        let records = axfr.out.split(separator: "\n").filter { !$0.contains("\tTSIG\t") }.joined(separator: "\n")
+        let checked = try verify(records + "\n", in: s.dir, "axfr-drained.txt")
+        #expect(checked.ok, "\(checked.out)")
+    }
+
     @Test func aKnotSecondaryOfTheSignedZoneValidatesWithDelv() throws {
         let knotPort = freePort()
         let s = try ServerProcess(
