@@ -192,33 +192,35 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible, Comparabl
     /// Allocation-free (sorting a million names for an export must not allocate per comparison): each name's label
     /// offsets go into a stack buffer, then labels are compared from the right.
     public static func < (lhs: DomainName, rhs: DomainName) -> Bool {
-        lhs.wire.withUnsafeBufferPointer { l in
-            rhs.wire.withUnsafeBufferPointer { r in
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { lo in
-                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { ro in
-                        let ln = labelOffsets(l, into: lo)
-                        let rn = labelOffsets(r, into: ro)
-                        var i = ln - 1
-                        var j = rn - 1
-                        while i >= 0 && j >= 0 {
-                            let a = Int(lo[i])
-                            let b = Int(ro[j])
-                            let la = Int(l[a])
-                            let lb = Int(r[b])
-                            var k = 1
-                            while k <= min(la, lb) {
-                                let x = fold(l[a + k])
-                                let y = fold(r[b + k])
-                                if x != y { return x < y }
-                                k += 1
-                            }
-                            if la != lb { return la < lb }
-                            i -= 1
-                            j -= 1
-                        }
-                        return ln < rn
+        lhs.wire.withUnsafeBufferPointer { l in rhs.wire.withUnsafeBufferPointer { r in canonicalLess(l, r) } }
+    }
+
+    /// Canonical order of two names in uncompressed wire form (see `<`), without making name values: what a
+    /// search over names kept in arenas compares with.
+    public static func canonicalLess(_ l: UnsafeBufferPointer<UInt8>, _ r: UnsafeBufferPointer<UInt8>) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { lo in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { ro in
+                let ln = labelOffsets(l, into: lo)
+                let rn = labelOffsets(r, into: ro)
+                var i = ln - 1
+                var j = rn - 1
+                while i >= 0 && j >= 0 {
+                    let a = Int(lo[i])
+                    let b = Int(ro[j])
+                    let la = Int(l[a])
+                    let lb = Int(r[b])
+                    var k = 1
+                    while k <= min(la, lb) {
+                        let x = fold(l[a + k])
+                        let y = fold(r[b + k])
+                        if x != y { return x < y }
+                        k += 1
                     }
+                    if la != lb { return la < lb }
+                    i -= 1
+                    j -= 1
                 }
+                return ln < rn
             }
         }
     }

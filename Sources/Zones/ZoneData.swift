@@ -168,12 +168,21 @@ public final class ZoneData: Sendable {
     /// The node number of the last name at or before `name` in canonical order (the predecessor search NSEC
     /// needs), or nil when `name` sorts before every node.
     func predecessor(of name: DomainName) -> Int? {
-        var lo = 0
-        var hi = nodes.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if self.name(mid) <= name { lo = mid + 1 } else { hi = mid }
+        // Compared in place in the names arena (no name values: it runs on the query path of DO answers).
+        name.wire.withUnsafeBufferPointer { target in
+            names.withUnsafeBufferPointer { all in
+                var lo = 0
+                var hi = nodes.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    let n = nodes[mid]
+                    let node = UnsafeBufferPointer(
+                        rebasing: all[Int(n.nameOffset)..<(Int(n.nameOffset) + Int(n.nameLength))])
+                    // node <= target, i.e. not target < node.
+                    if !DomainName.canonicalLess(target, node) { lo = mid + 1 } else { hi = mid }
+                }
+                return lo == 0 ? nil : lo - 1
+            }
         }
-        return lo == 0 ? nil : lo - 1
     }
 }
