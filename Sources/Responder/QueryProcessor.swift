@@ -379,8 +379,7 @@ public enum QueryProcessor {
         if let v = variant {
             key += [0xFE, UInt8(truncatingIfNeeded: v.index), UInt8(truncatingIfNeeded: v.index >> 8)]
         }
-        let name = key
-        if let hit = name.withUnsafeBytes({ scratch.secureAnswers.find(snapshot: s, name: $0, qtype: q.qtype) }) {
+        if let hit = key.withUnsafeBytes({ scratch.secureAnswers.find(snapshot: s, name: $0, qtype: q.qtype) }) {
             return emit(hit.answer, bytes: hit.bytes, fixups: hit.fixups, q, query, s, out, transport: transport)
         }
         var reader = WireReader(Array(query[12..<(12 + q.qnameLength)]))
@@ -413,7 +412,7 @@ public enum QueryProcessor {
         guard case .body(let index) = arena.add(res, template: qname).kind else {
             return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
         }
-        name.withUnsafeBytes {
+        key.withUnsafeBytes {
             scratch.secureAnswers.insert(
                 snapshot: s, name: $0, qtype: q.qtype,
                 SecureAnswerCache.Entry(answer: arena.answers[index], bytes: arena.bytes, fixups: arena.fixups))

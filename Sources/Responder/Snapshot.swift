@@ -46,11 +46,6 @@ public final class Snapshot: Sendable {
         self.id = Snapshot.ids.add(1, ordering: .relaxed).newValue
     }
 
-    /// Whether zone `origin` answers DO queries signed.
-    public func isSigned(_ origin: DomainName) -> Bool {
-        secure.contains { $0?.origin == origin }
-    }
-
     /// Compiles `zoneSet` with `options`. Each pool's current addresses (`plans`, from the lines that are up) are
     /// put into its zone, and every answer that contains them is compiled once per variant. `serials` gives the
     /// SOA serial to serve per zone (the server moves it when content changes); a zone not in it keeps its file's.

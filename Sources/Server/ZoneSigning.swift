@@ -59,13 +59,13 @@ public final class ZoneSigning: Sendable {
     /// start of a signed zone).
     static func keys(
         origin: DomainName, settings: DNSSECSettings, stateDirectory: String
-    ) throws -> (keys: [SigningKey], generated: Bool) {
+    ) throws -> [SigningKey] {
         let dir = keyDirectory(settings, stateDirectory: stateDirectory)
         let found = try SigningKey.all(in: dir, zone: origin)
-        if !found.isEmpty { return (found, false) }
+        if !found.isEmpty { return found }
         let key = SigningKey.generate(zone: origin, algorithm: settings.algorithm)
         try key.write(to: dir)
-        return ([key], true)
+        return [key]
     }
 
     private func signer(_ origin: DomainName, _ settings: DNSSECSettings) -> ZoneSigner {
@@ -88,7 +88,7 @@ public final class ZoneSigning: Sendable {
         if let s = zones.withLock({ $0[origin] }), s.file == file, s.window == window, s.denial == settings.denial {
             return s
         }
-        let (keys, _) = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
+        let keys = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
         let all = try signer.additions(
             origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
             unsignedNames: Set(poolTypes.keys), denial: settings.denial, signSOA: false, now: now())
@@ -154,8 +154,9 @@ public final class ZoneSigning: Sendable {
     /// The signed content served before the current one, for the journal's diff.
     func previousSigned(_ origin: DomainName) -> Signed? { previous.withLock { $0[origin] } }
 
-    /// The signatures that change per build: the SOA with the served serial and the pools' RRsets as transfers
-    /// carry them. Kept by serial for the transfers of that version.
+    /// What changes per build: the pools' names' NSEC (NSEC3) records with their current bitmaps, and the
+    /// signatures of those, of the SOA with the served serial and of the pools' RRsets as transfers carry them
+    /// (each variant's set is signed too, for DO answers). Kept by serial for the transfers of that version.
     func dynamicSignatures(
         origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], plans: [PoolPlan] = [],
         settings: DNSSECSettings

@@ -165,7 +165,12 @@ public final class ZoneTransfer: Sendable {
 
     /// The UDP size a response may have: the client's EDNS payload size capped by ours, or 512 without EDNS.
     static func udpLimit(_ query: [UInt8], ours: Int) -> Int {
-        guard let m = try? Message(bytes: query), let opt = m.opt else { return 512 }
+        udpLimit(try? Message(bytes: query), ours: ours)
+    }
+
+    /// `udpLimit` of a message already read.
+    static func udpLimit(_ message: Message?, ours: Int) -> Int {
+        guard let opt = message?.opt else { return 512 }
         return max(512, min(Int(opt.rrClass.rawValue), ours))
     }
 
@@ -221,7 +226,11 @@ public final class ZoneTransfer: Sendable {
                 let records = [zone.soa, step.from] + step.removed + [zone.soa] + step.added + [zone.soa]
                 let incremental = TransferMessages.build(
                     id: message.header.id, question: question, records: records, opt: opt)
-                if transport == .tcp || (incremental.count == 1 && incremental[0].count <= udpLimitFor(message)) {
+                if transport == .tcp
+                    || (incremental.count == 1
+                        && incremental[0].count
+                            <= ZoneTransfer.udpLimit(message, ours: Int(snapshot.options.ednsUDPSize)))
+                {
                     kind = "ixfr"
                     what = "from \(theirs): \(step.removed.count) removed, \(step.added.count) added"
                     messages = incremental
@@ -261,13 +270,6 @@ public final class ZoneTransfer: Sendable {
             "\(asked) \(zone.origin) serial \(serial) to \(who)\(signed): \(kind) \(what), \(octets) octets in \(messages.count) message(s)"
         )
         return messages
-    }
-
-    /// The UDP size a response to `message` may have (see `udpLimit`).
-    private func udpLimitFor(_ message: Message) -> Int {
-        let ours = Int(store.current().0.options.ednsUDPSize)
-        guard let opt = message.opt else { return 512 }
-        return max(512, min(Int(opt.rrClass.rawValue), ours))
     }
 
     /// The compiled path's answer to `query` (no TSIG left in it).

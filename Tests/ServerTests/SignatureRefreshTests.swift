@@ -17,18 +17,10 @@ import Zones
         // The start of a signature window (windows start every validity − refresh: 5 − 2 = 3 days here).
         let clock = Atomic<UInt32>(6945 * 259_200)
         // The transfer test's set-up, signed, with the clock in the test's hand.
-        let (_, signedDir) = try transferServer(transfer: "[127.0.0.1]", key: false)
-        defer { try? FileManager.default.removeItem(at: signedDir) }
-        let path = signedDir.appendingPathComponent("c.yaml").path
-        var text = try String(contentsOfFile: path, encoding: .utf8)
-        text = text.replacingOccurrences(
-            of: "    serial-policy: increment\n",
-            with: "    serial-policy: increment\n    dnssec: {refresh: 2d, signature-validity: 5d}\n")
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let server = try DNSServer(
-            config: try Config.load(path: path), signing: ZoneSigning(now: { clock.load(ordering: .relaxed) }),
-            logger: Logger(label: "test"))
-        server.setLinesUp(["unicom", "cnc"])
+        let (server, dir) = try transferServer(
+            transfer: "[127.0.0.1]", key: false, dnssec: "{refresh: 2d, signature-validity: 5d}",
+            signing: ZoneSigning(now: { clock.load(ordering: .relaxed) }))
+        defer { try? FileManager.default.removeItem(at: dir) }
         let origin = try DomainName("example.com.")
         let before = try #require(server.store.current().0.serial(origin))
         func expirations() throws -> Set<UInt32> {

@@ -17,8 +17,10 @@ var transferKey: TSIGKey {
 }
 
 /// A server (not started) over a zone of `extra` hosts plus a two-line pool, in a fresh directory.
+/// `dnssec`: the zone's `dnssec:` value (nil: not signed); `signing`: the server's signer (tests give it a clock).
 func transferServer(
-    extra: Int = 0, transfer: String = "[127.0.0.1]", key: Bool = true, policy: String = "increment"
+    extra: Int = 0, transfer: String = "[127.0.0.1]", key: Bool = true, policy: String = "increment",
+    dnssec: String? = nil, signing: ZoneSigning = ZoneSigning()
 ) throws -> (DNSServer, URL) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("xfr-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -35,6 +37,7 @@ func transferServer(
         transfer: \(transfer)
         serial-policy: \(policy)
     \(key ? "    key: transfer.example." : "")
+    \(dnssec.map { "    dnssec: \($0)" } ?? "")
     links:
       - {name: unicom, public: [192.0.2.10]}
       - {name: cnc, public: [198.51.100.10]}
@@ -43,7 +46,8 @@ func transferServer(
     health: {state-dir: state}
     """.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
     let server = try DNSServer(
-        config: try Config.load(path: dir.appendingPathComponent("c.yaml").path), logger: Logger(label: "test"))
+        config: try Config.load(path: dir.appendingPathComponent("c.yaml").path), signing: signing,
+        logger: Logger(label: "test"))
     server.setLinesUp(["unicom", "cnc"])  // what start does first: decides the served serials
     return (server, dir)
 }
