@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libldns, found through pkg-config; only the Zones target imports it.
@@ -56,7 +58,10 @@ let package = Package(
         .target(name: "Routing", dependencies: ["Uplinks"], swiftSettings: strict),
         .target(
             name: "Health",
-            dependencies: ["Uplinks", "Routing", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Uplinks", "Routing", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -70,6 +75,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -93,7 +100,10 @@ let package = Package(
         .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
         .testTarget(
             name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "HealthTests", dependencies: ["Health", "Uplinks"], swiftSettings: strict),
+        .testTarget(
+            name: "HealthTests",
+            dependencies: ["Health", "Uplinks", .product(name: "MetricsTestKit", package: "swift-metrics")],
+            swiftSettings: strict),
         .testTarget(
             name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],
             swiftSettings: strict),

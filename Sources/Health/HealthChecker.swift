@@ -33,14 +33,17 @@ public final class HealthChecker: Sendable {
     private let transitionCount = Atomic<Int>(0)
     /// Saves one at a time: rounds of several lines finish together, and each save must see the latest state.
     private let saving = Mutex<Void>(())
+    /// The last probe results per check and transitions per line; the health metrics.
+    public let history: ProbeHistory
 
     /// Makes a checker for the lines of `uplinks`, all up until probed.
     public init(
         uplinks: Uplinks, prober: any Prober = SystemProber(), logger: Logger, stateDirectory: String? = nil,
         restoreMaxAge: TimeInterval = 3600, hooks: [String] = [], hookDirectory: String? = nil,
-        clock: @escaping @Sendable () -> Date = { Date() },
+        clock: @escaping @Sendable () -> Date = { Date() }, history: ProbeHistory = ProbeHistory(),
         onChange: @escaping @Sendable (Set<String>) -> Void
     ) {
+        self.history = history
         self.config = Mutex((uplinks, hooks))
         self.prober = prober
         self.logger = logger
@@ -52,6 +55,7 @@ public final class HealthChecker: Sendable {
         let now = clock()
         state = Mutex(
             Dictionary(uniqueKeysWithValues: uplinks.links.map { ($0.name, LinkHealth(name: $0.name, since: now)) }))
+        for link in uplinks.links { history.prepare(link: link.name) }
     }
 
     /// Every line's health, in config order.
@@ -100,14 +104,21 @@ public final class HealthChecker: Sendable {
         let spec = link.health
         guard !spec.checks.isEmpty else { return }
         let started = clock()
-        let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
+        let timed = await withTaskGroup(of: (Int, CheckResult, Double).self) { group in
             for (i, check) in spec.checks.enumerated() {
-                group.addTask { (i, await self.prober.probe(check, source: check.source ?? link.inside)) }
+                group.addTask {
+                    let begun = ContinuousClock.now
+                    let r = await self.prober.probe(check, source: check.source ?? link.inside)
+                    let took = ContinuousClock.now - begun
+                    return (i, r, Double(took.components.seconds) + Double(took.components.attoseconds) * 1e-18)
+                }
             }
-            var out = [CheckResult](repeating: CheckResult(ok: false, detail: ""), count: spec.checks.count)
-            for await (i, r) in group { out[i] = r }
+            var out = [(result: CheckResult, seconds: Double)](
+                repeating: (CheckResult(ok: false, detail: ""), 0), count: spec.checks.count)
+            for await (i, r, s) in group { out[i] = (r, s) }
             return out
         }
+        let results = timed.map(\.result)
         let passed = results.filter(\.ok).count
         let good = spec.require.satisfied(passed: passed, total: results.count)
         // The reason names the first failing check (or the first check when all pass), as logs show it.
@@ -116,6 +127,11 @@ public final class HealthChecker: Sendable {
         let now = clock()
         let fresh = initial && !restored.withLock { $0.contains(link.name) }
         let summary = zip(spec.checks, results).map { "\($0.kind) \($1.detail)" }
+        history.record(link: link.name, checks: spec.checks, results: timed, at: now)
+        if !good {
+            // Every failed round, also those below `fall` that change nothing yet (they show a line going bad).
+            logger.debug("link \(link.name): probe round failed (\(passed)/\(results.count) passed): \(reason)")
+        }
         update(link.name, at: now) { h in
             h.lastResults = summary
             h.lastRoundSeconds = now.timeIntervalSince(started)
@@ -224,8 +240,12 @@ public final class HealthChecker: Sendable {
         // A line whose checks, or whose inside address (the probes' source), changed is probed anew.
         changes.reprobed = new.links.filter { l in old.link(l.name).map { $0 != l } ?? false }.map(\.name)
         state.withLock { s in
-            for name in changes.removed { s[name] = nil }
+            for name in changes.removed {
+                s[name] = nil
+                history.forget(name)
+            }
             for link in new.links where changes.added.contains(link.name) {
+                history.prepare(link: link.name)
                 // Not answered before a probe says so; a line without checks is up.
                 let probed: LinkState = link.health.checks.isEmpty ? .up : .down
                 s[link.name] = LinkHealth(name: link.name, probed: probed, since: now, reason: "added by reload")
@@ -279,6 +299,7 @@ public final class HealthChecker: Sendable {
             return
         }
         transitionCount.add(1, ordering: .relaxed)
+        history.transition(link: name, to: isNow, reason: after.reason, at: now)
         logger.notice("link \(name) \(isNow.rawValue): \(after.reason)")
         persist()
         onChange(up)

@@ -43,6 +43,8 @@ public final class CompiledZones: Sendable {
         var zone: Zone
         var nxDomain: AnswerRef
         var noData: AnswerRef
+        /// The zone's slot in the query counters (`ZoneSlots`).
+        var statsSlot: UInt8
     }
 
     /// How an answer that contains a pool's records is compiled, so the overlay can compile it again for the
@@ -195,7 +197,8 @@ extension CompiledZones {
                 let info = ZoneInfo(
                     zone: zone,
                     nxDomain: add(nx, template: origin, anchor: origin),
-                    noData: add(nodata, template: origin, anchor: origin))
+                    noData: add(nodata, template: origin, anchor: origin),
+                    statsSlot: ZoneSlots.shared.slot(for: origin.lowercased().description))
                 zoneInfos.append(info)
             }
         }

@@ -21,6 +21,8 @@ public final class QueryScratch {
     var rotation: UInt64
     /// The question type of the last query this worker parsed (0 if it had no readable question), for counting.
     public internal(set) var lastQType: UInt16 = 0
+    /// The slot (`ZoneSlots`) of the zone that answered the last query (0: none did), for counting.
+    public internal(set) var lastZoneSlot: UInt8 = 0
     /// What the last response was, for rate limiting: its compiled answer (a pool's group for pool answers),
     /// `.error` for error responses, `.other` for CHAOS and slow-path answers.
     public internal(set) var lastAnswer: AnswerRef = .error
@@ -78,6 +80,7 @@ public enum QueryProcessor {
         let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
         scratch.lastQType = outcome == .ok ? q.qtype : 0
         scratch.lastAnswer = .error
+        scratch.lastZoneSlot = 0
         scratch.lastQuestionEnd = outcome == .ok || outcome == .formErr(withQuestion: true) ? q.questionEnd : 12
         switch outcome {
         case .drop:
@@ -124,6 +127,7 @@ public enum QueryProcessor {
         }
         guard found >= 0 else { return error(.refused, q, query, s, out, question: true, opt: q.hasEDNS) }
         let node = b.nodes[Int(found)]
+        scratch.lastZoneSlot = b.zones[Int(node.zone)].statsSlot
         // DO=1 in a signed zone: the answer with its signatures and proofs (docs/dnssec.md), decided below with the
         // compiled answer it stands for (its identity for RRL).
         var secureZone = q.dnssecOK && !s.secure.isEmpty ? s.secure[Int(node.zone)] : nil

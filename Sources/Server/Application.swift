@@ -33,8 +33,14 @@ public struct Application: Sendable {
             StopOnShutdown(name: "builder", stop: server.stopBuilder),
             StopOnShutdown(name: "health", stop: server.stopHealth),
             StopOnShutdown(name: "notifier", stop: server.notifier.stop),
+            StopOnShutdown(name: "query log", stop: server.queryLog.disable),
             StopOnShutdown(name: "listeners", stop: server.stopListeners),
-            StopOnShutdown(name: "control", stop: server.stopControl),
+            StopOnShutdown(
+                name: "control",
+                stop: {
+                    SystemdNotify.send(["STOPPING=1", "STATUS=stopping"])
+                    server.stopControl()
+                }),
         ]
         if signals { services.append(ReloadOnHangup(server: server, logger: logger)) }
         let group = ServiceGroup(
@@ -47,6 +53,8 @@ public struct Application: Sendable {
 
     /// Serves until shut down (a signal or `shutdown()`), then stops every part in order.
     public func run() async throws {
+        // systemd (Type=notify): the server answers from here on.
+        SystemdNotify.send(["READY=1", "STATUS=\(server.servingStatus())"])
         try await group.run()
     }
 

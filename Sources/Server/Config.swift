@@ -84,6 +84,8 @@ public struct Config: Sendable {
     public var freebind = false
     /// The user to run as after binding (`server.user`); nil = stay as started.
     public var user: String?
+    /// The query log (`server.query-log`): where it goes, its format, and whether it is on at start.
+    public var queryLog = QueryLogSettings()
 
     /// The version string printed by `--version` and answered to `version.bind` by default.
     public static let softwareVersion = "0.1.0"
@@ -157,6 +159,7 @@ public struct Config: Sendable {
                 known: [
                     "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
                     "control", "control-token", "control-token-file", "control-hosts", "rrl", "user", "freebind",
+                    "query-log",
                 ])
             if let listen = s["listen"] {
                 var addrs: [ListenAddress] = []
@@ -233,6 +236,26 @@ public struct Config: Sendable {
                 }
             }
             if let rrl = s["rrl"] { config.rrl = Config.readRRL(rrl, &r) }
+            if let q = s["query-log"] {
+                let m = r.mapping(q, what: "server.query-log", known: ["path", "format", "enabled"])
+                if let v = m["path"], let path = r.string(v, what: "server.query-log.path") {
+                    if path.isEmpty || path == "unix:" {
+                        r.fail(v, "server.query-log.path: a file, or unix:/path/to/socket")
+                    } else {
+                        config.queryLog.path = path
+                    }
+                }
+                if let v = m["format"], let f = r.string(v, what: "server.query-log.format") {
+                    if let format = QueryLogSettings.Format(rawValue: f) {
+                        config.queryLog.format = format
+                    } else {
+                        r.fail(v, "server.query-log.format is dnstap or text")
+                    }
+                }
+                if let v = m["enabled"], let on = r.bool(v, what: "server.query-log.enabled") {
+                    config.queryLog.enabled = on
+                }
+            }
             if let v = s["user"], let user = r.string(v, what: "server.user") {
                 config.user = user.isEmpty ? nil : user
             }

@@ -30,6 +30,13 @@ struct ControlActions: Sendable {
     var export: @Sendable (String) -> String? = { _ in nil }
     /// Every zone with its served serial.
     var zones: @Sendable () -> [(origin: String, serial: UInt32)] = { [] }
+    /// Everything the status page shows, as JSON text (`/v1/status`, embedded in `/`).
+    var status: @Sendable () -> String = { "{}" }
+    /// The query log's state, and switching it (on: for how long, nil = until off); returns why it could not.
+    var queryLog: @Sendable () -> QueryLog.Status? = { nil }
+    var setQueryLog: @Sendable (Bool, TimeInterval?) -> String? = { _, _ in "no query log" }
+    /// Counters as JSON text (`/v1/stats`).
+    var stats: @Sendable () -> String = { "{}" }
 }
 
 /// Serves the control API on one address (loopback by default):
@@ -41,6 +48,10 @@ struct ControlActions: Sendable {
 /// - `GET /v1/zones`: every zone with its served serial;
 /// - `GET /v1/zones/{origin}/export`: the zone as transferred now, master-file text (needs the token: it is the
 ///   whole zone, which AXFR also guards);
+/// - `GET /`: the status page (HTML, no external assets); `GET /v1/status`: what it shows, as JSON;
+/// - `GET /v1/links/{name}`: one line with its probe history and transitions;
+/// - `GET /v1/querylog`, `POST /v1/querylog` with `{"state": "on"|"off", "for": "10m"}`: the query log;
+/// - `GET /v1/stats`: query, TCP, transfer and reload counters as JSON;
 /// - `GET /metrics`: Prometheus text; `GET /healthz`: `ok`.
 /// Mutating calls need `Authorization: Bearer TOKEN` (compared in constant time); without it they get 401 and
 /// change nothing. A request whose `Host` is a name other than `localhost` or one of `server.control-hosts` gets 403:
@@ -131,7 +142,23 @@ final class ControlHandler: ChannelInboundHandler {
             guard let head else { return }
             switch route(head) {
             case .now(let status, let type, let text):
-                respond(context: context, head: head, status: status, type: type, text: text)
+                var extra: [(String, String)] = []
+                if type.hasPrefix("text/html") {
+                    // The page runs its own inline script and talks to this server alone.
+                    extra = [
+                        (
+                            "Content-Security-Policy",
+                            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                + "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+                                + "frame-ancestors 'none'"
+                        ),
+                        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+                    ]
+                }
+                if type.hasPrefix("text/html") || head.uri.hasPrefix("/v1/status") {
+                    extra.append(("Cache-Control", "no-store"))
+                }
+                respond(context: context, head: head, status: status, type: type, text: text, headers: extra)
             case .later(let work):
                 // Built off the event loop (the builder); the reply comes back to the loop when it is done, so the
                 // loop keeps serving TCP and other API calls meanwhile.
@@ -148,9 +175,10 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     private func respond(
-        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, type: String, text: String
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, type: String, text: String,
+        headers extra: [(String, String)] = []
     ) {
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(extra)
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: "\(text.utf8.count)")
         headers.add(name: "Connection", value: "close")
@@ -171,6 +199,14 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     private func json(_ object: Any) -> String { ControlHandler.json(object) }
+
+    /// The query log's state as the API gives it.
+    static func queryLogObject(_ s: QueryLog.Status) -> [String: Any] {
+        var o: [String: Any] = ["enabled": s.enabled, "path": s.path, "format": s.format.rawValue]
+        if let until = s.until { o["until"] = ISO8601DateFormatter().string(from: until) }
+        if let error = s.error { o["error"] = error }
+        return o
+    }
 
     static func json(_ object: Any) -> String {
         let data =
@@ -196,6 +232,29 @@ final class ControlHandler: ChannelInboundHandler {
         switch (head.method, path) {
         case (.GET, "/healthz"):
             return .now(.ok, "text/plain", "ok\n")
+        case (.GET, "/"), (.GET, "/index.html"):
+            return .now(.ok, "text/html; charset=utf-8", StatusPage.html(status: actions.status()))
+        case (.GET, "/v1/status"):
+            return .now(.ok, "application/json", actions.status())
+        case (.GET, "/v1/stats"):
+            return .now(.ok, "application/json", actions.stats())
+        case (.GET, let p) where p.hasPrefix("/v1/links/"):
+            let name = String(p.dropFirst("/v1/links/".count)).removingPercentEncoding ?? ""
+            guard
+                let all = (try? JSONSerialization.jsonObject(with: Data(actions.status().utf8))) as? [String: Any],
+                let line = (all["links"] as? [[String: Any]])?.first(where: { $0["name"] as? String == name })
+            else {
+                let known = actions.linkNames()
+                return .now(
+                    .notFound, "application/json",
+                    json(["error": "no link '\(name)' (links: \(known.joined(separator: ", ")))", "links": known]))
+            }
+            return .now(.ok, "application/json", json(line))
+        case (.GET, "/v1/querylog"):
+            guard let status = actions.queryLog() else {
+                return .now(.notFound, "application/json", json(["error": "no query log"]))
+            }
+            return .now(.ok, "application/json", json(ControlHandler.queryLogObject(status)))
         case (.GET, "/metrics"):
             return .now(.ok, "text/plain; version=0.0.4", actions.metrics())
         case (.GET, "/v1/links"):
@@ -263,6 +322,31 @@ final class ControlHandler: ChannelInboundHandler {
                         ControlHandler.json(answer))
                 }
             }
+        case (.POST, "/v1/querylog"):
+            guard let req = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
+                let state = req["state"] as? String, state == "on" || state == "off"
+            else {
+                return .now(
+                    .badRequest, "application/json",
+                    json(["error": "body: {\"state\": \"on\"|\"off\", \"for\": \"10m\"}"]))
+            }
+            var duration: TimeInterval?
+            if let f = req["for"] {
+                guard state == "on", let d = ControlServer.duration("\(f)") else {
+                    return .now(
+                        .badRequest, "application/json",
+                        json(["error": "for: with on, a duration such as 30s, 10m, 2h (at most 366d)"]))
+                }
+                duration = d
+            }
+            if let why = actions.setQueryLog(state == "on", duration) {
+                return .now(.internalServerError, "application/json", json(["ok": false, "error": why]))
+            }
+            let span = duration.map { " for \(Int($0)) s" } ?? ""
+            logger.notice("control: query log \(state)\(span)")
+            var answer: [String: Any] = ["ok": true]
+            if let status = actions.queryLog() { answer.merge(ControlHandler.queryLogObject(status)) { $1 } }
+            return .now(.ok, "application/json", json(answer))
         case (.POST, let p) where p.hasPrefix("/v1/links/"):
             let name = String(p.dropFirst("/v1/links/".count))
             guard let req = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],

@@ -59,82 +59,128 @@ extension DNSServer {
             zones: { [store] in
                 let snapshot = store.current().0
                 return snapshot.zoneSet.zones.keys.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
-            })
+            },
+            status: { [weak self] in self.map { ControlHandler.json($0.statusObject()) } ?? "{}" },
+            queryLog: { [queryLog] in queryLog.status },
+            setQueryLog: { [queryLog] on, duration in
+                guard on else {
+                    queryLog.disable()
+                    return nil
+                }
+                return queryLog.enable(for: duration)
+            },
+            stats: { [weak self] in self.map { ControlHandler.json($0.statsObject()) } ?? "{}" })
     }
 
-    /// Prometheus text (base units, bounded labels: lines and pools come from config).
-    func metricsText() -> String {
-        var out = ""
-        /// One metric family: its HELP and TYPE lines, then a sample per (labels, value).
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for s in samples { out += "\(name)\(s.labels.isEmpty ? "" : "{\(s.labels)}") \(s.value)\n" }
+    /// The counters `uplinkdns stats` prints: queries by transport, zone, type and rcode; TCP; transfers; reloads.
+    func statsObject() -> [String: Any] {
+        let queries: [[String: Any]] = queryStats.counts.map {
+            ["transport": $0.transport, "zone": $0.zone, "type": $0.type, "rcode": $0.rcode, "count": $0.count]
         }
-        let now = Date()
-        let links = health.links
-        family(
-            "uplinkdns_link_up", "gauge", "Whether the line is in answers (1) or out of them (0).",
-            links.map { ("link=\"\($0.name)\"", $0.effective(at: now) == .up ? "1" : "0") })
-        family(
-            "uplinkdns_link_probed_up", "gauge", "Whether the line's probes say up (overrides aside).",
-            links.map { ("link=\"\($0.name)\"", $0.probed == .up ? "1" : "0") })
-        family(
-            "uplinkdns_queries_total", "counter", "Queries by question type and response code (dropped: no answer).",
-            queryStats.counts.map { ("type=\"\($0.type)\",rcode=\"\($0.rcode)\"", "\($0.count)") })
-        family(
-            "uplinkdns_probe_duration_seconds", "gauge", "How long the line's last probe round took.",
-            links.map { ("link=\"\($0.name)\"", "\($0.lastRoundSeconds)") })
-        family(
-            "uplinkdns_link_transitions_total", "counter", "Changes of the lines' state in answers.",
-            [("", "\(health.transitions)")])
-        family(
-            "uplinkdns_responses_first_total", "counter", "Responses whose first address was the line's, per pool.",
-            counters.counts.map { ("pool=\"\($0.pool)\",link=\"\($0.line)\"", "\($0.count)") })
-        let snapshot = store.current().0
-        family(
-            "uplinkdns_zone_serial", "gauge", "The SOA serial each zone is served with.",
-            snapshot.zoneSet.zones.keys.sorted().map { ("zone=\"\($0)\"", "\(snapshot.serial($0) ?? 0)") })
-        family(
-            "uplinkdns_transfers_total", "counter",
-            "Transfer requests and signed queries by outcome (axfr, ixfr, refused, tsig-error).",
-            transfer.outcomes.map { ("outcome=\"\($0.outcome)\"", "\($0.count)") })
-        let sent = transfer.transfersSent
-        family(
-            "uplinkdns_transfers_sent_total", "counter",
-            "Transfers sent per secondary and kind (axfr; ixfr: incremental; ixfr-axfr: IXFR answered with the whole "
-                + "zone; ixfr-current: the SOA alone).",
-            sent.map { ("secondary=\"\($0.secondary)\",kind=\"\($0.kind)\"", "\($0.transfers)") })
-        family(
-            "uplinkdns_transfer_bytes_total", "counter", "Octets of transfers sent, per secondary and kind.",
-            sent.map { ("secondary=\"\($0.secondary)\",kind=\"\($0.kind)\"", "\($0.octets)") })
+        let tcp = state.withLock { $0.tcp.map(\.connections) }
+        let counts = tcp.map(\.counts)
+        var closed: [String: Int] = [:]
+        for c in counts { for r in c.closed { closed["\(r.reason)", default: 0] += r.count } }
         let rrl = limiter.counts
-        family(
-            "uplinkdns_rrl_responses_total", "counter",
-            "UDP responses held back by rate limiting: dropped, or sent truncated (slipped).",
-            [("action=\"dropped\"", "\(rrl.dropped)"), ("action=\"slipped\"", "\(rrl.slipped)")])
-        let tcp = state.withLock { $0.tcp }.map { $0.connections }
-        family(
-            "uplinkdns_tcp_connections_open", "gauge", "TCP connections open now.",
-            [("", "\(tcp.reduce(0) { $0 + $1.count })")])
-        let tcpCounts = tcp.map(\.counts)
-        family(
-            "uplinkdns_tcp_connections_total", "counter",
-            "TCP connections accepted, and refused at a cap (server.tcp.max-connections or max-per-client).",
-            [
-                ("result=\"accepted\"", "\(tcpCounts.reduce(0) { $0 + $1.opened })"),
-                ("result=\"refused\"", "\(tcpCounts.reduce(0) { $0 + $1.refused })"),
-            ])
-        family(
-            "uplinkdns_tcp_connections_closed_total", "counter",
-            "TCP connections closed, by reason (client, idle, message-timeout, evicted, bad-frame, shutdown).",
-            TCPCloseReason.allCases.map { reason in
-                let n = tcpCounts.reduce(0) { sum, c in sum + (c.closed.first { $0.reason == reason }?.count ?? 0) }
-                return ("reason=\"\(reason)\"", "\(n)")
-            })
+        let reloads = reloadRecord.withLock { $0 }
         let notifies = notifier.counts
-        family(
-            "uplinkdns_notify_total", "counter", "NOTIFY messages acknowledged or given up on.",
-            [("result=\"acknowledged\"", "\(notifies.acknowledged)"), ("result=\"failed\"", "\(notifies.failed)")])
-        return out
+        return [
+            "uptime_seconds": Int(Date().timeIntervalSince(startedAt)), "queries": queries,
+            "tcp": [
+                "open": tcp.reduce(0) { $0 + $1.count }, "accepted": counts.reduce(0) { $0 + $1.opened },
+                "refused": counts.reduce(0) { $0 + $1.refused }, "closed": closed,
+            ],
+            "rrl": ["dropped": rrl.dropped, "slipped": rrl.slipped],
+            "transfers": transfer.transfersSent.map {
+                ["secondary": $0.secondary, "kind": $0.kind, "transfers": $0.transfers, "octets": $0.octets]
+            },
+            "notify": ["acknowledged": notifies.acknowledged, "failed": notifies.failed],
+            "reloads": ["ok": reloads.ok, "failed": reloads.failed, "last_successful": reloads.lastSucceeded],
+            "first_places": counters.counts.map { ["pool": $0.pool, "link": $0.line, "count": $0.count] },
+        ]
+    }
+
+    /// Prometheus text from the server's registry (`ServerMetrics`): swift-metrics' series (the health module's),
+    /// the query path's counters mirrored in, and the state read now. Base units; bounded labels.
+    func metricsText() -> String {
+        metrics.scrape {
+            let m = metrics
+            let now = Date()
+            let (config, tcp) = state.withLock { ($0.config, $0.tcp.map(\.connections)) }
+            m.gauge("uplinkdns_build_info", [("version", Config.softwareVersion)], 1)
+            m.processMetrics()
+            let links = health.links
+            for h in links {
+                m.gauge("uplinkdns_link_up", [("link", h.name)], h.effective(at: now) == .up ? 1 : 0)
+                m.gauge("uplinkdns_link_probed_up", [("link", h.name)], h.probed == .up ? 1 : 0)
+                m.gauge("uplinkdns_link_override", [("link", h.name)], h.activeOverride(at: now) != nil ? 1 : 0)
+            }
+            let up = Set(links.filter { $0.effective(at: now) == .up }.map(\.name))
+            for pool in config.uplinks.pools {
+                let labels = [("pool", pool.name.description)]
+                m.gauge("uplinkdns_pool_lines", labels, Double(pool.members.count))
+                m.gauge("uplinkdns_pool_lines_up", labels, Double(pool.members.filter { up.contains($0.link) }.count))
+            }
+            for c in queryStats.counts {
+                m.counter(
+                    "uplinkdns_queries_total",
+                    [("transport", c.transport), ("zone", c.zone), ("type", c.type), ("rcode", c.rcode)], c.count)
+            }
+            for c in counters.counts {
+                m.counter("uplinkdns_responses_first_total", [("pool", c.pool), ("link", c.line)], c.count)
+            }
+            let snapshot = store.current().0
+            m.gauge("uplinkdns_snapshot_generation", [], Double(store.generation))
+            for zone in snapshot.zoneSet.zones.keys.sorted() {
+                m.gauge("uplinkdns_zone_serial", [("zone", zone.description)], Double(snapshot.serial(zone) ?? 0))
+            }
+            for s in transfer.secondaryStates {
+                m.gauge("uplinkdns_secondary_serial", [("zone", s.zone), ("secondary", s.secondary)], Double(s.serial))
+            }
+            // Every configured (zone, target) from the start, at 0: a rate sees the first failure too.
+            var notifies: [String: Notifier.Record] = [:]
+            for z in config.zones {
+                for t in z.notify {
+                    let r = Notifier.Record(zone: z.origin.description, secondary: "\(t)")
+                    notifies["\(r.zone) \(r.secondary)"] = r
+                }
+            }
+            for r in notifier.records { notifies["\(r.zone) \(r.secondary)"] = r }
+            for r in notifies.values {
+                let labels = [("zone", r.zone), ("secondary", r.secondary)]
+                m.counter("uplinkdns_notify_total", labels + [("result", "acknowledged")], r.acknowledged)
+                m.counter("uplinkdns_notify_total", labels + [("result", "failed")], r.failed)
+            }
+            for o in transfer.outcomes { m.counter("uplinkdns_transfers_total", [("outcome", o.outcome)], o.count) }
+            for t in transfer.transfersSent {
+                let labels = [("secondary", t.secondary), ("kind", t.kind)]
+                m.counter("uplinkdns_transfers_sent_total", labels, t.transfers)
+                m.counter("uplinkdns_transfer_bytes_total", labels, t.octets)
+            }
+            let reloads = reloadRecord.withLock { $0 }
+            m.counter("uplinkdns_reloads_total", [("result", "ok")], reloads.ok)
+            m.counter("uplinkdns_reloads_total", [("result", "failed")], reloads.failed)
+            m.gauge("uplinkdns_config_last_reload_successful", [], reloads.lastSucceeded ? 1 : 0)
+            m.gauge(
+                "uplinkdns_config_last_reload_success_timestamp_seconds", [],
+                reloads.lastSuccess.timeIntervalSince1970)
+            let rrl = limiter.counts
+            m.counter("uplinkdns_rrl_responses_total", [("action", "dropped")], rrl.dropped)
+            m.counter("uplinkdns_rrl_responses_total", [("action", "slipped")], rrl.slipped)
+            m.gauge("uplinkdns_tcp_connections_open", [], Double(tcp.reduce(0) { $0 + $1.count }))
+            let tcpCounts = tcp.map(\.counts)
+            m.counter(
+                "uplinkdns_tcp_connections_total", [("result", "accepted")], tcpCounts.reduce(0) { $0 + $1.opened })
+            m.counter(
+                "uplinkdns_tcp_connections_total", [("result", "refused")], tcpCounts.reduce(0) { $0 + $1.refused })
+            for reason in TCPCloseReason.allCases {
+                let n = tcpCounts.reduce(0) { sum, c in sum + (c.closed.first { $0.reason == reason }?.count ?? 0) }
+                m.counter("uplinkdns_tcp_connections_closed_total", [("reason", "\(reason)")], n)
+            }
+            let log = queryLog.counts
+            m.gauge("uplinkdns_querylog_enabled", [], log.enabled ? 1 : 0)
+            m.counter("uplinkdns_querylog_messages_total", [("result", "written")], log.written)
+            m.counter("uplinkdns_querylog_messages_total", [("result", "dropped")], log.dropped)
+        }
     }
 }

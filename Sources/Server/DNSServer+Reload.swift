@@ -69,6 +69,28 @@ extension DNSServer {
     }
 
     func reloadOnBuilder() -> ReloadOutcome {
+        SystemdNotify.reloading()
+        let outcome = applyReload()
+        reloadRecord.withLock { $0.record(outcome) }
+        if let errors = outcome.errors {
+            SystemdNotify.send(["READY=1", "STATUS=reload failed, serving the previous config: \(errors.first ?? "")"])
+        } else if let why = outcome.saveProblem {
+            SystemdNotify.send(["READY=1", "STATUS=reloaded, but the serials cannot be saved: \(why)"])
+        } else {
+            SystemdNotify.send(["READY=1", "STATUS=\(servingStatus())"])
+        }
+        return outcome
+    }
+
+    /// One line on what is served, for systemd's STATUS.
+    func servingStatus() -> String {
+        let snapshot = store.current().0
+        let links = health.links
+        let up = links.filter { $0.effective(at: Date()) == .up }.count
+        return "serving \(snapshot.zoneSet.zones.count) zone(s), \(up)/\(links.count) line(s) in answers"
+    }
+
+    private func applyReload() -> ReloadOutcome {
         let running = state.withLock { $0.config }
         do {
             let fresh = try Config.load(path: running.path)
@@ -98,6 +120,7 @@ extension DNSServer {
                 signing: signing, previous: previous, counters: counters, logger: logger)
             // The transfer policies before the new zones serve, so that they are never served under the old ones.
             transfer.configure(applied)
+            queryLog.configure(path: applied.queryLogPath, format: applied.queryLog.format)
             store.replace(snapshot)
             let tcp = state.withLock { st in
                 st.config = applied

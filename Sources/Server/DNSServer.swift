@@ -64,6 +64,16 @@ public final class DNSServer: Sendable {
     public let notifier: Notifier
     /// Response rate limiting for UDP answers (`server.rrl`).
     public let limiter: RateLimiter
+    /// The metrics registry (`/metrics`).
+    let metrics = ServerMetrics()
+    /// The query log, off unless switched on (`server.query-log`, the API, `uplinkdns querylog`).
+    public let queryLog: QueryLog
+    /// Reloads so far, and the last one's result (metrics, the status page).
+    let reloadRecord = Mutex(ReloadRecord())
+    /// When the server was made (the status page's uptime).
+    let startedAt = Date()
+    /// Each pool's first places over the last minute (the status page), sampled every 5 s off the query path.
+    let shares = ShareWindow()
     /// The one builder: every snapshot (health change, override, reload) is built and installed here, in order,
     /// never on a thread that serves queries or the control API; old snapshots are freed here too.
     let builder = DispatchQueue(label: "uplinkdns.builder", qos: .userInitiated)
@@ -99,11 +109,13 @@ public final class DNSServer: Sendable {
         let compiled = clock.now
         self.notifier = Notifier(logger: logger)
         self.limiter = RateLimiter(config.rrl)
+        self.queryLog = QueryLog(path: config.queryLogPath, format: config.queryLog.format, logger: logger)
         let box = WeakServer()
         self.health = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
             restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
-            hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path
+            hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path,
+            history: ProbeHistory(factory: metrics.factory)
         ) { up in box.server?.setLinesUp(up, wait: false) }
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
@@ -155,7 +167,7 @@ public final class DNSServer: Sendable {
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         defer { state.withLock { [udp, tcp] s in (s.group, s.udp, s.tcp) = (group, udp, tcp) } }
-        let tcpStats = queryStats.makeBlock()  // one event loop serves TCP: one block, no contention
+        let tcpStats = queryStats.makeBlock(transport: "tcp")  // one event loop serves TCP: one block, no contention
         for requested in listenOverride ?? config.listen {
             var attempt = 0
             while true {
@@ -164,7 +176,7 @@ public final class DNSServer: Sendable {
                 do {
                     let t = try TCPListener(
                         address: u.address, group: group, store: store, stats: tcpStats, transfer: transfer,
-                        limits: config.tcpLimits, freebind: config.freebind, logger: logger)
+                        queryLog: queryLog, limits: config.tcpLimits, freebind: config.freebind, logger: logger)
                     udp.append(u)
                     tcp.append(t)
                     break
@@ -177,7 +189,9 @@ public final class DNSServer: Sendable {
             }
         }
         for u in udp {
-            u.start(store: store, stats: queryStats, transfer: transfer, limiter: limiter, logger: logger)
+            u.start(
+                store: store, stats: queryStats, transfer: transfer, limiter: limiter, queryLog: queryLog,
+                logger: logger)
             logger.info("listening on udp \(u.address) (\(workers) workers)")
         }
         for t in tcp { logger.info("listening on tcp \(t.address)") }
@@ -199,6 +213,10 @@ public final class DNSServer: Sendable {
             st.pendingNotify = []
         }
         sendNotifies(Array(state.withLock { $0.zones.zones.keys }))
+        if config.queryLog.enabled, let why = queryLog.enable() {
+            logger.error("query log: \(why); serving without it")
+        }
+        scheduleShareSampling()
         // Loading a large zone leaves freed arenas behind (the parse's, the provisional snapshot): give them back.
         builder.async { [self] in release(trim: true) }
     }
@@ -209,6 +227,7 @@ public final class DNSServer: Sendable {
         stopControl()
         stopListeners()
         notifier.stop()
+        queryLog.disable()
         stopHealth()
         stopBuilder()
     }

@@ -25,8 +25,21 @@ public final class Notifier: Sendable {
     private let logger: Logger
     /// The newest serial to send per "zone target", and which slots have a sender running.
     private let slots = Mutex<(latest: [String: Pending], active: Set<String>)>(([:], []))
-    /// Acknowledged and failed NOTIFYs, for metrics and tests.
-    private let tally = Mutex<(acknowledged: Int, failed: Int)>((0, 0))
+    /// Acknowledged and failed NOTIFYs per zone and target, and the last outcome of each, for metrics, the status
+    /// page and tests.
+    private let tally = Mutex<[String: Record]>([:])
+
+    /// One (zone, secondary)'s NOTIFYs.
+    public struct Record: Sendable, Equatable {
+        public var zone: String
+        public var secondary: String
+        public var acknowledged = 0
+        public var failed = 0
+        /// The last NOTIFY that ended: when, its serial, and `acknowledged`, `refused` or `unanswered`.
+        public var lastAt: Date?
+        public var lastSerial: UInt32 = 0
+        public var lastResult = ""
+    }
     /// Seconds to wait for an answer before each retry.
     let waits: [Double]
     /// Set when the server stops: no new NOTIFY starts, senders give up their retries.
@@ -39,7 +52,14 @@ public final class Notifier: Sendable {
     }
 
     /// NOTIFYs acknowledged and given up on.
-    public var counts: (acknowledged: Int, failed: Int) { tally.withLock { $0 } }
+    public var counts: (acknowledged: Int, failed: Int) {
+        tally.withLock { t in t.values.reduce((0, 0)) { ($0.0 + $1.acknowledged, $0.1 + $1.failed) } }
+    }
+
+    /// Each (zone, secondary)'s NOTIFYs, sorted.
+    public var records: [Record] {
+        tally.withLock { Array($0.values) }.sorted { ($0.zone, $0.secondary) < ($1.zone, $1.secondary) }
+    }
 
     /// Notifies every target of `soa`'s zone of its serial, in the background.
     public func notify(zone origin: DomainName, soa: ResourceRecord, targets: [ListenAddress], key: TSIGKey?) {
@@ -66,8 +86,15 @@ public final class Notifier: Sendable {
                 isCurrent: {
                     self.slots.withLock { $0.latest[slot]?.serial } == p.serial
                 })
-            tally.withLock {
-                if outcome == .acknowledged { $0.acknowledged += 1 } else if outcome != .superseded { $0.failed += 1 }
+            if outcome != .superseded {
+                tally.withLock {
+                    var r = $0[slot] ?? Record(zone: origin.description, secondary: "\(target)")
+                    if outcome == .acknowledged { r.acknowledged += 1 } else { r.failed += 1 }
+                    r.lastAt = Date()
+                    r.lastSerial = p.serial
+                    r.lastResult = "\(outcome)"
+                    $0[slot] = r
+                }
             }
             current = slots.withLock { s in
                 guard let newest = s.latest[slot], newest.serial != p.serial || outcome == .superseded else {

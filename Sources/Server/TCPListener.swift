@@ -29,7 +29,8 @@ public final class TCPListener: Sendable {
     /// Binds and starts accepting; with `freebind`, `address` need not exist on this host yet.
     public init(
         address: ListenAddress, group: EventLoopGroup, store: SnapshotStore, stats: QueryStats.Block,
-        transfer: ZoneTransfer? = nil, limits: TCPConnections.Limits, freebind: Bool = false, logger: Logger
+        transfer: ZoneTransfer? = nil, queryLog: QueryLog? = nil, limits: TCPConnections.Limits,
+        freebind: Bool = false, logger: Logger
     ) throws {
         let connections = TCPConnections(limits: limits, now: { Int64(NIODeadline.now().uptimeNanoseconds) })
         self.connections = connections
@@ -60,7 +61,7 @@ public final class TCPListener: Sendable {
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(
                     DNSTCPHandler(
-                        store: store, stats: stats, transfer: transfer, connection: connection,
+                        store: store, stats: stats, transfer: transfer, queryLog: queryLog, connection: connection,
                         connections: connections, scratch: scratch.get(channel.eventLoop)))
             }
         }
@@ -129,12 +130,14 @@ final class DNSTCPHandler: ChannelInboundHandler {
 
     private let stats: QueryStats.Block
     private let transfer: ZoneTransfer?
+    private let queryLog: QueryLog?
 
     init(
-        store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, connection: TCPConnection,
-        connections: TCPConnections, scratch: LoopScratch
+        store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, queryLog: QueryLog? = nil,
+        connection: TCPConnection, connections: TCPConnections, scratch: LoopScratch
     ) {
         self.store = store
+        self.queryLog = queryLog
         self.stats = stats
         self.transfer = transfer
         self.connection = connection
@@ -240,7 +243,7 @@ final class DNSTCPHandler: ChannelInboundHandler {
                 channel.eventLoop.execute {
                     let this = handler.value
                     if let first = messages.first {
-                        first.withUnsafeBytes { stats.count(qtype: qtype, response: $0) }
+                        first.withUnsafeBytes { stats.count(qtype: qtype, zone: 0, response: $0) }
                     }
                     for m in messages {
                         var buf = channel.allocator.buffer(capacity: m.count + 2)
@@ -256,7 +259,15 @@ final class DNSTCPHandler: ChannelInboundHandler {
             }
             return
         }
-        stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: out[0..<len]))
+        let response = UnsafeRawBufferPointer(rebasing: out[0..<len])
+        stats.count(qtype: scratch.lastQType, zone: scratch.lastZoneSlot, response: response)
+        if let queryLog, queryLog.isOn {
+            query.withUnsafeReadableBytes {
+                queryLog.record(
+                    query: $0, response: response, client: client,
+                    port: UInt16(context.channel.remoteAddress?.port ?? 0), tcp: true)
+            }
+        }
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)
         buf.writeInteger(UInt16(len))

@@ -70,20 +70,21 @@ public final class UDPListener: Sendable {
     /// `limiter`: response rate limiting (RRL) for the answers of this listener.
     public func start(
         store: SnapshotStore, stats: QueryStats, transfer: ZoneTransfer? = nil, limiter: RateLimiter? = nil,
-        logger: Logger
+        queryLog: QueryLog? = nil, logger: Logger
     ) {
         for fd in fds {
             let box = Unmanaged.passRetained(
                 WorkerContext(
-                    fd: fd, store: store, stats: stats.makeBlock(), transfer: transfer, limiter: limiter,
-                    listener: self))
+                    fd: fd, store: store, stats: stats.makeBlock(transport: "udp"), transfer: transfer,
+                    limiter: limiter, queryLog: queryLog, listener: self))
             var tid = pthread_t()
             let rc = pthread_create(
                 &tid, nil,
                 { arg in
                     let ctx = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
                     ctx.listener.run(
-                        fd: ctx.fd, store: ctx.store, stats: ctx.stats, transfer: ctx.transfer, limiter: ctx.limiter)
+                        fd: ctx.fd, store: ctx.store, stats: ctx.stats, transfer: ctx.transfer, limiter: ctx.limiter,
+                        queryLog: ctx.queryLog)
                     return nil
                 }, box.toOpaque())
             if rc == 0 {
@@ -128,12 +129,14 @@ public final class UDPListener: Sendable {
         let stats: QueryStats.Block
         let transfer: ZoneTransfer?
         let limiter: RateLimiter?
+        let queryLog: QueryLog?
         let listener: UDPListener
         init(
             fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, limiter: RateLimiter?,
-            listener: UDPListener
+            queryLog: QueryLog?, listener: UDPListener
         ) {
             self.limiter = limiter
+            self.queryLog = queryLog
             self.fd = fd
             self.store = store
             self.stats = stats
@@ -144,7 +147,8 @@ public final class UDPListener: Sendable {
 
     /// The worker loop: all buffers are allocated here, once.
     private func run(
-        fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, limiter: RateLimiter?
+        fd: Int32, store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, limiter: RateLimiter?,
+        queryLog: QueryLog?
     ) {
         let n = UDPListener.batch
         let rbuf = UnsafeMutableRawPointer.allocate(byteCount: n * UDPListener.receiveSize, alignment: 16)
@@ -228,7 +232,13 @@ public final class UDPListener: Sendable {
                         rlen = RateLimiter.truncate(dst, length: rlen, questionEnd: scratch.lastQuestionEnd)
                     }
                 }
-                stats.count(qtype: scratch.lastQType, response: UnsafeRawBufferPointer(rebasing: dst[0..<rlen]))
+                let response = UnsafeRawBufferPointer(rebasing: dst[0..<rlen])
+                stats.count(qtype: scratch.lastQType, zone: scratch.lastZoneSlot, response: response)
+                // Off: one relaxed load. On: a copy queued for the log's writer (QueryLog).
+                if let queryLog, queryLog.isOn {
+                    queryLog.record(
+                        query: query, response: response, client: client, port: Self.port(addrs + i), tcp: false)
+                }
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()
@@ -259,6 +269,16 @@ public final class UDPListener: Sendable {
 
     /// The client address of a received datagram.
     @inline(__always)
+    /// The port of a received datagram's source.
+    static func port(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> UInt16 {
+        switch Int32(ss.pointee.ss_family) {
+        case AF_INET: ss.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        case AF_INET6:
+            ss.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+        default: 0
+        }
+    }
+
     static func client(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> ClientAddress {
         switch Int32(ss.pointee.ss_family) {
         case AF_INET:

@@ -72,6 +72,33 @@ public final class ZoneTransfer: Sendable {
         var kind: String
     }
 
+    /// What a secondary of a zone last had and was last sent, for the status page and metrics.
+    public struct SecondaryState: Sendable, Equatable {
+        public var zone: String
+        /// The secondary's address (`other` beyond the first 64 secondaries: metric labels stay bounded).
+        public var secondary: String
+        /// The serial it last had: what its IXFR said, or what its last transfer brought it to.
+        public var serial: UInt32
+        /// When it was last sent a transfer, and what kind.
+        public var lastTransfer: Date
+        public var lastKind: String
+    }
+
+    private let secondaries = Mutex<[String: SecondaryState]>([:])
+    /// Secondaries named in metrics and on the page; further ones count as `other`.
+    static let namedSecondaries = 64
+
+    /// Every zone's secondaries as last seen, sorted by zone and address.
+    public var secondaryStates: [SecondaryState] {
+        secondaries.withLock { Array($0.values) }.sorted { ($0.zone, $0.secondary) < ($1.zone, $1.secondary) }
+    }
+
+    /// `who` as a label: itself if known or while fewer than `namedSecondaries` are, else `other`.
+    private func label(_ who: String) -> String {
+        let known = sent.withLock { s in Set(s.keys.map(\.secondary)) }
+        return known.contains(who) || known.count < Self.namedSecondaries ? who : "other"
+    }
+
     /// Makes the service over `store`; IXFR answers from `journal` (nil: AXFR-style).
     public init(store: SnapshotStore, journal: Journal? = nil, signing: ZoneSigning? = nil, logger: Logger) {
         self.store = store
@@ -213,7 +240,8 @@ public final class ZoneTransfer: Sendable {
         var kind = question.type == .axfr ? "axfr" : "ixfr-axfr"
         var messages: [[UInt8]] = []
         var what = ""
-        if question.type == .ixfr, let theirs = message.authority.first(where: { $0.type == .soa })?.soaSerial {
+        let asking = question.type == .ixfr ? message.authority.first(where: { $0.type == .soa })?.soaSerial : nil
+        if let theirs = asking {
             if !SerialNumber.isGreater(serial, than: theirs) {
                 // RFC 1995 §4: a client at our serial (or ahead) gets the current SOA alone.
                 kind = "ixfr-current"
@@ -260,8 +288,16 @@ public final class ZoneTransfer: Sendable {
         }
         count(kind == "axfr" ? "axfr" : "ixfr")
         let octets = messages.reduce(0) { $0 + $1.count }
+        let secondary = label(who)
+        // Where the secondary is now: at our serial after a transfer, at its own when it only got the SOA.
+        let reached = kind == "ixfr-current" ? (asking ?? serial) : serial
+        secondaries.withLock {
+            $0["\(zone.origin)|\(secondary)"] = SecondaryState(
+                zone: zone.origin.description, secondary: secondary, serial: reached, lastTransfer: Date(),
+                lastKind: kind)
+        }
         sent.withLock {
-            let key = SentKey(secondary: who, kind: kind)
+            let key = SentKey(secondary: secondary, kind: kind)
             let old = $0[key] ?? (0, 0)
             $0[key] = (old.transfers + 1, old.octets + octets)
         }

@@ -18,20 +18,34 @@ struct UplinkDNS: ParsableCommand {
         version: Config.softwareVersion,
         subcommands: [
             Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, RoutingCommand.self, Reload.self,
-            Export.self, Keys.self,
+            Export.self, Keys.self, ZonesCommand.self, Stats.self, QueryLogCommand.self,
         ]
     )
 }
 
 /// Options every subcommand that reads the configuration shares.
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The configuration file.")
-    var config: String = "config/uplinkdns.yaml"
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "The configuration file (default: $UPLINKDNS_CONFIG, else /etc/uplinkdns/uplinkdns.yaml).",
+            valueName: "file"))
+    var config: String?
+
+    /// The default configuration file, as Debian's package installs it.
+    static let defaultPath = "/etc/uplinkdns/uplinkdns.yaml"
+
+    /// The file: `--config`, else `$UPLINKDNS_CONFIG`, else `defaultPath`.
+    var path: String {
+        if let config { return config }
+        if let env = ProcessInfo.processInfo.environment["UPLINKDNS_CONFIG"], !env.isEmpty { return env }
+        return Self.defaultPath
+    }
 
     /// Loads the config, printing every error with file and line, exiting 1 on error.
     func load() throws -> Config {
         do {
-            return try Config.load(path: config)
+            return try Config.load(path: path)
         } catch {
             printErrors(error)
             throw ExitCode(1)
@@ -151,16 +165,30 @@ extension UplinkDNS {
                 Each line: in answers or not (an override shows as drained, forced up or forced down), what its probes
                 say, since when, why, and its last probe results; then each pool with how many of its lines are in
                 answers. With --check, exit 0 when every line is in answers, 1 when some is not, 2 when a pool has
-                none, 3 when the server does not answer (for monitoring).
+                none, 3 when the server does not answer (for monitoring). With a LINK, that line's recent probe
+                results per check (newest first, with their latency) and its recent transitions.
                 """)
 
         @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "A line: show its probe history and transitions.")
+        var link: String?
 
         @Flag(name: .long, help: "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers.")
         var check = false
 
         func run() throws {
             let config = try options.load()
+            if let link {
+                let body = try api(
+                    config, "GET",
+                    "/v1/links/\(link.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? link)")
+                guard let line = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+                    throw failure("the control API's answer for \(link) is not a line")
+                }
+                print(StatusReport.history(line))
+                return
+            }
             let body: Data
             do {
                 body = try api(config, "GET", "/v1/links")
@@ -306,9 +334,19 @@ extension UplinkDNS {
         @Flag(name: .long, help: "Compare the live system (ip -j) with what would be emitted; exit 1 on drift.")
         var check = false
 
+        @Flag(
+            name: .long,
+            help: "Apply the server's routing to this machine (needs CAP_NET_ADMIN), then check it; exit 1 on failure.")
+        var apply = false
+
         func run() throws {
             let config = try options.load()
             let u = config.uplinks
+            if apply {
+                guard target == "server", !check else { throw ValidationError("--apply applies --for server alone") }
+                try Self.apply(RoutingEmitter.server(u), config: config)
+                return
+            }
             if check {
                 guard target == "server" else { throw ValidationError("--check reads this machine: use --for server") }
                 let drift = RoutingCheck.live(u)
@@ -337,6 +375,31 @@ extension UplinkDNS {
             } else {
                 throw ValidationError("--for is server or firewall:LINK")
             }
+        }
+
+        /// Runs the emitted script with bash, then checks the live system against the config (what the boot unit
+        /// `uplinkdns-routing.service` does).
+        static func apply(_ script: String, config: Config) throws {
+            guard !config.uplinks.links.isEmpty else {
+                print("ok: \(config.path) has no lines: no routing to apply")
+                return
+            }
+            let bash = Process()
+            bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+            bash.arguments = ["-s"]
+            let input = Pipe()
+            bash.standardInput = input
+            do { try bash.run() } catch { throw failure("cannot run /bin/bash: \(error)") }
+            input.fileHandleForWriting.write(Data(script.utf8))
+            try? input.fileHandleForWriting.close()
+            bash.waitUntilExit()
+            guard bash.terminationStatus == 0 else {
+                throw failure("applying the routing failed (bash exited \(bash.terminationStatus)); see above")
+            }
+            let drift = RoutingCheck.live(config.uplinks)
+            for d in drift { print("drift: \(d)") }
+            guard drift.isEmpty else { throw failure("the routing was applied but the live system still differs") }
+            print("ok: applied the routing of \(config.uplinks.links.count) line(s) from \(config.path)")
         }
     }
 
@@ -381,6 +444,100 @@ extension UplinkDNS {
 }
 
 extension UplinkDNS {
+    struct ZonesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "zones",
+            abstract: "List the running server's zones: serial, signing, and each secondary's serial, transfer, NOTIFY."
+        )
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(name: .long, help: "Print the control API's JSON.")
+        var json = false
+
+        func run() throws {
+            let config = try options.load()
+            let body = try api(config, "GET", "/v1/status")
+            guard let status = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+                let zones = status["zones"] as? [[String: Any]]
+            else { throw failure("the control API's /v1/status answer has no zones") }
+            if json {
+                print(StatusReport.json(zones), terminator: "")
+                return
+            }
+            print(StatusReport.zones(zones))
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the running server's counters: queries, TCP, rate limiting, transfers, NOTIFY, reloads.",
+            discussion: """
+                Counts since the server started, from the control API (the same numbers /metrics exports). Queries
+                are summed by transport, zone, type and response code.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(name: .long, help: "Print the control API's JSON.")
+        var json = false
+
+        func run() throws {
+            let config = try options.load()
+            let body = try api(config, "GET", "/v1/stats")
+            guard let stats = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+                throw failure("the control API's /v1/stats answer is not an object")
+            }
+            if json {
+                print(String(decoding: body, as: UTF8.self), terminator: "")
+                return
+            }
+            print(StatusReport.stats(stats))
+        }
+    }
+
+    struct QueryLogCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "querylog",
+            abstract: "Switch the query log on or off at run time, or show it (control API).",
+            discussion: """
+                The log goes to server.query-log.path (default: <state-dir>/queries.dnstap) in dnstap, which
+                `kdig -G FILE` and `dnstap-read FILE` print; format: text writes one line per query instead.
+                Switching on again moves the previous dnstap file to FILE.1. --for switches it off by itself.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "on, off, or nothing to show the log's state.")
+        var state: String?
+
+        @Option(name: .customLong("for"), help: "With on: switch off after this long (30s, 10m, 2h).")
+        var duration: String?
+
+        func validate() throws {
+            if let state, state != "on" && state != "off" { throw ValidationError("state is on or off") }
+            if duration != nil && state != "on" { throw ValidationError("--for goes with on") }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            let body: Data
+            if let state {
+                var request: [String: Any] = ["state": state]
+                if let duration { request["for"] = duration }
+                body = try api(config, "POST", "/v1/querylog", json: request)
+            } else {
+                body = try api(config, "GET", "/v1/querylog")
+            }
+            let log = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+            let on = log["enabled"] as? Bool ?? false
+            var line = "query log \(on ? "on" : "off"): \(log["format"] ?? "?") to \(log["path"] ?? "?")"
+            if let until = log["until"] as? String { line += " until \(until)" }
+            print(line)
+            if let error = log["error"] as? String { print("  last error: \(error)") }
+        }
+    }
+
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a zone as master-file text with its pools as A/AAAA records, or what a registrar needs.",

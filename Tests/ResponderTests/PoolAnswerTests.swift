@@ -152,17 +152,28 @@ extension PoolAnswerTests {
 }
 
 @Suite struct QueryStatsTests {
-    @Test func countsByTypeAndRCodeWithBoundedLabels() {
+    @Test func countsByTransportZoneTypeAndRCodeWithBoundedLabels() {
         let stats = QueryStats()
-        let a = stats.makeBlock()
-        let b = stats.makeBlock()
+        let a = stats.makeBlock(transport: "udp")
+        let b = stats.makeBlock(transport: "udp")
+        let t = stats.makeBlock(transport: "tcp")
+        let zone = ZoneSlots.shared.slot(for: "stats-test.example.")
+        #expect(ZoneSlots.shared.slot(for: "stats-test.example.") == zone)
         let noError: [UInt8] = [0, 1, 0x84, 0x00]
         let nx: [UInt8] = [0, 1, 0x84, 0x03]
-        noError.withUnsafeBytes { a.count(qtype: 1, response: $0) }
-        noError.withUnsafeBytes { b.count(qtype: 1, response: $0) }
-        nx.withUnsafeBytes { a.count(qtype: 65280, response: $0) }
-        [UInt8]().withUnsafeBytes { b.count(qtype: 0, response: $0) }
-        let got = Dictionary(uniqueKeysWithValues: stats.counts.map { ("\($0.type)/\($0.rcode)", $0.count) })
-        #expect(got == ["A/NOERROR": 2, "other/NXDOMAIN": 1, "other/dropped": 1])
+        noError.withUnsafeBytes { a.count(qtype: 1, zone: zone, response: $0) }
+        noError.withUnsafeBytes { b.count(qtype: 1, zone: zone, response: $0) }
+        noError.withUnsafeBytes { t.count(qtype: 1, zone: zone, response: $0) }
+        nx.withUnsafeBytes { a.count(qtype: 65280, zone: zone, response: $0) }
+        [UInt8]().withUnsafeBytes { b.count(qtype: 0, zone: 0, response: $0) }
+        // A slot past the table counts as `other`.
+        noError.withUnsafeBytes { b.count(qtype: 6, zone: 200, response: $0) }
+        let got = Dictionary(
+            uniqueKeysWithValues: stats.counts.map { ("\($0.transport)/\($0.zone)/\($0.type)/\($0.rcode)", $0.count) })
+        #expect(
+            got == [
+                "udp/stats-test.example./A/NOERROR": 2, "tcp/stats-test.example./A/NOERROR": 1,
+                "udp/stats-test.example./other/NXDOMAIN": 1, "udp/none/other/dropped": 1, "udp/other/SOA/NOERROR": 1,
+            ])
     }
 }

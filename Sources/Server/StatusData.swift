@@ -1,0 +1,191 @@
+// StatusData: what the status page and `uplinkdns status`/`stats` show — lines with their probe history, pools with
+// the share of first places each line got over the last minute, zones with their secondaries, reloads, the log.
+
+import Dispatch
+import Foundation
+import Health
+import Responder
+import Synchronization
+import Uplinks
+
+/// Reloads so far and how the last one went.
+struct ReloadRecord: Sendable {
+    var ok = 0
+    var failed = 0
+    /// Whether the last reload (or the start, before any) succeeded.
+    var lastSucceeded = true
+    /// When the config last loaded whole (the start, or a reload).
+    var lastSuccess = Date()
+    /// When the last reload ran, and its errors if it failed.
+    var lastAttempt: Date?
+    var lastErrors: [String] = []
+
+    mutating func record(_ outcome: DNSServer.ReloadOutcome) {
+        let now = Date()
+        lastAttempt = now
+        // Applied but not saved is a failure to report: it will not survive a restart.
+        if outcome.errors == nil && outcome.saveProblem == nil {
+            ok += 1
+            lastSucceeded = true
+            lastSuccess = now
+            lastErrors = []
+        } else {
+            failed += 1
+            lastSucceeded = false
+            lastErrors = outcome.errors ?? [outcome.saveProblem ?? ""]
+        }
+    }
+}
+
+/// The per-(pool, line) first-place counters sampled every 5 s for the last minute, so the page can show the share
+/// each line actually got next to its configured one.
+final class ShareWindow: Sendable {
+    static let span: TimeInterval = 60
+    private let samples = Mutex<[(at: Date, counts: [String: Int])]>([])
+
+    func sample(_ counts: [(pool: String, line: String, count: Int)], at now: Date) {
+        let keyed = Dictionary(counts.map { ("\($0.pool)|\($0.line)", $0.count) }, uniquingKeysWith: +)
+        samples.withLock { s in
+            s.append((now, keyed))
+            // Keep one sample at least a span old, as the window's start.
+            while s.count > 2, now.timeIntervalSince(s[1].at) >= ShareWindow.span { s.removeFirst() }
+        }
+    }
+
+    /// First places per "pool|line" over the window (up to a minute), and the window's length in seconds.
+    func firstPlaces() -> (counts: [String: Int], seconds: Double) {
+        samples.withLock { s in
+            guard let first = s.first, let last = s.last, s.count > 1 else { return ([:], 0) }
+            var out: [String: Int] = [:]
+            for (k, v) in last.counts { out[k] = v - (first.counts[k] ?? 0) }
+            return (out, last.at.timeIntervalSince(first.at))
+        }
+    }
+}
+
+extension DNSServer {
+    /// Samples the first-place counters every 5 s (a utility queue, never the query path) while the server runs.
+    func scheduleShareSampling() {
+        shares.sample(counters.counts, at: Date())
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + 5) { [weak self] in
+            guard let self, self.reclaiming.load(ordering: .relaxed) else { return }
+            self.scheduleShareSampling()
+        }
+    }
+
+    /// Everything the status page shows, as JSON-ready values.
+    func statusObject() -> [String: Any] {
+        let now = Date()
+        let iso = ISO8601DateFormatter()
+        let (config, tcp) = state.withLock { ($0.config, $0.tcp.map(\.connections)) }
+        let snapshot = store.current().0
+        let weights = config.uplinks.weights
+        let links: [[String: Any]] = health.links.map { h in
+            var o: [String: Any] = [
+                "name": h.name, "state": h.effective(at: now).rawValue, "probed": h.probed.rawValue,
+                "override": h.activeOverride(at: now)?.rawValue ?? "auto", "since": iso.string(from: h.since),
+                "reason": h.reason, "weight": weights[h.name] ?? 1,
+                "addresses": config.uplinks.link(h.name)?.publicAddresses.map(\.description) ?? [],
+                "checks": health.history.checks(h.name).map { c in
+                    [
+                        "check": c.check, "type": c.type,
+                        "results": c.results.reversed().map { r in
+                            [
+                                "at": iso.string(from: r.at), "ok": r.ok, "ms": (r.seconds * 10000).rounded() / 10,
+                                "detail": r.detail,
+                            ] as [String: Any]
+                        },
+                    ] as [String: Any]
+                },
+                "transitions": health.history.transitions(h.name).reversed().map { t in
+                    ["at": iso.string(from: t.at), "to": t.to.rawValue, "reason": t.reason]
+                },
+            ]
+            if let until = h.overrideUntil, h.activeOverride(at: now) != nil {
+                o["override_until"] = iso.string(from: until)
+            }
+            return o
+        }
+        let (firsts, window) = shares.firstPlaces()
+        let upNow = Set(health.links.filter { $0.effective(at: now) == .up }.map(\.name))
+        let pools: [[String: Any]] = snapshot.plans.map { plan in
+            let pool = plan.pool
+            let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
+            // The configured share of first places: how often each line leads over the plan's cycle (rotation
+            // steps or sticky buckets), as the query path picks them.
+            var expected: [String: Double] = [:]
+            if plan.selection == .fixed || family.sequence.isEmpty {
+                if let first = family.firstLine.first { expected[first] = 1 }
+            } else {
+                for v in family.sequence where v < family.firstLine.count {
+                    expected[family.firstLine[v], default: 0] += 1 / Double(family.sequence.count)
+                }
+            }
+            let total = pool.members.reduce(0) { sum, m in sum + max(0, firsts["\(pool.name)|\(m.link)"] ?? 0) }
+            let members: [[String: Any]] = pool.members.map { m in
+                let n = max(0, firsts["\(pool.name)|\(m.link)"] ?? 0)
+                return [
+                    "link": m.link, "weight": weights[m.link] ?? 1, "in_answers": upNow.contains(m.link),
+                    "expected_share": expected[m.link] ?? 0, "first_places": n,
+                    "share": total > 0 ? Double(n) / Double(total) : 0,
+                ]
+            }
+            return [
+                "name": pool.name.description, "policy": pool.policy.rawValue,
+                "lines_up": pool.members.filter { upNow.contains($0.link) }.count, "lines": pool.members.count,
+                "addresses": (plan.v4.variants.first ?? []).map(\.description)
+                    + (plan.v6.variants.first ?? []).map(\.description),
+                "servfail": plan.servfail, "members": members, "window_seconds": window.rounded(),
+            ]
+        }
+        let secondaries = transfer.secondaryStates
+        let notifies = notifier.records
+        let zones: [[String: Any]] = snapshot.zoneSet.zones.keys.sorted().map { origin in
+            let name = origin.description
+            var rows: [String: [String: Any]] = [:]
+            for s in secondaries where s.zone == name {
+                let host = s.secondary
+                rows[host, default: ["secondary": host]].merge(
+                    [
+                        "serial": Int(s.serial), "last_transfer": iso.string(from: s.lastTransfer),
+                        "last_kind": s.lastKind,
+                    ], uniquingKeysWith: { $1 })
+            }
+            for n in notifies where n.zone == name {
+                // A NOTIFY target is HOST:PORT; the secondary's transfers come from its address.
+                let host = n.secondary
+                var row: [String: Any] = [
+                    "notify_acknowledged": n.acknowledged, "notify_failed": n.failed,
+                    "notify_serial": Int(n.lastSerial), "notify_result": n.lastResult,
+                ]
+                if let at = n.lastAt { row["last_notify"] = iso.string(from: at) }
+                rows[host, default: ["secondary": host]].merge(row, uniquingKeysWith: { $1 })
+            }
+            return [
+                "zone": name, "serial": Int(snapshot.serial(origin) ?? 0),
+                "signed": config.zones.first { $0.origin == origin }?.dnssec != nil,
+                "secondaries": rows.keys.sorted().compactMap { rows[$0] },
+            ]
+        }
+        let reloads = reloadRecord.withLock { $0 }
+        var reload: [String: Any] = [
+            "ok": reloads.ok, "failed": reloads.failed, "last_successful": reloads.lastSucceeded,
+            "last_success": iso.string(from: reloads.lastSuccess), "errors": reloads.lastErrors,
+        ]
+        if let at = reloads.lastAttempt { reload["last_attempt"] = iso.string(from: at) }
+        let log = queryLog.status
+        var querylog: [String: Any] = [
+            "enabled": log.enabled, "path": log.path, "format": log.format.rawValue,
+        ]
+        if let until = log.until { querylog["until"] = iso.string(from: until) }
+        if let error = log.error { querylog["error"] = error }
+        var queries: [String: UInt64] = [:]
+        for c in queryStats.counts { queries[c.rcode, default: 0] += c.count }
+        return [
+            "version": Config.softwareVersion, "now": iso.string(from: now),
+            "uptime_seconds": Int(now.timeIntervalSince(startedAt)), "generation": store.generation,
+            "links": links, "pools": pools, "zones": zones, "reload": reload, "querylog": querylog,
+            "queries": queries, "tcp_open": tcp.reduce(0) { $0 + $1.count },
+        ]
+    }
+}

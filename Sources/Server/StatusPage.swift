@@ -1,0 +1,194 @@
+// StatusPage: the operator's page at the control API's `/` — one self-contained HTML document (no external assets),
+// rendered from the same JSON as `/v1/status`, refreshed every 2 s.
+
+/// The page. The server embeds the current status as JSON in it, so the page shows the state on first paint (and
+/// a browser without scripts still gets the data); the script then polls `/v1/status`. Reading needs no token; the
+/// drain/force/auto buttons send the token typed into the page (kept in the tab's sessionStorage only) as a bearer
+/// token, as the CLI does. Layout: cards that stack on a phone, a table per line's probes that scrolls sideways.
+enum StatusPage {
+    /// The document with `status` (JSON text) embedded.
+    static func html(status: String) -> String {
+        // `</` cannot appear inside a script element; JSON allows `<\/` for it.
+        let embedded = status.replacingOccurrences(of: "</", with: "<\\/")
+        return head + "<script id=\"initial\" type=\"application/json\">" + embedded + "</script>\n" + body
+    }
+
+    private static let head = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>UplinkDNS status</title>
+        <style>
+        :root { --bg:#f6f7f9; --card:#fff; --text:#1b1f24; --muted:#5b6673; --line:#e2e6ea;
+          --up:#1a7f37; --down:#cf222e; --warn:#9a6700; --accent:#0969da; }
+        @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --card:#161b22; --text:#e6edf3;
+          --muted:#8d96a0; --line:#30363d; --up:#3fb950; --down:#f85149; --warn:#d29922; --accent:#58a6ff; } }
+        * { box-sizing: border-box; }
+        body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; background:var(--bg);
+          color:var(--text); }
+        header { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:baseline; padding:.8rem 1rem;
+          border-bottom:1px solid var(--line); background:var(--card); position:sticky; top:0; z-index:1; }
+        header h1 { font-size:1.15rem; margin:0; }
+        header .meta { color:var(--muted); font-size:.85rem; }
+        #overall { font-weight:600; }
+        main { max-width:1100px; margin:0 auto; padding:1rem; display:grid; gap:1rem; }
+        section h2 { font-size:1rem; margin:.2rem 0 .6rem; color:var(--muted); text-transform:uppercase;
+          letter-spacing:.04em; }
+        .cards { display:grid; gap:.8rem; grid-template-columns:repeat(auto-fill,minmax(320px,1fr)); }
+        .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.8rem 1rem; }
+        .card h3 { margin:0 0 .3rem; font-size:1.05rem; display:flex; gap:.5rem; align-items:center;
+          flex-wrap:wrap; }
+        .badge { display:inline-block; padding:.05rem .5rem; border-radius:999px; font-size:.8rem; font-weight:600;
+          color:#fff; }
+        .up { background:var(--up); } .down { background:var(--down); } .warn { background:var(--warn); }
+        .muted { color:var(--muted); font-size:.85rem; }
+        .ok { color:var(--up); } .bad { color:var(--down); }
+        table { border-collapse:collapse; width:100%; font-size:.85rem; }
+        th, td { text-align:left; padding:.2rem .4rem; border-bottom:1px solid var(--line); vertical-align:top; }
+        .scroll { overflow-x:auto; }
+        .dots { display:flex; gap:2px; flex-wrap:wrap; margin:.2rem 0; }
+        .dot { width:10px; height:10px; border-radius:2px; }
+        .bar { height:8px; background:var(--line); border-radius:4px; position:relative; overflow:hidden; }
+        .bar > span { position:absolute; left:0; top:0; bottom:0; background:var(--accent); }
+        .expected { position:absolute; top:-2px; bottom:-2px; width:2px; background:var(--text); }
+        .actions { display:flex; gap:.4rem; flex-wrap:wrap; margin-top:.5rem; }
+        button { font:inherit; font-size:.85rem; padding:.35rem .7rem; border-radius:6px;
+          border:1px solid var(--line); background:var(--bg); color:var(--text); cursor:pointer; min-height:2.2rem; }
+        button:hover { border-color:var(--accent); }
+        input { font:inherit; padding:.35rem .5rem; border-radius:6px; border:1px solid var(--line);
+          background:var(--bg); color:var(--text); min-width:12rem; }
+        #message { min-height:1.2rem; font-size:.9rem; }
+        code { font-size:.85em; }
+        </style>
+        </head>
+        <body>
+        <header><h1>UplinkDNS</h1><span id="overall">…</span><span class="meta" id="meta"></span></header>
+        <main>
+        <noscript><p>This page renders with JavaScript; the same data is at <a href="/v1/status">/v1/status</a>.
+        </p></noscript>
+        <section><h2>Lines</h2><div class="cards" id="links"></div></section>
+        <section><h2>Pools</h2><div class="cards" id="pools"></div></section>
+        <section><h2>Zones</h2><div class="cards" id="zones"></div></section>
+        <section><h2>Server</h2><div class="cards"><div class="card" id="server"></div>
+        <div class="card"><h3>Operator token</h3>
+        <p class="muted">Drain, force and auto need the control token (<code>uplinkdns status</code> reads it from the
+        state directory). It stays in this tab only.</p>
+        <input id="token" type="password" autocomplete="off" placeholder="control token">
+        <div id="message" role="status"></div></div></div></section>
+        </main>
+
+        """
+
+    private static let body = """
+        <script>
+        "use strict";
+        const $ = (id) => document.getElementById(id);
+        const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
+        const ago = (iso) => { if (!iso) return "never"; const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+          if (s < 90) return Math.round(s) + " s ago"; if (s < 5400) return Math.round(s / 60) + " min ago";
+          if (s < 172800) return Math.round(s / 3600) + " h ago"; return Math.round(s / 86400) + " d ago"; };
+        const pct = (x) => (100 * x).toFixed(x > 0 && x < 0.1 ? 1 : 0) + " %";
+        const label = (l) => ({ "drain": "drained", "force-up": "forced up", "force-down": "forced down" }[l.override] || l.state);
+        $("token").value = sessionStorage.getItem("uplinkdns-token") || "";
+        $("token").addEventListener("change", () => sessionStorage.setItem("uplinkdns-token", $("token").value));
+
+        function render(s) {
+          const down = s.links.filter((l) => l.state !== "up");
+          const dead = s.pools.filter((p) => p.lines_up === 0);
+          const overall = dead.length ? ["down", "pool without a line: " + dead.map((p) => p.name).join(", ")]
+            : down.length ? ["warn", down.length + " line(s) out of answers"] : ["up", "all lines in answers"];
+          $("overall").innerHTML = '<span class="badge ' + overall[0] + '">' + esc(overall[1]) + "</span>";
+          $("meta").textContent = "v" + s.version + " · generation " + s.generation + " · updated " +
+            new Date(s.now).toLocaleTimeString();
+          $("links").innerHTML = s.links.map((l) => {
+            const checks = l.checks.map((c) => {
+              const last = c.results[0];
+              const dots = c.results.slice().reverse().map((r) => '<span class="dot ' + (r.ok ? "up" : "down") +
+                '" title="' + esc(r.at + " " + r.detail + " (" + r.ms + " ms)") + '"></span>').join("");
+              return "<tr><td><code>" + esc(c.check) + "</code><div class=\\"dots\\">" + dots + "</div></td><td>" +
+                (last ? '<span class="' + (last.ok ? "ok" : "bad") + '">' + esc(last.detail) + "</span><br>" +
+                '<span class="muted">' + last.ms + " ms · " + ago(last.at) + "</span>" : "no probe yet") + "</td></tr>";
+            }).join("");
+            const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + ago(t.at) + '</td><td class="' +
+              (t.to === "up" ? "ok" : "bad") + '">' + esc(t.to) + "</td><td>" + esc(t.reason) + "</td></tr>").join("");
+            return '<div class="card" data-link="' + esc(l.name) + '"><h3>' + esc(l.name) + ' <span class="badge ' +
+              (l.state === "up" ? (l.override === "auto" ? "up" : "warn") : "down") + '">' + esc(label(l)) + "</span></h3>" +
+              '<div class="muted">since ' + ago(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
+              new Date(l.override_until).toLocaleTimeString() : "") + "</div>" +
+              '<div class="muted">' + esc(l.addresses.join(", ")) + " · weight " + l.weight + " · probes say " +
+              esc(l.probed) + "</div>" +
+              (checks ? '<div class="scroll"><table><tr><th>Check (last ' + l.checks[0].results.length +
+              ")</th><th>Last result</th></tr>" + checks + "</table></div>" : '<p class="muted">no checks</p>') +
+              (transitions ? '<div class="scroll"><table><tr><th colspan="3">Recent transitions</th></tr>' + transitions +
+              "</table></div>" : '<p class="muted">no transitions since start</p>') +
+              '<div class="actions">' + ["drain", "force-up", "force-down", "auto"].map((st) =>
+                '<button data-link="' + esc(l.name) + '" data-state="' + st + '">' + st + "</button>").join("") +
+              "</div></div>";
+          }).join("");
+          $("pools").innerHTML = s.pools.map((p) => {
+            const rows = p.members.map((m) => "<tr><td>" + esc(m.link) + (m.in_answers ? "" : ' <span class="bad">(out)</span>') +
+              "</td><td>" + m.weight + "</td><td>" + pct(m.expected_share) + "</td><td>" + (p.window_seconds > 0 ?
+              pct(m.share) + ' <span class="muted">(' + m.first_places + ")</span>" : "…") +
+              '<div class="bar"><span style="width:' + (100 * m.share) + '%"></span><i class="expected" style="left:' +
+              (100 * m.expected_share) + '%"></i></div></td></tr>').join("");
+            return '<div class="card" data-pool="' + esc(p.name) + '"><h3>' + esc(p.name) + ' <span class="badge ' +
+              (p.lines_up === 0 ? "down" : p.lines_up < p.lines ? "warn" : "up") + '">' + p.lines_up + "/" + p.lines +
+              " lines</span></h3>" + '<div class="muted">' + esc(p.policy) + " · answers now: " +
+              esc(p.servfail ? "SERVFAIL" : p.addresses.join(", ") || "none") + "</div>" +
+              '<div class="scroll"><table><tr><th>Line</th><th>Weight</th><th>Configured</th><th>First, last ' +
+              Math.round(p.window_seconds) + " s</th></tr>" + rows + "</table></div></div>";
+          }).join("") || '<p class="muted">no pools</p>';
+          $("zones").innerHTML = s.zones.map((z) => {
+            const rows = z.secondaries.map((x) => "<tr><td>" + esc(x.secondary) + "</td><td>" +
+              (x.serial !== undefined ? x.serial + (x.serial === z.serial ? ' <span class="ok">✓</span>' :
+              ' <span class="bad">behind</span>') : "–") + "</td><td>" + (x.last_transfer ? esc(x.last_kind) + " " +
+              ago(x.last_transfer) : "–") + "</td><td>" + (x.last_notify ? esc(x.notify_result) + " " +
+              ago(x.last_notify) : "–") + "</td></tr>").join("");
+            return '<div class="card" data-zone="' + esc(z.zone) + '"><h3>' + esc(z.zone) + "</h3>" +
+              '<div class="muted">serial ' + z.serial + (z.signed ? " · DNSSEC signed" : "") + "</div>" +
+              (rows ? '<div class="scroll"><table><tr><th>Secondary</th><th>Serial</th><th>Transfer</th><th>NOTIFY</th></tr>' +
+              rows + "</table></div>" : '<p class="muted">no secondary seen yet</p>') + "</div>";
+          }).join("");
+          const q = Object.entries(s.queries).map(([k, v]) => esc(k) + " " + v).join(" · ") || "none yet";
+          $("server").innerHTML = "<h3>Server</h3>" + '<div class="muted">up ' + Math.round(s.uptime_seconds / 60) +
+            " min · TCP connections open " + s.tcp_open + "</div><p>Queries: " + q + "</p>" +
+            "<p>Reloads: " + s.reload.ok + " ok, " + s.reload.failed + " failed · last " +
+            (s.reload.last_successful ? '<span class="ok">succeeded</span>' : '<span class="bad">failed</span>: ' +
+            esc(s.reload.errors.join("; "))) + "</p><p>Query log: " + (s.querylog.enabled ? '<span class="ok">on</span> (' +
+            esc(s.querylog.format) + " to <code>" + esc(s.querylog.path) + "</code>" + (s.querylog.until ? ", until " +
+            new Date(s.querylog.until).toLocaleTimeString() : "") + ")" : "off") +
+            (s.querylog.error ? ' <span class="bad">' + esc(s.querylog.error) + "</span>" : "") + "</p>";
+        }
+
+        async function refresh() {
+          try {
+            const r = await fetch("/v1/status", { cache: "no-store" });
+            if (r.ok) render(await r.json());
+          } catch (e) { $("meta").textContent = "cannot reach the server: " + e; }
+        }
+
+        document.addEventListener("click", async (ev) => {
+          const b = ev.target.closest("button[data-state]");
+          if (!b) return;
+          const token = $("token").value.trim();
+          if (!token) { $("message").textContent = "Enter the control token first."; $("token").focus(); return; }
+          $("message").textContent = b.dataset.link + ": " + b.dataset.state + "…";
+          const r = await fetch("/v1/links/" + encodeURIComponent(b.dataset.link), { method: "POST",
+            headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+            body: JSON.stringify({ state: b.dataset.state }) });
+          const answer = await r.json().catch(() => ({}));
+          $("message").textContent = r.ok ? b.dataset.link + " is " + b.dataset.state + " (in the answers now)" :
+            "refused: " + (answer.error || r.status);
+          refresh();
+        });
+
+        render(JSON.parse($("initial").textContent));
+        setInterval(refresh, 2000);
+        </script>
+        </body>
+        </html>
+
+        """
+}
