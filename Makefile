@@ -2,7 +2,7 @@
 SWIFT ?= swift
 CONFIG ?= config/uplinkdns.yaml
 
-.PHONY: all deps build release run test unit conformance check lint format bench fuzz clean
+.PHONY: all deps build release run test unit conformance check lint format bench fuzz clean man deb
 
 all: build
 
@@ -21,11 +21,31 @@ run: release
 	.build/release/uplinkdns check --config $(CONFIG)
 	.build/release/uplinkdns serve --config $(CONFIG)
 
-# Everything: unit tests, integration tests (the real binary and dig) and the conformance replay.
+# Everything: unit tests, integration tests (the real binary and dig) and the conformance replay. The packaging test
+# packages a binary with the Swift runtime linked in, as `make deb` ships it: built apart in .build-static (switching
+# --static-swift-stdlib in one build folder leaves objects of the other kind behind, and tests cannot link statically).
 test: deps lint
 	$(SWIFT) build --build-tests
+	$(MAKE) man MAN_CONFIGURATION=debug
+	$(SWIFT) build --static-swift-stdlib --scratch-path .build-static --product uplinkdns
 	bash scripts/conformance.sh
 	$(SWIFT) test --skip-build
+
+# The man page, generated from the command line (swift-argument-parser's generate-manual plugin) into .build/man/.
+MAN_CONFIGURATION ?= release
+man: deps
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
+		--configuration $(MAN_CONFIGURATION) --authors "UplinkDNS developers" --section 1
+	rm -rf .build/man && mkdir -p .build/man
+	cp .build/plugins/GenerateManual/outputs/uplinkdns/uplinkdns.1 .build/man/
+
+# The Debian package .build/deb/uplinkdns_VERSION_ARCH.deb (scripts/deb.sh), with the Swift runtime linked in, then
+# checked: lintian, and an install, reinstall, remove and purge in a scratch root (tests/packaging/check-deb.sh).
+deb: man
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product uplinkdns
+	bash scripts/deb.sh --binary .build-static/release/uplinkdns --man-dir .build/man --out-dir .build/deb
+	bash tests/packaging/check-deb.sh \
+		.build/deb/uplinkdns_$$(.build-static/release/uplinkdns --version)_$$(dpkg --print-architecture).deb
 
 # Unit and integration tests only.
 unit: deps
@@ -59,4 +79,4 @@ check: build
 	.build/debug/uplinkdns check --config $(CONFIG)
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-static

@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "DNSWire",
                 "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC"], swiftSettings: strict),
         .testTarget(

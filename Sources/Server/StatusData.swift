@@ -143,6 +143,10 @@ extension DNSServer {
         let zones: [[String: Any]] = snapshot.zoneSet.zones.keys.sorted().map { origin in
             let name = origin.description
             var rows: [String: [String: Any]] = [:]
+            // The configured NOTIFY targets from the start, before any NOTIFY to them has ended.
+            for t in config.zones.first(where: { $0.origin == origin })?.notify ?? [] {
+                rows["\(t)"] = ["secondary": "\(t)", "notify_result": "none yet"]
+            }
             for s in secondaries where s.zone == name {
                 let host = s.secondary
                 rows[host, default: ["secondary": host]].merge(

@@ -62,7 +62,7 @@ public final class ZoneTransfer: Sendable {
     private let signing: ZoneSigning?
     private let logger: Logger
     /// Transfers answered (zones), refused, and TSIG failures, for metrics.
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Mutex<[String: Int]>(["axfr": 0, "ixfr": 0, "refused": 0, "tsig-error": 0])
     /// Transfers and octets sent, per secondary and kind (`axfr`, `ixfr`: incremental, `ixfr-axfr`: IXFR answered
     /// with the whole zone).
     private let sent = Mutex<[SentKey: (transfers: Int, octets: Int)]>([:])

@@ -154,7 +154,9 @@ extension HealthDigTests {
         let (ok, metrics) = try httpRequest(port: port, "GET", "/metrics")
         #expect(ok == 200 && metrics.contains("uplinkdns_link_up{link=\"cnc\"} 0"))
         #expect(metrics.contains("uplinkdns_responses_first_total{pool=\"fo.example.com.\",link=\"unicom\"}"))
-        #expect(metrics.contains("uplinkdns_queries_total{type=\"A\",rcode=\"NOERROR\"}"), "\(metrics)")
+        #expect(
+            metrics.contains(#"uplinkdns_queries_total{transport="udp",zone="example.com.",type="A",rcode="NOERROR"}"#),
+            "\(metrics)")
         #expect(metrics.split(separator: "\n").allSatisfy { $0.hasPrefix("#") || $0.split(separator: " ").count == 2 })
 
         // kill -9, then start again from the same state directory: still drained.

@@ -269,6 +269,15 @@ func recordDifference(_ a: [String], _ b: [String]) -> String? {
         let (_, metrics) = try httpRequest(port: s.controlPort, "GET", "/metrics")
         #expect(metrics.contains("uplinkdns_zone_serial{zone=\"example.com.\"} \(UInt32(ours)! + 1)"), "\(metrics)")
         #expect(metrics.contains("uplinkdns_transfers_total{outcome=\"axfr\"}"))
-        #expect(metrics.contains("uplinkdns_notify_total{result=\"acknowledged\"}"))
+        #expect(
+            metricValue(
+                metrics,
+                #"uplinkdns_notify_total{zone="example.com.",secondary="127.0.0.1:\#(knotPort)",result="acknowledged"}"#
+            )
+                >= 1, "\(metrics)")
+        // The secondary's serial as we last saw it: the one its last transfer brought it to.
+        #expect(
+            metricValue(metrics, #"uplinkdns_secondary_serial{zone="example.com.",secondary="127.0.0.1"}"#)
+                == Double(UInt32(ours)! + 1), "\(metrics)")
     }
 }
