@@ -11,6 +11,12 @@ public enum RoutingEmitter {
     /// The rule priority of a line's table: below the main table's 32766, one per table.
     public static func priority(table: Int) -> Int { 1000 + table }
 
+    /// The names of the lines the server's routing covers (`usable`).
+    public static func routable(_ uplinks: Uplinks) -> [String] { usable(uplinks).links.map(\.name) }
+
+    /// The lines it leaves out, each with why (`cnc: needs inside, gateway, interface and table`).
+    public static func skipped(_ uplinks: Uplinks) -> [String] { usable(uplinks).skipped }
+
     /// The lines the emitter can render (IPv4 inside and gateway addresses and a table), and why others are not.
     static func usable(_ uplinks: Uplinks) -> (links: [Link], skipped: [String]) {
         var links: [Link] = []

@@ -1,6 +1,7 @@
 // ControlServer: the HTTP control API — line states, operator overrides, reload, Prometheus metrics, liveness.
 
 import DNSWire
+import Dispatch
 import Foundation
 import Health
 import Logging
@@ -146,12 +147,7 @@ final class ControlHandler: ChannelInboundHandler {
                 if type.hasPrefix("text/html") {
                     // The page runs its own inline script and talks to this server alone.
                     extra = [
-                        (
-                            "Content-Security-Policy",
-                            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                + "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
-                                + "frame-ancestors 'none'"
-                        ),
+                        ("Content-Security-Policy", StatusPage.contentSecurityPolicy),
                         ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
                     ]
                 }
@@ -339,16 +335,27 @@ final class ControlHandler: ChannelInboundHandler {
                 }
                 duration = d
             }
-            if let why = actions.setQueryLog(state == "on", duration) {
-                return .now(.internalServerError, "application/json", json(["ok": false, "error": why]))
+            // Opening a socket reader or flushing the queue can take a while: off the event loop, which serves TCP.
+            let (actions, logger, span) = (self.actions, self.logger, duration)
+            return .later { reply in
+                DispatchQueue.global().async {
+                    if let why = actions.setQueryLog(state == "on", span) {
+                        reply(
+                            .internalServerError, "application/json", ControlHandler.json(["ok": false, "error": why]))
+                        return
+                    }
+                    let lasting = span.map { " for \(Int($0)) s" } ?? ""
+                    logger.notice("control: query log \(state)\(lasting)")
+                    var answer: [String: Any] = ["ok": true]
+                    if let status = actions.queryLog() { answer.merge(ControlHandler.queryLogObject(status)) { $1 } }
+                    reply(.ok, "application/json", ControlHandler.json(answer))
+                }
             }
-            let span = duration.map { " for \(Int($0)) s" } ?? ""
-            logger.notice("control: query log \(state)\(span)")
-            var answer: [String: Any] = ["ok": true]
-            if let status = actions.queryLog() { answer.merge(ControlHandler.queryLogObject(status)) { $1 } }
-            return .now(.ok, "application/json", json(answer))
         case (.POST, let p) where p.hasPrefix("/v1/links/"):
-            let name = String(p.dropFirst("/v1/links/".count))
+            // A line's name is free text: the page and the CLI percent-encode it.
+            guard let name = String(p.dropFirst("/v1/links/".count)).removingPercentEncoding else {
+                return .now(.badRequest, "application/json", json(["error": "the line's name is not percent-encoded"]))
+            }
             guard let req = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
                 let state = req["state"] as? String
             else {

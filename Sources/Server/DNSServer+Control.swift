@@ -117,7 +117,7 @@ extension DNSServer {
             }
             let up = Set(links.filter { $0.effective(at: now) == .up }.map(\.name))
             for pool in config.uplinks.pools {
-                let labels = [("pool", pool.name.description)]
+                let labels = [("pool", pool.name.lowercased().description)]
                 m.gauge("uplinkdns_pool_lines", labels, Double(pool.members.count))
                 m.gauge("uplinkdns_pool_lines_up", labels, Double(pool.members.filter { up.contains($0.link) }.count))
             }
@@ -132,7 +132,9 @@ extension DNSServer {
             let snapshot = store.current().0
             m.gauge("uplinkdns_snapshot_generation", [], Double(store.generation))
             for zone in snapshot.zoneSet.zones.keys.sorted() {
-                m.gauge("uplinkdns_zone_serial", [("zone", zone.description)], Double(snapshot.serial(zone) ?? 0))
+                m.gauge(
+                    "uplinkdns_zone_serial", [("zone", zone.lowercased().description)],
+                    Double(snapshot.serial(zone) ?? 0))
             }
             for s in transfer.secondaryStates {
                 m.gauge("uplinkdns_secondary_serial", [("zone", s.zone), ("secondary", s.secondary)], Double(s.serial))
@@ -141,7 +143,7 @@ extension DNSServer {
             var notifies: [String: Notifier.Record] = [:]
             for z in config.zones {
                 for t in z.notify {
-                    let r = Notifier.Record(zone: z.origin.description, secondary: "\(t)")
+                    let r = Notifier.Record(zone: z.origin.lowercased().description, secondary: "\(t)")
                     notifies["\(r.zone) \(r.secondary)"] = r
                 }
             }

@@ -73,9 +73,12 @@ extension DNSServer {
         let outcome = applyReload()
         reloadRecord.withLock { $0.record(outcome) }
         if let errors = outcome.errors {
-            SystemdNotify.send(["READY=1", "STATUS=reload failed, serving the previous config: \(errors.first ?? "")"])
+            // One line: a newline would start another field of the message.
+            let first = (errors.first ?? "").replacingOccurrences(of: "\n", with: " ")
+            SystemdNotify.send(["READY=1", "STATUS=reload failed, serving the previous config: \(first)"])
         } else if let why = outcome.saveProblem {
-            SystemdNotify.send(["READY=1", "STATUS=reloaded, but the serials cannot be saved: \(why)"])
+            let line = why.replacingOccurrences(of: "\n", with: " ")
+            SystemdNotify.send(["READY=1", "STATUS=reloaded, but the serials cannot be saved: \(line)"])
         } else {
             SystemdNotify.send(["READY=1", "STATUS=\(servingStatus())"])
         }

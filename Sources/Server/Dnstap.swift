@@ -3,6 +3,7 @@
 
 import DNSWire
 import Foundation
+import Uplinks
 
 /// Encodes dnstap messages and Frame Streams framing. The protobuf is written by hand: two messages of a dozen
 /// scalar fields each, whose encoding (varints, length-delimited bytes, one fixed32) is a few lines; generating it
@@ -120,15 +121,7 @@ enum Dnstap {
     static func text(_ e: Entry) -> String {
         let time = Date(timeIntervalSince1970: Double(e.seconds) + Double(e.nanoseconds) / 1e9)
         let stamp = textStamp.string(from: time)
-        let client: String
-        switch e.client.count {
-        case 4: client = e.client.map(String.init).joined(separator: ".") + "#\(e.port)"
-        case 16:
-            client =
-                (0..<8).map { String(UInt16(e.client[2 * $0]) << 8 | UInt16(e.client[2 * $0 + 1]), radix: 16) }
-                .joined(separator: ":") + "#\(e.port)"
-        default: client = "-"
-        }
+        let client = IPAddress(octets: e.client).map { "\($0)#\(e.port)" } ?? "-"
         let question = Self.question(e.query) ?? "(no question)"
         let r = e.response
         let rcode = r.count >= 4 ? rcodeNames[Int(r[3] & 0x0F)] ?? "RCODE\(r[3] & 0x0F)" : "dropped"

@@ -88,7 +88,7 @@ public final class Notifier: Sendable {
                 })
             if outcome != .superseded {
                 tally.withLock {
-                    var r = $0[slot] ?? Record(zone: origin.description, secondary: "\(target)")
+                    var r = $0[slot] ?? Record(zone: origin.lowercased().description, secondary: "\(target)")
                     if outcome == .acknowledged { r.acknowledged += 1 } else { r.failed += 1 }
                     r.lastAt = Date()
                     r.lastSerial = p.serial

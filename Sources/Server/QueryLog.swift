@@ -41,7 +41,7 @@ extension Config {
 /// The query log. Off, it costs the query path one relaxed atomic load per query (`isOn`). On, a worker copies the
 /// query and response into an entry and appends it to a bounded queue under a lock held for the append alone; a
 /// writer on its own queue drains it every 100 ms, encodes and writes. When the writer falls behind (a slow disk or
-/// socket), entries beyond `capacity` are dropped and counted rather than slowing answers.
+/// socket), entries beyond `capacity` (or `byteCapacity` octets) are dropped and counted rather than slowing answers.
 ///
 /// Switching on opens the destination and fails (nothing changes) if it cannot be opened. A dnstap file is one
 /// Frame Streams stream from START to STOP, so switching on again moves the previous file to `PATH.1` first; a text
@@ -50,8 +50,10 @@ extension Config {
 public final class QueryLog: Sendable {
     /// Entries waiting for the writer, at most.
     public let capacity: Int
+    /// Octets (queries and responses) waiting for the writer, at most: TCP messages reach 64 KiB each.
+    public let byteCapacity: Int
     private let on = Atomic<Bool>(false)
-    private let pending = Mutex<[Dnstap.Entry]>([])
+    private let pending = Mutex<(entries: [Dnstap.Entry], bytes: Int)>(([], 0))
     private let writtenCount = Atomic<Int>(0)
     private let droppedCount = Atomic<Int>(0)
     private let writer = DispatchQueue(label: "uplinkdns.querylog")
@@ -80,8 +82,12 @@ public final class QueryLog: Sendable {
     private let state: Mutex<Writer>
 
     /// A log writing to `path` in `format` once switched on.
-    public init(path: String, format: QueryLogSettings.Format, capacity: Int = 65536, logger: Logger) {
+    public init(
+        path: String, format: QueryLogSettings.Format, capacity: Int = 65536, byteCapacity: Int = 32 << 20,
+        logger: Logger
+    ) {
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
         self.logger = logger
         var host = [UInt8](repeating: 0, count: 256)
         gethostname(&host, host.count)
@@ -108,9 +114,11 @@ public final class QueryLog: Sendable {
         let entry = Dnstap.Entry(
             query: Array(query), response: Array(response), client: octets, port: port, tcp: tcp,
             seconds: UInt64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+        let size = query.count + response.count
         let queued = pending.withLock { p -> Bool in
-            guard p.count < capacity else { return false }
-            p.append(entry)
+            guard p.entries.count < capacity, p.bytes + size <= byteCapacity else { return false }
+            p.entries.append(entry)
+            p.bytes += size
             return true
         }
         if !queued { droppedCount.add(1, ordering: .relaxed) }
@@ -205,8 +213,8 @@ public final class QueryLog: Sendable {
     /// Drains the queue into the sink; returns a write error.
     private func flush() -> String? {
         let batch = pending.withLock { p in
-            defer { p.removeAll(keepingCapacity: true) }
-            return p
+            defer { p = ([], 0) }
+            return p.entries
         }
         guard !batch.isEmpty else { return nil }
         let (sink, format) = state.withLock { ($0.sink, $0.settings.format) }
@@ -250,7 +258,12 @@ public final class QueryLog: Sendable {
         }
         timer?.cancel()
         sink?.close()
-        pending.withLock { $0.removeAll() }
+        // What came in between switching off and the last flush is not written: counted as dropped.
+        let late = pending.withLock { p in
+            defer { p = ([], 0) }
+            return p.entries.count
+        }
+        droppedCount.add(late, ordering: .relaxed)
         if let flushError {
             logger.error("query log off: \(flushError)")
         } else {

@@ -121,9 +121,11 @@ extension DNSServer {
                     expected[family.firstLine[v], default: 0] += 1 / Double(family.sequence.count)
                 }
             }
-            let total = pool.members.reduce(0) { sum, m in sum + max(0, firsts["\(pool.name)|\(m.link)"] ?? 0) }
+            // The counters name pools lower-cased (AnswerCounters).
+            let key = pool.name.lowercased().description
+            let total = pool.members.reduce(0) { sum, m in sum + max(0, firsts["\(key)|\(m.link)"] ?? 0) }
             let members: [[String: Any]] = pool.members.map { m in
-                let n = max(0, firsts["\(pool.name)|\(m.link)"] ?? 0)
+                let n = max(0, firsts["\(key)|\(m.link)"] ?? 0)
                 return [
                     "link": m.link, "weight": weights[m.link] ?? 1, "in_answers": upNow.contains(m.link),
                     "expected_share": expected[m.link] ?? 0, "first_places": n,
@@ -141,11 +143,12 @@ extension DNSServer {
         let secondaries = transfer.secondaryStates
         let notifies = notifier.records
         let zones: [[String: Any]] = snapshot.zoneSet.zones.keys.sorted().map { origin in
-            let name = origin.description
+            let name = origin.lowercased().description
             var rows: [String: [String: Any]] = [:]
             // The configured NOTIFY targets from the start, before any NOTIFY to them has ended.
+            // A secondary is one row, by its address: its transfers come from it, its NOTIFYs go to ADDRESS:PORT.
             for t in config.zones.first(where: { $0.origin == origin })?.notify ?? [] {
-                rows["\(t)"] = ["secondary": "\(t)", "notify_result": "none yet"]
+                rows[t.host] = ["secondary": t.host, "notify_target": "\(t)", "notify_result": "none yet"]
             }
             for s in secondaries where s.zone == name {
                 let host = s.secondary
@@ -156,10 +159,9 @@ extension DNSServer {
                     ], uniquingKeysWith: { $1 })
             }
             for n in notifies where n.zone == name {
-                // A NOTIFY target is HOST:PORT; the secondary's transfers come from its address.
-                let host = n.secondary
+                let host = ListenAddress(n.secondary)?.host ?? n.secondary
                 var row: [String: Any] = [
-                    "notify_acknowledged": n.acknowledged, "notify_failed": n.failed,
+                    "notify_target": n.secondary, "notify_acknowledged": n.acknowledged, "notify_failed": n.failed,
                     "notify_serial": Int(n.lastSerial), "notify_result": n.lastResult,
                 ]
                 if let at = n.lastAt { row["last_notify"] = iso.string(from: at) }

@@ -1,6 +1,9 @@
 // StatusPage: the operator's page at the control API's `/` — one self-contained HTML document (no external assets),
 // rendered from the same JSON as `/v1/status`, refreshed every 2 s.
 
+import Crypto
+import Foundation
+
 /// The page. The server embeds the current status as JSON in it, so the page shows the state on first paint (and
 /// a browser without scripts still gets the data); the script then polls `/v1/status`. Reading needs no token; the
 /// drain/force/auto buttons send the token typed into the page (kept in the tab's sessionStorage only) as a bearer
@@ -8,10 +11,20 @@
 enum StatusPage {
     /// The document with `status` (JSON text) embedded.
     static func html(status: String) -> String {
-        // `</` cannot appear inside a script element; JSON allows `<\/` for it.
-        let embedded = status.replacingOccurrences(of: "</", with: "<\\/")
-        return head + "<script id=\"initial\" type=\"application/json\">" + embedded + "</script>\n" + body
+        // Inside a script element `</script` or `<!--` would end or derail it (free text: line names, probe
+        // details); JSON strings may spell `<` as `\u003c`, so no `<` is left in the data at all.
+        let embedded = status.replacingOccurrences(of: "<", with: "\\u003c")
+        return head + "<script id=\"initial\" type=\"application/json\">" + embedded + "</script>\n<script>"
+            + script + "</script>\n</body>\n</html>\n"
     }
+
+    /// The Content-Security-Policy: the page's own script alone (by its hash, so an injected one would not run),
+    /// inline style, and requests to this server only.
+    static let contentSecurityPolicy: String = {
+        let hash = Data(SHA256.hash(data: Data(script.utf8))).base64EncodedString()
+        return "default-src 'none'; script-src 'sha256-\(hash)'; style-src 'unsafe-inline'; connect-src 'self'; "
+            + "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    }()
 
     private static let head = """
         <!doctype html>
@@ -81,8 +94,8 @@ enum StatusPage {
 
         """
 
-    private static let body = """
-        <script>
+    /// The page's script (its hash is in the CSP: any change to it changes the hash, computed at start).
+    static let script = """
         "use strict";
         const $ = (id) => document.getElementById(id);
         const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
@@ -144,8 +157,9 @@ enum StatusPage {
             const rows = z.secondaries.map((x) => "<tr><td>" + esc(x.secondary) + "</td><td>" +
               (x.serial !== undefined ? x.serial + (x.serial === z.serial ? ' <span class="ok">✓</span>' :
               ' <span class="bad">behind</span>') : "–") + "</td><td>" + (x.last_transfer ? esc(x.last_kind) + " " +
-              ago(x.last_transfer) : "–") + "</td><td>" + (x.last_notify ? esc(x.notify_result) + " " +
-              ago(x.last_notify) : "–") + "</td></tr>").join("");
+              ago(x.last_transfer) : "–") + "</td><td>" + (x.notify_target ? esc(x.notify_result) +
+              (x.last_notify ? " " + ago(x.last_notify) : "") + ' <span class="muted">(to ' + esc(x.notify_target) +
+              ")</span>" : "–") + "</td></tr>").join("");
             return '<div class="card" data-zone="' + esc(z.zone) + '"><h3>' + esc(z.zone) + "</h3>" +
               '<div class="muted">serial ' + z.serial + (z.signed ? " · DNSSEC signed" : "") + "</div>" +
               (rows ? '<div class="scroll"><table><tr><th>Secondary</th><th>Serial</th><th>Transfer</th><th>NOTIFY</th></tr>' +
@@ -186,9 +200,6 @@ enum StatusPage {
 
         render(JSON.parse($("initial").textContent));
         setInterval(refresh, 2000);
-        </script>
-        </body>
-        </html>
 
         """
 }

@@ -72,7 +72,11 @@ extension StatusReport {
             for s in secondaries {
                 let theirs = (s["serial"] as? Int).map { $0 == serial ? "\($0) (current)" : "\($0) (behind)" } ?? "-"
                 let transfer = (s["last_transfer"] as? String).map { "\(s["last_kind"] as? String ?? "") \($0)" } ?? "-"
-                let notify = (s["last_notify"] as? String).map { "\(s["notify_result"] as? String ?? "") \($0)" } ?? "-"
+                var notify = "-"
+                if let target = s["notify_target"] as? String {
+                    let at = (s["last_notify"] as? String).map { " \($0)" } ?? ""
+                    notify = "\(s["notify_result"] as? String ?? "")\(at) (to \(target))"
+                }
                 rows.append(base + [s["secondary"] as? String ?? "?", theirs, transfer, notify])
             }
         }

@@ -268,8 +268,7 @@ public final class UDPListener: Sendable {
     }
 
     /// The client address of a received datagram.
-    @inline(__always)
-    /// The port of a received datagram's source.
+    /// The port of a received datagram's source (only asked while the query log is on).
     static func port(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> UInt16 {
         switch Int32(ss.pointee.ss_family) {
         case AF_INET: ss.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
@@ -279,6 +278,7 @@ public final class UDPListener: Sendable {
         }
     }
 
+    @inline(__always)
     static func client(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> ClientAddress {
         switch Int32(ss.pointee.ss_family) {
         case AF_INET:

@@ -293,7 +293,7 @@ public final class ZoneTransfer: Sendable {
         let reached = kind == "ixfr-current" ? (asking ?? serial) : serial
         secondaries.withLock {
             $0["\(zone.origin)|\(secondary)"] = SecondaryState(
-                zone: zone.origin.description, secondary: secondary, serial: reached, lastTransfer: Date(),
+                zone: zone.origin.lowercased().description, secondary: secondary, serial: reached, lastTransfer: Date(),
                 lastKind: kind)
         }
         sent.withLock {

@@ -15,6 +15,14 @@ struct UplinkDNS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uplinkdns",
         abstract: "An authoritative DNS server for sites that reach the internet over several ISP lines.",
+        discussion: """
+            Every command that reads the configuration takes --config FILE; without it, $UPLINKDNS_CONFIG, else \
+            /etc/uplinkdns/uplinkdns.yaml. The commands that ask the running server (status, link, drill, reload, \
+            zones, stats, querylog, export) reach its control API at server.control with the token in \
+            server.control-token or <state-dir>/control.token. The status page is the control API's / in a \
+            browser; metrics are at /metrics. Shell completion: uplinkdns --generate-completion-script \
+            bash|zsh|fish. Exit status: 0 done, 1 failed, 2 a command line that does not parse.
+            """,
         version: Config.softwareVersion,
         subcommands: [
             Serve.self, Check.self, Status.self, Link.self, DrillCommand.self, RoutingCommand.self, Reload.self,
@@ -227,6 +235,13 @@ extension UplinkDNS {
         @Flag(name: .long, help: "Take the line out even when it is the last one in answers of a pool.")
         var force = false
 
+        /// A line's name as a path segment (names are free text).
+        static func encoded(_ name: String) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+        }
+
         func validate() throws {
             guard ["drain", "force-up", "force-down", "auto"].contains(state) else {
                 throw ValidationError("state must be drain, force-up, force-down or auto")
@@ -251,7 +266,7 @@ extension UplinkDNS {
                             + "(its all-down policy answers); add --force to do it anyway")
                 }
             }
-            _ = try api(config, "POST", "/v1/links/\(name)", json: body)
+            _ = try api(config, "POST", "/v1/links/\(Self.encoded(name))", json: body)
             print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? "") + " (in the answers now)")
         }
     }
@@ -380,8 +395,13 @@ extension UplinkDNS {
         /// Runs the emitted script with bash, then checks the live system against the config (what the boot unit
         /// `uplinkdns-routing.service` does).
         static func apply(_ script: String, config: Config) throws {
-            guard !config.uplinks.links.isEmpty else {
-                print("ok: \(config.path) has no lines: no routing to apply")
+            let routable = RoutingEmitter.routable(config.uplinks)
+            for why in RoutingEmitter.skipped(config.uplinks) {
+                FileHandle.standardError.write(Data("not routed: \(why)\n".utf8))
+            }
+            guard !routable.isEmpty else {
+                // Nothing to route (the packaged example): change nothing on this machine, rp_filter included.
+                print("ok: no line of \(config.path) can be routed (above): nothing to apply")
                 return
             }
             let bash = Process()
@@ -399,7 +419,7 @@ extension UplinkDNS {
             let drift = RoutingCheck.live(config.uplinks)
             for d in drift { print("drift: \(d)") }
             guard drift.isEmpty else { throw failure("the routing was applied but the live system still differs") }
-            print("ok: applied the routing of \(config.uplinks.links.count) line(s) from \(config.path)")
+            print("ok: applied the routing of \(routable.count) line(s) from \(config.path)")
         }
     }
 
@@ -438,7 +458,10 @@ extension UplinkDNS {
             guard kill(pid, SIGHUP) == 0 else {
                 throw failure("cannot signal PID \(pid): \(String(cString: strerror(errno)))")
             }
-            print("sent SIGHUP to \(pid); the server logs the outcome")
+            // Without the control API the outcome cannot be known here: the server logs it (and tells systemd).
+            print(
+                "sent SIGHUP to \(pid); the outcome is in the server's log (with server.control on, reload waits for it)"
+            )
         }
     }
 }

@@ -324,6 +324,11 @@ struct ConsoleServer {
         #expect(history.out.contains("transitions (newest first):"))
         let unicom = try c.cli("status", "unicom")
         #expect(unicom.out.contains("unicom: up since") && unicom.out.contains("connected in"), "\(unicom.out)")
+        // A free-text name through the CLI, and as the page's buttons send it (encodeURIComponent).
+        let drained = try c.cli("link", ConsoleServer.oddName, "drain", "--force")
+        #expect(drained.status == 0 && drained.out.contains("(in the answers now)"), "\(drained)")
+        let (auto, reply) = try c.post("/v1/links/isp%20%22b%22%20%5C%20512k", #"{"state": "auto"}"#)
+        #expect(auto == 200 && reply.contains(#""ok" : true"#), "\(reply)")
         let missing = try c.cli("status", "nosuch")
         #expect(missing.status == 1 && missing.err.contains("no link 'nosuch'"), "\(missing)")
 

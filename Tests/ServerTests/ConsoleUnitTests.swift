@@ -94,7 +94,7 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
         e.tcp = false
         e.client = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
         let line = Dnstap.text(e)
-        #expect(line.hasSuffix(" udp 2001:db8:0:0:0:0:0:1#5353 www.example.com. IN AAAA NXDOMAIN AA 0 12\n"), "\(line)")
+        #expect(line.hasSuffix(" udp 2001:db8::1#5353 www.example.com. IN AAAA NXDOMAIN AA 0 12\n"), "\(line)")
         e.response = []
         #expect(Dnstap.text(e).contains(" dropped "))
     }

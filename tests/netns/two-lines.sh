@@ -154,8 +154,10 @@ step "1. without the server's rules, the second line gets no reply"
 
 step "2. with the emitted server rules, both lines answer HTTP and DNS over UDP and TCP"
 "$BIN" routing --config "$WORK/uplinkdns.yaml" --for server > "$WORK/server.sh"
-ns s bash "$WORK/server.sh"
-ns s bash "$WORK/server.sh"   # idempotent: a second run must work too
+# As the boot unit (uplinkdns-routing.service) does: apply, then check the live system.
+applied=$(ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --apply) || fail "routing --apply failed: $applied"
+echo "$applied" | grep -q "^ok: applied the routing of 2 line(s)" || fail "unexpected routing --apply output: $applied"
+ns s bash "$WORK/server.sh"   # idempotent: the script run again must work too
 for addr in 192.0.2.10 198.51.100.10; do
     [ -n "$(q $addr +notcp)" ] || fail "no DNS reply over UDP through $addr"
     [ -n "$(q $addr +tcp)" ] || fail "no DNS reply over TCP through $addr"
@@ -167,7 +169,7 @@ ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --check >/dev/null || fail "
 ns s ip rule del from 198.18.168.2 table 2
 if out=$(ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --check); then fail "routing --check missed a deleted rule"; fi
 echo "$out" | grep -q "no rule 'from 198.18.168.2 lookup 2'" || fail "unexpected drift report: $out"
-ns s bash "$WORK/server.sh"
+ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --apply >/dev/null || fail "routing --apply did not repair the drift"
 
 step "4. failover: cutting the second line takes its address out of the answers, restoring it puts it back"
 wait_for() {  # wait_for SECONDS CONDITION-COMMAND...
