@@ -180,13 +180,19 @@ public final class HealthChecker: Sendable {
         let expiry = Task.detached { [self] in
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 1_000_000_000)
-                let now = self.clock()
-                for name in self.uplinks.links.map(\.name) {
-                    self.update(name, at: now) { _ = $0.expire(at: now) }
-                }
+                self.expireOverrides()
             }
         }
         tasks.withLock { $0[""] = expiry }
+    }
+
+    /// Drops the overrides whose time is up (every second while started): a line whose state in answers that
+    /// changes is published, logged, counted and persisted like any transition.
+    public func expireOverrides() {
+        let now = clock()
+        for name in uplinks.links.map(\.name) {
+            update(name, at: now, expiring: true) { _ = $0.expire(at: now) }
+        }
     }
 
     /// Starts (or restarts) `link`'s probe loop; with `probeFirst`, its first round runs at once and its result is
@@ -283,7 +289,9 @@ public final class HealthChecker: Sendable {
     }
 
     /// Applies `change` to a line; if its effective state changed, logs, counts, persists, publishes and runs hooks.
-    private func update(_ name: String, at now: Date, _ change: (inout LinkHealth) -> Void) {
+    /// `expiring`: the change drops an expired override; answers showed the override until now, so the state
+    /// before is the override's (`effectiveUntilExpired`), not what `effective(at:)` says once its time is up.
+    private func update(_ name: String, at now: Date, expiring: Bool = false, _ change: (inout LinkHealth) -> Void) {
         let (before, after) = state.withLock { s -> (LinkHealth?, LinkHealth?) in
             guard var h = s[name] else { return (nil, nil) }
             let before = h
@@ -292,7 +300,7 @@ public final class HealthChecker: Sendable {
             return (before, h)
         }
         guard let before, let after else { return }
-        let was = before.effective(at: now)
+        let was = expiring ? before.effectiveUntilExpired : before.effective(at: now)
         let isNow = after.effective(at: now)
         guard was != isNow else {
             if before.probed != after.probed { persist() }

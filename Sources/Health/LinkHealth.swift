@@ -66,13 +66,15 @@ public struct LinkHealth: Sendable, Codable, Equatable {
         return o
     }
 
-    /// Records a probe round. Returns true when the probed state flipped.
+    /// Records a probe round. Returns true when the probed state flipped. While an override is in force the reason
+    /// stays the operator's (it is why the line is where it is); the probed state is kept as always.
     public mutating func record(good: Bool, reason: String, rise: Int, fall: Int, at now: Date) -> Bool {
         let wanted: LinkState = good ? .up : .down
+        let overridden = activeOverride(at: now) != nil
         guard wanted != probed else {
             // A round that agrees with the state breaks any streak towards the other state.
             streak = 0
-            self.reason = reason
+            if !overridden { self.reason = reason }
             return false
         }
         streak += 1
@@ -81,7 +83,7 @@ public struct LinkHealth: Sendable, Codable, Equatable {
         let before = effective(at: now)
         probed = wanted
         streak = 0
-        self.reason = "\(reason) \(needed)/\(needed)"
+        if !overridden { self.reason = "\(reason) \(needed)/\(needed)" }
         if effective(at: now) != before { since = now }
         return true
     }
@@ -95,10 +97,17 @@ public struct LinkHealth: Sendable, Codable, Equatable {
         if effective(at: now) != before { since = now }
     }
 
+    /// The state answers had while the override lasted: the override's, even past its end (until `expire` drops
+    /// it, answers still show it).
+    public var effectiveUntilExpired: LinkState {
+        guard let o = override else { return probed }
+        return o == .forceUp ? .up : .down
+    }
+
     /// Drops an override whose time is up; returns true when it did (the effective state may change).
     public mutating func expire(at now: Date) -> Bool {
         guard override != nil, let until = overrideUntil, now >= until else { return false }
-        let before = effective(at: now.addingTimeInterval(-0.001))
+        let before = effectiveUntilExpired
         override = nil
         overrideUntil = nil
         reason = "operator override expired"

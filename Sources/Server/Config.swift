@@ -103,8 +103,39 @@ public struct Config: Sendable {
         return try parse(text, path: path)
     }
 
-    /// Parses configuration text that came from `path` (used for messages and relative paths).
-    public static func parse(_ text: String, path: String) throws(ConfigFailure) -> Config {
+    /// What the command line needs to reach the running server (control address, token, state directory) when the
+    /// file has errors: the config as far as it reads, else the defaults (a config edited into a mistake must not
+    /// lock the operator out of the server it is running).
+    public static func controlSettings(path: String) -> Config {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        if let partial = try? parse(text, path: path, lenient: true) { return partial }
+        // YAML that does not parse at all: the four keys read line by line (`key: value` on a line of its own).
+        var server: [String] = []
+        var health: [String] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = String(parts[0])
+            let value = parts[1].split(separator: "#", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !value.isEmpty else { continue }
+            if ["control", "control-token", "control-token-file"].contains(key) {
+                server.append("\(key): \(value)")
+            } else if key == "state-dir" {
+                health.append("\(key): \(value)")
+            }
+        }
+        let minimal =
+            "server: {\(server.joined(separator: ", "))}\nhealth: {\(health.joined(separator: ", "))}\n"
+        if let partial = try? parse(minimal, path: path, lenient: true) { return partial }
+        return (try? parse("{}", path: path, lenient: true))
+            ?? Config(
+                listen: [], identity: nil, version: nil, nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
+                tcpMaxConnections: 1024, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
+    }
+
+    /// Parses configuration text that came from `path` (used for messages and relative paths). `lenient`: return
+    /// what could be read despite errors (only YAML that does not parse at all throws).
+    public static func parse(_ text: String, path: String, lenient: Bool = false) throws(ConfigFailure) -> Config {
         var r = YAMLReader(file: path)
         let root: Node
         do {
@@ -362,7 +393,7 @@ public struct Config: Sendable {
         if config.zones.isEmpty && r.errors.isEmpty {
             r.fail(top["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
         }
-        guard r.errors.isEmpty else { throw ConfigFailure(errors: r.errors) }
+        guard r.errors.isEmpty || lenient else { throw ConfigFailure(errors: r.errors) }
         return config
     }
 

@@ -38,12 +38,15 @@ struct ControlActions: Sendable {
     var setQueryLog: @Sendable (Bool, TimeInterval?) -> String? = { _, _ in "no query log" }
     /// Counters as JSON text (`/v1/stats`).
     var stats: @Sendable () -> String = { "{}" }
+    /// The pool of which `link` is the last line in answers, if any (taking it out leaves the pool with none).
+    var lastLineOf: @Sendable (String) -> String? = { _ in nil }
 }
 
 /// Serves the control API on one address (loopback by default):
 /// - `GET /v1/links`: every line's state, probed state, override and expiry, since, reason, addresses;
 /// - `POST /v1/links/{name}` with `{"state": "drain"|"force-up"|"force-down"|"auto", "for": "10m"}`: answered
-///   once the change serves, with the snapshot generation that carries it;
+///   once the change serves, with the snapshot generation that carries it; taking out a pool's last line in
+///   answers needs `"force": true` (else 409);
 /// - `POST /v1/reload`: reload config and zones (the old data keeps serving on error; the errors are returned),
 ///   answered once the new data serves;
 /// - `GET /v1/zones`: every zone with its served serial;
@@ -196,6 +199,13 @@ final class ControlHandler: ChannelInboundHandler {
 
     private func json(_ object: Any) -> String { ControlHandler.json(object) }
 
+    /// Why a request that needs the token was refused: no token, or not the server's.
+    static func tokenProblem(_ head: HTTPRequestHead) -> String {
+        head.headers["Authorization"].first == nil
+            ? "a bearer token is required (Authorization: Bearer TOKEN)"
+            : "the bearer token was refused: it is server.control-token, or <state-dir>/control.token on the server"
+    }
+
     /// The query log's state as the API gives it.
     static func queryLogObject(_ s: QueryLog.Status) -> [String: Any] {
         var o: [String: Any] = ["enabled": s.enabled, "path": s.path, "format": s.format.rawValue]
@@ -277,7 +287,7 @@ final class ControlHandler: ChannelInboundHandler {
             guard authorized else {
                 return .now(
                     .unauthorized, "application/json",
-                    json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
+                    json(["error": ControlHandler.tokenProblem(head)])
                 )
             }
             let origin = String(p.dropFirst("/v1/zones/".count).dropLast("/export".count))
@@ -288,7 +298,7 @@ final class ControlHandler: ChannelInboundHandler {
         case (.POST, _) where !authorized:
             return .now(
                 .unauthorized, "application/json",
-                json(["error": "a bearer token is required (Authorization: Bearer TOKEN)"])
+                json(["error": ControlHandler.tokenProblem(head)])
             )
         case (.POST, "/v1/reload"):
             let actions = self.actions
@@ -386,6 +396,20 @@ final class ControlHandler: ChannelInboundHandler {
                     )
                 }
                 duration = d
+            }
+            // The CLI's guard, here too (the page's buttons, scripts): taking out a pool's last line in answers leaves
+            // the pool to its all-down policy, so it needs "force": true.
+            if override == .drain || override == .forceDown, (req["force"] as? Bool) != true,
+                let pool = actions.lastLineOf(name)
+            {
+                return .now(
+                    .conflict, "application/json",
+                    json([
+                        "error":
+                            "\(name) is the last line in answers of \(pool): taking it out leaves the pool with none "
+                            + "(its all-down policy answers); send \"force\": true to do it anyway",
+                        "pool": pool,
+                    ]))
             }
             let before = actions.generation()
             let result = actions.setOverride(name, override, duration)

@@ -69,7 +69,17 @@ extension DNSServer {
                 }
                 return queryLog.enable(for: duration)
             },
-            stats: { [weak self] in self.map { ControlHandler.json($0.statsObject()) } ?? "{}" })
+            stats: { [weak self] in self.map { ControlHandler.json($0.statsObject()) } ?? "{}" },
+            lastLineOf: { [weak self] name in
+                guard let self else { return nil }
+                let now = Date()
+                let lines = health.links.map {
+                    Drill.Before(name: $0.name, inAnswers: $0.effective(at: now) == .up, override: nil, remaining: nil)
+                }
+                let pools = state.withLock { $0.config.uplinks.pools }
+                guard lines.first(where: { $0.name == name })?.inAnswers == true else { return nil }
+                return Drill.lastLineOf(name, lines: lines, pools: pools)?.name.description
+            })
     }
 
     /// The counters `uplinkdns stats` prints: queries by transport, zone, type and rcode; TCP; transfers; reloads.

@@ -109,7 +109,8 @@ public final class DNSServer: Sendable {
         let compiled = clock.now
         self.notifier = Notifier(logger: logger)
         self.limiter = RateLimiter(config.rrl)
-        self.queryLog = QueryLog(path: config.queryLogPath, format: config.queryLog.format, logger: logger)
+        self.queryLog = QueryLog(
+            path: config.queryLogPath, format: config.queryLog.format, identity: config.identity, logger: logger)
         let box = WeakServer()
         self.health = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,

@@ -84,14 +84,19 @@ public final class QueryLog: Sendable {
     /// A log writing to `path` in `format` once switched on.
     public init(
         path: String, format: QueryLogSettings.Format, capacity: Int = 65536, byteCapacity: Int = 32 << 20,
-        logger: Logger
+        identity: String? = nil, logger: Logger
     ) {
         self.capacity = capacity
         self.byteCapacity = byteCapacity
         self.logger = logger
-        var host = [UInt8](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        identity = Array(host.prefix { $0 != 0 })
+        // dnstap's identity: the server's (server.identity, as id.server answers it), else the host name.
+        if let identity, !identity.isEmpty {
+            self.identity = Array(identity.utf8)
+        } else {
+            var host = [UInt8](repeating: 0, count: 256)
+            gethostname(&host, host.count)
+            self.identity = Array(host.prefix { $0 != 0 })
+        }
         state = Mutex(Writer(settings: (path, format)))
     }
 

@@ -138,6 +138,7 @@ extension DNSServer {
                 "addresses": (plan.v4.variants.first ?? []).map(\.description)
                     + (plan.v6.variants.first ?? []).map(\.description),
                 "servfail": plan.servfail, "members": members, "window_seconds": window.rounded(),
+                "all_down": pool.allDown.rawValue,
             ]
         }
         let secondaries = transfer.secondaryStates

@@ -86,8 +86,8 @@ enum StatusPage {
         <section><h2>Zones</h2><div class="cards" id="zones"></div></section>
         <section><h2>Server</h2><div class="cards"><div class="card" id="server"></div>
         <div class="card"><h3>Operator token</h3>
-        <p class="muted">Drain, force and auto need the control token (<code>uplinkdns status</code> reads it from the
-        state directory). It stays in this tab only.</p>
+        <p class="muted">Drain, force and auto need the control token: <code>server.control-token</code>, or the file
+        <code>control.token</code> in the server's state directory (mode 0600). It stays in this tab only.</p>
         <input id="token" type="password" autocomplete="off" placeholder="control token">
         <div id="message" role="status"></div></div></div></section>
         </main>
@@ -102,6 +102,9 @@ enum StatusPage {
         const ago = (iso) => { if (!iso) return "never"; const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
           if (s < 90) return Math.round(s) + " s ago"; if (s < 5400) return Math.round(s / 60) + " min ago";
           if (s < 172800) return Math.round(s / 3600) + " h ago"; return Math.round(s / 86400) + " d ago"; };
+        const when = (iso) => iso ? '<span title="' + esc(iso) + '">' + ago(iso) + "</span>" : "never";
+        const dur = (s) => s < 90 ? s + " s" : s < 5400 ? Math.round(s / 60) + " min" :
+          s < 172800 ? Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min" : Math.round(s / 86400) + " d";
         const pct = (x) => (100 * x).toFixed(x > 0 && x < 0.1 ? 1 : 0) + " %";
         const label = (l) => ({ "drain": "drained", "force-up": "forced up", "force-down": "forced down" }[l.override] || l.state);
         $("token").value = sessionStorage.getItem("uplinkdns-token") || "";
@@ -110,30 +113,35 @@ enum StatusPage {
         function render(s) {
           const down = s.links.filter((l) => l.state !== "up");
           const dead = s.pools.filter((p) => p.lines_up === 0);
+          const overridden = s.links.filter((l) => l.override !== "auto");
           const overall = dead.length ? ["down", "pool without a line: " + dead.map((p) => p.name).join(", ")]
-            : down.length ? ["warn", down.length + " line(s) out of answers"] : ["up", "all lines in answers"];
+            : down.length ? ["warn", down.length + " line(s) out of answers"]
+            : overridden.length ? ["warn", "all lines in answers; overridden: " + overridden.map((l) => l.name + " " + label(l)).join(", ")]
+            : ["up", "all lines in answers"];
           $("overall").innerHTML = '<span class="badge ' + overall[0] + '">' + esc(overall[1]) + "</span>";
           $("meta").textContent = "v" + s.version + " · generation " + s.generation + " · updated " +
-            new Date(s.now).toLocaleTimeString();
+            new Date(s.now).toLocaleTimeString([], { timeZoneName: "short" });
           $("links").innerHTML = s.links.map((l) => {
             const checks = l.checks.map((c) => {
               const last = c.results[0];
               const dots = c.results.slice().reverse().map((r) => '<span class="dot ' + (r.ok ? "up" : "down") +
                 '" title="' + esc(r.at + " " + r.detail + " (" + r.ms + " ms)") + '"></span>').join("");
-              return "<tr><td><code>" + esc(c.check) + "</code><div class=\\"dots\\">" + dots + "</div></td><td>" +
+              return "<tr><td><code>" + esc(c.check) + '</code> <span class="muted">(last ' + c.results.length +
+                ")</span><div class=\\"dots\\">" + dots + "</div></td><td>" +
                 (last ? '<span class="' + (last.ok ? "ok" : "bad") + '">' + esc(last.detail) + "</span><br>" +
-                '<span class="muted">' + last.ms + " ms · " + ago(last.at) + "</span>" : "no probe yet") + "</td></tr>";
+                '<span class="muted">' + last.ms + " ms · " + when(last.at) + "</span>" : "no probe yet") + "</td></tr>";
             }).join("");
-            const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + ago(t.at) + '</td><td class="' +
+            const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + when(t.at) + '</td><td class="' +
               (t.to === "up" ? "ok" : "bad") + '">' + esc(t.to) + "</td><td>" + esc(t.reason) + "</td></tr>").join("");
             return '<div class="card" data-link="' + esc(l.name) + '"><h3>' + esc(l.name) + ' <span class="badge ' +
               (l.state === "up" ? (l.override === "auto" ? "up" : "warn") : "down") + '">' + esc(label(l)) + "</span></h3>" +
-              '<div class="muted">since ' + ago(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
-              new Date(l.override_until).toLocaleTimeString() : "") + "</div>" +
+              '<div class="muted">since ' + when(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
+              '<span title="' + esc(l.override_until) + '">' + new Date(l.override_until).toLocaleTimeString() + "</span>" : "") +
+              "</div>" +
               '<div class="muted">' + esc(l.addresses.join(", ")) + " · weight " + l.weight + " · probes say " +
               esc(l.probed) + "</div>" +
-              (checks ? '<div class="scroll"><table><tr><th>Check (last ' + l.checks[0].results.length +
-              ")</th><th>Last result</th></tr>" + checks + "</table></div>" : '<p class="muted">no checks</p>') +
+              (checks ? '<div class="scroll"><table><tr><th>Check</th><th>Last result</th></tr>' + checks +
+              "</table></div>" : '<p class="muted">no checks</p>') +
               (transitions ? '<div class="scroll"><table><tr><th colspan="3">Recent transitions</th></tr>' + transitions +
               "</table></div>" : '<p class="muted">no transitions since start</p>') +
               '<div class="actions">' + ["drain", "force-up", "force-down", "auto"].map((st) =>
@@ -149,7 +157,8 @@ enum StatusPage {
             return '<div class="card" data-pool="' + esc(p.name) + '"><h3>' + esc(p.name) + ' <span class="badge ' +
               (p.lines_up === 0 ? "down" : p.lines_up < p.lines ? "warn" : "up") + '">' + p.lines_up + "/" + p.lines +
               " lines</span></h3>" + '<div class="muted">' + esc(p.policy) + " · answers now: " +
-              esc(p.servfail ? "SERVFAIL" : p.addresses.join(", ") || "none") + "</div>" +
+              esc(p.servfail ? "SERVFAIL" : p.addresses.join(", ") || "none") +
+              (p.lines_up === 0 ? ' <span class="bad">(no line up: all-down ' + esc(p.all_down) + ")</span>" : "") + "</div>" +
               '<div class="scroll"><table><tr><th>Line</th><th>Weight</th><th>Configured</th><th>First, last ' +
               Math.round(p.window_seconds) + " s</th></tr>" + rows + "</table></div></div>";
           }).join("") || '<p class="muted">no pools</p>';
@@ -157,8 +166,8 @@ enum StatusPage {
             const rows = z.secondaries.map((x) => "<tr><td>" + esc(x.secondary) + "</td><td>" +
               (x.serial !== undefined ? x.serial + (x.serial === z.serial ? ' <span class="ok">✓</span>' :
               ' <span class="bad">behind</span>') : "–") + "</td><td>" + (x.last_transfer ? esc(x.last_kind) + " " +
-              ago(x.last_transfer) : "–") + "</td><td>" + (x.notify_target ? esc(x.notify_result) +
-              (x.last_notify ? " " + ago(x.last_notify) : "") + ' <span class="muted">(to ' + esc(x.notify_target) +
+              when(x.last_transfer) : "–") + "</td><td>" + (x.notify_target ? esc(x.notify_result) +
+              (x.last_notify ? " " + when(x.last_notify) : "") + ' <span class="muted">(to ' + esc(x.notify_target) +
               ")</span>" : "–") + "</td></tr>").join("");
             return '<div class="card" data-zone="' + esc(z.zone) + '"><h3>' + esc(z.zone) + "</h3>" +
               '<div class="muted">serial ' + z.serial + (z.signed ? " · DNSSEC signed" : "") + "</div>" +
@@ -166,8 +175,8 @@ enum StatusPage {
               rows + "</table></div>" : '<p class="muted">no secondary seen yet</p>') + "</div>";
           }).join("");
           const q = Object.entries(s.queries).map(([k, v]) => esc(k) + " " + v).join(" · ") || "none yet";
-          $("server").innerHTML = "<h3>Server</h3>" + '<div class="muted">up ' + Math.round(s.uptime_seconds / 60) +
-            " min · TCP connections open " + s.tcp_open + "</div><p>Queries: " + q + "</p>" +
+          $("server").innerHTML = "<h3>Server</h3>" + '<div class="muted">up ' + dur(s.uptime_seconds) +
+            " · TCP connections open " + s.tcp_open + "</div><p>Queries: " + q + "</p>" +
             "<p>Reloads: " + s.reload.ok + " ok, " + s.reload.failed + " failed · last " +
             (s.reload.last_successful ? '<span class="ok">succeeded</span>' : '<span class="bad">failed</span>: ' +
             esc(s.reload.errors.join("; "))) + "</p><p>Query log: " + (s.querylog.enabled ? '<span class="ok">on</span> (' +
@@ -180,7 +189,12 @@ enum StatusPage {
           try {
             const r = await fetch("/v1/status", { cache: "no-store" });
             if (r.ok) render(await r.json());
-          } catch (e) { $("meta").textContent = "cannot reach the server: " + e; }
+            else throw new Error("HTTP " + r.status);
+          } catch (e) {
+            // What is shown is no longer the server's state: say so where the eye goes first.
+            $("overall").innerHTML = '<span class="badge down">cannot reach the server: the page is stale</span>';
+            $("meta").textContent = String(e);
+          }
         }
 
         document.addEventListener("click", async (ev) => {
@@ -189,11 +203,17 @@ enum StatusPage {
           const token = $("token").value.trim();
           if (!token) { $("message").textContent = "Enter the control token first."; $("token").focus(); return; }
           $("message").textContent = b.dataset.link + ": " + b.dataset.state + "…";
-          const r = await fetch("/v1/links/" + encodeURIComponent(b.dataset.link), { method: "POST",
+          const send = (force) => fetch("/v1/links/" + encodeURIComponent(b.dataset.link), { method: "POST",
             headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
-            body: JSON.stringify({ state: b.dataset.state }) });
-          const answer = await r.json().catch(() => ({}));
-          $("message").textContent = r.ok ? b.dataset.link + " is " + b.dataset.state + " (in the answers now)" :
+            body: JSON.stringify({ state: b.dataset.state, force: force }) });
+          let r = await send(false);
+          let answer = await r.json().catch(() => ({}));
+          // The last line in answers of a pool: only on a second, explicit yes.
+          if (r.status === 409 && confirm(answer.error + "\\n\\nDo it anyway?")) {
+            r = await send(true);
+            answer = await r.json().catch(() => ({}));
+          }
+          $("message").textContent = r.ok ? b.dataset.link + " is " + b.dataset.state + " (the answers show it now)" :
             "refused: " + (answer.error || r.status);
           refresh();
         });

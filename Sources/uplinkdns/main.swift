@@ -50,6 +50,20 @@ struct ConfigOptions: ParsableArguments {
         return Self.defaultPath
     }
 
+    /// The config for a command that asks the running server: the file if it loads; else (an edit in progress,
+    /// a typo) its errors as warnings and what can be read of it (control address, token, state directory), so
+    /// the operator can still see and steer the server that runs the last good config.
+    func loadForServer() -> Config {
+        do {
+            return try Config.load(path: path)
+        } catch {
+            for e in error.errors {
+                FileHandle.standardError.write(Data("warning: \(e) (asking the running server anyway)\n".utf8))
+            }
+            return Config.controlSettings(path: path)
+        }
+    }
+
     /// Loads the config, printing every error with file and line, exiting 1 on error.
     func load() throws -> Config {
         do {
@@ -182,11 +196,15 @@ extension UplinkDNS {
         @Argument(help: "A line: show its probe history and transitions.")
         var link: String?
 
-        @Flag(name: .long, help: "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers.")
+        @Flag(
+            name: .long,
+            help:
+                "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers, 3 no answer from the server."
+        )
         var check = false
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             if let link {
                 let body = try api(
                     config, "GET",
@@ -249,9 +267,10 @@ extension UplinkDNS {
         }
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             var body: [String: Any] = ["state": state]
             if let duration { body["for"] = duration }
+            if force { body["force"] = true }
             if (state == "drain" || state == "force-down") && !force {
                 // The last line in answers of a pool: taking it out leaves the pool to its all-down policy.
                 let lines: [Drill.Before]
@@ -267,7 +286,7 @@ extension UplinkDNS {
                 }
             }
             _ = try api(config, "POST", "/v1/links/\(Self.encoded(name))", json: body)
-            print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? "") + " (in the answers now)")
+            print("link \(name): \(state)" + (duration.map { " for \($0)" } ?? "") + " (the answers show it now)")
         }
     }
 
@@ -431,7 +450,7 @@ extension UplinkDNS {
         @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             if config.control != nil {
                 let data = try api(config, "POST", "/v1/reload")
                 let reply = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
@@ -479,7 +498,7 @@ extension UplinkDNS {
         var json = false
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             let body = try api(config, "GET", "/v1/status")
             guard let status = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
                 let zones = status["zones"] as? [[String: Any]]
@@ -506,7 +525,7 @@ extension UplinkDNS {
         var json = false
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             let body = try api(config, "GET", "/v1/stats")
             guard let stats = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
                 throw failure("the control API's /v1/stats answer is not an object")
@@ -543,7 +562,7 @@ extension UplinkDNS {
         }
 
         func run() throws {
-            let config = try options.load()
+            let config = options.loadForServer()
             let body: Data
             if let state {
                 var request: [String: Any] = ["state": state]

@@ -4,6 +4,7 @@ import Foundation
 import Health
 import Logging
 import MetricsTestKit
+import Synchronization
 import Testing
 import Uplinks
 
@@ -67,5 +68,57 @@ import Uplinks
         changed.links.removeLast()
         checker.reconfigure(uplinks: changed, hooks: [])
         #expect(history.checks("cnc").isEmpty)
+    }
+}
+
+/// A clock the test moves.
+final class ManualClock: Sendable {
+    private let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    func read() -> Date { now.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+@Suite struct OverrideExpiryTests {
+    /// An override's end is a transition like any other: answers follow it (it is published), it is logged,
+    /// counted and kept in the history, and the reason says so. (Before, the end of a timed drain or force was
+    /// seen by readers but never published, so answers kept the override.)
+    @Test func theEndOfATimedOverrideIsPublishedAndCounted() async throws {
+        let clock = ManualClock()
+        let published = Published()
+        let metrics = TestMetrics()
+        let prober = FakeProber()
+        let u = lines()
+        let checker = HealthChecker(
+            uplinks: u, prober: prober, logger: Logger(label: "t"), clock: clock.read,
+            history: ProbeHistory(factory: metrics), onChange: published.add)
+        await checker.initialRound()
+        checker.setOverride("unicom", .drain, for: 10)
+        #expect(published.all == [["cnc"]])
+        // A probe round while drained keeps the operator's reason.
+        await checker.round(u.links[0])
+        #expect(checker.links[0].reason == "operator: drain for 10 s")
+        clock.advance(11)
+        // A probe round after the end but before the expiry runs changes nothing by itself…
+        await checker.round(u.links[0])
+        #expect(published.all == [["cnc"]])
+        // …the expiry publishes the line back.
+        checker.expireOverrides()
+        #expect(published.all == [["cnc"], ["unicom", "cnc"]])
+        #expect(checker.links[0].override == nil && checker.links[0].reason == "operator override expired")
+        #expect(checker.links[0].since == clock.read())
+        #expect(checker.history.transitions("unicom").map(\.to) == [.down, .up])
+        let up = try metrics.expectCounter(
+            "uplinkdns_link_transitions_total", [("link", "unicom"), ("direction", "up")])
+        #expect(up.totalValue == 1)
+
+        // A force-up of a line whose probes fail ends with the line out of answers again.
+        prober.set("file /x", false)
+        for _ in 0..<3 { await checker.round(u.links[1]) }
+        #expect(checker.up == ["unicom"])
+        checker.setOverride("cnc", .forceUp, for: 5)
+        #expect(checker.up == ["unicom", "cnc"])
+        clock.advance(6)
+        checker.expireOverrides()
+        #expect(checker.up == ["unicom"] && published.all.last == ["unicom"])
     }
 }

@@ -136,7 +136,10 @@ struct ConsoleServer {
         #expect(before.contains("127.0.0.1:9"), "the NOTIFY target is listed under its zone")
         #expect(before.contains("Query log: off"))
 
-        let (code, _) = try c.post("/v1/links/unicom", #"{"state": "drain"}"#)
+        // unicom is the pool's last line in answers: the API asks for "force" (the page asks the operator first).
+        let (guarded, why) = try c.post("/v1/links/unicom", #"{"state": "drain"}"#)
+        #expect(guarded == 409 && why.contains("last line in answers of www.example.com."), "\(why)")
+        let (code, _) = try c.post("/v1/links/unicom", #"{"state": "drain", "force": true}"#)
         #expect(code == 200)
         let after = try dom()
         #expect(after.contains(#"unicom <span class="badge down">drained</span>"#), "\(after)")
@@ -166,7 +169,7 @@ struct ConsoleServer {
         _ = try c.server.dig("www.example.com", "+short")
         _ = try c.server.dig("www.example.com", "+short", "+tcp")
         _ = try c.server.dig("nothere.example.org", "+short")
-        #expect(try c.post("/v1/links/unicom", #"{"state": "drain"}"#).0 == 200)
+        #expect(try c.post("/v1/links/unicom", #"{"state": "drain", "force": true}"#).0 == 200)
         #expect(try c.post("/v1/reload", "").0 == 200)
         let (code, text) = try c.get("/metrics")
         #expect(code == 200)
@@ -326,7 +329,7 @@ struct ConsoleServer {
         #expect(unicom.out.contains("unicom: up since") && unicom.out.contains("connected in"), "\(unicom.out)")
         // A free-text name through the CLI, and as the page's buttons send it (encodeURIComponent).
         let drained = try c.cli("link", ConsoleServer.oddName, "drain", "--force")
-        #expect(drained.status == 0 && drained.out.contains("(in the answers now)"), "\(drained)")
+        #expect(drained.status == 0 && drained.out.contains("(the answers show it now)"), "\(drained)")
         let (auto, reply) = try c.post("/v1/links/isp%20%22b%22%20%5C%20512k", #"{"state": "auto"}"#)
         #expect(auto == 200 && reply.contains(#""ok" : true"#), "\(reply)")
         let missing = try c.cli("status", "nosuch")
@@ -342,6 +345,17 @@ struct ConsoleServer {
         #expect(stats.out.contains("first places: ") && stats.out.contains("www.example.com. unicom 1"))
         let json = try c.cli("stats", "--json")
         #expect((try? JSONSerialization.jsonObject(with: Data(json.out.utf8))) is [String: Any])
+
+        // A mistake in the file on disk does not lock the operator out of the server running the last good config:
+        // the commands that ask it warn and go on; a reload reaches the server, which refuses it and counts it.
+        let good = try String(contentsOfFile: c.config, encoding: .utf8)
+        try (good + "\npools: [oops\n").write(toFile: c.config, atomically: true, encoding: .utf8)
+        let stillThere = try c.cli("status")
+        #expect(stillThere.status == 0 && stillThere.out.contains("unicom"), "\(stillThere)")
+        #expect(stillThere.err.contains("warning: ") && stillThere.err.contains("(asking the running server anyway)"))
+        let refused = try c.cli("reload")
+        #expect(refused.status == 1 && refused.err.contains("uplinkdns.yaml"), "\(refused)")
+        #expect(try c.get("/metrics").1.contains(#"uplinkdns_reloads_total{result="failed"} 1"#))
     }
 
     @Test func theConfigDefaultsToTheEnvironmentThenEtc() throws {
