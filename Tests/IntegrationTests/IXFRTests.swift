@@ -50,9 +50,11 @@ import Testing
         }
         // Knot acknowledges each NOTIFY within milliseconds and usually serves the change 10–60 ms after the switch;
         // now and then it starts the refresh about 1 s after acknowledging (seen in packet captures: no SOA query
-        // and no IXFR from it in that second), so the bound on the slowest is 1.5 s, and on the median 0.1 s.
+        // and no IXFR from it in that second). With the whole suite running on two cores (headless Chromium among
+        // it) that second was seen to stretch to 1.6 s, so the bound on the slowest is 2.5 s; the median's, 0.1 s, is
+        // what the journal promises.
         let sorted = took.sorted()
-        #expect(sorted[sorted.count / 2] <= 0.1 && sorted.last! <= 1.5, "Knot followed the switches in \(took) s")
+        #expect(sorted[sorted.count / 2] <= 0.1 && sorted.last! <= 2.5, "Knot followed the switches in \(took) s")
         let ixfrs = s.log.components(separatedBy: "\n").filter {
             $0.contains("IXFR example.com.") && $0.contains(": ixfr from")
         }
