@@ -127,6 +127,9 @@ public final class HealthChecker: Sendable {
         let now = clock()
         let fresh = initial && !restored.withLock { $0.contains(link.name) }
         let summary = zip(spec.checks, results).map { "\($0.kind) \($1.detail)" }
+        // A round that was under way when a reload removed its line records nothing (it would bring the line's
+        // history and metrics back).
+        guard uplinks.link(link.name) != nil else { return }
         history.record(link: link.name, checks: spec.checks, results: timed, at: now)
         if !good {
             // Every failed round, also those below `fall` that change nothing yet (they show a line going bad).

@@ -142,8 +142,27 @@ public final class ProbeHistory: Sendable {
         }
     }
 
-    /// Forgets a line a reload removed.
-    func forget(_ link: String) { lines.withLock { $0[link] = nil } }
+    /// Forgets a line a reload removed: its history, and its series in the metrics.
+    func forget(_ link: String) {
+        lines.withLock { $0[link] = nil }
+        let prefix = "\(link)\u{0}"
+        let probes = metrics.withLock { m in
+            let mine = m.filter { $0.key.hasPrefix(prefix) }
+            for k in mine.keys { m[k] = nil }
+            return Array(mine.values)
+        }
+        for p in probes {
+            p.timer.destroy()
+            p.ok.destroy()
+            p.failed.destroy()
+        }
+        let transitions = transitionCounters.withLock { c in
+            let mine = c.filter { $0.key.hasPrefix(prefix) }
+            for k in mine.keys { c[k] = nil }
+            return Array(mine.values)
+        }
+        for t in transitions { t.destroy() }
+    }
 
     /// `link`'s checks with their last results, oldest first.
     public func checks(_ link: String) -> [CheckHistory] { lines.withLock { $0[link]?.checks ?? [] } }

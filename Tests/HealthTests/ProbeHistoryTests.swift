@@ -54,7 +54,8 @@ import Uplinks
 
     @Test func aReloadThatChangesALinesChecksStartsItsHistoryAnew() async {
         let prober = FakeProber()
-        let history = ProbeHistory(depth: 5)
+        let metrics = TestMetrics()
+        let history = ProbeHistory(depth: 5, factory: metrics)
         let u = lines()
         let checker = HealthChecker(
             uplinks: u, prober: prober, logger: Logger(label: "t"), history: history, onChange: { _ in })
@@ -65,9 +66,13 @@ import Uplinks
         checker.reconfigure(uplinks: changed, hooks: [])
         await checker.round(changed.links[1])
         #expect(history.checks("cnc").map(\.check) == ["icmp 203.0.113.9"])
+        #expect(metrics.counters.contains { $0.dimensions.contains { $0 == ("link", "cnc") } })
         changed.links.removeLast()
         checker.reconfigure(uplinks: changed, hooks: [])
         #expect(history.checks("cnc").isEmpty)
+        // A removed line leaves the metrics too.
+        #expect(!metrics.counters.contains { $0.dimensions.contains { $0 == ("link", "cnc") } })
+        #expect(!metrics.timers.contains { $0.dimensions.contains { $0 == ("link", "cnc") } })
     }
 }
 
