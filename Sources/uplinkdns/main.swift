@@ -355,7 +355,8 @@ extension UplinkDNS {
         static let configuration = CommandConfiguration(
             commandName: "routing",
             abstract:
-                "Print the source-routing (server) or DNAT/SNAT (a line's firewall) config, or check the live system.")
+                "Print the source-routing (server) or DNAT/SNAT (a line's firewall) config; check or apply it on this machine."
+        )
 
         @OptionGroup var options: ConfigOptions
 
