@@ -33,6 +33,8 @@ struct ControlActions: Sendable {
     var zones: @Sendable () -> [(origin: String, serial: UInt32)] = { [] }
     /// Everything the status page shows, as JSON text (`/v1/status`, embedded in `/`).
     var status: @Sendable () -> String = { "{}" }
+    /// One line with its probe history and transitions, as JSON text (`/v1/links/NAME`); nil: no such line.
+    var link: @Sendable (String) -> String? = { _ in nil }
     /// The query log's state, and switching it (on: for how long, nil = until off); returns why it could not.
     var queryLog: @Sendable () -> QueryLog.Status? = { nil }
     var setQueryLog: @Sendable (Bool, TimeInterval?) -> String? = { _, _ in "no query log" }
@@ -214,11 +216,7 @@ final class ControlHandler: ChannelInboundHandler {
         return o
     }
 
-    static func json(_ object: Any) -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    static func json(_ object: Any) -> String { StatusReport.json(object) }
 
     private func route(_ head: HTTPRequestHead) -> Reply {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
@@ -246,16 +244,13 @@ final class ControlHandler: ChannelInboundHandler {
             return .now(.ok, "application/json", actions.stats())
         case (.GET, let p) where p.hasPrefix("/v1/links/"):
             let name = String(p.dropFirst("/v1/links/".count)).removingPercentEncoding ?? ""
-            guard
-                let all = (try? JSONSerialization.jsonObject(with: Data(actions.status().utf8))) as? [String: Any],
-                let line = (all["links"] as? [[String: Any]])?.first(where: { $0["name"] as? String == name })
-            else {
+            guard let line = actions.link(name) else {
                 let known = actions.linkNames()
                 return .now(
                     .notFound, "application/json",
                     json(["error": "no link '\(name)' (links: \(known.joined(separator: ", ")))", "links": known]))
             }
-            return .now(.ok, "application/json", json(line))
+            return .now(.ok, "application/json", line)
         case (.GET, "/v1/querylog"):
             guard let status = actions.queryLog() else {
                 return .now(.notFound, "application/json", json(["error": "no query log"]))

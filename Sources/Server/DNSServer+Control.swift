@@ -61,6 +61,7 @@ extension DNSServer {
                 return snapshot.zoneSet.zones.keys.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
             },
             status: { [weak self] in self.map { ControlHandler.json($0.statusObject()) } ?? "{}" },
+            link: { [weak self] name in self?.linkJSON(name) },
             queryLog: { [queryLog] in queryLog.status },
             setQueryLog: { [queryLog] on, duration in
                 guard on else {
@@ -82,23 +83,33 @@ extension DNSServer {
             })
     }
 
+    /// The TCP listeners' connections, summed: open now, accepted, refused at a cap, and closed by reason.
+    func tcpTotals() -> (open: Int, accepted: Int, refused: Int, closed: [(reason: TCPCloseReason, count: Int)]) {
+        let tables = state.withLock { $0.tcp.map(\.connections) }
+        let counts = tables.map(\.counts)
+        return (
+            tables.reduce(0) { $0 + $1.count }, counts.reduce(0) { $0 + $1.opened },
+            counts.reduce(0) { $0 + $1.refused },
+            TCPCloseReason.allCases.map { reason in
+                (reason, counts.reduce(0) { sum, c in sum + (c.closed.first { $0.reason == reason }?.count ?? 0) })
+            }
+        )
+    }
+
     /// The counters `uplinkdns stats` prints: queries by transport, zone, type and rcode; TCP; transfers; reloads.
     func statsObject() -> [String: Any] {
         let queries: [[String: Any]] = queryStats.counts.map {
             ["transport": $0.transport, "zone": $0.zone, "type": $0.type, "rcode": $0.rcode, "count": $0.count]
         }
-        let tcp = state.withLock { $0.tcp.map(\.connections) }
-        let counts = tcp.map(\.counts)
-        var closed: [String: Int] = [:]
-        for c in counts { for r in c.closed { closed["\(r.reason)", default: 0] += r.count } }
+        let tcp = tcpTotals()
         let rrl = limiter.counts
         let reloads = reloadRecord.withLock { $0 }
         let notifies = notifier.counts
         return [
             "uptime_seconds": Int(Date().timeIntervalSince(startedAt)), "queries": queries,
             "tcp": [
-                "open": tcp.reduce(0) { $0 + $1.count }, "accepted": counts.reduce(0) { $0 + $1.opened },
-                "refused": counts.reduce(0) { $0 + $1.refused }, "closed": closed,
+                "open": tcp.open, "accepted": tcp.accepted, "refused": tcp.refused,
+                "closed": Dictionary(uniqueKeysWithValues: tcp.closed.map { ("\($0.reason)", $0.count) }),
             ],
             "rrl": ["dropped": rrl.dropped, "slipped": rrl.slipped],
             "transfers": transfer.transfersSent.map {
@@ -116,7 +127,7 @@ extension DNSServer {
         metrics.scrape {
             let m = metrics
             let now = Date()
-            let (config, tcp) = state.withLock { ($0.config, $0.tcp.map(\.connections)) }
+            let config = state.withLock { $0.config }
             m.gauge("uplinkdns_build_info", [("version", Config.softwareVersion)], 1)
             m.processMetrics()
             let links = health.links
@@ -125,7 +136,7 @@ extension DNSServer {
                 m.gauge("uplinkdns_link_probed_up", [("link", h.name)], h.probed == .up ? 1 : 0)
                 m.gauge("uplinkdns_link_override", [("link", h.name)], h.activeOverride(at: now) != nil ? 1 : 0)
             }
-            let up = Set(links.filter { $0.effective(at: now) == .up }.map(\.name))
+            let up = health.up
             for pool in config.uplinks.pools {
                 let labels = [("pool", pool.name.lowercased().description)]
                 m.gauge("uplinkdns_pool_lines", labels, Double(pool.members.count))
@@ -179,15 +190,12 @@ extension DNSServer {
             let rrl = limiter.counts
             m.counter("uplinkdns_rrl_responses_total", [("action", "dropped")], rrl.dropped)
             m.counter("uplinkdns_rrl_responses_total", [("action", "slipped")], rrl.slipped)
-            m.gauge("uplinkdns_tcp_connections_open", [], Double(tcp.reduce(0) { $0 + $1.count }))
-            let tcpCounts = tcp.map(\.counts)
-            m.counter(
-                "uplinkdns_tcp_connections_total", [("result", "accepted")], tcpCounts.reduce(0) { $0 + $1.opened })
-            m.counter(
-                "uplinkdns_tcp_connections_total", [("result", "refused")], tcpCounts.reduce(0) { $0 + $1.refused })
-            for reason in TCPCloseReason.allCases {
-                let n = tcpCounts.reduce(0) { sum, c in sum + (c.closed.first { $0.reason == reason }?.count ?? 0) }
-                m.counter("uplinkdns_tcp_connections_closed_total", [("reason", "\(reason)")], n)
+            let tcp = tcpTotals()
+            m.gauge("uplinkdns_tcp_connections_open", [], Double(tcp.open))
+            m.counter("uplinkdns_tcp_connections_total", [("result", "accepted")], tcp.accepted)
+            m.counter("uplinkdns_tcp_connections_total", [("result", "refused")], tcp.refused)
+            for c in tcp.closed {
+                m.counter("uplinkdns_tcp_connections_closed_total", [("reason", "\(c.reason)")], c.count)
             }
             let log = queryLog.counts
             m.gauge("uplinkdns_querylog_enabled", [], log.enabled ? 1 : 0)

@@ -88,9 +88,8 @@ extension DNSServer {
     /// One line on what is served, for systemd's STATUS.
     func servingStatus() -> String {
         let snapshot = store.current().0
-        let links = health.links
-        let up = links.filter { $0.effective(at: Date()) == .up }.count
-        return "serving \(snapshot.zoneSet.zones.count) zone(s), \(up)/\(links.count) line(s) in answers"
+        return
+            "serving \(snapshot.zoneSet.zones.count) zone(s), \(health.up.count)/\(health.linkNames.count) line(s) in answers"
     }
 
     private func applyReload() -> ReloadOutcome {

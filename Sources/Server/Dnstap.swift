@@ -78,10 +78,8 @@ enum Dnstap {
         // The query's time on both (the response leaves within microseconds of it).
         m.uint(8, e.seconds)  // query_time_sec
         m.fixed32(9, e.nanoseconds)  // query_time_nsec
-        if type == .authQuery {
-            m.data(10, e.query)  // query_message
-        } else {
-            m.data(10, e.query)
+        m.data(10, e.query)  // query_message
+        if type == .authResponse {
             m.uint(12, e.seconds)  // response_time_sec
             m.fixed32(13, e.nanoseconds)  // response_time_nsec
             m.data(14, e.response)  // response_message

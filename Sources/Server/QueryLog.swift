@@ -110,14 +110,9 @@ public final class QueryLog: Sendable {
     ) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let octets: [UInt8]
-        switch client.family {
-        case 4: octets = (0..<4).map { UInt8(truncatingIfNeeded: client.hi >> (56 - 8 * UInt64($0))) }
-        case 6: octets = client.ipAddress?.octets ?? []
-        default: octets = []
-        }
         let entry = Dnstap.Entry(
-            query: Array(query), response: Array(response), client: octets, port: port, tcp: tcp,
+            query: Array(query), response: Array(response), client: client.ipAddress?.octets ?? [], port: port,
+            tcp: tcp,
             seconds: UInt64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
         let size = query.count + response.count
         let queued = pending.withLock { p -> Bool in

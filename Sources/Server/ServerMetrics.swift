@@ -27,9 +27,18 @@ final class ServerMetrics: Sendable {
     private let mirror = Mutex(Mirror())
     private let scraping = Mutex<Void>(())
 
+    /// CPU seconds, a floating-point count (the mirror is for integer counts), and the value it was last moved to.
+    private let cpu: Prometheus.Counter
+    private let cpuSeconds = Mutex<Double>(0)
+
     init() {
         factory = HelpingFactory(registry: registry)
+        cpu = registry.makeCounter(descriptor: Self.descriptor("process_cpu_seconds_total"), labels: [])
     }
+
+    /// When the machine booted (Unix time, /proc/stat's btime): a process's start time counts from it.
+    private static let bootTime: Double? = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
+        .split(separator: "\n").first(where: { $0.hasPrefix("btime ") }).flatMap { Double($0.split(separator: " ")[1]) }
 
     /// The help text of every family (swift-prometheus requires one text per family name).
     static let help: [String: String] = [
@@ -138,35 +147,18 @@ final class ServerMetrics: Sendable {
         func field(_ n: Int) -> Double { n - 3 < f.count ? Double(f[n - 3]) ?? 0 : 0 }
         gauge("process_resident_memory_bytes", [], field(24) * page)
         gauge("process_virtual_memory_bytes", [], field(23))
-        cpuCounter()
-        cpu.withLock { last in
-            let seconds = (field(14) + field(15)) / ticks
-            if seconds > last.seconds {
-                last.counter?.increment(by: seconds - last.seconds)
-                last.seconds = seconds
-            }
+        let seconds = (field(14) + field(15)) / ticks
+        let moved = cpuSeconds.withLock { last in
+            defer { last = max(last, seconds) }
+            return seconds - last
         }
-        if let boot = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n")
-            .first(where: { $0.hasPrefix("btime ") }).flatMap({ Double($0.split(separator: " ")[1]) })
-        {
-            gauge("process_start_time_seconds", [], boot + field(22) / ticks)
-        }
+        if moved > 0 { cpu.increment(by: moved) }
+        if let boot = Self.bootTime { gauge("process_start_time_seconds", [], boot + field(22) / ticks) }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         gauge("process_open_fds", [], Double(fds))
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
             gauge("process_max_fds", [], Double(limit.rlim_cur))
-        }
-    }
-
-    /// CPU seconds as a floating-point counter (the mirror above is for integer counts).
-    private let cpu = Mutex<(counter: Prometheus.Counter?, seconds: Double)>((nil, 0))
-
-    private func cpuCounter() {
-        cpu.withLock { c in
-            if c.counter == nil {
-                c.counter = registry.makeCounter(descriptor: Self.descriptor("process_cpu_seconds_total"), labels: [])
-            }
         }
     }
 }

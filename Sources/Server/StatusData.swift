@@ -73,14 +73,11 @@ extension DNSServer {
         }
     }
 
-    /// Everything the status page shows, as JSON-ready values.
-    func statusObject() -> [String: Any] {
-        let now = Date()
-        let iso = ISO8601DateFormatter()
-        let (config, tcp) = state.withLock { ($0.config, $0.tcp.map(\.connections)) }
-        let snapshot = store.current().0
+    /// Each line (or the one named `only`) as the page and `/v1/links/NAME` show it: state, why, since, weight,
+    /// addresses, each check's recent results (newest first) and the recent transitions.
+    func linkObjects(config: Config, now: Date, iso: ISO8601DateFormatter, only: String? = nil) -> [[String: Any]] {
         let weights = config.uplinks.weights
-        let links: [[String: Any]] = health.links.map { h in
+        return health.links.filter { only == nil || $0.name == only }.map { h in
             var o: [String: Any] = [
                 "name": h.name, "state": h.effective(at: now).rawValue, "probed": h.probed.rawValue,
                 "override": h.activeOverride(at: now)?.rawValue ?? "auto", "since": iso.string(from: h.since),
@@ -106,8 +103,26 @@ extension DNSServer {
             }
             return o
         }
+    }
+
+    /// One line as `/v1/links/NAME` gives it (JSON text), or nil when there is none of that name.
+    func linkJSON(_ name: String) -> String? {
+        let config = state.withLock { $0.config }
+        return linkObjects(config: config, now: Date(), iso: ISO8601DateFormatter(), only: name).first.map {
+            ControlHandler.json($0)
+        }
+    }
+
+    /// Everything the status page shows, as JSON-ready values.
+    func statusObject() -> [String: Any] {
+        let now = Date()
+        let iso = ISO8601DateFormatter()
+        let config = state.withLock { $0.config }
+        let snapshot = store.current().0
+        let weights = config.uplinks.weights
+        let links = linkObjects(config: config, now: now, iso: iso)
         let (firsts, window) = shares.firstPlaces()
-        let upNow = Set(health.links.filter { $0.effective(at: now) == .up }.map(\.name))
+        let upNow = health.up
         let pools: [[String: Any]] = snapshot.plans.map { plan in
             let pool = plan.pool
             let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
@@ -192,7 +207,7 @@ extension DNSServer {
             "version": Config.softwareVersion, "now": iso.string(from: now),
             "uptime_seconds": Int(now.timeIntervalSince(startedAt)), "generation": store.generation,
             "links": links, "pools": pools, "zones": zones, "reload": reload, "querylog": querylog,
-            "queries": queries, "tcp_open": tcp.reduce(0) { $0 + $1.count },
+            "queries": queries, "tcp_open": tcpTotals().open,
         ]
     }
 }

@@ -82,12 +82,7 @@ public enum StatusReport {
                 let state = l.label + (l.overrideUntil.map { " until \($0)" } ?? "")
                 return [l.name, state, l.probed, l.since, l.reason, l.lastResults.joined(separator: "; ")]
             }
-        let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
-        var out = rows.map { row in
-            row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell.padding(toLength: widths[c] + 2, withPad: " ", startingAt: 0)
-            }.joined()
-        }
+        var out = [table(rows)]
         let byName = Dictionary(lines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for pool in pools {
             let members = pool.members.map { m in "\(m.link) \(byName[m.link]?.label ?? "?")" }
