@@ -27,6 +27,15 @@ public final class HealthChecker: Sendable {
     private let onChange: @Sendable (Set<String>) -> Void
     private let state: Mutex<[String: LinkHealth]>
     private let restored = Mutex<Set<String>>([])
+    /// Each line's last probe per check: a check whose own `interval` has not passed since is not probed again in a
+    /// round (its last result stands), so each check keeps its own schedule while rounds run at the shortest one.
+    private let lastProbes = Mutex<[String: [LastProbe]]>([:])
+    private struct LastProbe {
+        var check: CheckSpec
+        var result: CheckResult
+        var seconds: Double
+        var at: Date
+    }
     /// The probe loop of each line (by name), and the loop that expires overrides (`""`); empty until `start`.
     private let tasks = Mutex<[String: Task<Void, Never>]>([:])
     private let started = Atomic<Bool>(false)
@@ -104,8 +113,15 @@ public final class HealthChecker: Sendable {
         let spec = link.health
         guard !spec.checks.isEmpty else { return }
         let started = clock()
+        // Which checks are due: all in an initial round, and those with the shortest interval (the rounds'); else those
+        // whose own interval has (about) passed since their last probe. Rounds come every `spec.interval` ±10 %, so a check is due once less than half a round is left.
+        let last = lastProbes.withLock { $0[link.name] } ?? []
+        let due = spec.checks.enumerated().map { i, check in
+            guard !initial, check.interval > spec.interval, i < last.count, last[i].check == check else { return true }
+            return started.timeIntervalSince(last[i].at) + spec.interval / 2 >= check.interval
+        }
         let timed = await withTaskGroup(of: (Int, CheckResult, Double).self) { group in
-            for (i, check) in spec.checks.enumerated() {
+            for (i, check) in spec.checks.enumerated() where due[i] {
                 group.addTask {
                     let begun = ContinuousClock.now
                     let r = await self.prober.probe(check, source: check.source ?? link.inside)
@@ -113,10 +129,22 @@ public final class HealthChecker: Sendable {
                     return (i, r, Double(took.components.seconds) + Double(took.components.attoseconds) * 1e-18)
                 }
             }
-            var out = [(result: CheckResult, seconds: Double)](
-                repeating: (CheckResult(ok: false, detail: ""), 0), count: spec.checks.count)
+            var out: [(result: CheckResult, seconds: Double)] = []
+            for i in spec.checks.indices {
+                out.append(due[i] ? (CheckResult(ok: false, detail: ""), 0) : (last[i].result, last[i].seconds))
+            }
             for await (i, r, s) in group { out[i] = (r, s) }
             return out
+        }
+        lastProbes.withLock { all in
+            var mine: [LastProbe] = []
+            for (i, check) in spec.checks.enumerated() {
+                mine.append(
+                    due[i]
+                        ? LastProbe(check: check, result: timed[i].result, seconds: timed[i].seconds, at: started)
+                        : last[i])
+            }
+            all[link.name] = mine
         }
         let results = timed.map(\.result)
         let passed = results.filter(\.ok).count
@@ -130,7 +158,7 @@ public final class HealthChecker: Sendable {
         // A round that was under way when a reload removed its line records nothing (it would bring the line's
         // history and metrics back).
         guard uplinks.link(link.name) != nil else { return }
-        history.record(link: link.name, checks: spec.checks, results: timed, at: now)
+        history.record(link: link.name, checks: spec.checks, results: timed, fresh: due, at: now)
         if !good {
             // Every failed round, also those below `fall` that change nothing yet (they show a line going bad).
             logger.debug("link \(link.name): probe round failed (\(passed)/\(results.count) passed): \(reason)")
@@ -253,6 +281,7 @@ public final class HealthChecker: Sendable {
                 s[name] = nil
                 history.forget(name)
             }
+            lastProbes.withLock { all in for name in changes.removed { all[name] = nil } }
             for link in new.links where changes.added.contains(link.name) {
                 history.prepare(link: link.name)
                 // Not answered before a probe says so; a line without checks is up.

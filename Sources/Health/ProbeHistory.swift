@@ -89,8 +89,14 @@ public final class ProbeHistory: Sendable {
     }
 
     /// Records one round of `link`'s checks (in config order) and counts each probe.
-    func record(link: String, checks: [CheckSpec], results: [(result: CheckResult, seconds: Double)], at now: Date) {
-        for (check, r) in zip(checks, results) {
+    /// `fresh[i]` false: check `i` was not due this round (its own `interval` has not passed) and its last result
+    /// stood in; only probes that ran are recorded.
+    func record(
+        link: String, checks: [CheckSpec], results: [(result: CheckResult, seconds: Double)], fresh: [Bool]? = nil,
+        at now: Date
+    ) {
+        let fresh = fresh ?? Array(repeating: true, count: results.count)
+        for ((check, r), ran) in zip(zip(checks, results), fresh) where ran {
             let type = Self.type(check.kind)
             let m = metric(link: link, type: type)
             m.timer.recordNanoseconds(Int64(r.seconds * 1e9))
@@ -105,7 +111,7 @@ public final class ProbeHistory: Sendable {
                     CheckHistory(check: $0.kind.description, type: Self.type($0.kind), results: [])
                 }
             }
-            for (i, r) in results.enumerated() {
+            for (i, r) in results.enumerated() where fresh[i] {
                 line.checks[i].results.append(
                     ProbeRecord(at: now, ok: r.result.ok, seconds: r.seconds, detail: r.result.detail))
                 if line.checks[i].results.count > depth { line.checks[i].results.removeFirst() }

@@ -215,3 +215,40 @@ func lines(require: Requirement = .all) -> Uplinks {
         #expect((try? JSONSerialization.jsonObject(with: raw)) as? [String: Int] == ["b": 1])
     }
 }
+
+/// A prober that counts the probes of each check.
+final class CountingProber: Prober {
+    let counts = Mutex<[String: Int]>([:])
+    func probe(_ check: CheckSpec, source: IPAddress?) async -> CheckResult {
+        counts.withLock { $0[check.kind.description, default: 0] += 1 }
+        return CheckResult(ok: true, detail: "ok")
+    }
+    func count(_ check: String) -> Int { counts.withLock { $0[check] ?? 0 } }
+}
+
+@Suite struct CheckIntervalTests {
+    /// Issue 21: a tcp check with `interval: 5` beside a file check with `interval: 0.5` connected 12 times in 6 s
+    /// (every round ran every check at the shortest interval). Each check keeps its own schedule now; rounds run at
+    /// the shortest interval and a check not yet due counts with its last result.
+    @Test func eachCheckIsProbedOnItsOwnInterval() async {
+        let prober = CountingProber()
+        let clock = ManualClock()
+        var link = Link(name: "isp", publicAddresses: [IPAddress("192.0.2.10")!])
+        link.health = HealthSpec(checks: [
+            CheckSpec(kind: .tcp(host: "203.0.113.80", port: 80), interval: 5, timeout: 1),
+            CheckSpec(kind: .file(path: "/run/isp.state"), interval: 0.5, timeout: 0.25),
+        ])
+        let checker = HealthChecker(
+            uplinks: Uplinks(links: [link]), prober: prober, logger: Logger(label: "t"), clock: { clock.read() },
+            onChange: { _ in })
+        await checker.initialRound()  // t = 0: every check
+        for _ in 1..<12 {  // t = 0.5 … 5.5
+            clock.advance(0.5)
+            await checker.round(link)
+        }
+        #expect(prober.count("file /run/isp.state") == 12)
+        #expect(prober.count("tcp 203.0.113.80:80") == 2)  // t = 0 and t = 5
+        // The rounds in between still count the tcp check, with its last result.
+        #expect(checker.links[0].lastResults == ["tcp 203.0.113.80:80 ok", "file /run/isp.state ok"])
+    }
+}
