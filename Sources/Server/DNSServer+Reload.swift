@@ -122,7 +122,8 @@ extension DNSServer {
                 signing: signing, previous: previous, counters: counters, logger: logger)
             // The transfer policies before the new zones serve, so that they are never served under the old ones.
             transfer.configure(applied)
-            queryLog.configure(path: applied.queryLogPath, format: applied.queryLog.format)
+            queryLog.configure(
+                path: applied.queryLogPath, format: applied.queryLog.format, identity: applied.identity)
             store.replace(snapshot)
             let tcp = state.withLock { st in
                 st.config = applied

@@ -10,7 +10,7 @@ import Synchronization
 /// `server.query-log`: where the log goes and in what format.
 public struct QueryLogSettings: Sendable, Equatable {
     /// dnstap (Frame Streams, as Knot, NSD, BIND and Unbound write it) or one text line per query.
-    public enum Format: String, Sendable, Equatable {
+    public enum Format: String, Sendable, Equatable, CaseIterable {
         case dnstap, text
     }
     /// A file, or `unix:PATH` for a Frame Streams reader's socket (`fstrm_capture`, a dnstap collector); nil:
@@ -58,7 +58,6 @@ public final class QueryLog: Sendable {
     private let droppedCount = Atomic<Int>(0)
     private let writer = DispatchQueue(label: "uplinkdns.querylog")
     private let logger: Logger
-    private let identity: [UInt8]
 
     /// What the log is doing, for the API and `uplinkdns querylog`.
     public struct Status: Sendable, Equatable {
@@ -74,6 +73,8 @@ public final class QueryLog: Sendable {
     /// The writer's state. The sink and timer are used on `writer` only; the lock orders their hand-over.
     private struct Writer: @unchecked Sendable {
         var settings: (path: String, format: QueryLogSettings.Format)
+        /// dnstap's identity field (`server.identity`, which a reload may change).
+        var identity: [UInt8]
         var sink: Sink?
         var until: Date?
         var error: String?
@@ -89,16 +90,19 @@ public final class QueryLog: Sendable {
         self.capacity = capacity
         self.byteCapacity = byteCapacity
         self.logger = logger
-        // dnstap's identity: the server's (server.identity, as id.server answers it), else the host name.
-        if let identity, !identity.isEmpty {
-            self.identity = Array(identity.utf8)
-        } else {
-            var host = [UInt8](repeating: 0, count: 256)
-            gethostname(&host, host.count)
-            self.identity = Array(host.prefix { $0 != 0 })
-        }
-        state = Mutex(Writer(settings: (path, format)))
+        state = Mutex(Writer(settings: (path, format), identity: QueryLog.identity(identity)))
     }
+
+    /// dnstap's identity: the server's (`server.identity`, as id.server answers it), else the host name.
+    static func identity(_ configured: String?) -> [UInt8] {
+        if let configured, !configured.isEmpty { return Array(configured.utf8) }
+        var host = [UInt8](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        return Array(host.prefix { $0 != 0 })
+    }
+
+    /// The identity dnstap frames carry now.
+    var currentIdentity: [UInt8] { state.withLock { $0.identity } }
 
     /// Whether queries are being logged (the query path's check).
     @inline(__always)
@@ -139,10 +143,13 @@ public final class QueryLog: Sendable {
     }
 
     /// Takes a reloaded config's destination; an open log moves to it (or goes off, with the error, if it cannot).
-    public func configure(path: String, format: QueryLogSettings.Format) {
+    public func configure(path: String, format: QueryLogSettings.Format, identity: String?) {
         writer.sync {
             let changed = state.withLock { w in
-                defer { w.settings = (path, format) }
+                defer {
+                    w.settings = (path, format)
+                    w.identity = QueryLog.identity(identity)
+                }
                 return w.settings.path != path || w.settings.format != format
             }
             guard changed, isOn else { return }
@@ -217,7 +224,7 @@ public final class QueryLog: Sendable {
             return p.entries
         }
         guard !batch.isEmpty else { return nil }
-        let (sink, format) = state.withLock { ($0.sink, $0.settings.format) }
+        let (sink, format, identity) = state.withLock { ($0.sink, $0.settings.format, $0.identity) }
         guard let sink else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(batch.count * 256)
