@@ -10,9 +10,13 @@ import Yams
 import Zones
 
 /// The configuration file, read and checked. Paths inside it are relative to the file's own directory.
+///
+/// Every key is declared once in `Config+Schema.swift` (and `Uplinks+Schema.swift`) with its kind, range, default
+/// and reload class; `parse` reads each value through its declaration, so the initial values below are placeholders
+/// that `parse` always overwrites (a key left out takes its declared default).
 public struct Config: Sendable {
     /// Where the server listens (UDP and TCP on each).
-    public var listen: [ListenAddress]
+    public var listen: [ListenAddress] = []
     /// CHAOS `id.server`/`hostname.bind` text; nil = not answered.
     public var identity: String?
     /// CHAOS `version.bind`/`version.server` text; nil = not answered.
@@ -20,33 +24,38 @@ public struct Config: Sendable {
     /// NSID payload (RFC 5001); nil = not sent.
     public var nsid: [UInt8]?
     /// EDNS UDP payload size we advertise.
-    public var ednsUDPSize: UInt16
+    public var ednsUDPSize: UInt16 = 0
     /// UDP worker threads (one socket each, SO_REUSEPORT); 0 = one per core.
-    public var udpWorkers: Int
+    public var udpWorkers = 0
     /// Most TCP connections open at once (RFC 7766 §6.2.2: servers must limit them).
-    public var tcpMaxConnections: Int
+    public var tcpMaxConnections = 0
     /// Seconds a TCP connection may stay idle before we close it (RFC 7766 §6.2.3).
-    public var tcpIdleTimeout: Double
+    public var tcpIdleTimeout: Double = 0
     /// Where to write the server's PID, so `uplinkdns reload` can signal it; nil = none.
     public var pidFile: String?
-    /// The control API's address (`server.control`); loopback by default.
-    public var control: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 5380)
+    /// The control API's address (`server.control`); nil: off.
+    public var control: ListenAddress?
     /// The bearer token mutating control calls need (`server.control-token`, or read from `control-token-file`).
     public var controlToken: String?
+    /// The file the token was read from (`server.control-token-file`), as resolved.
+    public var controlTokenFile: String?
     /// Host names the control API answers to besides `localhost` and IP literals (`server.control-hosts`).
     public var controlHosts: [String] = []
     /// The zones to serve.
-    public var zones: [ZoneEntry]
+    public var zones: [ZoneEntry] = []
     /// The ISP lines and the pools answered with their addresses.
     public var uplinks: Uplinks = Uplinks()
-    /// Where the health module keeps its state (`health.state-dir`, relative to the config file; default `state`).
-    public var stateDirectory: String = "state"
+    /// Where the health module keeps its state (`health.state-dir`, resolved against the config file's directory).
+    public var stateDirectory: String = ""
     /// Commands run when a line changes state, with LINK, STATE and REASON in the environment.
     public var onChange: [String] = []
     /// Persisted health older than this many seconds is ignored at start (`health.restore-max-age`).
-    public var restoreMaxAge: Double = 3600
+    public var restoreMaxAge: Double = 0
     /// The file this came from.
     public var path: String
+
+    /// A config with no key read yet (`parse` fills it in).
+    init(path: String) { self.path = path }
 
     /// One `zones:` entry.
     public struct ZoneEntry: Sendable, Equatable {
@@ -77,9 +86,9 @@ public struct Config: Sendable {
     /// Response rate limiting (`server.rrl`).
     public var rrl = RateLimitSettings()
     /// Concurrent TCP connections from one client address (`server.tcp.max-per-client`).
-    public var tcpMaxPerClient = 16
+    public var tcpMaxPerClient = 0
     /// Seconds a TCP message may take to arrive whole once its first octet came (`server.tcp.message-timeout`).
-    public var tcpMessageTimeout: Double = 2
+    public var tcpMessageTimeout: Double = 0
     /// Bind listen addresses that are not (yet) on this host (`server.freebind`, IP_FREEBIND).
     public var freebind = false
     /// The user to run as after binding (`server.user`); nil = stay as started.
@@ -127,16 +136,32 @@ public struct Config: Sendable {
         let minimal =
             "server: {\(server.joined(separator: ", "))}\nhealth: {\(health.joined(separator: ", "))}\n"
         if let partial = try? parse(minimal, path: path, lenient: true) { return partial }
-        return (try? parse("{}", path: path, lenient: true))
-            ?? Config(
-                listen: [], identity: nil, version: nil, nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
-                tcpMaxConnections: 1024, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
+        return (try? parse("{}", path: path, lenient: true)) ?? Config(path: path)
     }
 
     /// Parses configuration text that came from `path` (used for messages and relative paths). `lenient`: return
     /// what could be read despite errors (only YAML that does not parse at all throws).
     public static func parse(_ text: String, path: String, lenient: Bool = false) throws(ConfigFailure) -> Config {
         var r = YAMLReader(file: path)
+        let config = try read(text, path: path, &r)
+        guard r.errors.isEmpty || lenient else { throw ConfigFailure(errors: r.errors) }
+        return config
+    }
+
+    /// Parses `text` as `parse` does, and says which declared keys the parser read (the schema tests' view).
+    package static func parseReporting(_ text: String, path: String) -> (Config?, read: Set<String>, [ConfigError]) {
+        var r = YAMLReader(file: path)
+        do {
+            let config = try read(text, path: path, &r)
+            return (r.errors.isEmpty ? config : nil, r.read, r.errors)
+        } catch {
+            return (nil, r.read, error.errors)
+        }
+    }
+
+    /// Reads every key of `text` through its declaration into a config; mistakes go to `r` (only YAML that does not
+    /// parse at all throws).
+    private static func read(_ text: String, path: String, _ r: inout YAMLReader) throws(ConfigFailure) -> Config {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -161,239 +186,179 @@ public struct Config: Sendable {
             throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "YAML: \(error)")])
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        var config = Config(
-            listen: [ListenAddress(host: "127.0.0.1", port: 5300)], identity: Self.hostname(),
-            version: "UplinkDNS \(softwareVersion)", nsid: nil, ednsUDPSize: 1232, udpWorkers: 0,
-            tcpMaxConnections: 1024, tcpIdleTimeout: 10, pidFile: nil, zones: [], path: path)
+        var config = Config(path: path)
+        // The two defaults that are not constants (the schema's doc lines say so).
+        config.identity = Self.hostname()
+        config.version = "UplinkDNS \(softwareVersion)"
 
-        let top = r.mapping(
-            root, what: "the configuration", known: ["server", "zones", "links", "pools", "health", "services", "keys"])
-        config.stateDirectory = base.appendingPathComponent("state").standardizedFileURL.path
-        if let health = top["health"] {
-            let h = r.mapping(health, what: "health", known: ["state-dir", "on-change", "restore-max-age"])
-            if let v = h["state-dir"], let dir = r.string(v, what: "health.state-dir") {
-                config.stateDirectory =
-                    dir.hasPrefix("/") ? dir : base.appendingPathComponent(dir).standardizedFileURL.path
+        let top = r.section(root, path: "", label: "the configuration", keys: Config.schema)
+        let health = r.section(r.value(top, "health"), path: "health", keys: Config.healthSchema)
+        if let dir = r.string(health, "state-dir") {
+            config.stateDirectory =
+                dir.hasPrefix("/") ? dir : base.appendingPathComponent(dir).standardizedFileURL.path
+        }
+        config.onChange = r.list(health, "on-change").compactMap { r.string($0, what: "health.on-change entry") }
+        if let v = r.double(health, "restore-max-age") { config.restoreMaxAge = v }
+
+        let s = r.section(r.value(top, "server"), path: "server", keys: Config.serverSchema)
+        var addrs: [ListenAddress] = []
+        for item in r.list(s, "listen") {
+            guard let text = r.string(item, what: "server.listen entry"), let a = ListenAddress(text) else {
+                r.fail(item, "server.listen entries are numeric HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:5300")
+                continue
             }
-            if let v = h["on-change"] {
-                config.onChange = r.sequence(v, what: "health.on-change").compactMap {
-                    r.string($0, what: "health.on-change entry")
-                }
-            }
-            if let v = r.double(h["restore-max-age"], what: "health.restore-max-age", range: 0...31_536_000) {
-                config.restoreMaxAge = v
+            addrs.append(a)
+        }
+        if addrs.isEmpty { r.fail(s.values["listen"], "server.listen needs at least one address") }
+        config.listen = addrs
+        if let on = r.bool(s, "freebind") { config.freebind = on }
+        if s.has("identity") { config.identity = r.string(s, "identity").flatMap(nonEmpty) }
+        if s.has("version") { config.version = r.string(s, "version").flatMap(nonEmpty) }
+        if let v = r.value(s, "nsid"), let text = r.string(v, what: "server.nsid") {
+            if let bytes = parseNSID(text) {
+                config.nsid = bytes
+            } else {
+                r.fail(v, "server.nsid is text, or hex after 0x (e.g. 0x6e7331), of 1 to 128 octets")
             }
         }
-        if let server = top["server"] {
-            let s = r.mapping(
-                server, what: "server",
-                known: [
-                    "listen", "identity", "version", "nsid", "chaos", "edns-udp-size", "udp-workers", "tcp", "pid-file",
-                    "control", "control-token", "control-token-file", "control-hosts", "rrl", "user", "freebind",
-                    "query-log",
-                ])
-            if let listen = s["listen"] {
-                var addrs: [ListenAddress] = []
-                for item in r.sequence(listen, what: "server.listen") {
-                    guard let text = r.string(item, what: "server.listen entry"), let a = ListenAddress(text) else {
-                        r.fail(item, "server.listen entries are numeric HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:5300")
-                        continue
-                    }
-                    addrs.append(a)
-                }
-                if addrs.isEmpty { r.fail(listen, "server.listen needs at least one address") }
-                config.listen = addrs
-            }
-            if let v = s["freebind"], let on = r.bool(v, what: "server.freebind") { config.freebind = on }
-            if let v = s["identity"] { config.identity = r.string(v, what: "server.identity").flatMap(nonEmpty) }
-            if let v = s["version"] { config.version = r.string(v, what: "server.version").flatMap(nonEmpty) }
-            if let v = s["nsid"], let text = r.string(v, what: "server.nsid") {
-                if let bytes = parseNSID(text) {
-                    config.nsid = bytes
-                } else {
-                    r.fail(v, "server.nsid is text, or hex after 0x (e.g. 0x6e7331), of 1 to 128 octets")
-                }
-            }
-            if let v = s["chaos"], let on = r.bool(v, what: "server.chaos"), !on {
-                config.identity = nil
-                config.version = nil
-            }
-            if let v = r.int(s["edns-udp-size"], what: "server.edns-udp-size", range: 512...4096) {
-                config.ednsUDPSize = UInt16(v)
-            }
-            if let v = r.int(s["udp-workers"], what: "server.udp-workers", range: 0...64) { config.udpWorkers = v }
-            if let v = s["pid-file"], let p = r.string(v, what: "server.pid-file") {
-                config.pidFile = base.appendingPathComponent(p).standardizedFileURL.path
-                if p.hasPrefix("/") { config.pidFile = p }
-            }
-            if let v = s["control"], let text = r.string(v, what: "server.control") {
-                if text == "off" || text.isEmpty {
-                    config.control = nil
-                } else if let a = ListenAddress(text) {
-                    config.control = a
-                } else {
-                    r.fail(v, "server.control is a numeric HOST:PORT (default 127.0.0.1:5380), or off")
-                }
-            }
-            if let v = s["control-hosts"] {
-                config.controlHosts = r.sequence(v, what: "server.control-hosts").compactMap {
-                    r.string($0, what: "server.control-hosts entry")
-                }
-            }
-            if let v = s["control-token"] { config.controlToken = r.string(v, what: "server.control-token") }
-            if let v = s["control-token-file"], let f = r.string(v, what: "server.control-token-file") {
-                let p = f.hasPrefix("/") ? f : base.appendingPathComponent(f).standardizedFileURL.path
-                if let t = try? String(contentsOfFile: p, encoding: .utf8) {
-                    config.controlToken = t.trimmingCharacters(in: .whitespacesAndNewlines)
-                } else {
-                    r.fail(v, "cannot read the control token from \(p)")
-                }
-            }
-            if let tcp = s["tcp"] {
-                let t = r.mapping(
-                    tcp, what: "server.tcp",
-                    known: ["max-connections", "max-per-client", "idle-timeout", "message-timeout"])
-                if let v = r.int(t["max-connections"], what: "server.tcp.max-connections", range: 1...100_000) {
-                    config.tcpMaxConnections = v
-                }
-                if let v = r.int(t["max-per-client"], what: "server.tcp.max-per-client", range: 1...100_000) {
-                    config.tcpMaxPerClient = v
-                }
-                if let v = r.double(t["idle-timeout"], what: "server.tcp.idle-timeout", range: 0.1...3600) {
-                    config.tcpIdleTimeout = v
-                }
-                if let v = r.double(t["message-timeout"], what: "server.tcp.message-timeout", range: 0.1...60) {
-                    config.tcpMessageTimeout = v
-                }
-            }
-            if let rrl = s["rrl"] { config.rrl = Config.readRRL(rrl, &r) }
-            if let q = s["query-log"] {
-                let m = r.mapping(q, what: "server.query-log", known: ["path", "format", "enabled"])
-                if let v = m["path"], let path = r.string(v, what: "server.query-log.path") {
-                    if path.isEmpty || path == "unix:" {
-                        r.fail(v, "server.query-log.path: a file, or unix:/path/to/socket")
-                    } else {
-                        config.queryLog.path = path
-                    }
-                }
-                if let v = m["format"], let f = r.string(v, what: "server.query-log.format") {
-                    if let format = QueryLogSettings.Format(rawValue: f) {
-                        config.queryLog.format = format
-                    } else {
-                        r.fail(v, "server.query-log.format is dnstap or text")
-                    }
-                }
-                if let v = m["enabled"], let on = r.bool(v, what: "server.query-log.enabled") {
-                    config.queryLog.enabled = on
-                }
-            }
-            if let v = s["user"], let user = r.string(v, what: "server.user") {
-                config.user = user.isEmpty ? nil : user
+        if r.bool(s, "chaos") == false {
+            config.identity = nil
+            config.version = nil
+        }
+        if let v = r.int(s, "edns-udp-size") { config.ednsUDPSize = UInt16(v) }
+        if let v = r.int(s, "udp-workers") { config.udpWorkers = v }
+        if let p = r.string(s, "pid-file") {
+            config.pidFile = p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardizedFileURL.path
+        }
+        if let v = r.value(s, "control"), let text = r.string(v, what: "server.control") {
+            if text == "off" || text.isEmpty {
+                config.control = nil
+            } else if let a = ListenAddress(text) {
+                config.control = a
+            } else {
+                r.fail(v, "server.control is a numeric HOST:PORT (default 127.0.0.1:5380), or off")
             }
         }
-        if let keys = top["keys"] {
+        config.controlHosts = r.list(s, "control-hosts").compactMap {
+            r.string($0, what: "server.control-hosts entry")
+        }
+        if s.has("control-token") { config.controlToken = r.string(s, "control-token") }
+        if s.has("control-token") && s.has("control-token-file") {
+            r.fail(s.values["control-token-file"], "server: set control-token or control-token-file, not both")
+        }
+        if let v = r.value(s, "control-token-file"), let f = r.string(v, what: "server.control-token-file") {
+            let p = f.hasPrefix("/") ? f : base.appendingPathComponent(f).standardizedFileURL.path
+            config.controlTokenFile = p
+            if let t = try? String(contentsOfFile: p, encoding: .utf8) {
+                config.controlToken = t.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                r.fail(v, "cannot read the control token from \(p)")
+            }
+        }
+        let t = r.section(r.value(s, "tcp"), path: "server.tcp", keys: Config.tcpSchema)
+        if let v = r.int(t, "max-connections") { config.tcpMaxConnections = v }
+        if let v = r.int(t, "max-per-client") { config.tcpMaxPerClient = v }
+        if let v = r.double(t, "idle-timeout") { config.tcpIdleTimeout = v }
+        if let v = r.double(t, "message-timeout") { config.tcpMessageTimeout = v }
+        config.rrl = Config.readRRL(r.section(r.value(s, "rrl"), path: "server.rrl", keys: Config.rrlSchema), &r)
+        let q = r.section(r.value(s, "query-log"), path: "server.query-log", keys: Config.queryLogSchema)
+        if let v = r.value(q, "path"), let path = r.string(v, what: "server.query-log.path") {
+            if path.isEmpty || path == "unix:" {
+                r.fail(v, "server.query-log.path: a file, or unix:/path/to/socket")
+            } else {
+                config.queryLog.path = path
+            }
+        }
+        if let format = r.choice(q, "format", as: QueryLogSettings.Format.self) { config.queryLog.format = format }
+        if let on = r.bool(q, "enabled") { config.queryLog.enabled = on }
+        if let user = r.string(s, "user") { config.user = user.isEmpty ? nil : user }
+
+        if let keys = r.value(top, "keys") {
             config.keys = Config.readKeys(keys, base: base, &r)
         }
-        if let zones = top["zones"] {
-            var seen: [DomainName: Int] = [:]
-            for item in r.sequence(zones, what: "zones") {
-                let z = r.mapping(
-                    item, what: "a zones entry",
-                    known: ["origin", "file", "transfer", "key", "notify", "serial-policy", "journal", "dnssec"])
-                guard let originText = r.string(z["origin"], what: "zones[].origin") else {
-                    r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
-                    continue
-                }
-                guard let origin = try? DomainName(originText.hasSuffix(".") ? originText : originText + ".") else {
-                    r.fail(z["origin"], "'\(originText)' is not a domain name")
-                    continue
-                }
-                guard let file = r.string(z["file"], what: "zones[].file") else {
-                    r.fail(item, "zones entry \(origin) needs 'file' (the zone file, relative to this config)")
-                    continue
-                }
-                let line = item.mark?.line
-                if let first = seen[origin] {
-                    r.fail(item, "zone \(origin) is listed twice (first on line \(first))")
-                    continue
-                }
-                seen[origin] = line ?? 0
-                let resolved = file.hasPrefix("/") ? file : base.appendingPathComponent(file).standardizedFileURL.path
-                var entry = ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line)
-                if let v = z["serial-policy"], let text = r.string(v, what: "zones[].serial-policy") {
-                    if let policy = SerialPolicy(rawValue: text) {
-                        entry.serialPolicy = policy
-                    } else {
-                        r.fail(v, "serial-policy '\(text)' is not increment, unixtime or dateserial")
-                    }
-                }
-                if let v = z["dnssec"] { entry.dnssec = Config.readDNSSEC(v, base: base, &r) }
-                if let v = z["journal"] {
-                    // `false`: no journal; a mapping: its bounds (docs/transfer.md).
-                    if case .scalar = v {
-                        if r.bool(v, what: "zones[].journal") == false { entry.journal.changes = 0 }
-                    } else {
-                        let j = r.mapping(v, what: "zones[].journal", known: ["max-changes", "max-size"])
-                        if let n = r.int(j["max-changes"], what: "zones[].journal.max-changes", range: 0...100_000) {
-                            entry.journal.changes = n
-                        }
-                        if let n = r.int(j["max-size"], what: "zones[].journal.max-size", range: 1024...(1 << 30)) {
-                            entry.journal.bytes = n
-                        }
-                    }
-                }
-                for item in z["transfer"].map({ r.sequence($0, what: "zones[].transfer") }) ?? [] {
-                    guard let text = r.string(item, what: "zones[].transfer entry") else { continue }
-                    guard let prefix = AddressPrefix(text) else {
-                        r.fail(item, "'\(text)' is not an address or prefix (e.g. 192.0.2.53 or 192.0.2.0/24)")
-                        continue
-                    }
-                    entry.transfer.append(prefix)
-                }
-                if let v = z["key"], let name = r.string(v, what: "zones[].key") {
-                    let wanted = try? DomainName(name.hasSuffix(".") ? name : name + ".")
-                    if let key = config.keys.first(where: { $0.name == wanted }) {
-                        entry.key = key
-                    } else {
-                        r.fail(v, "zone \(origin): no key named '\(name)' in 'keys:'")
-                    }
-                }
-                for item in z["notify"].map({ r.sequence($0, what: "zones[].notify") }) ?? [] {
-                    guard let text = r.string(item, what: "zones[].notify entry") else { continue }
-                    guard let target = ListenAddress(text) ?? ListenAddress(text + ":53") else {
-                        r.fail(
-                            item, "'\(text)' is not ADDRESS or ADDRESS:PORT (e.g. 192.0.2.53:53 or [2001:db8::53]:53)")
-                        continue
-                    }
-                    entry.notify.append(target)
-                }
-                config.zones.append(entry)
+        var seen: [DomainName: Int] = [:]
+        for item in r.list(top, "zones") {
+            let z = r.section(item, path: "zones[]", label: "a zones entry", keys: Config.zoneSchema)
+            guard let originText = r.string(z, "origin") else {
+                r.fail(item, "each zones entry needs 'origin' (the zone's name, e.g. example.com.)")
+                continue
             }
+            guard let origin = try? DomainName(originText.hasSuffix(".") ? originText : originText + ".") else {
+                r.fail(z.values["origin"], "'\(originText)' is not a domain name")
+                continue
+            }
+            guard let file = r.string(z, "file") else {
+                r.fail(item, "zones entry \(origin) needs 'file' (the zone file, relative to this config)")
+                continue
+            }
+            let line = item.mark?.line
+            if let first = seen[origin] {
+                r.fail(item, "zone \(origin) is listed twice (first on line \(first))")
+                continue
+            }
+            seen[origin] = line ?? 0
+            let resolved = file.hasPrefix("/") ? file : base.appendingPathComponent(file).standardizedFileURL.path
+            var entry = ZoneEntry(origin: origin, file: resolved, fileAsWritten: file, line: line)
+            if let policy = r.choice(z, "serial-policy", as: SerialPolicy.self) { entry.serialPolicy = policy }
+            if let v = r.value(z, "dnssec") { entry.dnssec = Config.readDNSSEC(v, base: base, &r) }
+            if let v = r.value(z, "journal") {
+                // `false`: no journal; a mapping: its bounds (docs/transfer.md).
+                if case .scalar = v {
+                    if r.bool(v, what: "zones[].journal") == false { entry.journal.changes = 0 }
+                } else {
+                    let j = r.section(v, path: "zones[].journal", keys: Config.journalSchema)
+                    if let n = r.int(j, "max-changes") { entry.journal.changes = n }
+                    if let n = r.int(j, "max-size") { entry.journal.bytes = n }
+                }
+            }
+            for item in r.list(z, "transfer") {
+                guard let text = r.string(item, what: "zones[].transfer entry") else { continue }
+                guard let prefix = AddressPrefix(text) else {
+                    r.fail(item, "'\(text)' is not an address or prefix (e.g. 192.0.2.53 or 192.0.2.0/24)")
+                    continue
+                }
+                entry.transfer.append(prefix)
+            }
+            if let v = r.value(z, "key"), let name = r.string(v, what: "zones[].key") {
+                let wanted = try? DomainName(name.hasSuffix(".") ? name : name + ".")
+                if let key = config.keys.first(where: { $0.name == wanted }) {
+                    entry.key = key
+                } else {
+                    r.fail(v, "zone \(origin): no key named '\(name)' in 'keys:'")
+                }
+            }
+            for item in r.list(z, "notify") {
+                guard let text = r.string(item, what: "zones[].notify entry") else { continue }
+                guard let target = ListenAddress(text) ?? ListenAddress(text + ":53") else {
+                    r.fail(
+                        item, "'\(text)' is not ADDRESS or ADDRESS:PORT (e.g. 192.0.2.53:53 or [2001:db8::53]:53)")
+                    continue
+                }
+                entry.notify.append(target)
+            }
+            config.zones.append(entry)
         }
-        config.uplinks = Uplinks.read(links: top["links"], pools: top["pools"], &r)
-        if let services = top["services"] {
-            config.uplinks.services = []
-            for item in r.sequence(services, what: "services") {
-                guard let text = r.string(item, what: "services entry") else { continue }
-                let parts = text.split(separator: "/").map(String.init)
-                var protos: [String] = []
-                if parts.count == 2, let port = UInt16(parts[1]), port > 0 {
-                    switch parts[0] {
-                    case "tcp", "udp": protos = [parts[0]]
-                    case "udp+tcp", "tcp+udp": protos = ["udp", "tcp"]
-                    default: break
-                    }
-                    for p in protos { config.uplinks.services.append(Service(proto: p, port: port)) }
+        config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
+        config.uplinks.services = []
+        for item in r.list(top, "services") {
+            guard let text = r.string(item, what: "services entry") else { continue }
+            let parts = text.split(separator: "/").map(String.init)
+            var protos: [String] = []
+            if parts.count == 2, let port = UInt16(parts[1]), port > 0 {
+                switch parts[0] {
+                case "tcp", "udp": protos = [parts[0]]
+                case "udp+tcp", "tcp+udp": protos = ["udp", "tcp"]
+                default: break
                 }
-                if protos.isEmpty {
-                    r.fail(item, "services entries are tcp/PORT, udp/PORT or udp+tcp/PORT (e.g. tcp/80)")
-                }
+                for p in protos { config.uplinks.services.append(Service(proto: p, port: port)) }
+            }
+            if protos.isEmpty {
+                r.fail(item, "services entries are tcp/PORT, udp/PORT or udp+tcp/PORT (e.g. tcp/80)")
             }
         }
         if config.zones.isEmpty && r.errors.isEmpty {
-            r.fail(top["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
+            r.fail(top.values["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
         }
-        guard r.errors.isEmpty || lenient else { throw ConfigFailure(errors: r.errors) }
         return config
     }
 
@@ -471,27 +436,28 @@ public struct Config: Sendable {
 
     /// `server.rrl`: `{responses-per-second, slip, ipv4-prefix, ipv6-prefix, exempt}`; `responses-per-second: 0`
     /// turns it off.
-    static func readRRL(_ node: Node, _ r: inout YAMLReader) -> RateLimitSettings {
+    static func readRRL(_ m: ConfigSection, _ r: inout YAMLReader) -> RateLimitSettings {
         var out = RateLimitSettings()
-        let m = r.mapping(
-            node, what: "server.rrl",
-            known: ["responses-per-second", "slip", "ipv4-prefix", "ipv6-prefix", "exempt"])
-        if let v = r.int(m["responses-per-second"], what: "server.rrl.responses-per-second", range: 0...1_000_000) {
-            out.responsesPerSecond = v
-        }
-        if let v = r.int(m["slip"], what: "server.rrl.slip", range: 0...100) { out.slip = v }
-        if let v = r.int(m["ipv4-prefix"], what: "server.rrl.ipv4-prefix", range: 8...32) { out.ipv4Prefix = v }
-        if let v = r.int(m["ipv6-prefix"], what: "server.rrl.ipv6-prefix", range: 16...64) { out.ipv6Prefix = v }
-        if let v = m["exempt"] {
-            out.exempt = []
-            for item in r.sequence(v, what: "server.rrl.exempt") {
-                guard let text = r.string(item, what: "server.rrl.exempt entry") else { continue }
-                guard let p = AddressPrefix(text) else {
-                    r.fail(item, "'\(text)' is not an address or prefix (e.g. 127.0.0.0/8 or 2001:db8::/32)")
-                    continue
-                }
-                out.exempt.append(p)
+        if let v = r.int(m, "responses-per-second") { out.responsesPerSecond = v }
+        if let v = r.int(m, "slip") { out.slip = v }
+        if let v = r.int(m, "ipv4-prefix") { out.ipv4Prefix = v }
+        if let v = r.int(m, "ipv6-prefix") { out.ipv6Prefix = v }
+        out.exempt = []
+        let exempt = r.list(m, "exempt")
+        for item in exempt {
+            guard let text = r.string(item, what: "server.rrl.exempt entry") else { continue }
+            guard let p = AddressPrefix(text) else {
+                r.fail(item, "'\(text)' is not an address or prefix (e.g. 127.0.0.0/8 or 2001:db8::/32)")
+                continue
             }
+            out.exempt.append(p)
+        }
+        // The limiter keeps a fixed table of exempt networks (lock-free on the query path): more would be ignored.
+        if exempt.count > RateLimiter.maxExempt {
+            r.fail(
+                m.values["exempt"],
+                "server.rrl.exempt lists \(exempt.count) networks; at most \(RateLimiter.maxExempt) (merge them into "
+                    + "wider prefixes)")
         }
         return out
     }
@@ -501,15 +467,15 @@ public struct Config: Sendable {
     static func readKeys(_ node: Node, base: URL, _ r: inout YAMLReader) -> [TSIGKey] {
         var keys: [TSIGKey] = []
         for item in r.sequence(node, what: "keys") {
-            let k = r.mapping(item, what: "a keys entry", known: ["name", "algorithm", "secret", "secret-file"])
-            guard let nameText = r.string(k["name"], what: "keys[].name"),
+            let k = r.section(item, path: "keys[]", label: "a keys entry", keys: Config.keySchema)
+            guard let nameText = r.string(k, "name"),
                 let name = try? DomainName(nameText.hasSuffix(".") ? nameText : nameText + ".")
             else {
                 r.fail(item, "each keys entry needs 'name', a domain name both ends use (e.g. transfer.example.com.)")
                 continue
             }
             var algorithm = TSIGKey.hmacSHA256
-            if let v = k["algorithm"], let alg = r.string(v, what: "keys[].algorithm") {
+            if let v = r.value(k, "algorithm"), let alg = r.string(v, what: "keys[].algorithm") {
                 guard let known = TSIGKey.algorithm(alg) else {
                     r.fail(
                         v,
@@ -520,8 +486,12 @@ public struct Config: Sendable {
                 algorithm = known
             }
             var text: String?
-            if let v = k["secret"] { text = r.string(v, what: "keys[].secret") }
-            if let v = k["secret-file"], let f = r.string(v, what: "keys[].secret-file") {
+            if k.has("secret") && k.has("secret-file") {
+                r.fail(k.values["secret-file"], "key \(name): set secret or secret-file, not both")
+                continue
+            }
+            if k.has("secret") { text = r.string(k, "secret") }
+            if let v = r.value(k, "secret-file"), let f = r.string(v, what: "keys[].secret-file") {
                 let p = f.hasPrefix("/") ? f : base.appendingPathComponent(f).standardizedFileURL.path
                 guard let t = try? String(contentsOfFile: p, encoding: .utf8) else {
                     r.fail(v, "key \(name): cannot read secret-file \(p)")
@@ -537,7 +507,7 @@ public struct Config: Sendable {
                 secret.count >= 16
             else {
                 r.fail(
-                    k["secret"] ?? k["secret-file"] ?? item,
+                    k.values["secret"] ?? k.values["secret-file"] ?? item,
                     "key \(name): the secret must be base64 of at least 16 octets (e.g. from `openssl rand -base64 32`)"
                 )
                 continue
@@ -601,36 +571,17 @@ public struct Config: Sendable {
 
 extension Config {
     /// The settings a running server applies only at its next start (sockets bound, privileges dropped, files
-    /// chosen at start), by their config key, where `new` differs from this config.
+    /// chosen at start), by their config key, where `new` differs from this config: the keys the schema declares
+    /// `.restart` (`Config.restartKeys`), compared by the field each sets.
     public func restartOnlyChanges(to new: Config) -> [String] {
-        var out: [String] = []
-        if new.listen != listen { out.append("server.listen") }
-        if new.udpWorkers != udpWorkers { out.append("server.udp-workers") }
-        if new.freebind != freebind { out.append("server.freebind") }
-        if new.control != control { out.append("server.control") }
-        if new.controlToken != controlToken { out.append("server.control-token") }
-        if new.controlHosts != controlHosts { out.append("server.control-hosts") }
-        if new.pidFile != pidFile { out.append("server.pid-file") }
-        if new.user != user { out.append("server.user") }
-        if new.stateDirectory != stateDirectory { out.append("health.state-dir") }
-        if new.restoreMaxAge != restoreMaxAge { out.append("health.restore-max-age") }
-        return out
+        Config.restartKeys.filter { Config.restartFields[$0]?.differs(self, new) ?? false }
     }
 
     /// `new` as the running server applies it: everything from `new` except the settings that need a restart,
     /// which keep this config's values until then.
     public func applyingReloadable(from new: Config) -> Config {
         var applied = new
-        applied.listen = listen
-        applied.udpWorkers = udpWorkers
-        applied.freebind = freebind
-        applied.control = control
-        applied.controlToken = controlToken
-        applied.controlHosts = controlHosts
-        applied.pidFile = pidFile
-        applied.user = user
-        applied.stateDirectory = stateDirectory
-        applied.restoreMaxAge = restoreMaxAge
+        for key in Config.restartKeys { Config.restartFields[key]?.keep(&applied, self) }
         return applied
     }
 }
@@ -676,32 +627,28 @@ extension Config {
     /// key-directory.
     static func readDNSSEC(_ v: Node, base: URL, _ r: inout YAMLReader) -> DNSSECSettings? {
         if case .scalar = v { return r.bool(v, what: "zones[].dnssec") == true ? DNSSECSettings() : nil }
-        let m = r.mapping(
-            v, what: "zones[].dnssec",
-            known: ["algorithm", "signature-validity", "refresh", "jitter", "backdate", "key-directory", "nsec3"])
+        let m = r.section(v, path: "zones[].dnssec", keys: Config.dnssecSchema)
         var out = DNSSECSettings()
-        if let a = m["algorithm"], let text = r.string(a, what: "zones[].dnssec.algorithm") {
+        if let a = r.value(m, "algorithm"), let text = r.string(a, what: "zones[].dnssec.algorithm") {
             if let alg = SigningAlgorithm(text) {
                 out.algorithm = alg
             } else {
                 r.fail(a, "algorithm '\(text)' is not ECDSAP256SHA256 (13) or ED25519 (15)")
             }
         }
-        func seconds(_ key: String) -> UInt32? {
-            guard let n = m[key], let text = r.string(n, what: "zones[].dnssec.\(key)") else { return nil }
-            guard let s = ControlServer.duration(text), s >= 3600 else {
-                r.fail(n, "\(key) is a duration of at least an hour, e.g. 14d, 36h or 86400")
-                return nil
-            }
-            return UInt32(s)
-        }
-        if let n = m["nsec3"], r.bool(n, what: "zones[].dnssec.nsec3") == true { out.denial = .nsec3 }
-        if let s = seconds("signature-validity") { out.policy.validity = s }
-        if let s = seconds("refresh") { out.policy.refresh = s }
+        if r.bool(m, "nsec3") == true { out.denial = .nsec3 }
+        if let s = r.duration(m, "signature-validity") { out.policy.validity = UInt32(s) }
+        if let s = r.duration(m, "refresh") { out.policy.refresh = UInt32(s) }
         if out.policy.refresh >= out.policy.validity {
             r.fail(v, "zones[].dnssec.refresh must be shorter than signature-validity (defaults 7d and 14d)")
         }
-        if let d = m["key-directory"], let p = r.string(d, what: "zones[].dnssec.key-directory") {
+        // Each RRset's expiration is later by up to `jitter`, so a zone's signatures do not all expire together.
+        if let s = r.duration(m, "jitter") { out.policy.jitter = UInt32(s) }
+        if out.policy.jitter >= out.policy.validity {
+            r.fail(m.values["jitter"] ?? v, "zones[].dnssec.jitter must be shorter than signature-validity")
+        }
+        if let s = r.duration(m, "backdate") { out.policy.backdate = UInt32(s) }
+        if let d = r.value(m, "key-directory"), let p = r.string(d, what: "zones[].dnssec.key-directory") {
             out.keyDirectory = p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardizedFileURL.path
         }
         return out

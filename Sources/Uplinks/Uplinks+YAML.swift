@@ -5,42 +5,37 @@ import Foundation
 import Yams
 
 extension Uplinks {
-    /// The keys of a `links:` entry.
-    static let linkKeys = [
-        "name", "public", "inside", "gateway", "interface", "table", "bandwidth", "weight", "checks", "require",
-        "interval", "timeout", "rise", "fall",
-    ]
-    /// The keys of a `checks:` entry: one kind, and options.
-    static let checkKinds = ["tcp", "http", "icmp", "exec", "file", "routing"]
-    static let checkKeys = checkKinds + ["source", "expect", "interval", "timeout"]
-    /// The keys of a `pools:` entry.
-    static let poolKeys = ["name", "links", "policy", "answers", "ttl", "ttl-degraded", "all-down"]
-
-    /// Reads the `links` and `pools` nodes (either may be absent). Problems go to `r`; zone-dependent checks (a pool
-    /// inside a served zone, no static A/AAAA at its name) are the caller's, who has the zones.
+    /// Reads the `links` and `pools` nodes (either may be absent), every key through its declaration
+    /// (`Uplinks+Schema.swift`). Problems go to `r`; zone-dependent checks (a pool inside a served zone, no static
+    /// A/AAAA at its name) are the caller's, who has the zones.
     package static func read(links: Node?, pools: Node?, _ r: inout YAMLReader) -> Uplinks {
         var out = Uplinks()
         var linkLines: [String: Int] = [:]
         for item in links.map({ r.sequence($0, what: "links") }) ?? [] {
-            let m = r.mapping(item, what: "a links entry", known: linkKeys)
+            let entry = r.section(item, path: "links[]", label: "a links entry", keys: linkSchema)
             let line = item.mark?.line
-            guard let name = r.string(m["name"], what: "links[].name"), !name.isEmpty else {
+            guard let name = r.string(entry, "name"), !name.isEmpty else {
                 r.fail(item, "each links entry needs a 'name' (e.g. unicom)")
                 continue
             }
+            let m = entry.labeled("links[\(name)]")
             if let first = linkLines[name] {
-                r.fail(m["name"], "link '\(name)' is defined twice (first on line \(first))")
+                r.fail(m.values["name"], "link '\(name)' is defined twice (first on line \(first))")
                 continue
             }
             linkLines[name] = line ?? 0
             var link = Link(name: name, publicAddresses: [], line: line)
-            if let p = m["public"] {
-                link.publicAddresses = addresses(p, what: "links[\(name)].public", &r)
+            let publicNode = r.value(m, "public")
+            var badPublic = false
+            if let p = publicNode {
+                let before = r.errors.count
+                link.publicAddresses = addresses(p, what: m.what("public"), &r)
+                badPublic = r.errors.count > before
             }
-            if link.publicAddresses.isEmpty {
-                r.fail(m["public"] ?? item, "link '\(name)' needs 'public': the site's address(es) on this line")
+            if link.publicAddresses.isEmpty && !badPublic {
+                r.fail(publicNode ?? item, "link '\(name)' needs 'public': the site's address(es) on this line")
             }
-            if let node = m["inside"], let text = r.string(node, what: "links[\(name)].inside") {
+            if let node = r.value(m, "inside"), let text = r.string(node, what: m.what("inside")) {
                 let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
                 if let a = parts.first.flatMap({ IPAddress($0) }) {
                     link.inside = a
@@ -49,67 +44,69 @@ extension Uplinks {
                         if let p = Int(parts[1]), (1...(a.isIPv6 ? 128 : 32)).contains(p) {
                             link.insidePrefix = p
                         } else {
-                            r.fail(node, "links[\(name)].inside: '\(parts[1])' is not a prefix length")
+                            r.fail(node, "\(m.what("inside")): '\(parts[1])' is not a prefix length")
                         }
                     }
                 } else {
-                    r.fail(node, "links[\(name)].inside: '\(text)' is not an address (optionally /prefix)")
+                    r.fail(node, "\(m.what("inside")): '\(text)' is not an address (optionally /prefix)")
                 }
             }
-            link.gateway = address(m["gateway"], what: "links[\(name)].gateway", &r)
-            link.interface = r.string(m["interface"], what: "links[\(name)].interface")
-            link.table = r.int(m["table"], what: "links[\(name)].table", range: 1...0x7FFF_FFFF)
-            if let b = m["bandwidth"] {
-                if let text = r.string(b, what: "links[\(name)].bandwidth"), let bits = parseBandwidth(text) {
+            link.gateway = address(r.value(m, "gateway"), what: m.what("gateway"), &r)
+            link.interface = r.string(m, "interface")
+            link.table = r.int(m, "table")
+            if let b = r.value(m, "bandwidth") {
+                if let text = r.string(b, what: m.what("bandwidth")), let bits = parseBandwidth(text) {
                     link.bandwidth = bits
                 } else {
                     r.fail(
                         b,
-                        "links[\(name)].bandwidth is a rate such as 2mbit, 512kbit or 1gbit (at least 1 bit/s, at most 1024tbit)"
+                        "\(m.what("bandwidth")) is a rate such as 2mbit, 512kbit or 1gbit (at least 1 bit/s, at most 1024tbit)"
                     )
                 }
             }
-            link.explicitWeight = r.int(
-                m["weight"], what: "links[\(name)].weight (must be above 0)", range: 1...1_000_000)
+            link.explicitWeight = r.int(m, "weight")
             link.health = healthSpec(m, link: link, &r)
             out.links.append(link)
         }
 
         var poolLines: [DomainName: Int] = [:]
         for item in pools.map({ r.sequence($0, what: "pools") }) ?? [] {
-            let m = r.mapping(item, what: "a pools entry", known: poolKeys)
+            let entry = r.section(item, path: "pools[]", label: "a pools entry", keys: poolSchema)
             let line = item.mark?.line
-            guard let text = r.string(m["name"], what: "pools[].name"),
+            guard let text = r.string(entry, "name"),
                 let name = try? DomainName(text.hasSuffix(".") ? text : text + ".")
             else {
                 r.fail(
-                    m["name"] ?? item, "each pools entry needs a 'name' inside a served zone (e.g. www.example.com.)")
+                    entry.values["name"] ?? item,
+                    "each pools entry needs a 'name' inside a served zone (e.g. www.example.com.)")
                 continue
             }
+            let m = entry.labeled("pools[\(name)]")
             if let first = poolLines[name] {
-                r.fail(m["name"], "pool \(name) is defined twice (first on line \(first))")
+                r.fail(m.values["name"], "pool \(name) is defined twice (first on line \(first))")
                 continue
             }
             poolLines[name] = line ?? 0
             var pool = Pool(name: name, members: [], line: line)
-            for member in m["links"].map({ r.sequence($0, what: "pools[\(name)].links") }) ?? [] {
+            for member in r.list(m, "links") {
                 var entry: PoolMember?
                 switch member {
                 case .scalar:
-                    entry = r.string(member, what: "pools[\(name)].links entry").map { PoolMember(link: $0) }
+                    entry = r.string(member, what: "\(m.what("links")) entry").map { PoolMember(link: $0) }
                 case .mapping:
                     // `{link: cnc, addresses: [...]}`: several servers behind one line.
-                    let mm = r.mapping(member, what: "a pools[\(name)].links entry", known: ["link", "addresses"])
-                    if let l = r.string(mm["link"], what: "pools[\(name)].links[].link") {
-                        let addrs = mm["addresses"].map {
-                            addresses($0, what: "pools[\(name)].links[\(l)].addresses", &r)
+                    let mm = r.section(
+                        member, path: "pools[].links[]", label: "a \(m.what("links")) entry", keys: memberSchema)
+                    if let l = r.string(mm, "link") {
+                        let addrs = r.value(mm, "addresses").map {
+                            addresses($0, what: "\(m.label).links[\(l)].addresses", &r)
                         }
                         entry = PoolMember(link: l, addresses: addrs)
                     } else {
-                        r.fail(member, "a pools[\(name)].links entry needs 'link'")
+                        r.fail(member, "a \(m.what("links")) entry needs 'link'")
                     }
                 default:
-                    r.fail(member, "pools[\(name)].links entries are link names or {link, addresses}")
+                    r.fail(member, "\(m.what("links")) entries are link names or {link, addresses}")
                 }
                 guard let entry else { continue }
                 if !out.links.contains(where: { $0.name == entry.link }) {
@@ -121,35 +118,20 @@ extension Uplinks {
                     pool.members.append(entry)
                 }
             }
-            if m["links"] == nil {
+            if !m.has("links") {
                 r.fail(item, "pool \(name) needs 'links': the lines whose addresses it answers with")
             }
-            if let p = m["policy"], let text = r.string(p, what: "pools[\(name)].policy") {
-                if let policy = PoolPolicy(rawValue: text) {
-                    pool.policy = policy
-                } else {
-                    let all = PoolPolicy.allCases.map(\.rawValue).joined(separator: " | ")
-                    r.fail(p, "pools[\(name)].policy '\(text)' is not one of \(all)")
-                }
-            }
-            if let a = m["answers"] {
+            if let policy = r.choice(m, "policy", as: PoolPolicy.self) { pool.policy = policy }
+            if let a = r.value(m, "answers") {
                 if a.string == "all" {
                     pool.answers = nil
                 } else {
-                    pool.answers = r.int(a, what: "pools[\(name)].answers ('all' or a count)", range: 1...64)
+                    pool.answers = r.int(a, what: "\(m.what("answers")) ('all' or a count)", range: 1...64)
                 }
             }
-            if let t = r.int(m["ttl"], what: "pools[\(name)].ttl", range: 0...604_800) { pool.ttl = UInt32(t) }
-            if let t = r.int(m["ttl-degraded"], what: "pools[\(name)].ttl-degraded", range: 0...604_800) {
-                pool.ttlDegraded = UInt32(t)
-            }
-            if let d = m["all-down"], let text = r.string(d, what: "pools[\(name)].all-down") {
-                if let v = AllDownPolicy(rawValue: text) {
-                    pool.allDown = v
-                } else {
-                    r.fail(d, "pools[\(name)].all-down '\(text)' is not one of all | none | servfail")
-                }
-            }
+            if let t = r.int(m, "ttl") { pool.ttl = UInt32(t) }
+            if let t = r.int(m, "ttl-degraded") { pool.ttlDegraded = UInt32(t) }
+            if let v = r.choice(m, "all-down", as: AllDownPolicy.self) { pool.allDown = v }
             out.pools.append(pool)
         }
         return out
@@ -198,67 +180,79 @@ extension Uplinks {
     package static let maxBandwidth: UInt64 = 1 << 50
     /// A link's `checks` and timing: `interval` (default 5 s) and `timeout` (default half the interval) per link,
     /// overridable per check; `rise` (2) and `fall` (3); `require` all (default), any, or a count.
-    private static func healthSpec(_ m: [String: Node], link line: Link, _ r: inout YAMLReader) -> HealthSpec {
-        let link = line.name
+    private static func healthSpec(_ m: ConfigSection, link line: Link, _ r: inout YAMLReader) -> HealthSpec {
         var spec = HealthSpec()
-        let interval = r.double(m["interval"], what: "links[\(link)].interval", range: 0.1...3600) ?? 5
-        let timeout = r.double(m["timeout"], what: "links[\(link)].timeout", range: 0.05...3600)
-        spec.rise = r.int(m["rise"], what: "links[\(link)].rise", range: 1...100) ?? 2
-        spec.fall = r.int(m["fall"], what: "links[\(link)].fall", range: 1...100) ?? 3
-        if let req = m["require"] {
+        let interval = r.double(m, "interval") ?? 5
+        let timeout = r.double(m, "timeout")
+        spec.rise = r.int(m, "rise") ?? 2
+        spec.fall = r.int(m, "fall") ?? 3
+        if let req = r.value(m, "require") {
             switch req.string {
             case "all": spec.require = .all
             case "any": spec.require = .any
             default:
-                if let n = r.int(req, what: "links[\(link)].require (all, any or a count)", range: 1...64) {
+                if let n = r.int(req, what: "\(m.what("require")) (all, any or a count)", range: 1...64) {
                     spec.require = .atLeast(n)
                 }
             }
         }
-        for item in m["checks"].map({ r.sequence($0, what: "links[\(link)].checks") }) ?? [] {
-            let c = r.mapping(item, what: "a links[\(link)].checks entry", known: checkKeys)
-            let kinds = checkKinds.filter { c[$0] != nil }
-            guard kinds.count == 1, let key = kinds.first,
-                let value = r.string(c[key], what: "links[\(link)].checks.\(key)")
-            else {
+        for item in r.list(m, "checks") {
+            let c = r.section(item, path: "links[].checks[]", label: "a \(m.what("checks")) entry", keys: checkSchema)
+            let kinds = checkKinds.filter { c.has($0) }
+            guard kinds.count == 1, let key = kinds.first, let value = r.string(c, key) else {
                 r.fail(
-                    item, "each links[\(link)].checks entry has exactly one of \(checkKinds.joined(separator: ", "))")
+                    item,
+                    "each \(m.what("checks")) entry has exactly one of \(checkKinds.joined(separator: ", "))")
                 continue
+            }
+            if c.has("expect") && key != "http" {
+                r.fail(c.values["expect"], "expect is for http checks only (this is a \(key) check)")
             }
             if key == "routing" {
                 guard value == "true" else {
-                    r.fail(c[key], "routing: true is the only form of the routing check")
+                    r.fail(c.values[key], "routing: true is the only form of the routing check")
                     continue
                 }
                 guard line.inside != nil, line.gateway != nil, line.interface != nil, line.table != nil else {
-                    r.fail(c[key], "a routing check needs the link's inside, gateway, interface and table")
+                    r.fail(c.values[key], "a routing check needs the link's inside, gateway, interface and table")
                     continue
                 }
             }
             guard let kind = key == "routing" ? .routing(link: line) : checkKind(key, value, c, &r) else { continue }
-            let ci = r.double(c["interval"], what: "links[\(link)].checks.interval", range: 0.1...3600) ?? interval
-            let ct =
-                r.double(c["timeout"], what: "links[\(link)].checks.timeout", range: 0.05...3600) ?? timeout ?? ci / 2
-            let source = address(c["source"], what: "links[\(link)].checks.source", &r)
+            let ci = r.double(c, "interval") ?? interval
+            let ct = r.double(c, "timeout") ?? timeout ?? ci / 2
+            let source = address(r.value(c, "source"), what: c.what("source"), &r)
             spec.checks.append(CheckSpec(kind: kind, source: source, interval: ci, timeout: ct, line: item.mark?.line))
         }
         return spec
     }
 
-    private static func checkKind(_ key: String, _ value: String, _ c: [String: Node], _ r: inout YAMLReader)
+    /// A probe's target host must be an address: probes go out through a line by their source address, and a name
+    /// would need a resolver (through which line?) at every round — the prober refuses names, so `check` does.
+    private static func numericHost(_ host: String) -> Bool { IPAddress(host) != nil }
+
+    private static func checkKind(_ key: String, _ value: String, _ c: ConfigSection, _ r: inout YAMLReader)
         -> CheckKind?
     {
         switch key {
         case "tcp":
             guard let colon = value.lastIndex(of: ":"), let port = UInt16(value[value.index(after: colon)...]), port > 0
             else {
-                r.fail(c[key], "tcp check '\(value)' is HOST:PORT (e.g. 203.0.113.80:80)")
+                r.fail(c.values[key], "tcp check '\(value)' is HOST:PORT (e.g. 203.0.113.80:80)")
                 return nil
             }
-            return .tcp(host: value[..<colon].trimmingCharacters(in: ["[", "]"]), port: port)
+            let host = value[..<colon].trimmingCharacters(in: ["[", "]"])
+            guard numericHost(host) else {
+                r.fail(
+                    c.values[key],
+                    "tcp check '\(value)': '\(host)' is not a numeric address (probes do not resolve names; "
+                        + "e.g. 203.0.113.80:80)")
+                return nil
+            }
+            return .tcp(host: host, port: port)
         case "http":
             var expect = 200...200
-            if let e = c["expect"], let text = r.string(e, what: "expect") {
+            if let e = r.value(c, "expect"), let text = r.string(e, what: "expect") {
                 let parts = text.split(separator: "-").compactMap { Int($0) }
                 if parts.count == 1, (100...599).contains(parts[0]) {
                     expect = parts[0]...parts[0]
@@ -269,11 +263,29 @@ extension Uplinks {
                 }
             }
             guard value.hasPrefix("http://") else {
-                r.fail(c[key], "http check '\(value)' must be an http:// URL (HTTPS is not supported)")
+                r.fail(c.values[key], "http check '\(value)' must be an http:// URL (HTTPS is not supported)")
+                return nil
+            }
+            let hostPort = value.dropFirst("http://".count).prefix { $0 != "/" }
+            var host = String(hostPort)
+            if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
+                host = String(hostPort[..<colon])
+            }
+            host = host.trimmingCharacters(in: ["[", "]"])
+            guard numericHost(host) else {
+                r.fail(
+                    c.values[key],
+                    "http check '\(value)': '\(host)' is not a numeric address (probes do not resolve names; "
+                        + "e.g. http://203.0.113.80/health)")
                 return nil
             }
             return .http(url: value, expect: expect)
-        case "icmp": return .icmp(host: value)
+        case "icmp":
+            guard numericHost(value) else {
+                r.fail(c.values[key], "icmp check '\(value)' is not an address (probes do not resolve names)")
+                return nil
+            }
+            return .icmp(host: value)
         case "exec": return .exec(command: value)
         default: return .file(path: value)
         }

@@ -8,6 +8,11 @@ import Yams
 package struct YAMLReader {
     package let file: String
     package private(set) var errors: [ConfigError] = []
+    /// The schema paths of the keys read so far (`server.tcp.idle-timeout`): the schema tests check that every
+    /// declared key is read by the parser.
+    package private(set) var read: Set<String> = []
+    /// Declared defaults composed once per reader (a config of 100,000 pools reads the same few defaults each time).
+    private var defaults: [String: Node] = [:]
 
     package init(file: String) { self.file = file }
 
@@ -94,5 +99,106 @@ package struct YAMLReader {
             return nil
         }
         return v
+    }
+
+    // MARK: Reading through declared keys (ConfigKey)
+
+    /// `node` as a mapping of the keys declared in `keys`; unknown keys are errors that list the known ones.
+    /// `path` is the schema path (`links[]`), `label` how messages name it (`links[unicom]`; default the path).
+    package mutating func section(_ node: Node?, path: String, label: String? = nil, keys: [ConfigKey])
+        -> ConfigSection
+    {
+        let label = label ?? path
+        guard let node else { return ConfigSection(path: path, label: label, node: nil, values: [:], keys: keys) }
+        let values = mapping(node, what: label, known: keys.map(\.name))
+        return ConfigSection(path: path, label: label, node: node, values: values, keys: keys)
+    }
+
+    /// The value of `name` in `s`: as written, else the declared default (read as if written), else nil. Records the
+    /// key as read.
+    package mutating func value(_ s: ConfigSection, _ name: String) -> Node? {
+        let key = s.key(name)
+        read.insert(s.path.isEmpty ? name : "\(s.path).\(name)")
+        if let v = s.values[name] { return v }
+        guard let text = key.defaultValue else { return nil }
+        if let node = defaults[text] { return node }
+        let node = (try? Yams.compose(yaml: text)).flatMap { $0 } ?? Node(text)
+        defaults[text] = node
+        return node
+    }
+
+    /// A whole number in the key's range.
+    package mutating func int(_ s: ConfigSection, _ name: String) -> Int? {
+        guard case .int(let range) = s.key(name).kind.scalarKind else { preconditionFailure("\(name) is not .int") }
+        return int(value(s, name), what: s.what(name), range: range)
+    }
+
+    /// A number in the key's range.
+    package mutating func double(_ s: ConfigSection, _ name: String) -> Double? {
+        guard case .number(let range) = s.key(name).kind.scalarKind else {
+            preconditionFailure("\(name) is not .number")
+        }
+        return double(value(s, name), what: s.what(name), range: range)
+    }
+
+    /// A boolean.
+    package mutating func bool(_ s: ConfigSection, _ name: String) -> Bool? {
+        bool(value(s, name), what: s.what(name))
+    }
+
+    /// Text.
+    package mutating func string(_ s: ConfigSection, _ name: String) -> String? {
+        string(value(s, name), what: s.what(name))
+    }
+
+    /// One of the key's words, as `T`.
+    package mutating func choice<T: RawRepresentable>(_ s: ConfigSection, _ name: String, as: T.Type) -> T?
+    where T.RawValue == String {
+        guard let node = value(s, name), let text = string(node, what: s.what(name)) else { return nil }
+        guard case .choice(let words) = s.key(name).kind.scalarKind, words.contains(text), let v = T(rawValue: text)
+        else {
+            let words = s.key(name).kind.scalarKind.choices
+            fail(node, "\(s.what(name)) '\(text)' is not one of \(words.joined(separator: " | "))")
+            return nil
+        }
+        return v
+    }
+
+    /// A duration in seconds, at least the key's minimum.
+    package mutating func duration(_ s: ConfigSection, _ name: String) -> Int? {
+        guard case .duration(let min) = s.key(name).kind.scalarKind else {
+            preconditionFailure("\(name) is not .duration")
+        }
+        guard let node = value(s, name), let text = string(node, what: s.what(name)) else { return nil }
+        guard let v = ConfigKey.seconds(text), v >= min else {
+            fail(
+                node,
+                "\(s.what(name)) is a duration of at least \(ConfigKey.formatDuration(min)): seconds, or with a unit "
+                    + "(e.g. 14d, 36h, 90m)")
+            return nil
+        }
+        return v
+    }
+
+    /// The elements of a list-valued key.
+    package mutating func list(_ s: ConfigSection, _ name: String) -> [Node] {
+        guard let node = value(s, name) else { return [] }
+        return sequence(node, what: s.what(name))
+    }
+}
+
+extension ConfigKey.Kind {
+    /// The kind a scalar is read as: for `either`, its first scalar alternative.
+    package var scalarKind: ConfigKey.Kind {
+        if case .either(let kinds) = self {
+            return kinds.first { if case .section = $0 { false } else { true } } ?? self
+        }
+        return self
+    }
+
+    /// A choice's words (empty for other kinds).
+    package var choices: [String] {
+        if case .choice(let w) = self { return w }
+        return []
     }
 }

@@ -170,7 +170,7 @@ let uplinksBase = """
         ("zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.300]\n", 4, "not an IPv4 or IPv6"),
         (
             "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    weight: 0\n", 5,
-            "weight (must be above 0)"
+            "links[x].weight must be a whole number from 1"
         ),
         (
             "zones: [{origin: a., file: z}]\nlinks:\n  - name: x\n    public: [192.0.2.1]\n    bandwidth: fast\n", 5,
