@@ -152,17 +152,27 @@ extension DNSServer {
         if store.reclaim() > 0 || trim { _ = uplink_malloc_trim() }
     }
 
-    /// Sets which lines are up and swaps in answers built for them (the input the health module drives). The
-    /// zones are not re-read and not recompiled: the builder builds a new pool overlay over the compiled zones,
-    /// which costs what the pools touch. Queries keep being answered from the old snapshot until the swap. With
-    /// `wait`, returns once the new answers serve; else at once (the health module's changes, which must not wait).
-    public func setLinesUp(_ up: Set<String>, wait: Bool = true) {
-        state.withLock { st in
-            st.up = up
-            st.upVersion += 1
+    /// The health module's lines up changed (or a start or test wants answers for them): the builder builds answers
+    /// for the lines the health module has up when the build runs — the health module alone says which lines are up.
+    /// The zones are not re-read and not recompiled: the builder builds a new pool overlay over the compiled zones,
+    /// which costs what the pools touch. Queries keep being answered from the old snapshot until the swap. Changes
+    /// that come while a build is queued are covered by it. With `wait`, returns once the new answers serve; else at
+    /// once (the health module's changes, which must not wait).
+    public func linesChanged(wait: Bool = true) {
+        if !buildQueued.exchange(true, ordering: .acquiringAndReleasing) {
+            builder.async { [self] in
+                buildQueued.store(false, ordering: .releasing)
+                buildForLines()
+            }
         }
-        builder.async { [self] in buildForLines() }
         if wait { afterBuilds() }
+    }
+
+    /// Builds the answers for the lines up now and decides the served serials, even when the lines are those of the
+    /// provisional snapshot `init` made (what `start` does first); returns once they serve.
+    public func buildAnswers() {
+        dispatchPrecondition(condition: .notOnQueue(builder))
+        builder.sync { buildForLines(force: true) }
     }
 
     /// Waits until every build asked for so far serves.
@@ -176,19 +186,18 @@ extension DNSServer {
         builder.async { [store] in done(store.generation) }
     }
 
-    /// On the builder: the answers for the lines up now, unless a build already covered the latest change (with
-    /// `force`, anyway: a signature refresh).
+    /// On the builder: the answers for the lines the health module has up now (with `force` also when they are the
+    /// ones served: a signature refresh).
     func buildForLines(force: Bool = false) {
-        let (config, zones, fingerprints, up, version) = state.withLock { st in
-            (st.config, st.zones, st.fingerprints, st.up, st.upVersion)
-        }
-        guard force || state.withLock({ $0.builtUpVersion }) != version else { return }
+        let (config, zones, fingerprints) = state.withLock { st in (st.config, st.zones, st.fingerprints) }
+        let up = health.up
+        let current = store.current().0
         let plans = config.plans(up: up)
+        guard force || current.plans != plans else { return }
         let (served, moved, problem) = DNSServer.decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
             journal: journal, signing: signing, logger: logger)
         state.withLock { $0.saveProblem = problem }
-        let current = store.current().0
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
         // is new. A change of the pools themselves comes with a reload, which compiles everything.
         let snapshot =
@@ -200,9 +209,8 @@ extension DNSServer {
                 zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters,
                 secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
         store.replace(snapshot)
-        state.withLock { $0.builtUpVersion = version }
         store.reclaim()
-        logger.info("lines up: \(up.map { $0.sorted().joined(separator: ", ") } ?? "all")")
+        logger.info("lines up: \(up.sorted().joined(separator: ", "))")
         sendNotifies(moved)
     }
 }

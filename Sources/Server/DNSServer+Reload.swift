@@ -95,54 +95,64 @@ extension DNSServer {
     private func applyReload() -> ReloadOutcome {
         let running = state.withLock { $0.config }
         do {
+            // Everything is read and checked first; nothing is applied unless all of it loads.
             let fresh = try Config.load(path: running.path)
             let zones = try fresh.loadZones()
             try ZoneSigning.checkKeys(fresh)
             DNSServer.logWarnings(zones, logger)
             let fingerprints = zones.zones.mapValues(\.contentFingerprint)
+            let plan = ReloadPlan(
+                running: running, desired: fresh, listenOverridden: listenOverride != nil,
+                controlOverridden: controlOverride != nil)
             var outcome = ReloadOutcome()
-            outcome.needsRestart = running.restartOnlyChanges(to: fresh).filter { key in
-                // Overridden on the command line: the config's value was not in use anyway.
-                !(key == "server.listen" && listenOverride != nil)
-                    && !(key == "server.control" && controlOverride != nil)
-            }
+            outcome.needsRestart = plan.keptUntilRestart
             for key in outcome.needsRestart {
                 logger.warning("reload: \(key) changed: it takes effect at the next restart")
             }
-            let applied = running.applyingReloadable(from: fresh)
-            // The lines first: answers are built for the lines of the new config, with their states. A change of
-            // lines that comes in meanwhile (a new line's first probe) queues its own build, which runs after this
-            // one, over the new zones: this reload must not mark it built.
-            let version = state.withLock { $0.upVersion }
-            outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
-            let up = health.up
-            let previous = state.withLock { ($0.zones, $0.fingerprints) }
-            let (snapshot, moved, problem) = DNSServer.compile(
-                config: applied, zones: zones, fingerprints: fingerprints, up: up, serials: serials, journal: journal,
-                signing: signing, previous: previous, counters: counters, logger: logger)
-            // The transfer policies before the new zones serve, so that they are never served under the old ones.
-            transfer.configure(applied)
-            queryLog.configure(
-                path: applied.queryLogPath, format: applied.queryLog.format, identity: applied.identity)
-            store.replace(snapshot)
-            let tcp = state.withLock { st in
-                st.config = applied
-                st.zones = zones
-                st.fingerprints = fingerprints
-                if st.upVersion == version { st.up = up }
-                st.saveProblem = problem
-                return st.tcp
+            let applied = plan.applied
+            var moved: [DomainName] = []
+            for step in plan.steps {
+                switch step {
+                case .lines:
+                    // Answers are built for the lines of the new config, with their states. A change of lines that
+                    // comes in meanwhile (a new line's first probe) queues its own build, which runs after this one,
+                    // over the new zones, with the health module's lines up then.
+                    outcome.lines = health.reconfigure(uplinks: applied.uplinks, hooks: applied.onChange)
+                case .transferPolicies:
+                    transfer.configure(applied)
+                case .queryLog:
+                    queryLog.configure(
+                        path: applied.queryLogPath, format: applied.queryLog.format, identity: applied.identity)
+                case .answers:
+                    let previous = state.withLock { ($0.zones, $0.fingerprints) }
+                    let (snapshot, changed, problem) = DNSServer.compile(
+                        config: applied, zones: zones, fingerprints: fingerprints, up: health.up, serials: serials,
+                        journal: journal, signing: signing, previous: previous, counters: counters, logger: logger)
+                    store.replace(snapshot)
+                    state.withLock { st in
+                        st.config = applied
+                        st.zones = zones
+                        st.fingerprints = fingerprints
+                        st.saveProblem = problem
+                    }
+                    outcome.saveProblem = problem
+                    moved = changed
+                    release()
+                case .tcpLimits:
+                    for t in state.withLock({ $0.tcp }) { t.update(applied.tcpLimits) }
+                case .rateLimit:
+                    limiter.update(applied.rrl)
+                case .notify:
+                    sendNotifies(moved)
+                }
             }
-            outcome.saveProblem = problem
-            for t in tcp { t.update(applied.tcpLimits) }
-            limiter.update(applied.rrl)
-            release()
-            sendNotifies(moved)
             outcome.generation = store.generation
             let restart =
                 outcome.needsRestart.isEmpty
                 ? "" : "; at the next restart: \(outcome.needsRestart.joined(separator: ", "))"
-            logger.info("reloaded: \(fresh.zones.count) zone(s), \(snapshot.nameCount) names\(restart)")
+            let did = plan.steps.map { "\($0)" }.joined(separator: ", ")
+            logger.info(
+                "reloaded: \(fresh.zones.count) zone(s), \(store.current().0.nameCount) names (\(did))\(restart)")
             return outcome
         } catch {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }

@@ -26,11 +26,6 @@ public final class DNSServer: Sendable {
         /// Zones whose serial moved before the listeners were up: notified once they are.
         var pendingNotify: Set<DomainName> = []
         var started = false
-        /// The lines currently up; nil = all (the default until the health module says otherwise).
-        var up: Set<String>?
-        /// Moves with every change of `up`; the builder skips a change that a later build already covered.
-        var upVersion = 0
-        var builtUpVersion = -1
         /// Why the last build for a change of lines could not save the served serials (nil: it could).
         var saveProblem: String?
 
@@ -77,6 +72,8 @@ public final class DNSServer: Sendable {
     /// The one builder: every snapshot (health change, override, reload) is built and installed here, in order,
     /// never on a thread that serves queries or the control API; old snapshots are freed here too.
     let builder = DispatchQueue(label: "uplinkdns.builder", qos: .userInitiated)
+    /// A build for a change of lines is queued and has not started: later changes are covered by it.
+    let buildQueued = Atomic<Bool>(false)
     /// While serving, the builder frees retired snapshots every second (`scheduleReclaim`).
     let reclaiming = Atomic<Bool>(false)
 
@@ -117,7 +114,7 @@ public final class DNSServer: Sendable {
             restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path,
             history: ProbeHistory(factory: metrics.factory)
-        ) { up in box.server?.setLinesUp(up, wait: false) }
+        ) { _ in box.server?.linesChanged(wait: false) }
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
         transfer.configure(config)
@@ -156,7 +153,7 @@ public final class DNSServer: Sendable {
             done.signal()
         }
         done.wait()
-        setLinesUp(health.up)
+        buildAnswers()
         health.start()
         // Replaced snapshots are freed once every serving thread has moved past them (`SnapshotStore.reclaim`).
         reclaiming.store(true, ordering: .relaxed)

@@ -117,10 +117,15 @@ public final class ZoneTransfer: Sendable {
 
     /// Installs the keys and per-zone policies of `config` (at start and on reload).
     public func configure(_ config: Config) {
-        let policies = Dictionary(
+        let policies = Self.policies(config)
+        settings.withLock { $0 = Settings(keys: config.keys, policies: policies) }
+    }
+
+    /// Each zone's transfer policy in `config`.
+    static func policies(_ config: Config) -> [DomainName: TransferPolicy] {
+        Dictionary(
             config.zones.map { ($0.origin, TransferPolicy(allow: $0.transfer, key: $0.key)) },
             uniquingKeysWith: { a, _ in a })
-        settings.withLock { $0 = Settings(keys: config.keys, policies: policies) }
     }
 
     /// Counters by outcome (`axfr`, `ixfr`, `refused`, `tsig-error`).

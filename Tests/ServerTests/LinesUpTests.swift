@@ -25,6 +25,7 @@ import Uplinks
         """.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
         let server = try DNSServer(
             config: try Config.load(path: dir.appendingPathComponent("c.yaml").path), logger: Logger(label: "test"))
+        server.buildAnswers()
         func addresses() throws -> Set<String> {
             let (snapshot, _) = server.store.current()
             var w = MessageWriter()
@@ -41,12 +42,12 @@ import Uplinks
         }
         #expect(try addresses() == ["192.0.2.10", "198.51.100.10"])
         let before = server.store.generation
-        server.setLinesUp(["unicom"])
+        server.lines(["unicom"])
         #expect(server.store.generation == before + 1)
         #expect(try addresses() == ["192.0.2.10"])
-        server.setLinesUp(["unicom", "cnc"])
+        server.lines(["unicom", "cnc"])
         #expect(try addresses() == ["192.0.2.10", "198.51.100.10"])
-        server.setLinesUp([])
+        server.lines([])
         #expect(try addresses() == ["192.0.2.10", "198.51.100.10"])  // all-down: all (fail open)
     }
 }

@@ -48,8 +48,18 @@ func transferServer(
     let server = try DNSServer(
         config: try Config.load(path: dir.appendingPathComponent("c.yaml").path), signing: signing,
         logger: Logger(label: "test"))
-    server.setLinesUp(["unicom", "cnc"])  // what start does first: decides the served serials
+    server.buildAnswers()  // what start does first: decides the served serials
     return (server, dir)
+}
+
+extension DNSServer {
+    /// Takes the lines not in `up` out of answers (force-down; the others back to their probes, which have none
+    /// here: up), as the health module — the only source of which lines are up — publishes it; returns once the
+    /// answers serve.
+    func lines(_ up: Set<String>) {
+        for name in health.linkNames { health.setOverride(name, up.contains(name) ? nil : .forceDown) }
+        afterBuilds()
+    }
 }
 
 func query(
@@ -214,10 +224,10 @@ let localhost = IPAddress("127.0.0.1")
         defer { try? FileManager.default.removeItem(at: dir) }
         let origin = try DomainName("example.com.")
         let s0 = try #require(server.store.current().0.serial(origin))
-        server.setLinesUp(["unicom"])
+        server.lines(["unicom"])
         let s1 = try #require(server.store.current().0.serial(origin))
-        server.setLinesUp(["unicom", "cnc"])
-        server.setLinesUp(["cnc"])
+        server.lines(["unicom", "cnc"])
+        server.lines(["cnc"])
         let s3 = try #require(server.store.current().0.serial(origin))
         #expect(s1 == s0 &+ 1 && s3 == s0 &+ 3)
         func answers(_ from: UInt32, _ t: Transport) throws -> [ResourceRecord] {
@@ -342,11 +352,11 @@ let localhost = IPAddress("127.0.0.1")
         let origin = try DomainName("example.com.")
         let first = try #require(server.store.current().0.serial(origin))
         #expect(first == 2026_1121_00)
-        server.setLinesUp(["unicom"])
+        server.lines(["unicom"])
         #expect(server.store.current().0.serial(origin) == first + 1)
-        server.setLinesUp(["unicom"])  // no change of content: no new serial
+        server.lines(["unicom"])  // no change of content: no new serial
         #expect(server.store.current().0.serial(origin) == first + 1)
-        server.setLinesUp(["unicom", "cnc"])
+        server.lines(["unicom", "cnc"])
         #expect(server.store.current().0.serial(origin) == first + 2)
         // The compiled SOA answer carries it too.
         let reply = server.transfer.respond(query("example.com.", .soa), client: localhost, transport: .udp)
