@@ -51,7 +51,7 @@ package struct ConfigKey: Sendable {
             case .text: "text"
             case .path: "path"
             case .choice(let words): words.joined(separator: " | ")
-            case .duration(let min): "duration ≥ \(ConfigKey.formatDuration(min))"
+            case .duration(let min): min == 0 ? "duration" : "duration ≥ \(ConfigKey.formatDuration(min))"
             case .address: "address"
             case .hostPort: "HOST:PORT"
             case .prefix: "address or prefix"

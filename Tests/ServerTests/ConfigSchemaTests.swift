@@ -301,6 +301,11 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         }
         #expect(written.count > 60)
         #expect(Set(written.keys).subtracting(declared).isEmpty, "\(Set(written.keys).subtracting(declared))")
+        // "What a reload applies": the row of keys that need a restart names exactly the schema's.
+        let row = try #require(text.split(separator: "\n").first { $0.contains("| needs restart:") })
+        let cell = row.split(separator: "|")[0]
+        let named = cell.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        #expect(Set(named) == Set(Config.restartKeys))
     }
 }
 
