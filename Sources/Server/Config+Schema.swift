@@ -24,13 +24,18 @@ extension Config {
     /// `server.rrl`.
     static let rrlSchema: [ConfigKey] = [
         ConfigKey(
-            "responses-per-second", .int(0...1_000_000), default: "200",
+            "responses-per-second", .int(0...1_000_000), default: "\(RateLimitSettings().responsesPerSecond)",
             doc: "identical responses per second per client network; 0 = off"),
-        ConfigKey("slip", .int(0...100), default: "2", doc: "every Nth limited response goes out truncated (TC)"),
-        ConfigKey("ipv4-prefix", .int(8...32), default: "24", doc: "the IPv4 client network"),
-        ConfigKey("ipv6-prefix", .int(16...64), default: "56", doc: "the IPv6 client network"),
         ConfigKey(
-            "exempt", .list(.prefix), default: "[127.0.0.0/8, \"::1\"]",
+            "slip", .int(0...100), default: "\(RateLimitSettings().slip)",
+            doc: "every Nth limited response goes out truncated (TC)"),
+        ConfigKey(
+            "ipv4-prefix", .int(8...32), default: "\(RateLimitSettings().ipv4Prefix)", doc: "the IPv4 client network"),
+        ConfigKey(
+            "ipv6-prefix", .int(16...64), default: "\(RateLimitSettings().ipv6Prefix)", doc: "the IPv6 client network"),
+        ConfigKey(
+            "exempt", .list(.prefix),
+            default: "[" + RateLimitSettings().exempt.map { "\"\($0)\"" }.joined(separator: ", ") + "]",
             doc: "networks never limited (at most \(RateLimiter.maxExempt))"),
     ]
 
@@ -95,21 +100,27 @@ extension Config {
             "max-size", .int(1024...(1 << 30)), default: "\(JournalLimits().bytes)", doc: "octets of records kept"),
     ]
 
+    /// A signing policy's default duration, as the schema writes it (`14d`).
+    private static func duration(_ field: KeyPath<ZoneSigner.Policy, UInt32>) -> String {
+        ConfigKey.formatDuration(Int(ZoneSigner.Policy()[keyPath: field]))
+    }
+
     /// `zones[].dnssec` as a mapping.
     static let dnssecSchema: [ConfigKey] = [
         ConfigKey(
             "algorithm", .choice(["ECDSAP256SHA256", "13", "ED25519", "15"]), default: "ECDSAP256SHA256",
             doc: "the algorithm of keys made here"),
         ConfigKey(
-            "signature-validity", .duration(min: 3600), default: "14d", doc: "how long a signature is valid"),
+            "signature-validity", .duration(min: 3600), default: duration(\.validity),
+            doc: "how long a signature is valid"),
         ConfigKey(
-            "refresh", .duration(min: 3600), default: "7d",
+            "refresh", .duration(min: 3600), default: duration(\.refresh),
             doc: "signatures are made anew this long before they expire (shorter than signature-validity)"),
         ConfigKey(
-            "jitter", .duration(min: 0), default: "1h",
+            "jitter", .duration(min: 0), default: duration(\.jitter),
             doc: "each RRset's expiration is later by up to this much, so they do not all expire at once"),
         ConfigKey(
-            "backdate", .duration(min: 0), default: "1h",
+            "backdate", .duration(min: 0), default: duration(\.backdate),
             doc: "inception this long before signing, for resolvers whose clocks are behind"),
         ConfigKey("key-directory", .path, doc: "where the keys are (default <state-dir>/keys, made at first start)"),
         ConfigKey("nsec3", .bool, default: "false", doc: "NSEC3 with RFC 9276's parameters instead of NSEC"),

@@ -128,18 +128,15 @@ final class DNSTCPHandler: ChannelInboundHandler {
     /// The client half-closed: once every answer asked for is out, the connection is closed.
     private var inputClosed = false
 
-    private let stats: QueryStats.Block
-    private let transfer: ZoneTransfer?
-    private let queryLog: QueryLog?
+    /// What follows an answer (the slow path, counting, the query log), as on UDP.
+    private let completion: QueryCompletion
 
     init(
         store: SnapshotStore, stats: QueryStats.Block, transfer: ZoneTransfer?, queryLog: QueryLog? = nil,
         connection: TCPConnection, connections: TCPConnections, scratch: LoopScratch
     ) {
         self.store = store
-        self.queryLog = queryLog
-        self.stats = stats
-        self.transfer = transfer
+        self.completion = QueryCompletion(stats: stats, transfer: transfer, limiter: nil, queryLog: queryLog)
         self.connection = connection
         self.connections = connections
         self.loopScratch = scratch
@@ -226,24 +223,28 @@ final class DNSTCPHandler: ChannelInboundHandler {
         let len = query.withUnsafeReadableBytes { bytes in
             QueryProcessor.respond(
                 snapshot: snapshot, query: bytes, transport: .tcp, scratch: scratch, client: client,
-                deferring: transfer != nil, into: out)
+                deferring: completion.defers, into: out)
         }
-        if len == QueryProcessor.deferred, let transfer {
+        if len == QueryProcessor.deferred {
             // A transfer or a signed query: built off the event loop (a large zone takes a while), then written in
             // one go, so its messages are never interleaved with other answers (RFC 7766 §7 lets responses on a
             // connection come out of order).
             let bytes = Array(query.readableBytesView)
             let channel = context.channel
-            let stats = self.stats
+            let completion = self.completion
             let qtype = scratch.lastQType
             connection.pending.add(1, ordering: .relaxed)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             DispatchQueue.global().async {
-                let messages = transfer.respond(bytes, client: client.ipAddress, transport: .tcp)
+                let messages = completion.deferred(bytes, client: client, transport: .tcp)
                 channel.eventLoop.execute {
                     let this = handler.value
-                    if let first = messages.first {
-                        first.withUnsafeBytes { stats.count(qtype: qtype, zone: 0, response: $0) }
+                    (messages.first ?? []).withUnsafeBytes { response in
+                        bytes.withUnsafeBytes {
+                            completion.record(
+                                query: $0, response: response, qtype: qtype, zone: 0, client: client,
+                                port: { UInt16(channel.remoteAddress?.port ?? 0) }, tcp: true)
+                        }
                     }
                     for m in messages {
                         var buf = channel.allocator.buffer(capacity: m.count + 2)
@@ -260,18 +261,15 @@ final class DNSTCPHandler: ChannelInboundHandler {
             return
         }
         let response = UnsafeRawBufferPointer(rebasing: out[0..<len])
-        stats.count(qtype: scratch.lastQType, zone: scratch.lastZoneSlot, response: response)
-        if let queryLog, queryLog.isOn {
-            query.withUnsafeReadableBytes {
-                queryLog.record(
-                    query: $0, response: response, client: client,
-                    port: UInt16(context.channel.remoteAddress?.port ?? 0), tcp: true)
-            }
+        query.withUnsafeReadableBytes {
+            completion.record(
+                query: $0, response: response, qtype: scratch.lastQType, zone: scratch.lastZoneSlot, client: client,
+                port: { UInt16(context.channel.remoteAddress?.port ?? 0) }, tcp: true)
         }
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)
         buf.writeInteger(UInt16(len))
-        buf.writeBytes(UnsafeRawBufferPointer(rebasing: out[0..<len]))
+        buf.writeBytes(response)
         context.write(wrapOutboundOut(buf), promise: nil)
     }
 

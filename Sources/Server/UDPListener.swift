@@ -175,6 +175,7 @@ public final class UDPListener: Sendable {
             smsg.deallocate()
         }
         let scratch = QueryScratch()
+        let completion = QueryCompletion(stats: stats, transfer: transfer, limiter: limiter, queryLog: queryLog)
         // The store keeps a replaced snapshot until this worker says it moved past it, so the worker never frees
         // one (a large zone's takes long). An idle worker is woken to move past it by `wake()`.
         let reader = store.makeReader()
@@ -203,8 +204,7 @@ public final class UDPListener: Sendable {
             // Shutdown (the loop condition then ends it), EINTR, or a transient error.
             if got <= 0 { continue }
             // RRL counts per second: one clock read per batch, and none while it is off.
-            let limiting = limiter?.isOn ?? false
-            let now = limiting ? UInt32(truncatingIfNeeded: time(nil)) : 0
+            let now = limiter?.isOn ?? false ? UInt32(truncatingIfNeeded: time(nil)) : 0
             var out = 0
             for i in 0..<Int(got) {
                 // A datagram larger than the buffer was cut short by the kernel (MSG_TRUNC): no sane query is
@@ -216,29 +216,12 @@ public final class UDPListener: Sendable {
                 let dst = UnsafeMutableRawBufferPointer(
                     start: sbuf + out * UDPListener.sendSize, count: UDPListener.sendSize)
                 let client = Self.client(addrs + i)
-                var rlen = QueryProcessor.respond(
-                    snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
-                    client: client, deferring: transfer != nil, into: dst)
-                if rlen == QueryProcessor.deferred, let transfer {
-                    // Signed queries and IXFR: the server's slow path (off the compiled path, rare).
-                    let reply = transfer.respond(Array(query), client: client.ipAddress, transport: .udp).first ?? []
-                    rlen = min(reply.count, dst.count)
-                    reply.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<rlen])) }
-                } else if limiting, rlen > 0, let limiter {
-                    switch limiter.check(client: client, answer: scratch.lastAnswer, now: now) {
-                    case .send: break
-                    case .drop: rlen = 0
-                    case .slip:
-                        rlen = RateLimiter.truncate(dst, length: rlen, questionEnd: scratch.lastQuestionEnd)
-                    }
-                }
-                let response = UnsafeRawBufferPointer(rebasing: dst[0..<rlen])
-                stats.count(qtype: scratch.lastQType, zone: scratch.lastZoneSlot, response: response)
-                // Off: one relaxed load. On: a copy queued for the log's writer (QueryLog).
-                if let queryLog, queryLog.isOn {
-                    queryLog.record(
-                        query: query, response: response, client: client, port: Self.port(addrs + i), tcp: false)
-                }
+                let rlen = completion.finishDatagram(
+                    query: query,
+                    length: QueryProcessor.respond(
+                        snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
+                        client: client, deferring: completion.defers, into: dst),
+                    into: dst, scratch: scratch, client: client, now: now, port: { Self.port(addrs + i) })
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()

@@ -48,8 +48,12 @@ extension Uplinks {
             doc: "how many checks must pass in a round: all, any or a count"),
         ConfigKey("interval", .number(0.1...3600), default: "5", doc: "seconds between rounds of probes"),
         ConfigKey("timeout", .number(0.05...3600), doc: "seconds a probe may take (default: half its interval)"),
-        ConfigKey("rise", .int(1...100), default: "2", doc: "good rounds in a row that bring a down line up"),
-        ConfigKey("fall", .int(1...100), default: "3", doc: "bad rounds in a row that take an up line down"),
+        ConfigKey(
+            "rise", .int(1...100), default: "\(HealthSpec().rise)",
+            doc: "good rounds in a row that bring a down line up"),
+        ConfigKey(
+            "fall", .int(1...100), default: "\(HealthSpec().fall)", doc: "bad rounds in a row that take an up line down"
+        ),
     ]
 
     /// The keys of a `pools[].links` entry written as a mapping.

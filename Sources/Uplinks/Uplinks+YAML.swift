@@ -184,8 +184,8 @@ extension Uplinks {
         var spec = HealthSpec()
         let interval = r.double(m, "interval") ?? 5
         let timeout = r.double(m, "timeout")
-        spec.rise = r.int(m, "rise") ?? 2
-        spec.fall = r.int(m, "fall") ?? 3
+        spec.rise = r.int(m, "rise") ?? spec.rise
+        spec.fall = r.int(m, "fall") ?? spec.fall
         if let req = r.value(m, "require") {
             switch req.string {
             case "all": spec.require = .all

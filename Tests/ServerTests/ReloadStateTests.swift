@@ -1,8 +1,11 @@
 // ReloadStateTests: what a reload hands to each part of the running server, without sockets.
 
+import DNSWire
 import Foundation
 import Logging
+import Responder
 import Testing
+import Uplinks
 
 @testable import Server
 
@@ -86,5 +89,54 @@ import Testing
             desired: try Config.parse(Self.base + "server: {listen: [\"127.0.0.1:9\"]}\n", path: "/x/c.yaml"),
             listenOverridden: true)
         #expect(overridden.keptUntilRestart.isEmpty)
+    }
+}
+
+/// What follows an answer, shared by UDP and TCP (QueryCompletion), driven without sockets.
+@Suite struct QueryCompletionTests {
+    @Test func aDatagramIsRateLimitedCountedAndLoggedOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("done-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        let config = try Config.parse(
+            "zones: [{origin: example.com., file: a.zone}]", path: dir.appendingPathComponent("c.yaml").path)
+        let snapshot = try config.buildSnapshot()
+        var settings = RateLimitSettings()
+        settings.responsesPerSecond = 1
+        settings.slip = 0
+        settings.exempt = []
+        let all = QueryStats()
+        let stats = all.makeBlock(transport: "udp")
+        let log = QueryLog(
+            path: dir.appendingPathComponent("q.log").path, format: .text, logger: Logger(label: "t"))
+        #expect(log.enable() == nil)
+        let completion = QueryCompletion(
+            stats: stats, transfer: nil, limiter: RateLimiter(settings), queryLog: log)
+        var w = MessageWriter()
+        w.append(Header(id: 7, qdCount: 1).bytes)
+        w.question(try DomainName("ns1.example.com."), type: .a, rrClass: .in)
+        let scratch = QueryScratch()
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 1232, alignment: 8)
+        defer { out.deallocate() }
+        let client = ClientAddress(IPAddress("198.51.100.7")!)
+        var sent: [Int] = []
+        for _ in 0..<2 {
+            sent.append(
+                w.bytes.withUnsafeBytes { q in
+                    completion.finishDatagram(
+                        query: q,
+                        length: QueryProcessor.respond(
+                            snapshot: snapshot, query: q, transport: .udp, scratch: scratch, client: client,
+                            deferring: completion.defers, into: out),
+                        into: out, scratch: scratch, client: client, now: 1000, port: { 5353 })
+                })
+        }
+        #expect(sent[0] > 12 && sent[1] == 0)  // the second identical answer in the same second is dropped
+        #expect(all.counts.map(\.count).reduce(0, +) == 2)  // both counted (the dropped one as no response)
+        log.disable()
+        let text = try String(contentsOf: dir.appendingPathComponent("q.log"), encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 2, "\(text)")
     }
 }
