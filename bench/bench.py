@@ -7,7 +7,9 @@ measures peak throughput and the server's CPU time per answered query (from /pro
 repeats each measurement, and reports medians, spreads and ratios against the best peer and the socket floor
 (bench/reflector.c). It checks the answers too: a run with lost queries or unexpected rcodes is marked. Then it
 loads a zone of 1 000 000 records into each server and reports the load time and memory (PSS of the process tree).
-Writes bench/results/latest.md. Usage: bench.py [--seconds 4] [--repeats 3] [--skip-large]
+Writes bench/results/latest.md. Usage: bench.py [--seconds 4] [--repeats 3] [--skip-large]; with
+UPLINKDNS_BEFORE=/path/to/an/earlier/uplinkdns, that build is measured too, right after this one ("uplinkdns-before"),
+so that a change's before and after are compared in one run.
 """
 import argparse
 import json
@@ -72,12 +74,17 @@ class Server:
         self.dir = os.path.join(work, name + ("-big" if big else ""))
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
-        self.cmd = getattr(self, "setup_" + name)(zone_text)
+        self.cmd = getattr(self, "setup_" + name.replace("-", "_"))(zone_text)
 
     def setup_reflector(self, _):
         return [os.path.join(self.dir, "..", "bin", "reflector"), str(self.port)]
 
-    def setup_uplinkdns(self, zone):
+    def setup_uplinkdns_before(self, zone):
+        """An earlier build of UplinkDNS (`UPLINKDNS_BEFORE=/path/to/uplinkdns`), measured in the same run as this one:
+        a change's before and after side by side."""
+        return self.setup_uplinkdns(zone, binary=os.environ["UPLINKDNS_BEFORE"])
+
+    def setup_uplinkdns(self, zone, binary=None):
         write(f"{self.dir}/example.com.zone", zone)
         write(f"{self.dir}/uplinkdns.yaml", f"""server:
   listen: ["127.0.0.1:{self.port}"]
@@ -93,7 +100,7 @@ links:
 pools:
   - {{name: www.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}}
 """)
-        return [f"{ROOT}/.build/release/uplinkdns", "serve", "--config", f"{self.dir}/uplinkdns.yaml",
+        return [binary or f"{ROOT}/.build/release/uplinkdns", "serve", "--config", f"{self.dir}/uplinkdns.yaml",
                 "--log-level", "warning"]
 
     def setup_gdnsd(self, zone):
@@ -390,6 +397,9 @@ def main():
        check=True)
     qfiles = query_files(work)
     names = a.servers.split(",")
+    # An earlier build to compare with (UPLINKDNS_BEFORE=path): measured right after this one, in the same run.
+    if os.environ.get("UPLINKDNS_BEFORE") and "uplinkdns-before" not in names and "uplinkdns" in names:
+        names.insert(names.index("uplinkdns") + 1, "uplinkdns-before")
     results = {}  # (server, qfile, transport) -> list of (qps, us_per_query, problem)
     change = {}  # zone size -> what changes() measured
     port = 15400
@@ -414,9 +424,9 @@ def main():
                     bad = "; ".join(sorted({x[2] for x in runs if x[2]}))
                     print(f"  {transport} {qname}: {q:,.0f} qps, {u:.2f} µs CPU/query {'✗ ' + bad if bad else ''}",
                           flush=True)
-            if name == "uplinkdns":
-                change[1_000] = changes(srv)
-                print(f"  changes: {change[1_000]}", flush=True)
+            if name.startswith("uplinkdns"):
+                change[(name, 1_000)] = changes(srv)
+                print(f"  changes: {change[(name, 1_000)]}", flush=True)
             srv.stop()
         large = {}
         if not a.skip_large:
@@ -429,9 +439,9 @@ def main():
                     t = srv.start(probe="h999999.example.com", timeout=600)
                     large[name] = (t, srv.memory_mib())
                     print(f"{name}: 1 000 000 records loaded in {t:.1f} s, {large[name][1]:.0f} MiB", flush=True)
-                    if name == "uplinkdns":
-                        change[1_000_000] = changes(srv)
-                        print(f"  changes: {change[1_000_000]}", flush=True)
+                    if name.startswith("uplinkdns"):
+                        change[(name, 1_000_000)] = changes(srv)
+                        print(f"  changes: {change[(name, 1_000_000)]}", flush=True)
                 finally:
                     srv.stop()
                     shutil.rmtree(srv.dir, ignore_errors=True)
@@ -460,7 +470,7 @@ def report(results, large, change, a):
             lines += [f"## {transport.upper()}, {qname}", "",
                       "| server | qps | ×best peer | µs CPU/query | ×best peer | ×socket floor | answers |",
                       "|---|---|---|---|---|---|---|"]
-            for s in ["reflector", "uplinkdns"] + PEERS:
+            for s in ["reflector", "uplinkdns", "uplinkdns-before"] + PEERS:
                 if s not in rows:
                     continue
                 q, u = med[s]
@@ -488,12 +498,12 @@ def report(results, large, change, a):
                   "that shows the change; then 3 reloads. Meanwhile a UDP and a TCP loop query www one at a time "
                   "(Python clients: their own latency is in the figures). Targets: switch median ≤ 10 ms, max ≤ 25 ms; "
                   "no query waits > 50 ms; API ≤ 100 ms; RSS after 3 reloads ≤ 1.3× after the first load.", "",
-                  "| records | switch median (ms) | switch max (ms) | API max (ms) | reload call max (s) | longest UDP wait (ms) "
-                  "| longest TCP wait (ms) | lost / wrong of | RSS first → after reloads (MiB) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for size, c in sorted(change.items()):
+                  "| server | records | switch median (ms) | switch max (ms) | API max (ms) | reload call max (s) "
+                  "| longest UDP wait (ms) | longest TCP wait (ms) | lost / wrong of | RSS first → after reloads (MiB) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for (name, size), c in sorted(change.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             lines.append(
-                f"| {size:,} | {c['switch_median'] * 1e3:.1f} | {c['switch_max'] * 1e3:.1f} | {c['api_max'] * 1e3:.1f} | "
+                f"| {name} | {size:,} | {c['switch_median'] * 1e3:.1f} | {c['switch_max'] * 1e3:.1f} | {c['api_max'] * 1e3:.1f} | "
                 f"{c['reload_max']:.1f} | {c['udp_longest'] * 1e3:.1f} | {c['tcp_longest'] * 1e3:.1f} | "
                 f"{c['lost']} / {c['wrong']} of {c['queries']:,} | {c['rss_first']:.0f} → {c['rss_after']:.0f} "
                 f"({c['rss_after'] / c['rss_first']:.2f}×) |")
