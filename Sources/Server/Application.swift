@@ -7,8 +7,8 @@ import UnixSignals
 
 /// The server and the service group that runs it. `build` loads the config's zones, binds every address and starts
 /// answering; `run` serves until SIGTERM or SIGINT (or `shutdown()`), reloads on SIGHUP, and stops the parts in
-/// order: SIGHUP handling, the control API, the listeners, the notifier, the health module, the builder (the
-/// reverse of the group's list, as swift-service-lifecycle does).
+/// order: SIGHUP handling, then `DNSServer.stopOrder` (the control API, the listeners, the query log, the notifier,
+/// the health module, the builder).
 public struct Application: Sendable {
     /// The server (the owner of runtime state).
     public let server: DNSServer
@@ -28,20 +28,17 @@ public struct Application: Sendable {
             server.stop()
             throw error
         }
-        // Started in this order, stopped in the reverse.
-        var services: [any Service] = [
-            StopOnShutdown(name: "builder", stop: server.stopBuilder),
-            StopOnShutdown(name: "health", stop: server.stopHealth),
-            StopOnShutdown(name: "notifier", stop: server.notifier.stop),
-            StopOnShutdown(name: "query log", stop: server.queryLog.disable),
-            StopOnShutdown(name: "listeners", stop: server.stopListeners),
-            StopOnShutdown(
-                name: "control",
-                stop: {
-                    SystemdNotify.send(["STOPPING=1", "STATUS=stopping"])
-                    server.stopControl()
-                }),
-        ]
+        // A service group stops its services in the reverse of their order: the server's stop order, reversed.
+        var services: [any Service] = server.stopOrder.reversed().map { part in
+            part.name == "control"
+                ? StopOnShutdown(
+                    name: part.name,
+                    stop: {
+                        SystemdNotify.send(["STOPPING=1", "STATUS=stopping"])
+                        part.stop()
+                    })
+                : StopOnShutdown(name: part.name, stop: part.stop)
+        }
         if signals { services.append(ReloadOnHangup(server: server, logger: logger)) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

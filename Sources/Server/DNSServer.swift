@@ -219,15 +219,21 @@ public final class DNSServer: Sendable {
         builder.async { [self] in release(trim: true) }
     }
 
-    /// Stops everything, in the order the service group stops its parts (`Application`): the control API, the
-    /// listeners, the notifier, the health module, the builder.
+    /// The running parts in the order they stop (the reverse of the order they start): the control API (no more
+    /// changes come in), the listeners (no more queries), the query log (what is queued is written), the notifier, the
+    /// health module (its state is saved as it goes), the builder. Written once: `stop()` and the service group
+    /// (`Application`) both follow it.
+    var stopOrder: [(name: String, stop: @Sendable () -> Void)] {
+        [
+            ("control", { [self] in stopControl() }), ("listeners", { [self] in stopListeners() }),
+            ("query log", { [queryLog] in queryLog.disable() }), ("notifier", { [notifier] in notifier.stop() }),
+            ("health", { [self] in stopHealth() }), ("builder", { [self] in stopBuilder() }),
+        ]
+    }
+
+    /// Stops everything, in `stopOrder`.
     public func stop() {
-        stopControl()
-        stopListeners()
-        notifier.stop()
-        queryLog.disable()
-        stopHealth()
-        stopBuilder()
+        for part in stopOrder { part.stop() }
     }
 
     /// Closes the control API (no more changes come in).
