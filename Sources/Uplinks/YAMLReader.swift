@@ -10,7 +10,13 @@ package struct YAMLReader {
     package private(set) var errors: [ConfigError] = []
     /// The schema paths of the keys read so far (`server.tcp.idle-timeout`): the schema tests check that every
     /// declared key is read by the parser.
-    package private(set) var read: Set<String> = []
+    package var read: Set<String> { Set(readKeys.map { $0.path.isEmpty ? $0.name : "\($0.path).\($0.name)" }) }
+    /// The keys read, as (mapping path, key): no string is built per read (a config of 100,000 pools reads 700,000).
+    private var readKeys: Set<KeyRef> = []
+    private struct KeyRef: Hashable {
+        var path: String
+        var name: String
+    }
     /// Declared defaults composed once per reader (a config of 100,000 pools reads the same few defaults each time).
     private var defaults: [String: Node] = [:]
 
@@ -118,7 +124,7 @@ package struct YAMLReader {
     /// key as read.
     package mutating func value(_ s: ConfigSection, _ name: String) -> Node? {
         let key = s.key(name)
-        read.insert(s.path.isEmpty ? name : "\(s.path).\(name)")
+        readKeys.insert(KeyRef(path: s.path, name: name))
         if let v = s.values[name] { return v }
         guard let text = key.defaultValue else { return nil }
         if let node = defaults[text] { return node }
@@ -171,10 +177,8 @@ package struct YAMLReader {
         }
         guard let node = value(s, name), let text = string(node, what: s.what(name)) else { return nil }
         guard let v = ConfigKey.seconds(text), v >= min else {
-            fail(
-                node,
-                "\(s.what(name)) is a duration of at least \(ConfigKey.formatDuration(min)): seconds, or with a unit "
-                    + "(e.g. 14d, 36h, 90m)")
+            let least = min > 0 ? " of at least \(ConfigKey.formatDuration(min))" : ""
+            fail(node, "\(s.what(name)) is a duration\(least): seconds, or with a unit (e.g. 14d, 36h, 90m)")
             return nil
         }
         return v
