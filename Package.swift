@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSSEC", "CLDNS"], swiftSettings: strict),
-        .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -109,9 +109,11 @@ let package = Package(
         .testTarget(
             name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],
             swiftSettings: strict),
-        // Helpers shared by the test targets: zones and records written as master-file text.
+        // Helpers shared by the test targets: zones and records written as master-file text, query bytes, the UDP
+        // exchange with a server on loopback, the test lines and their pool.
         .target(
-            name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
+            name: "TestSupport", dependencies: ["Zones", "DNSWire", "Uplinks"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ResponderTests",
@@ -120,11 +122,12 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "DNSWire",
+                "DNSWire", "TestSupport",
                 "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
             ], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire", "DNSSEC"], swiftSettings: strict),
     ]
