@@ -98,10 +98,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "DNSSEC", "CLDNS"], swiftSettings: strict),
-        .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire"], swiftSettings: strict),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], swiftSettings: strict),
+        .testTarget(name: "UplinksTests", dependencies: ["Uplinks", "DNSWire", "TestSupport"], swiftSettings: strict),
+        // DNSSECTests: CLDNS for the TSIG cross-check against libldns.
         .testTarget(
-            name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport"], swiftSettings: strict),
+            name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Zones", "TestSupport", "CLDNS"],
+            swiftSettings: strict),
         .testTarget(
             name: "HealthTests",
             dependencies: ["Health", "Uplinks", .product(name: "MetricsTestKit", package: "swift-metrics")],
@@ -109,9 +111,11 @@ let package = Package(
         .testTarget(
             name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],
             swiftSettings: strict),
-        // Helpers shared by the test targets: zones and records written as master-file text.
+        // Helpers shared by the test targets: zones and records written as master-file text, query bytes, the UDP
+        // exchange with a server on loopback, the test lines and their pool.
         .target(
-            name: "TestSupport", dependencies: ["Zones", "DNSWire"], path: "Tests/TestSupport", swiftSettings: strict),
+            name: "TestSupport", dependencies: ["Zones", "DNSWire", "Uplinks"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "ZonesTests", dependencies: ["Zones", "DNSWire", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ResponderTests",
@@ -120,11 +124,12 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "DNSWire",
+                "DNSWire", "TestSupport",
                 "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
             ], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "DNSWire", "DNSSEC"], swiftSettings: strict),
     ]

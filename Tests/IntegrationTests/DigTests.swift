@@ -1,6 +1,7 @@
 // DigTests: the real binary answers dig as NSD and Knot would — sections, flags, rcodes, EDNS, TCP.
 
 import Foundation
+import TestSupport
 import Testing
 
 /// The zone the integration tests serve: every answer shape in a few lines.
@@ -183,10 +184,10 @@ let itConfig = """
     @Test func zoneTransfersAndNotifyAreNotServedYet() throws {
         // RFC 5936 §4.2: no transfers over UDP (NOTIMP); over TCP REFUSED until transfers are configured.
         let udp = try #require(
-            udpExchange(port: s.port, Array(framedQuery(id: 7, name: "example.com", type: 252).dropFirst(2))))
+            udpExchange(port: s.port, queryBytes("example.com.", .axfr, id: 7)))
         #expect(udp[3] & 0x0F == 4)
         let c = try TCPClient(port: s.port)
-        c.send(framedQuery(id: 8, name: "example.com", type: 252))
+        c.send(tcpFramed(queryBytes("example.com.", .axfr, id: 8)))
         #expect(try #require(c.receive())[3] & 0x0F == 5)
         #expect(try s.dig("+opcode=notify", "example.com", "SOA").status == "NOTIMP")
     }
@@ -199,7 +200,9 @@ let itConfig = """
 
     @Test func tcpPipelinesAndAnswersInOrder() throws {
         let c = try TCPClient(port: s.port)
-        c.send(framedQuery(id: 1) + framedQuery(id: 2, name: "mail.example.com") + framedQuery(id: 3))
+        c.send(
+            tcpFramed(queryBytes("www.example.com.", .a, id: 1)) + tcpFramed(queryBytes("mail.example.com.", .a, id: 2))
+                + tcpFramed(queryBytes("www.example.com.", .a, id: 3)))
         for id in [1, 2, 3] {
             let r = try #require(c.receive())
             #expect(Int(r[0]) << 8 | Int(r[1]) == id)
@@ -209,7 +212,7 @@ let itConfig = """
 
     @Test func aTruncatedTCPFrameGetsNoAnswer() throws {
         let c = try TCPClient(port: s.port)
-        let q = framedQuery(id: 9)
+        let q = tcpFramed(queryBytes("www.example.com.", .a, id: 9))
         c.send(Array(q.prefix(10)))
         shutdown(c.fd, Int32(SHUT_WR))
         #expect(c.receive() == nil)
@@ -234,7 +237,7 @@ let itConfig = """
         #expect(held[0].closedByServer() && held[1].closedByServer())
         #expect(try s.dig("www.example.com", "+notcp").status == "NOERROR")
         for c in [held[2], held[3], extra] {
-            c.send(framedQuery(id: 5))
+            c.send(tcpFramed(queryBytes("www.example.com.", .a, id: 5)))
             #expect(c.receive() != nil)
         }
     }
@@ -246,7 +249,7 @@ extension DigTests {
         let r = try #require(udpExchange(port: s.port, noQuestion))
         #expect(r.count == 12 && r[3] & 0x0F == 1 && r[2] & 0x80 != 0)
         #expect(udpExchange(port: s.port, [1, 2, 3]) == nil)
-        var response = Array(framedQuery(id: 3).dropFirst(2))
+        var response = queryBytes("www.example.com.", .a, id: 3)
         response[2] |= 0x80
         #expect(udpExchange(port: s.port, response) == nil)
         #expect(try s.dig("www.example.com").status == "NOERROR")

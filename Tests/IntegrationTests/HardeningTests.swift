@@ -1,6 +1,8 @@
 // HardeningTests: abuse resistance as a client sees it — RRL under a flood, the per-client TCP cap.
 
+import DNSWire
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,46 +11,23 @@ import Testing
 
 /// A UDP socket on 127.0.0.1 for floods: sends many datagrams, then collects what comes back.
 final class UDPFlood {
-    let fd: Int32
-    let port: UInt16
+    let socket: LoopbackUDP
 
     init(port: UInt16) {
-        self.port = port
-        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        var size: Int32 = 4 << 20
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        socket = LoopbackUDP(port: port, timeout: 0.5, receiveBuffer: 4 << 20)
     }
 
-    deinit { close(fd) }
-
-    func send(_ bytes: [UInt8]) {
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
-        _ = withUnsafePointer(to: &sa) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                bytes.withUnsafeBytes {
-                    sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-    }
+    func send(_ bytes: [UInt8]) { socket.send(bytes) }
 
     /// Every datagram until `quiet` seconds pass without one.
     func receiveAll(quiet: Double = 0.5, max: Int = .max) -> [[UInt8]] {
-        var tv = timeval(tv_sec: Int(quiet), tv_usec: Int((quiet - Double(Int(quiet))) * 1_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        socket.setTimeout(quiet)
         var out: [[UInt8]] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return out }
-            out.append(Array(buf[0..<n]))
+        while let datagram = socket.receive(limit: 4096) {
+            out.append(datagram)
             if out.count >= max { return out }
         }
+        return out
     }
 
     /// Sends `total` copies of `query` (IDs counting up) in bursts of 50, collecting the replies after each burst,
@@ -67,11 +46,6 @@ final class UDPFlood {
     }
 }
 
-/// A UDP query (no TCP length prefix).
-func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) -> [UInt8] {
-    Array(framedQuery(id: id, name: name, type: type).dropFirst(2))
-}
-
 @Suite(.serialized) struct HardeningTests {
     @Test func rrlHoldsAFloodToTheRatePlusSlips() throws {
         let config = poolConfig.replacingOccurrences(
@@ -83,7 +57,7 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         let flood = UDPFlood(port: s.port)
         let total = 1000
         let first = time(nil)
-        let replies = flood.flood(total: total) { udpQuery(id: $0) }
+        let replies = flood.flood(total: total) { queryBytes("www.example.com.", .a, id: $0) }
         let last = time(nil)
         // RRL counts per second: the flood spans `windows` seconds, each allowing 20 full answers.
         let windows = Int(last - first) + 1
@@ -95,10 +69,10 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         #expect(abs(truncated.count - over / 2) <= windows, "truncated: \(truncated.count) of \(over)")
         #expect(truncated.allSatisfy { $0[6..<12].allSatisfy { $0 == 0 } })
         // The same network's other lookups have their own budget, and TCP is not limited.
-        let other = try #require(udpExchange(port: s.port, udpQuery(id: 7, name: "ns1.example.com")))
+        let other = try #require(udpExchange(port: s.port, queryBytes("ns1.example.com.", .a, id: 7)))
         #expect(other[2] & 0x02 == 0 && other[7] == 1)
         let tcp = try TCPClient(port: s.port)
-        tcp.send(framedQuery(id: 8))
+        tcp.send(tcpFramed(queryBytes("www.example.com.", .a, id: 8)))
         let answer = try #require(tcp.receive())
         #expect(answer[2] & 0x02 == 0 && answer[7] == 2)
         // Counted for the operator.
@@ -111,7 +85,7 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         let s = try ServerProcess(files: ["uplinkdns.yaml": poolConfig, "example.com.zone": poolZoneText])
         defer { s.stop() }
         let flood = UDPFlood(port: s.port)
-        let replies = flood.flood(total: 500) { udpQuery(id: $0) }
+        let replies = flood.flood(total: 500) { queryBytes("www.example.com.", .a, id: $0) }
         #expect(replies.count == 500 && replies.allSatisfy { $0[2] & 0x02 == 0 })
     }
 
@@ -187,11 +161,7 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         let s = try ServerProcess(files: ["uplinkdns.yaml": poolConfig, "example.com.zone": poolZoneText])
         defer { s.stop() }
         func exchange(_ name: String, _ type: UInt16, edns: Bool = true) throws -> (ratio: Double, reply: [UInt8]) {
-            var q = udpQuery(id: 1, name: name, type: type)
-            if edns {
-                q[11] = 1
-                q += [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]  // OPT, 4096 octets
-            }
+            let q = queryBytes(name, RRType(type), id: 1, edns: edns ? EDNSQuery(size: 4096) : nil)
             let r = try #require(udpExchange(port: s.port, q))
             return (Double(r.count) / Double(q.count), r)
         }
@@ -270,10 +240,10 @@ func udpQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) ->
         let third = try TCPClient(port: s.port)
         #expect(third.closedByServer(), "a third connection from the same address is closed at once")
         for (i, c) in held.enumerated() {
-            c.send(framedQuery(id: UInt16(i)))
+            c.send(tcpFramed(queryBytes("www.example.com.", .a, id: UInt16(i))))
             #expect(c.receive() != nil)
         }
         // UDP is not affected.
-        #expect(udpExchange(port: s.port, udpQuery(id: 9)) != nil)
+        #expect(udpExchange(port: s.port, queryBytes("www.example.com.", .a, id: 9)) != nil)
     }
 }

@@ -4,6 +4,7 @@
 
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -26,7 +27,7 @@ final class TCPQueryLoop: Sendable {
             var id: UInt16 = 1
             while running.load(ordering: .relaxed) {
                 let start = Date()
-                c.send(framedQuery(id: id, name: name))
+                c.send(tcpFramed(queryBytes(name, .a, id: id)))
                 let reply = c.receive()
                 let took = Date().timeIntervalSince(start)
                 tally.withLock { t in
@@ -69,7 +70,10 @@ final class TCPQueryLoop: Sendable {
         let names = ServerProcess.firstMatch(#"loaded 1 zone\(s\), (\d+) names"#, in: s.log).flatMap { Int($0) } ?? 0
         #expect(names > Self.records, "\(s.log.prefix(2000))")
         let both: Set<String> = ["192.0.2.10", "198.51.100.10"]
-        let udp = QueryLoop(port: s.port, queries: [udpQuery(id: 1), udpQuery(id: 2, name: "h54321.example.com")]) {
+        let udp = QueryLoop(
+            port: s.port,
+            queries: [queryBytes("www.example.com.", .a, id: 1), queryBytes("h54321.example.com.", .a, id: 2)]
+        ) {
             i, r in
             let a = Set(answerAddresses(r))
             let right = i == 0 ? (!a.isEmpty && a.isSubset(of: both)) : a == ["198.18.212.49"]
@@ -89,7 +93,7 @@ final class TCPQueryLoop: Sendable {
             slowestCall = max(slowestCall, Date().timeIntervalSince(start))
             #expect(status == 200 && body.contains("\"generation\""), "\(status) \(body)")
             // The API answered once the change serves: the very next answer shows it.
-            let reply = try #require(udpExchange(port: s.port, udpQuery(id: 9)))
+            let reply = try #require(udpExchange(port: s.port, queryBytes("www.example.com.", .a, id: 9)))
             let expected: Set<String> = state == "drain" ? ["192.0.2.10"] : both
             #expect(Set(answerAddresses(reply)) == expected, "after \(state) \(n)")
             let (health, _) = try httpRequest(port: s.controlPort, "GET", "/healthz")

@@ -2,6 +2,7 @@
 // transfer ACLs — and keeps applying it after lines change; what needs a restart is named in the reply.
 
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -144,15 +145,15 @@ import Testing
         }
         // One TCP connection at most: a second one takes the slot of the first, idle, one.
         let first = try TCPClient(port: s.port)
-        first.send(framedQuery(id: 1))
+        first.send(tcpFramed(queryBytes("www.example.com.", .a, id: 1)))
         #expect(first.receive() != nil)
         let second = try TCPClient(port: s.port)
         #expect(first.closedByServer())
-        second.send(framedQuery(id: 2))
+        second.send(tcpFramed(queryBytes("www.example.com.", .a, id: 2)))
         #expect(second.receive() != nil)
         // RRL at 2 per second with no slip: a burst of the same question loses most answers.
         let burst = UDPFlood(port: s.port)
-        for i in 0..<20 { burst.send(udpQuery(id: UInt16(i), name: "ns1.example.com")) }
+        for i in 0..<20 { burst.send(queryBytes("ns1.example.com.", .a, id: UInt16(i))) }
         let answered = burst.receiveAll(quiet: 0.5).count
         #expect(answered < 10, "\(answered) of 20 answered")
     }

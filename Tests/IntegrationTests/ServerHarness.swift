@@ -280,37 +280,6 @@ final class TCPClient {
     }
 }
 
-/// A framed query for www.example.com A with the given ID.
-func framedQuery(id: UInt16, name: String = "www.example.com", type: UInt16 = 1) -> [UInt8] {
-    var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    for label in name.split(separator: ".") { q += [UInt8(label.utf8.count)] + Array(label.utf8) }
-    q += [0, UInt8(type >> 8), UInt8(type & 0xFF), 0, 1]
-    return [UInt8(q.count >> 8), UInt8(q.count & 0xFF)] + q
-}
-
-/// Sends one UDP datagram to the server and returns the answer (nil after 2 s).
-func udpExchange(port: UInt16, _ bytes: [UInt8]) -> [UInt8]? {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    defer { close(fd) }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var sa = sockaddr_in()
-    sa.sin_family = sa_family_t(AF_INET)
-    sa.sin_port = port.bigEndian
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
-    let sent = withUnsafePointer(to: &sa) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-            bytes.withUnsafeBytes {
-                sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-    }
-    guard sent == bytes.count else { return nil }
-    var buf = [UInt8](repeating: 0, count: 65535)
-    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-    return n > 0 ? Array(buf[0..<n]) : nil
-}
-
 /// A free TCP port on 127.0.0.1 (bound and released; for configs that must name their port).
 func freePort() -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

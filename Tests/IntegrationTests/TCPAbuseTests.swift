@@ -5,6 +5,7 @@ import DNSSEC
 import DNSWire
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ final class Dribblers: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(port: UInt16, addresses: Int = 16, perAddress: Int = 16) {
-        let query = framedQuery(id: 0xd1b1)
+        let query = tcpFramed(queryBytes("www.example.com.", .a, id: 0xd1b1))
         Thread.detachNewThread { [self] in
             var conns: [(fd: Int32, sent: Int, source: String)] = []
             func open(_ source: String) -> (Int32, Int, String) {
@@ -135,7 +136,7 @@ final class Dribblers: Sendable {
             let start = Date()
             if let fd = tcpConnect(port: s.port, from: "127.0.2.1", timeout: 1) {
                 let c = TCPClient(descriptor: fd)
-                c.send(framedQuery(id: UInt16(i)))
+                c.send(tcpFramed(queryBytes("www.example.com.", .a, id: UInt16(i))))
                 let reply = c.receive()
                 let took = Date().timeIntervalSince(start)
                 if let reply, reply.count > 12, reply[0] == UInt8(i >> 8), reply[1] == UInt8(i & 0xFF), took <= 1 {
@@ -146,7 +147,7 @@ final class Dribblers: Sendable {
             } else {
                 late.append(Date().timeIntervalSince(start))
             }
-            if udpExchange(port: s.port, udpQuery(id: UInt16(i))) != nil { udpAnswered += 1 }
+            if udpExchange(port: s.port, queryBytes("www.example.com.", .a, id: UInt16(i))) != nil { udpAnswered += 1 }
             let rest = 0.1 - Date().timeIntervalSince(start)
             if rest > 0 { usleep(UInt32(rest * 1_000_000)) }
         }
@@ -163,18 +164,21 @@ final class Dribblers: Sendable {
         let s = try ServerProcess(files: ["uplinkdns.yaml": transferConfig(), "example.com.zone": try exampleZoneFile])
         defer { s.stop() }
         let key = TSIGKey(name: try DomainName("transfer.example."), secret: Array(Data(base64Encoded: tsigSecret)!))
-        func signed(_ name: String, _ type: RRType, id: UInt16) throws -> [UInt8] {
-            var w = MessageWriter()
-            w.append(Header(id: id, qdCount: 1).bytes)
-            w.question(try DomainName(name), type: type, rrClass: .in)
-            let m = TSIG.sign(w.bytes, key: key, time: UInt64(Date().timeIntervalSince1970)).message
-            return [UInt8(m.count >> 8), UInt8(m.count & 0xFF)] + m
+        func signed(_ name: String, _ type: RRType, id: UInt16) -> [UInt8] {
+            tcpFramed(
+                TSIG.sign(queryBytes(name, type, id: id), key: key, time: UInt64(Date().timeIntervalSince1970)).message)
         }
         for (what, queries) in [
-            ("signed AXFR", [try signed("example.com.", .axfr, id: 1)]),
-            ("signed SOA", [try signed("example.com.", .soa, id: 2)]),
-            ("unsigned AXFR (refused)", [framedQuery(id: 3, name: "example.com", type: 252)]),
-            ("two plain queries", [framedQuery(id: 4), framedQuery(id: 5)]),
+            ("signed AXFR", [signed("example.com.", .axfr, id: 1)]),
+            ("signed SOA", [signed("example.com.", .soa, id: 2)]),
+            ("unsigned AXFR (refused)", [tcpFramed(queryBytes("example.com.", .axfr, id: 3))]),
+            (
+                "two plain queries",
+                [
+                    tcpFramed(queryBytes("www.example.com.", .a, id: 4)),
+                    tcpFramed(queryBytes("www.example.com.", .a, id: 5)),
+                ]
+            ),
         ] {
             let c = TCPClient(descriptor: try #require(tcpConnect(port: s.port, from: "127.0.0.1", timeout: 3)))
             for q in queries { c.send(q) }
@@ -200,7 +204,7 @@ final class Dribblers: Sendable {
         let s = try ServerProcess(files: ["uplinkdns.yaml": poolConfig, "example.com.zone": poolZoneText])
         defer { s.stop() }
         let c = try TCPClient(port: s.port)
-        c.send(framedQuery(id: 1))
+        c.send(tcpFramed(queryBytes("www.example.com.", .a, id: 1)))
         #expect(c.receive() != nil)
         c.send([0, 0])
         #expect(c.closedByServer())
@@ -215,7 +219,7 @@ final class Dribblers: Sendable {
         let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
         defer { s.stop() }
         let c = try TCPClient(port: s.port)
-        let q = framedQuery(id: 7)
+        let q = tcpFramed(queryBytes("www.example.com.", .a, id: 7))
         c.send(Array(q[0..<5]))
         let start = Date()
         #expect(c.closedByServer())

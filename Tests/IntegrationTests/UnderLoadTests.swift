@@ -4,6 +4,7 @@
 
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -80,7 +81,8 @@ func residentKiB(_ pid: Int32) -> Int {
         let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
         defer { s.stop() }
         let loop = QueryLoop(
-            port: s.port, queries: [udpQuery(id: 1), udpQuery(id: 2, name: "ns1.example.com")]
+            port: s.port,
+            queries: [queryBytes("www.example.com.", .a, id: 1), queryBytes("ns1.example.com.", .a, id: 2)]
         ) { i, r in
             let rcode = r[3] & 0x0F
             let addresses = Set(answerAddresses(r))
@@ -135,7 +137,7 @@ func residentKiB(_ pid: Int32) -> Int {
             """
         let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText])
         defer { s.stop() }
-        let loop = QueryLoop(port: s.port, queries: [udpQuery(id: 1)]) { _, r in
+        let loop = QueryLoop(port: s.port, queries: [queryBytes("www.example.com.", .a, id: 1)]) { _, r in
             let a = Set(answerAddresses(r))
             // Never empty; unicom is always in; cnc comes and goes.
             return r[3] & 0x0F == 0 && a.contains("192.0.2.10") && a.isSubset(of: ["192.0.2.10", "198.51.100.10"])

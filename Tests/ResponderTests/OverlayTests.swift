@@ -27,14 +27,6 @@ import Zones
         other IN A 192.0.2.77
         """
 
-    static let links = [
-        Link(
-            name: "unicom", publicAddresses: [IPAddress("192.0.2.10")!, IPAddress("2001:db8::10")!],
-            bandwidth: 2 << 20),
-        Link(name: "cnc", publicAddresses: [IPAddress("198.51.100.10")!], bandwidth: 512 << 10),
-        Link(name: "ctc", publicAddresses: [IPAddress("203.0.113.10")!], bandwidth: 1 << 20),
-    ]
-
     static let names = [
         "www", "ftp", "chain", "x.wc", "deep.er.wc", "_http._tcp", "sub", "a.sub", "mail", "other", "", "nx",
     ].map { $0.isEmpty ? "example.com." : "\($0).example.com." }
@@ -42,10 +34,7 @@ import Zones
     static let subsets: [Set<String>] = [[], ["unicom"], ["cnc"], ["unicom", "cnc"], ["unicom", "cnc", "ctc"]]
 
     static func plans(_ policy: PoolPolicy, allDown: AllDownPolicy, up: Set<String>) throws -> [PoolPlan] {
-        let pool = Pool(
-            name: try DomainName("www.example.com."),
-            members: links.map { PoolMember(link: $0.name) }, policy: policy, ttl: 60, allDown: allDown)
-        return [PoolPlan(pool: pool, uplinks: Uplinks(links: links, pools: [pool]), up: up)]
+        [poolPlan(policy, links: [unicom, cnc, ctc], up: up, allDown: allDown)]
     }
 
     /// Every response of `snapshot` to every name and type, over UDP and TCP, for several rotation steps and
@@ -58,15 +47,15 @@ import Zones
                 for transport in [Transport.udp, .tcp] {
                     let scratch = QueryScratch(rotationSeed: 3)
                     for client in ["192.0.2.200", "198.51.100.3", "2001:db8::99"] {
-                        let q = try queryBytes(name, type, edns: EDNSQuery())
+                        let q = queryBytes(name, type, edns: EDNSQuery())
                         out.append(
                             respond(
                                 snapshot, q, transport: transport, scratch: scratch,
                                 client: ClientAddress(IPAddress(client)!)) ?? [])
                     }
-                    let withECS = try queryBytes(name, type, edns: EDNSQuery(options: ecs))
+                    let withECS = queryBytes(name, type, edns: EDNSQuery(options: ecs))
                     out.append(respond(snapshot, withECS, transport: transport, scratch: scratch) ?? [])
-                    let plain = try queryBytes(name, type)
+                    let plain = queryBytes(name, type)
                     for _ in 0..<4 {
                         out.append(respond(snapshot, plain, transport: transport, scratch: scratch) ?? [])
                     }
@@ -100,9 +89,9 @@ import Zones
                 }
                 compared += got.count
                 // The serial moved in every answer that carries the SOA, though no zone body was rebuilt.
-                let soa = try Message(bytes: try #require(respond(overlay, try queryBytes("example.com.", .soa))))
+                let soa = try Message(bytes: try #require(respond(overlay, queryBytes("example.com.", .soa))))
                 #expect(soa.answers.first?.soaSerial == serial)
-                let nx = try Message(bytes: try #require(respond(overlay, try queryBytes("nx.example.com.", .a))))
+                let nx = try Message(bytes: try #require(respond(overlay, queryBytes("nx.example.com.", .a))))
                 #expect(nx.authority.first?.soaSerial == serial)
             }
         }
@@ -133,7 +122,7 @@ import Zones
                         let what = "\(policy) \(allDown) \(up.sorted()) \(name) \(type)"
                         let scratch = QueryScratch(rotationSeed: 1)
                         for _ in 0..<3 {
-                            let q = try queryBytes(name, type, edns: EDNSQuery())
+                            let q = queryBytes(name, type, edns: EDNSQuery())
                             let m = try Message(bytes: try #require(respond(s, q, scratch: scratch)))
                             let qname = try DomainName(name)
                             if plan.servfail && qname == www && (type == .a || type == .aaaa) {
@@ -194,12 +183,12 @@ import Zones
             plans: try Self.plans(.weighted, allDown: .all, up: ["unicom"]), serials: [:], counters: AnswerCounters())
         #expect(drained.nameCount == start.nameCount)
         #expect(!start.canUpdate(to: []))
-        let a = try Message(bytes: try #require(respond(drained, try queryBytes("www.example.com.", .a))))
+        let a = try Message(bytes: try #require(respond(drained, queryBytes("www.example.com.", .a))))
         #expect(a.answers.map { IPAddress(octets: $0.rdata)!.description } == ["192.0.2.10"])
-        let ftp = try Message(bytes: try #require(respond(drained, try queryBytes("chain.example.com.", .a))))
+        let ftp = try Message(bytes: try #require(respond(drained, queryBytes("chain.example.com.", .a))))
         #expect(ftp.answers.map(\.type) == [.cname, .cname, .a])
         // The old snapshot still answers as before: snapshots are immutable.
-        let before = try Message(bytes: try #require(respond(start, try queryBytes("www.example.com.", .a))))
+        let before = try Message(bytes: try #require(respond(start, queryBytes("www.example.com.", .a))))
         #expect(before.answers.count == 3)
     }
 }

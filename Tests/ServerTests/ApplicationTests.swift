@@ -5,34 +5,13 @@ import DNSWire
 import Foundation
 import Logging
 import Server
+import TestSupport
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 @Suite struct ApplicationTests {
     /// One UDP query to 127.0.0.1:`port`; the answer, or nil after 1 s.
     static func ask(_ port: UInt16, _ name: String) throws -> Message? {
-        let q = Message(header: Header(id: 7), questions: [Question(name: try DomainName(name), type: .a)]).encode()
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr)
-        _ = withUnsafePointer(to: &sa) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                q.withUnsafeBytes {
-                    sendto(fd, $0.baseAddress, $0.count, 0, a, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        return n > 0 ? try Message(bytes: Array(buf[0..<n])) : nil
+        try udpExchange(port: port, queryBytes(name, .a, id: 7), timeout: 1).map { try Message(bytes: $0) }
     }
 
     @Test func buildRunAnswerAndStopInOrder() async throws {

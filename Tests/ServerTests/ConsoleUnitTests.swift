@@ -6,6 +6,7 @@ import DNSWire
 import Foundation
 import Logging
 import Responder
+import TestSupport
 import Testing
 
 @testable import Server
@@ -79,17 +80,9 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
     }
 
     @Test func aTextLineSaysWhoAskedWhatAndTheAnswer() throws {
-        var w = MessageWriter()
-        w.u16(7)
-        w.u16(0)
-        w.u16(1)
-        w.u16(0)
-        w.u16(0)
-        w.u16(0)
-        w.question(try DomainName("www.example.com."), type: .aaaa, rrClass: .in)
         let response: [UInt8] = [0, 7, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0]
         var e = entry
-        e.query = w.bytes
+        e.query = queryBytes("www.example.com.", .aaaa, id: 7)
         e.response = response
         e.tcp = false
         e.client = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]

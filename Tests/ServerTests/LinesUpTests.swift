@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Responder
 import Server
+import TestSupport
 import Testing
 import Uplinks
 
@@ -28,12 +29,10 @@ import Uplinks
         server.buildAnswers()
         func addresses() throws -> Set<String> {
             let (snapshot, _) = server.store.current()
-            var w = MessageWriter()
-            w.append(Header(id: 1, qdCount: 1).bytes)
-            w.question(try DomainName("www.example.com."), type: .a, rrClass: .in)
+            let query = queryBytes("www.example.com.", .a, id: 1)
             let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
             defer { out.deallocate() }
-            let n = w.bytes.withUnsafeBytes {
+            let n = query.withUnsafeBytes {
                 QueryProcessor.respond(
                     snapshot: snapshot, query: $0, transport: .udp, scratch: QueryScratch(), into: out)
             }

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Responder
 import Synchronization
+import TestSupport
 import Testing
 import Zones
 
@@ -24,7 +25,8 @@ import Zones
         let origin = try DomainName("example.com.")
         let before = try #require(server.store.current().0.serial(origin))
         func expirations() throws -> Set<UInt32> {
-            let messages = server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+            let messages = server.transfer.respond(
+                queryBytes("example.com.", .axfr), client: localhost, transport: .tcp)
             let sigs = try messages.flatMap { try Message(bytes: $0).answers }.filter { $0.type == .rrsig }
             return Set(sigs.map { $0.rdata[8...11].reduce(0) { $0 << 8 | UInt32($1) } })
         }

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Responder
 import Server
+import TestSupport
 import Testing
 import Uplinks
 import Zones
@@ -62,21 +63,6 @@ extension DNSServer {
     }
 }
 
-func query(
-    _ name: String, _ type: RRType, id: UInt16 = 0x2b2b, authoritySOA serial: UInt32? = nil, edns: Bool = false
-) -> [UInt8] {
-    var w = MessageWriter()
-    w.append(Header(id: id, qdCount: 1, nsCount: serial == nil ? 0 : 1, arCount: edns ? 1 : 0).bytes)
-    w.question(try! DomainName(name), type: type, rrClass: .in)
-    if let serial {
-        var rdata = try! DomainName("a.").wire + DomainName("b.").wire
-        for v in [serial, 0, 0, 0, 0] { rdata += (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * (3 - $0))) } }
-        w.record(ResourceRecord(name: try! DomainName(name), type: .soa, ttl: 0, rdata: rdata))
-    }
-    if edns { w.append([0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0]) }  // OPT: 1232 octets, DO
-    return w.bytes
-}
-
 let localhost = IPAddress("127.0.0.1")
 
 @Suite struct TransferTests {
@@ -84,7 +70,7 @@ let localhost = IPAddress("127.0.0.1")
         let (server, dir) = try transferServer(extra: 3000)
         defer { try? FileManager.default.removeItem(at: dir) }
         let now: UInt64 = 1_800_000_000
-        let request = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now)
+        let request = TSIG.sign(queryBytes("example.com.", .axfr, id: 0x2b2b), key: transferKey, time: now)
         let replies = server.transfer.respond(request.message, client: localhost, transport: .tcp, now: now)
         #expect(replies.count > 3, "a 3000-record zone takes several messages")
         var records: [ResourceRecord] = []
@@ -123,21 +109,21 @@ let localhost = IPAddress("127.0.0.1")
         let now: UInt64 = 1_800_000_000
         func rcode(_ bytes: [UInt8]) -> RCode { RCode(rawValue: UInt16(bytes[3] & 0x0F)) }
         // Unsigned, while the zone requires its key: REFUSED.
-        let unsigned = server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+        let unsigned = server.transfer.respond(queryBytes("example.com.", .axfr), client: localhost, transport: .tcp)
         #expect(unsigned.count == 1 && rcode(unsigned[0]) == .refused)
         // Signed, from an address outside zones[].transfer: REFUSED (signed back).
-        let signed = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now).message
+        let signed = TSIG.sign(queryBytes("example.com.", .axfr), key: transferKey, time: now).message
         let far = server.transfer.respond(signed, client: IPAddress("192.0.2.99"), transport: .tcp, now: now)
         let farTSIG = try TSIG.find(far[0])
         #expect(far.count == 1 && rcode(far[0]) == .refused && farTSIG?.mac.count == 32)
         // A zone not served here: NOTAUTH.
-        let other = TSIG.sign(query("example.org.", .axfr), key: transferKey, time: now).message
+        let other = TSIG.sign(queryBytes("example.org.", .axfr), key: transferKey, time: now).message
         #expect(rcode(server.transfer.respond(other, client: localhost, transport: .tcp, now: now)[0]) == .notAuth)
         // An unknown key: NOTAUTH, BADKEY, unsigned (RFC 8945 §5.2.1).
         var stranger = transferKey
         stranger.name = try DomainName("stranger.example.")
         let badKey = server.transfer.respond(
-            TSIG.sign(query("example.com.", .axfr), key: stranger, time: now).message, client: localhost,
+            TSIG.sign(queryBytes("example.com.", .axfr), key: stranger, time: now).message, client: localhost,
             transport: .tcp, now: now)
         let bk = try #require(try TSIG.find(badKey[0]))
         #expect(rcode(badKey[0]) == .notAuth && bk.error == TSIGError.badKey.rawValue && bk.mac.isEmpty)
@@ -160,11 +146,12 @@ let localhost = IPAddress("127.0.0.1")
             try server.transfer.respond(q, client: client, transport: t).map { try Message(bytes: $0).opt }
         }
         let serial = try #require(server.store.current().0.serial(try DomainName("example.com.")))
-        let refused = try opts(query("example.com.", .axfr, edns: true), .tcp, from: IPAddress("192.0.2.99"))
-        let notAuth = try opts(query("example.org.", .ixfr, edns: true), .tcp)
-        let udpAXFR = try opts(query("example.com.", .axfr, edns: true), .udp)
-        let udpIXFR = try opts(query("example.com.", .ixfr, authoritySOA: serial &- 1, edns: true), .udp)
-        let axfr = try opts(query("example.com.", .axfr, edns: true), .tcp)
+        let edns = EDNSQuery(dnssecOK: true)  // 1232 octets, DO
+        let refused = try opts(queryBytes("example.com.", .axfr, edns: edns), .tcp, from: IPAddress("192.0.2.99"))
+        let notAuth = try opts(queryBytes("example.org.", .ixfr, edns: edns), .tcp)
+        let udpAXFR = try opts(queryBytes("example.com.", .axfr, edns: edns), .udp)
+        let udpIXFR = try opts(queryBytes("example.com.", .ixfr, authoritySOA: serial &- 1, edns: edns), .udp)
+        let axfr = try opts(queryBytes("example.com.", .axfr, edns: edns), .tcp)
         for (what, replies) in [
             ("refused", refused), ("notauth", notAuth), ("udp axfr", udpAXFR), ("udp ixfr", udpIXFR), ("axfr", axfr),
         ] {
@@ -172,12 +159,12 @@ let localhost = IPAddress("127.0.0.1")
             #expect(replies.allSatisfy { ($0?.ttl ?? 0) & 0x8000 != 0 }, "\(what): DO copied")
         }
         // Without OPT in the query: none in the reply.
-        #expect(try opts(query("example.com.", .axfr), .udp) == [nil])
+        #expect(try opts(queryBytes("example.com.", .axfr), .udp) == [nil])
         // Signed: the OPT, then the TSIG last (RFC 8945 §5.3).
         let (signedServer, dir2) = try transferServer()
         defer { try? FileManager.default.removeItem(at: dir2) }
         let now: UInt64 = 1_800_000_000
-        let signed = TSIG.sign(query("example.com.", .axfr, edns: true), key: transferKey, time: now).message
+        let signed = TSIG.sign(queryBytes("example.com.", .axfr, edns: edns), key: transferKey, time: now).message
         let replies = signedServer.transfer.respond(signed, client: IPAddress("192.0.2.99"), transport: .tcp, now: now)
         let m = try Message(bytes: try #require(replies.first))
         #expect(m.rcode == .refused && m.additional.map(\.type) == [.opt, .tsig])
@@ -186,14 +173,14 @@ let localhost = IPAddress("127.0.0.1")
     @Test func addressOnlyAndKeyOnlyPolicies() throws {
         let (open, dir1) = try transferServer(transfer: "[127.0.0.0/8, \"::1\"]", key: false)
         defer { try? FileManager.default.removeItem(at: dir1) }
-        #expect(open.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp).count == 1)
+        #expect(open.transfer.respond(queryBytes("example.com.", .axfr), client: localhost, transport: .tcp).count == 1)
         let refused = open.transfer.respond(
-            query("example.com.", .axfr), client: IPAddress("192.0.2.1"), transport: .tcp)
+            queryBytes("example.com.", .axfr), client: IPAddress("192.0.2.1"), transport: .tcp)
         #expect(refused[0][3] & 0x0F == RCode.refused.rawValue)
         let (keyOnly, dir2) = try transferServer(transfer: "[]")
         defer { try? FileManager.default.removeItem(at: dir2) }
         let now: UInt64 = 1_800_000_000
-        let signed = TSIG.sign(query("example.com.", .axfr), key: transferKey, time: now).message
+        let signed = TSIG.sign(queryBytes("example.com.", .axfr), key: transferKey, time: now).message
         let anywhere = keyOnly.transfer.respond(signed, client: IPAddress("203.0.113.9"), transport: .tcp, now: now)
         #expect(anywhere[0][3] & 0x0F == 0)
         #expect(TransferPolicy(allow: [], key: nil).decide(client: localhost, signedWith: nil) == .notConfigured)
@@ -207,12 +194,12 @@ let localhost = IPAddress("127.0.0.1")
             try server.transfer.respond(q, client: localhost, transport: t).flatMap { try Message(bytes: $0).answers }
         }
         // Up to date: the SOA alone (RFC 1995 §4).
-        #expect(try answers(query("example.com.", .ixfr, authoritySOA: serial), .tcp).map(\.type) == [.soa])
+        #expect(try answers(queryBytes("example.com.", .ixfr, authoritySOA: serial), .tcp).map(\.type) == [.soa])
         // Behind: the whole zone, AXFR-style (SOA, records, SOA).
-        let full = try answers(query("example.com.", .ixfr, authoritySOA: serial &- 1), .tcp)
+        let full = try answers(queryBytes("example.com.", .ixfr, authoritySOA: serial &- 1), .tcp)
         #expect(full.count == 8 && full.first?.type == .soa && full.last?.type == .soa && full[1].type != .soa)
         // Over UDP: the current SOA, so the client retries over TCP (RFC 1995 §2).
-        let udp = try answers(query("example.com.", .ixfr, authoritySOA: serial &- 1), .udp)
+        let udp = try answers(queryBytes("example.com.", .ixfr, authoritySOA: serial &- 1), .udp)
         #expect(udp.map(\.soaSerial) == [serial])
     }
 
@@ -232,7 +219,7 @@ let localhost = IPAddress("127.0.0.1")
         #expect(s1 == s0 &+ 1 && s3 == s0 &+ 3)
         func answers(_ from: UInt32, _ t: Transport) throws -> [ResourceRecord] {
             try server.transfer.respond(
-                query("example.com.", .ixfr, authoritySOA: from), client: localhost, transport: t
+                queryBytes("example.com.", .ixfr, authoritySOA: from), client: localhost, transport: t
             )
             .flatMap { try Message(bytes: $0).answers }
         }
@@ -253,7 +240,7 @@ let localhost = IPAddress("127.0.0.1")
         // Over UDP it fits: the same answer in one datagram.
         #expect(try answers(s0, .udp) == condensed)
         // A serial the journal never saw: the whole zone, as AXFR sends it.
-        let axfr = try server.transfer.respond(query("example.com.", .axfr), client: localhost, transport: .tcp)
+        let axfr = try server.transfer.respond(queryBytes("example.com.", .axfr), client: localhost, transport: .tcp)
             .flatMap { try Message(bytes: $0).answers }
         #expect(try answers(s0 &- 5, .tcp) == axfr)
         let kinds = server.transfer.transfersSent.map(\.kind)
@@ -264,7 +251,7 @@ let localhost = IPAddress("127.0.0.1")
         let (server, dir) = try transferServer()
         defer { try? FileManager.default.removeItem(at: dir) }
         let now: UInt64 = 1_800_000_000
-        let request = TSIG.sign(query("example.com.", .soa), key: transferKey, time: now)
+        let request = TSIG.sign(queryBytes("example.com.", .soa), key: transferKey, time: now)
         let reply = try #require(
             server.transfer.respond(request.message, client: localhost, transport: .udp, now: now).first)
         #expect(TSIG.verifyResponse(reply, key: transferKey, requestMAC: request.mac))
@@ -359,7 +346,7 @@ let localhost = IPAddress("127.0.0.1")
         server.lines(["unicom", "cnc"])
         #expect(server.store.current().0.serial(origin) == first + 2)
         // The compiled SOA answer carries it too.
-        let reply = server.transfer.respond(query("example.com.", .soa), client: localhost, transport: .udp)
+        let reply = server.transfer.respond(queryBytes("example.com.", .soa), client: localhost, transport: .udp)
         #expect(try Message(bytes: reply[0]).answers.first?.soaSerial == first + 2)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("state/serials.json").path))
 

@@ -59,3 +59,29 @@ public let exampleZone = """
     d       IN DNAME target.example.net.
     dlocal  IN DNAME www.example.com.
     """
+
+/// A zone with every kind of record the loader takes: several TXT strings (with quotes and a semicolon), CAA, SRV,
+/// CNAMEs into and out of the zone, a DNAME, a wildcard, PTR, an unknown type (RFC 3597) and a delegation with glue.
+public let variedZone = """
+    $ORIGIN example.com.
+    $TTL 3600
+    @       IN SOA ns1 hostmaster ( 2026112101 3600 900 1209600 300 )
+            IN NS  ns1
+            IN NS  ns2.other.net.
+            IN MX  10 mail
+            IN TXT "v=spf1 -all" "second string" "with \\"quotes\\" and ; semicolon"
+            IN CAA 0 issue "letsencrypt.org"
+    ns1     IN A   192.0.2.1
+            IN AAAA 2001:db8::1
+    mail 60 IN A   192.0.2.2
+    _sip._tcp IN SRV 10 60 5060 sip
+    sip     IN A   192.0.2.3
+    ftp     IN CNAME www
+    alias   IN CNAME www.other.net.
+    old     IN DNAME new.example.net.
+    *.wild  IN TXT "wild"
+    ptr     IN PTR host.example.net.
+    odd     IN TYPE65280 \\# 4 0a0b0c0d
+    sub     IN NS  ns.sub
+    ns.sub  IN A   192.0.2.53
+    """

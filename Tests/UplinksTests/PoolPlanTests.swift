@@ -1,24 +1,12 @@
 // PoolPlanTests: each policy's orderings and shares, sticky stability, all-down, families, weights.
 
 import DNSWire
+import TestSupport
 import Testing
 import Uplinks
 
-let unicom = Link(
-    name: "unicom", publicAddresses: [IPAddress("192.0.2.10")!, IPAddress("2001:db8::10")!],
-    bandwidth: 2 << 20)
-let cnc = Link(name: "cnc", publicAddresses: [IPAddress("198.51.100.10")!], bandwidth: 512 << 10)
+/// A third line with an explicit weight (beside TestSupport's unicom and cnc).
 let third = Link(name: "third", publicAddresses: [IPAddress("203.0.113.10")!], weight: 2)
-
-func plan(
-    _ policy: PoolPolicy, links: [Link] = [unicom, cnc], up: Set<String>? = nil, answers: Int? = nil,
-    allDown: AllDownPolicy = .all
-) -> PoolPlan {
-    let pool = Pool(
-        name: try! DomainName("www.example.com."), members: links.map { PoolMember(link: $0.name) },
-        policy: policy, answers: answers, allDown: allDown)
-    return PoolPlan(pool: pool, uplinks: Uplinks(links: links, pools: [pool]), up: up ?? Set(links.map(\.name)))
-}
 
 /// The address orders a family hands out over `n` responses (rotate), as text.
 func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
@@ -33,7 +21,7 @@ func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
     }
 
     @Test func roundRobinRotatesEveryAddress() {
-        let p = plan(.roundRobin)
+        let p = poolPlan(.roundRobin)
         #expect(p.selection == .rotate)
         #expect(
             p.v4.variants.map { $0.map(\.description) } == [
@@ -43,11 +31,11 @@ func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
     }
 
     @Test func weightedIsSmoothAndExact() {
-        let p = plan(.weighted)
+        let p = poolPlan(.weighted)
         // Smooth WRR for 4:1 spreads the light line out: A A B A A.
         #expect(firsts(p.v4, 5) == ["192.0.2.10", "192.0.2.10", "198.51.100.10", "192.0.2.10", "192.0.2.10"])
         #expect(p.v4.variants.allSatisfy { $0.count == 2 })  // every healthy address, the rest as fallback
-        let three = plan(.weighted, links: [unicom, cnc, third])
+        let three = poolPlan(.weighted, links: [unicom, cnc, third])
         let counts = Dictionary(grouping: firsts(three.v4, 10_000), by: { $0 }).mapValues(\.count)
         // Shares of first place within ±2 % of 4/7, 1/7, 2/7 over 10 000 responses (exact over each cycle).
         #expect(abs(Double(counts["192.0.2.10"]!) / 10_000 - 4.0 / 7) < 0.02)
@@ -56,49 +44,49 @@ func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
     }
 
     @Test func weightedWithAnswerCountDrawsWithoutRepetition() {
-        let p = plan(.weighted, links: [unicom, cnc, third], answers: 2)
+        let p = poolPlan(.weighted, links: [unicom, cnc, third], answers: 2)
         #expect(p.v4.variants.allSatisfy { $0.count == 2 && Set($0).count == 2 })
     }
 
     @Test func failoverAnswersTheFirstHealthyLineAlone() {
-        #expect(plan(.failover).v4.variants.map { $0.map(\.description) } == [["192.0.2.10"]])
-        #expect(plan(.failover, up: ["cnc"]).v4.variants.map { $0.map(\.description) } == [["198.51.100.10"]])
-        #expect(plan(.failover).selection == .fixed)
+        #expect(poolPlan(.failover).v4.variants.map { $0.map(\.description) } == [["192.0.2.10"]])
+        #expect(poolPlan(.failover, up: ["cnc"]).v4.variants.map { $0.map(\.description) } == [["198.51.100.10"]])
+        #expect(poolPlan(.failover).selection == .fixed)
     }
 
     @Test func aDownLineLeavesEveryAnswer() {
         for policy in PoolPolicy.allCases {
-            let p = plan(policy, up: ["cnc"])
+            let p = poolPlan(policy, up: ["cnc"])
             #expect(p.v4.variants.allSatisfy { $0.map(\.description) == ["198.51.100.10"] }, "\(policy)")
             #expect(p.v6.variants.isEmpty)  // cnc has no IPv6: NODATA for AAAA
         }
     }
 
     @Test func allDownFailsOpenOrAsConfigured() {
-        #expect(plan(.weighted, up: [], allDown: .all).v4.variants.first?.count == 2)
-        let none = plan(.weighted, up: [], allDown: .none)
+        #expect(poolPlan(.weighted, up: [], allDown: .all).v4.variants.first?.count == 2)
+        let none = poolPlan(.weighted, up: [], allDown: .none)
         #expect(none.v4.variants.isEmpty && !none.servfail)
-        #expect(plan(.weighted, up: [], allDown: .servfail).servfail)
+        #expect(poolPlan(.weighted, up: [], allDown: .servfail).servfail)
     }
 
     @Test func familiesArePlannedApart() {
-        let p = plan(.roundRobin)
+        let p = poolPlan(.roundRobin)
         #expect(p.v6.variants.map { $0.map(\.description) } == [["2001:db8::10"]])
     }
 
     @Test func stickyFollowsWeightsAndMovesOnlyTheDownLinesClients() {
-        let all = plan(.sticky, links: [unicom, cnc, third])
+        let all = poolPlan(.sticky, links: [unicom, cnc, third])
         #expect(all.selection == .sticky && all.v4.sequence.count == PoolPlan.stickyBuckets)
         let first = all.v4.sequence.map { all.v4.firstLine[$0] }
         let share = Double(first.filter { $0 == "unicom" }.count) / Double(first.count)
         #expect(abs(share - 4.0 / 7) < 0.03)
-        let without = plan(.sticky, links: [unicom, cnc, third], up: ["unicom", "third"])
+        let without = poolPlan(.sticky, links: [unicom, cnc, third], up: ["unicom", "third"])
         let after = without.v4.sequence.map { without.v4.firstLine[$0] }
         for (b, line) in first.enumerated() where line != "cnc" {
             #expect(after[b] == line)  // clients of healthy lines stay where they were
         }
         // Deterministic: the same plan again (a restart) gives the same table.
-        #expect(plan(.sticky, links: [unicom, cnc, third]).v4.sequence == all.v4.sequence)
+        #expect(poolPlan(.sticky, links: [unicom, cnc, third]).v4.sequence == all.v4.sequence)
     }
 
     @Test func smoothCycleIsExactPerCycle() {
@@ -110,9 +98,9 @@ func firsts(_ f: PoolPlan.Family, _ n: Int) -> [String] {
 
 extension PoolPlanTests {
     @Test func ttlIsDegradedWhileALineIsDown() {
-        #expect(plan(.weighted).ttl == 60)
-        #expect(plan(.weighted, up: ["cnc"]).ttl == 30)  // half, as gdnsd
-        var pool = plan(.weighted).pool
+        #expect(poolPlan(.weighted).ttl == 60)
+        #expect(poolPlan(.weighted, up: ["cnc"]).ttl == 30)  // half, as gdnsd
+        var pool = poolPlan(.weighted).pool
         pool.ttlDegraded = 10
         #expect(PoolPlan(pool: pool, uplinks: Uplinks(links: [unicom, cnc], pools: [pool]), up: ["unicom"]).ttl == 10)
     }

@@ -5,6 +5,7 @@ import CLDNS
 import DNSSEC
 import DNSWire
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct HMACTests {
@@ -61,22 +62,18 @@ import Testing
     }
 
     /// A query for example.com SOA, as bytes.
-    func query(id: UInt16 = 0x1234) -> [UInt8] {
-        var q: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-        q += try! DomainName("example.com.").wire + [0, 6, 0, 1]
-        return q
-    }
+    let query = queryBytes("example.com.", .soa, id: 0x1234)
 
     @Test(arguments: TSIGKey.algorithms)
     func signAndVerifyRoundTrip(_ algorithm: String) throws {
         let key = TSIGKey(name: self.key.name, algorithm: TSIGKey.algorithm(algorithm)!, secret: self.key.secret)
-        let signed = TSIG.sign(query(), key: key, time: 1_800_000_000)
+        let signed = TSIG.sign(query, key: key, time: 1_800_000_000)
         let verdict = try TSIG.verify(signed.message, keys: [key], now: 1_800_000_100)
         guard case .verified(let k, let record, let message) = verdict else {
             Issue.record("not verified: \(verdict)")
             return
         }
-        #expect(k == key && message == query() && record.mac == signed.mac)
+        #expect(k == key && message == query && record.mac == signed.mac)
         // Outside the fudge: BADTIME, answered signed with the key.
         #expect(
             try TSIG.verify(signed.message, keys: [key], now: 1_800_000_301)
@@ -99,9 +96,9 @@ import Testing
             Issue.record("tampered message verified")
             return
         }
-        #expect(try TSIG.verify(query(), keys: [key], now: 0) == .unsigned)
+        #expect(try TSIG.verify(query, keys: [key], now: 0) == .unsigned)
         // A response signed with the request's MAC verifies as such, and not with another MAC.
-        var response = query()
+        var response = query
         response[2] |= 0x84
         let answer = TSIG.sign(response, key: key, time: 1_800_000_000, previousMAC: signed.mac)
         #expect(TSIG.verifyResponse(answer.message, key: key, requestMAC: signed.mac))
@@ -134,7 +131,7 @@ import Testing
         }
 
         // We sign a query; ldns verifies it.
-        let ours = TSIG.sign(query(id: 0x5151), key: key, time: now)
+        let ours = TSIG.sign(queryBytes("example.com.", .soa, id: 0x5151), key: key, time: now)
         var parsed: UnsafeMutablePointer<ldns_pkt>? = nil
         #expect(ldns_wire2pkt(&parsed, ours.message, ours.message.count) == LDNS_STATUS_OK)
         defer { ldns_pkt_free(parsed) }
