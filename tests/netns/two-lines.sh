@@ -156,7 +156,7 @@ step "2. with the emitted server rules, both lines answer HTTP and DNS over UDP 
 "$BIN" routing --config "$WORK/uplinkdns.yaml" --for server > "$WORK/server.sh"
 # As the boot unit (uplinkdns-routing.service) does: apply, then check the live system.
 applied=$(ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --apply) || fail "routing --apply failed: $applied"
-echo "$applied" | grep -q "^ok: applied the routing of 2 line(s)" || fail "unexpected routing --apply output: $applied"
+grep -q "^ok: applied the routing of 2 line(s)" <<< "$applied" || fail "unexpected routing --apply output: $applied"
 ns s bash "$WORK/server.sh"   # idempotent: the script run again must work too
 for addr in 192.0.2.10 198.51.100.10; do
     [ -n "$(q $addr +notcp)" ] || fail "no DNS reply over UDP through $addr"
@@ -168,7 +168,7 @@ step "3. routing --check is clean, and reports drift"
 ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --check >/dev/null || fail "routing --check reports drift after the script"
 ns s ip rule del from 198.18.168.2 table 2
 if out=$(ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --check); then fail "routing --check missed a deleted rule"; fi
-echo "$out" | grep -q "no rule 'from 198.18.168.2 lookup 2'" || fail "unexpected drift report: $out"
+grep -q "no rule 'from 198.18.168.2 lookup 2'" <<< "$out" || fail "unexpected drift report: $out"
 ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --apply >/dev/null || fail "routing --apply did not repair the drift"
 
 step "4. failover: cutting the second line takes its address out of the answers, restoring it puts it back"
@@ -204,7 +204,7 @@ ns s ip -6 addr add 2001:db8:5::1/128 dev lo nodad
 ns s ip -6 addr add 2001:db8:5::2/128 dev lo nodad
 for t in +notcp +tcp; do
     out=$(ns s dig @2001:db8:5::2 -b 2001:db8:5::1 -p 53 +norec +time=1 +tries=1 "$t" www.example.com 2>&1 || true)
-    echo "$out" | grep -q "status: NOERROR" || fail "no IPv6 $t answer from the wildcard server: $out"
-    if echo "$out" | grep -q "unexpected source"; then fail "IPv6 $t reply from the wrong source: $out"; fi
+    grep -q "status: NOERROR" <<< "$out" || fail "no IPv6 $t answer from the wildcard server: $out"
+    if grep -q "unexpected source" <<< "$out"; then fail "IPv6 $t reply from the wrong source: $out"; fi
 done
 echo "PASS: both lines answer through their own firewall; drift is caught; failover follows the line; wildcard and freebind listening work"
