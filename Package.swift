@@ -121,8 +121,10 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "DNSWire",
-                "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
+                "Server", "Responder", "Zones", "Uplinks", "DNSSEC", "Health",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC"], swiftSettings: strict),
         .testTarget(
