@@ -45,7 +45,9 @@ struct UplinkDNS: ParsableCommand {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            // Help asked for at run time (`uplinkdns help export`): printed, exit 0.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            FileHandle.standardError.write(Data("error: \(message(for: error))\n".utf8))
             Foundation.exit(1)
         }
     }
