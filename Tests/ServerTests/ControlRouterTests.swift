@@ -274,4 +274,21 @@ import Testing
         let r = await broken.respond(Self.request(.POST, "/v1/querylog", body: #"{"state": "on"}"#))
         #expect(r.status == .internalServerError && Self.problem(r)?.error == "cannot open /nope")
     }
+
+    /// The page's script encodes a name as `ControlAPI.segment` does (run with node, where it is installed).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/node"), "needs node"))
+    func thePageEncodesANameAsTheCommandsDo() throws {
+        let names = ["line one", #"isp "b" \ 512k"#, "a/b?c#d%é", "it's (x)*!", "日本 ~-._", "+&=;:@,$"]
+        let function = try #require(StatusPage.script.split(separator: "\n").first { $0.contains("const segment = ") })
+        let list = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        let node = Process()
+        node.executableURL = URL(fileURLWithPath: "/usr/bin/node")
+        node.arguments = ["-e", "\(function)\nconsole.log(JSON.stringify(\(list).map(segment)));"]
+        let out = Pipe()
+        node.standardOutput = out
+        try node.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        node.waitUntilExit()
+        #expect(try JSONDecoder().decode([String].self, from: data) == names.map(ControlAPI.segment))
+    }
 }
