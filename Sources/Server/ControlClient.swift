@@ -49,11 +49,13 @@ public struct ControlClient: Sendable {
     /// without an answer (it exited).
     public func request(_ method: String, _ path: String, waiting: (Int) -> Void) throws -> (Int, Data) {
         let started = Date()
+        var checked = started
         return try withoutActuallyEscaping(waiting) { waiting in
             try exchange(method, path, payload: nil, receiveTimeout: 1) {
                 let seconds = Int(Date().timeIntervalSince(started))
                 waiting(seconds)
-                guard seconds % 5 == 0 else { return }
+                guard Date().timeIntervalSince(checked) >= 5 else { return }
+                checked = Date()
                 let alive = (try? exchange("GET", "/healthz", payload: nil, receiveTimeout: 5))?.0 == 200
                 if !alive {
                     throw ControlError(

@@ -1,4 +1,4 @@
-// ControlServer: the HTTP control API — line states, operator overrides, reload, Prometheus metrics, liveness.
+// ControlServer: the HTTP control API's socket and its actions — line states, overrides, reload, metrics, liveness.
 
 import DNSWire
 import Dispatch
@@ -62,7 +62,8 @@ struct ControlActions: Sendable {
 /// Mutating calls need `Authorization: Bearer TOKEN` (compared in constant time); without it they get 401 and
 /// change nothing. A request whose `Host` is a name other than `localhost` or one of `server.control-hosts` gets 403:
 /// a web page cannot read the API by pointing a name of its own at 127.0.0.1 (DNS rebinding). IP literals are
-/// always accepted (a rebinding needs a name).
+/// always accepted (a rebinding needs a name). The requests and replies are `ControlAPI`'s types; which action a
+/// request reaches is `ControlRouter`'s (tested without sockets); this class and `ControlHandler` are the socket.
 final class ControlServer: Sendable {
     private let channel: Channel
     /// The address bound.
