@@ -135,7 +135,7 @@ struct ControlRouter: Sendable {
             guard let name = ControlAPI.name(fromSegment: p.dropFirst("/v1/links/".count)) else {
                 return .now(.problem(.badRequest, "the line's name is not percent-encoded"))
             }
-            guard let line = actions.link(name) else { return .now(noSuchLink(name)) }
+            guard let line = actions.link(name) else { return .now(Self.noSuchLink(name, actions)) }
             return .now(.json(.ok, line))
         case (.GET, "/v1/querylog"):
             guard let status = actions.queryLog() else { return .now(.problem(.notFound, "no query log")) }
@@ -185,7 +185,7 @@ struct ControlRouter: Sendable {
         }
     }
 
-    private func noSuchLink(_ name: String) -> ControlResponse {
+    private static func noSuchLink(_ name: String, _ actions: ControlActions) -> ControlResponse {
         let known = actions.linkNames()
         return .json(
             .notFound,
@@ -276,29 +276,32 @@ struct ControlRouter: Sendable {
                             + "(its all-down policy answers); send \"force\": true to do it anyway",
                         pool: pool)))
         }
-        let before = actions.generation()
-        let result = actions.setOverride(name, override, duration)
-        if result == .noSuchLink { return .now(noSuchLink(name)) }
-        let span = duration.map { " for \(Int($0)) s" } ?? ""
-        logger.notice("control: link \(name) set to \(state)\(span)")
-        // Answered once the answers show the change: the builder has built it (or it changed nothing). A change
-        // that is live but could not be saved is a failure (500): it will not survive a restart.
-        let actions = self.actions
+        // Applying saves the override (an fsync, which a busy disk can make slow): off the event loop, which also
+        // serves TCP. Answered once the answers show the change: the builder has built it (or it changed nothing).
+        // A change that is live but could not be saved is a failure (500): it will not survive a restart.
+        let (actions, logger, lasting) = (self.actions, self.logger, duration)
         return .later { reply in
-            actions.afterBuilds { generation in
-                var notSaved: String?
-                if case .notSaved(let why) = result { notSaved = why }
-                // The serials are the last build's: they speak for this change only if it made a build.
-                if generation != before, let why = actions.saveProblem() {
-                    notSaved = [notSaved, why].compactMap { $0 }.joined(separator: "; ")
+            DispatchQueue.global().async {
+                let before = actions.generation()
+                let result = actions.setOverride(name, override, lasting)
+                if result == .noSuchLink { return reply(Self.noSuchLink(name, actions)) }
+                let span = lasting.map { " for \(Int($0)) s" } ?? ""
+                logger.notice("control: link \(name) set to \(state)\(span)")
+                actions.afterBuilds { generation in
+                    var notSaved: String?
+                    if case .notSaved(let why) = result { notSaved = why }
+                    // The serials are the last build's: they speak for this change only if it made a build.
+                    if generation != before, let why = actions.saveProblem() {
+                        notSaved = [notSaved, why].compactMap { $0 }.joined(separator: "; ")
+                    }
+                    var answer = ControlAPI.LinkChanged(ok: true, link: name, state: state, generation: generation)
+                    if let why = notSaved {
+                        answer.ok = false
+                        answer.applied = true
+                        answer.error = "the change is live but will not survive a restart: \(why)"
+                    }
+                    reply(.json(notSaved == nil ? .ok : .internalServerError, answer))
                 }
-                var answer = ControlAPI.LinkChanged(ok: true, link: name, state: state, generation: generation)
-                if let why = notSaved {
-                    answer.ok = false
-                    answer.applied = true
-                    answer.error = "the change is live but will not survive a restart: \(why)"
-                }
-                reply(.json(notSaved == nil ? .ok : .internalServerError, answer))
             }
         }
     }
