@@ -76,7 +76,9 @@ import Testing
         let command = "\(binaryPath) reload --config \(cfg)"
         let tty = try run("/usr/bin/script", ["-qefc", command, "/dev/null"], timeout: 60)
         #expect(tty.status == 0, "\(tty)")
-        #expect(tty.out.contains("reloading: 11 s") && tty.out.contains("reloaded: generation"), "\(tty.out)")
+        #expect(tty.out.contains("reloading: 1 s") && tty.out.contains("reloaded: generation"), "\(tty.out)")
+        // Past the 10 s it gave up at (a second's wake-up can be late on a busy machine: any of the last three).
+        #expect(["10", "11", "12"].contains { tty.out.contains("reloading: \($0) s") }, "\(tty.out)")
         // Not on a terminal (systemd): no progress, the outcome alone.
         let plain = try run(binaryPath, ["reload", "--config", cfg], timeout: 60)
         #expect(plain.status == 0 && plain.out.contains("reloaded: generation"), "\(plain)")
