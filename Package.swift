@@ -125,8 +125,10 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "DNSWire", "TestSupport",
-                "Server", "Responder", "Zones", "Uplinks", "DNSSEC", .product(name: "Logging", package: "swift-log"),
+                "Server", "Responder", "Zones", "Uplinks", "DNSSEC", "Health",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests", dependencies: ["DNSWire", "DNSSEC", "TestSupport"], swiftSettings: strict),

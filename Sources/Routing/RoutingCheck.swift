@@ -10,32 +10,69 @@ public enum RoutingCheck {
     /// The drift of each line (only `only`, when given), from the JSON of `ip -j addr`, `ip -j rule` and
     /// `ip -j route show table all`.
     public static func drift(_ uplinks: Uplinks, addr: Data, rule: Data, route: Data, only: String? = nil) -> [String] {
-        let addrs = (try? JSONSerialization.jsonObject(with: addr)) as? [[String: Any]] ?? []
-        let rules = (try? JSONSerialization.jsonObject(with: rule)) as? [[String: Any]] ?? []
-        let routes = (try? JSONSerialization.jsonObject(with: route)) as? [[String: Any]] ?? []
+        let decoder = JSONDecoder()
+        let addrs = (try? decoder.decode([Interface].self, from: addr)) ?? []
+        let rules = (try? decoder.decode([Rule].self, from: rule)) ?? []
+        let routes = (try? decoder.decode([Route].self, from: route)) ?? []
         var out: [String] = []
         let (links, _) = RoutingEmitter.usable(uplinks)
         for l in links where only == nil || l.name == only {
             let inside = l.inside!.description, gw = l.gateway!.description, dev = l.interface!
             let table = "\(l.table!)"
             let hasAddr = addrs.contains { i in
-                (i["ifname"] as? String) == dev
-                    && ((i["addr_info"] as? [[String: Any]]) ?? []).contains {
-                        ($0["local"] as? String) == inside && ($0["prefixlen"] as? Int) == l.insidePrefix
-                    }
+                i.ifname == dev
+                    && (i.addrInfo ?? []).contains { $0.local == inside && $0.prefixlen == l.insidePrefix }
             }
             if !hasAddr { out.append("line \(l.name): address \(inside)/\(l.insidePrefix) is not on \(dev)") }
-            let hasRule = rules.contains { r in
-                (r["src"] as? String) == inside && "\(r["table"] ?? "")" == table
-                    && ((r["srclen"] as? Int) ?? 32) == 32
-            }
+            let hasRule = rules.contains { r in r.src == inside && r.table?.text == table && (r.srclen ?? 32) == 32 }
             if !hasRule { out.append("line \(l.name): no rule 'from \(inside) lookup \(table)'") }
-            let hasDefault = routes.contains { r in
-                "\(r["table"] ?? "")" == table && (r["dst"] as? String) == "default" && (r["gateway"] as? String) == gw
-            }
+            let hasDefault = routes.contains { r in r.table?.text == table && r.dst == "default" && r.gateway == gw }
             if !hasDefault { out.append("line \(l.name): table \(table) has no default route via \(gw)") }
         }
         return out
+    }
+
+    /// An interface of `ip -j addr`, with the addresses on it.
+    struct Interface: Decodable {
+        struct Address: Decodable {
+            var local: String?
+            var prefixlen: Int?
+        }
+        var ifname: String?
+        var addrInfo: [Address]?
+
+        enum CodingKeys: String, CodingKey {
+            case ifname
+            case addrInfo = "addr_info"
+        }
+    }
+
+    /// A rule of `ip -j rule`.
+    struct Rule: Decodable {
+        var src: String?
+        var srclen: Int?
+        var table: Table?
+    }
+
+    /// A route of `ip -j route show table all`.
+    struct Route: Decodable {
+        var dst: String?
+        var gateway: String?
+        var table: Table?
+    }
+
+    /// A routing table as `ip -j` names it: a number or a name (`main`), as a string or a JSON number.
+    struct Table: Decodable {
+        var text: String
+
+        init(from decoder: Decoder) throws {
+            let value = try decoder.singleValueContainer()
+            if let n = try? value.decode(Int.self) {
+                text = "\(n)"
+            } else {
+                text = try value.decode(String.self)
+            }
+        }
     }
 
     /// The drift of the live system (runs `ip -j …`); a line name limits it to that line.

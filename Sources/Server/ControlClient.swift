@@ -32,16 +32,53 @@ public struct ControlClient: Sendable {
                 encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Sends a request; returns the status and the body, or throws when the server cannot be reached.
-    public func request(_ method: String, _ path: String, json body: [String: Any]? = nil) throws -> (Int, Data) {
-        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
-        var text = "\(method) \(path) HTTP/1.0\r\nHost: \(address)\r\nContent-Length: \(payload.count)\r\n"
+    /// Sends a request; returns the status and the body, or throws when the server cannot be reached or gives no
+    /// answer within 10 s.
+    public func request(_ method: String, _ path: String) throws -> (Int, Data) {
+        try exchange(method, path, payload: nil)
+    }
+
+    /// Sends a request with a JSON body (a `ControlAPI` request).
+    public func request(_ method: String, _ path: String, json body: some Encodable) throws -> (Int, Data) {
+        try exchange(method, path, payload: try JSONEncoder().encode(body))
+    }
+
+    /// Sends a request and waits for its answer as long as it takes (`POST /v1/reload`): every second without one,
+    /// `waiting` gets the seconds so far, and every 5 s the server's `/healthz` must answer on a connection of its
+    /// own, else this throws (the server stopped answering). It also throws when the server closes the connection
+    /// without an answer (it exited).
+    public func request(_ method: String, _ path: String, waiting: (Int) -> Void) throws -> (Int, Data) {
+        let started = Date()
+        var checked = started
+        return try withoutActuallyEscaping(waiting) { waiting in
+            try exchange(method, path, payload: nil, receiveTimeout: 1) {
+                let seconds = Int(Date().timeIntervalSince(started))
+                waiting(seconds)
+                guard Date().timeIntervalSince(checked) >= 5 else { return }
+                checked = Date()
+                let alive = (try? exchange("GET", "/healthz", payload: nil, receiveTimeout: 5))?.0 == 200
+                if !alive {
+                    throw ControlError(
+                        description: "the server at \(address) stopped answering after \(seconds) s of waiting")
+                }
+            }
+        }
+    }
+
+    /// One HTTP/1.0 exchange. Without `stillWaiting`, no answer within `receiveTimeout` seconds is an error; with
+    /// it, it is called after each `receiveTimeout` of silence and may throw to give up.
+    private func exchange(
+        _ method: String, _ path: String, payload: Data?, receiveTimeout: Int = 10,
+        stillWaiting: (() throws -> Void)? = nil
+    ) throws -> (Int, Data) {
+        let body = payload ?? Data()
+        var text = "\(method) \(path) HTTP/1.0\r\nHost: \(address)\r\nContent-Length: \(body.count)\r\n"
         if let token { text += "Authorization: Bearer \(token)\r\n" }
-        if body != nil { text += "Content-Type: application/json\r\n" }
-        let request = Array((text + "\r\n").utf8) + Array(payload)
+        if payload != nil { text += "Content-Type: application/json\r\n" }
+        let request = Array((text + "\r\n").utf8) + Array(body)
         let fd = socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        var tv = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = IPAddress(address.host)?.withSockaddr(port: address.port) { connect(fd, $0, $1) } ?? -1
         guard rc == 0 else {
@@ -55,17 +92,33 @@ public struct ControlClient: Sendable {
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var response = Data()
         var buf = [UInt8](repeating: 0, count: 65536)
+        var timedOut = false
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            response.append(contentsOf: buf[0..<n])
+            if n > 0 {
+                response.append(contentsOf: buf[0..<n])
+                continue
+            }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if let stillWaiting {
+                    try stillWaiting()
+                    continue
+                }
+                timedOut = true
+            }
+            break
         }
         guard let split = response.range(of: Data("\r\n\r\n".utf8)),
             let statusLine = String(data: response[..<split.lowerBound], encoding: .utf8)?.split(separator: "\r\n")
                 .first,
             let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else {
-            throw ControlError(description: "the control API at \(address) gave no answer within 10 s")
+            if timedOut || response.isEmpty && stillWaiting == nil {
+                throw ControlError(
+                    description: "the control API at \(address) gave no answer within \(receiveTimeout) s")
+            }
+            throw ControlError(
+                description: "the server at \(address) closed the connection without an answer: did it stop?")
         }
         return (status, Data(response[split.upperBound...]))
     }

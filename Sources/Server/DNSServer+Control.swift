@@ -60,8 +60,8 @@ extension DNSServer {
                 let snapshot = store.current().0
                 return snapshot.zoneSet.zones.keys.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
             },
-            status: { [weak self] in self.map { ControlHandler.json($0.statusObject()) } ?? "{}" },
-            link: { [weak self] name in self?.linkJSON(name) },
+            status: { [weak self] in self?.status() },
+            link: { [weak self] name in self?.linkDetail(name) },
             queryLog: { [queryLog] in queryLog.status },
             setQueryLog: { [queryLog] on, duration in
                 guard on else {
@@ -70,7 +70,7 @@ extension DNSServer {
                 }
                 return queryLog.enable(for: duration)
             },
-            stats: { [weak self] in self.map { ControlHandler.json($0.statsObject()) } ?? "{}" },
+            stats: { [weak self] in self?.stats() },
             lastLineOf: { [weak self] name in
                 guard let self else { return nil }
                 let now = Date()
@@ -97,28 +97,26 @@ extension DNSServer {
     }
 
     /// The counters `uplinkdns stats` prints: queries by transport, zone, type and rcode; TCP; transfers; reloads.
-    func statsObject() -> [String: Any] {
-        let queries: [[String: Any]] = queryStats.counts.map {
-            ["transport": $0.transport, "zone": $0.zone, "type": $0.type, "rcode": $0.rcode, "count": $0.count]
-        }
+    func stats() -> ControlAPI.Stats {
         let tcp = tcpTotals()
         let rrl = limiter.counts
         let reloads = reloadRecord.withLock { $0 }
         let notifies = notifier.counts
-        return [
-            "uptime_seconds": Int(Date().timeIntervalSince(startedAt)), "queries": queries,
-            "tcp": [
-                "open": tcp.open, "accepted": tcp.accepted, "refused": tcp.refused,
-                "closed": Dictionary(uniqueKeysWithValues: tcp.closed.map { ("\($0.reason)", $0.count) }),
-            ],
-            "rrl": ["dropped": rrl.dropped, "slipped": rrl.slipped],
-            "transfers": transfer.transfersSent.map {
-                ["secondary": $0.secondary, "kind": $0.kind, "transfers": $0.transfers, "octets": $0.octets]
+        return ControlAPI.Stats(
+            uptimeSeconds: Int(Date().timeIntervalSince(startedAt)),
+            queries: queryStats.counts.map {
+                .init(transport: $0.transport, zone: $0.zone, type: $0.type, rcode: $0.rcode, count: $0.count)
             },
-            "notify": ["acknowledged": notifies.acknowledged, "failed": notifies.failed],
-            "reloads": ["ok": reloads.ok, "failed": reloads.failed, "last_successful": reloads.lastSucceeded],
-            "first_places": counters.counts.map { ["pool": $0.pool, "link": $0.line, "count": $0.count] },
-        ]
+            tcp: .init(
+                open: tcp.open, accepted: tcp.accepted, refused: tcp.refused,
+                closed: Dictionary(uniqueKeysWithValues: tcp.closed.map { ("\($0.reason)", $0.count) })),
+            rrl: .init(dropped: rrl.dropped, slipped: rrl.slipped),
+            transfers: transfer.transfersSent.map {
+                .init(secondary: $0.secondary, kind: $0.kind, transfers: $0.transfers, octets: $0.octets)
+            },
+            notify: .init(acknowledged: notifies.acknowledged, failed: notifies.failed),
+            reloads: .init(ok: reloads.ok, failed: reloads.failed, lastSuccessful: reloads.lastSucceeded),
+            firstPlaces: counters.counts.map { .init(pool: $0.pool, link: $0.line, count: $0.count) })
     }
 
     /// Prometheus text from the server's registry (`ServerMetrics`): swift-metrics' series (the health module's),

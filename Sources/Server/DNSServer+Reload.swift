@@ -68,8 +68,13 @@ extension DNSServer {
         builder.async { [self] in done(reloadOnBuilder()) }
     }
 
+    /// Test-only: `UPLINKDNS_TEST_RELOAD_DELAY=SECONDS` in the server's environment makes every reload take that much
+    /// longer, as a large signed zone's does (the tests of `uplinkdns reload`'s wait; docs/console.md). Unset, nothing.
+    static let testReloadDelay = ProcessInfo.processInfo.environment["UPLINKDNS_TEST_RELOAD_DELAY"].flatMap(Double.init)
+
     func reloadOnBuilder() -> ReloadOutcome {
         SystemdNotify.reloading()
+        if let delay = Self.testReloadDelay, delay > 0 { Thread.sleep(forTimeInterval: min(delay, 600)) }
         let outcome = applyReload()
         reloadRecord.withLock { $0.record(outcome) }
         if let errors = outcome.errors {

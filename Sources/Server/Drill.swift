@@ -68,16 +68,14 @@ public struct Drill {
     /// The lines as they are now.
     public func lines() throws -> [Before] {
         let (status, body) = try control.request("GET", "/v1/links")
-        guard status == 200, let list = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+        guard status == 200, let list = ControlAPI.decode([ControlAPI.LinkSummary].self, from: body) else {
             throw Refusal(description: "the control API's /v1/links answered \(status)")
         }
         let iso = ISO8601DateFormatter()
-        return list.compactMap { l in
-            guard let name = l["name"] as? String else { return nil }
-            let override = (l["override"] as? String).flatMap { $0 == "auto" ? nil : $0 }
-            let until = (l["override_until"] as? String).flatMap { iso.date(from: $0) }
+        return list.map { l in
+            let until = l.overrideUntil.flatMap { iso.date(from: $0) }
             return Before(
-                name: name, inAnswers: l["state"] as? String == "up", override: override,
+                name: l.name, inAnswers: l.state == "up", override: l.override == "auto" ? nil : l.override,
                 remaining: until.map { max(1, $0.timeIntervalSinceNow) })
         }
     }
@@ -129,7 +127,7 @@ public struct Drill {
             let served = before.values.contains { !$0.isDisjoint(with: own) }
             var row = Row(link: link.name, note: served ? "" : "not answered before the drill (backup line)")
             let (status, body) = try control.request(
-                "POST", "/v1/links/\(link.name)", json: ["state": "drain", "for": "5m"])
+                "POST", ControlAPI.linkPath(link.name), json: ControlAPI.LinkChange(state: .drain, for: "5m"))
             guard status == 200 else {
                 row.note = "cannot drain: \(status) \(String(decoding: body, as: UTF8.self))"
                 restore([mine])
@@ -154,9 +152,9 @@ public struct Drill {
     public func restore(_ lines: [Before]) -> Bool {
         var all = true
         for l in lines {
-            var body: [String: Any] = ["state": l.override ?? "auto"]
-            if let r = l.remaining { body["for"] = "\(Int(r.rounded(.up)))s" }
-            let status = (try? control.request("POST", "/v1/links/\(l.name)", json: body))?.0
+            let state = l.override.flatMap(ControlAPI.LinkState.init(rawValue:)) ?? .auto
+            let body = ControlAPI.LinkChange(state: state, for: l.remaining.map { "\(Int($0.rounded(.up)))s" })
+            let status = (try? control.request("POST", ControlAPI.linkPath(l.name), json: body))?.0
             if status != 200 { all = false }
         }
         return all

@@ -75,55 +75,49 @@ extension DNSServer {
 
     /// Each line (or the one named `only`) as the page and `/v1/links/NAME` show it: state, why, since, weight,
     /// addresses, each check's recent results (newest first) and the recent transitions.
-    func linkObjects(config: Config, now: Date, iso: ISO8601DateFormatter, only: String? = nil) -> [[String: Any]] {
+    func linkDetails(config: Config, now: Date, iso: ISO8601DateFormatter, only: String? = nil)
+        -> [ControlAPI.LinkDetail]
+    {
         let weights = config.uplinks.weights
         return health.links.filter { only == nil || $0.name == only }.map { h in
-            var o: [String: Any] = [
-                "name": h.name, "state": h.effective(at: now).rawValue, "probed": h.probed.rawValue,
-                "override": h.activeOverride(at: now)?.rawValue ?? "auto", "since": iso.string(from: h.since),
-                "reason": h.reason, "weight": weights[h.name] ?? 1,
-                "addresses": config.uplinks.link(h.name)?.publicAddresses.map(\.description) ?? [],
-                "checks": health.history.checks(h.name).map { c in
-                    [
-                        "check": c.check, "type": c.type,
-                        "results": c.results.reversed().map { r in
-                            [
-                                "at": iso.string(from: r.at), "ok": r.ok, "ms": (r.seconds * 10000).rounded() / 10,
-                                "detail": r.detail,
-                            ] as [String: Any]
-                        },
-                    ] as [String: Any]
+            ControlAPI.LinkDetail(
+                name: h.name, state: h.effective(at: now).rawValue, probed: h.probed.rawValue,
+                override: h.activeOverride(at: now)?.rawValue ?? "auto",
+                overrideUntil: h.activeOverride(at: now) == nil ? nil : h.overrideUntil.map { iso.string(from: $0) },
+                since: iso.string(from: h.since), reason: h.reason, weight: weights[h.name] ?? 1,
+                addresses: config.uplinks.link(h.name)?.publicAddresses.map(\.description) ?? [],
+                checks: health.history.checks(h.name).map { c in
+                    ControlAPI.CheckHistory(
+                        check: c.check, type: c.type,
+                        results: c.results.reversed().map { r in
+                            ControlAPI.ProbeResult(
+                                at: iso.string(from: r.at), ok: r.ok, ms: (r.seconds * 10000).rounded() / 10,
+                                detail: r.detail)
+                        })
                 },
-                "transitions": health.history.transitions(h.name).reversed().map { t in
-                    ["at": iso.string(from: t.at), "to": t.to.rawValue, "reason": t.reason]
-                },
-            ]
-            if let until = h.overrideUntil, h.activeOverride(at: now) != nil {
-                o["override_until"] = iso.string(from: until)
-            }
-            return o
+                transitions: health.history.transitions(h.name).reversed().map { t in
+                    ControlAPI.Transition(at: iso.string(from: t.at), to: t.to.rawValue, reason: t.reason)
+                })
         }
     }
 
-    /// One line as `/v1/links/NAME` gives it (JSON text), or nil when there is none of that name.
-    func linkJSON(_ name: String) -> String? {
+    /// One line as `/v1/links/NAME` gives it, or nil when there is none of that name.
+    func linkDetail(_ name: String) -> ControlAPI.LinkDetail? {
         let config = state.withLock { $0.config }
-        return linkObjects(config: config, now: Date(), iso: ISO8601DateFormatter(), only: name).first.map {
-            ControlHandler.json($0)
-        }
+        return linkDetails(config: config, now: Date(), iso: ISO8601DateFormatter(), only: name).first
     }
 
-    /// Everything the status page shows, as JSON-ready values.
-    func statusObject() -> [String: Any] {
+    /// Everything the status page shows.
+    func status() -> ControlAPI.Status {
         let now = Date()
         let iso = ISO8601DateFormatter()
         let config = state.withLock { $0.config }
         let snapshot = store.current().0
         let weights = config.uplinks.weights
-        let links = linkObjects(config: config, now: now, iso: iso)
+        let links = linkDetails(config: config, now: now, iso: iso)
         let (firsts, window) = shares.firstPlaces()
         let upNow = health.up
-        let pools: [[String: Any]] = snapshot.plans.map { plan in
+        let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
             let pool = plan.pool
             let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
             // The configured share of first places: how often each line leads over the plan's cycle (rotation
@@ -139,75 +133,69 @@ extension DNSServer {
             // The counters name pools lower-cased (AnswerCounters).
             let key = pool.name.lowercased().description
             let total = pool.members.reduce(0) { sum, m in sum + max(0, firsts["\(key)|\(m.link)"] ?? 0) }
-            let members: [[String: Any]] = pool.members.map { m in
+            let members = pool.members.map { m in
                 let n = max(0, firsts["\(key)|\(m.link)"] ?? 0)
-                return [
-                    "link": m.link, "weight": weights[m.link] ?? 1, "in_answers": upNow.contains(m.link),
-                    "expected_share": expected[m.link] ?? 0, "first_places": n,
-                    "share": total > 0 ? Double(n) / Double(total) : 0,
-                ]
+                return ControlAPI.PoolMemberStatus(
+                    link: m.link, weight: weights[m.link] ?? 1, inAnswers: upNow.contains(m.link),
+                    expectedShare: expected[m.link] ?? 0, firstPlaces: n,
+                    share: total > 0 ? Double(n) / Double(total) : 0)
             }
-            return [
-                "name": pool.name.description, "policy": pool.policy.rawValue,
-                "lines_up": pool.members.filter { upNow.contains($0.link) }.count, "lines": pool.members.count,
-                "addresses": (plan.v4.variants.first ?? []).map(\.description)
+            return ControlAPI.PoolStatus(
+                name: pool.name.description, policy: pool.policy.rawValue,
+                linesUp: pool.members.filter { upNow.contains($0.link) }.count, lines: pool.members.count,
+                addresses: (plan.v4.variants.first ?? []).map(\.description)
                     + (plan.v6.variants.first ?? []).map(\.description),
-                "servfail": plan.servfail, "members": members, "window_seconds": window.rounded(),
-                "all_down": pool.allDown.rawValue,
-            ]
+                servfail: plan.servfail, members: members, windowSeconds: window.rounded(),
+                allDown: pool.allDown.rawValue)
         }
         let secondaries = transfer.secondaryStates
         let notifies = notifier.records
-        let zones: [[String: Any]] = snapshot.zoneSet.zones.keys.sorted().map { origin in
+        let zones: [ControlAPI.ZoneStatus] = snapshot.zoneSet.zones.keys.sorted().map { origin in
             let name = origin.lowercased().description
-            var rows: [String: [String: Any]] = [:]
+            var rows: [String: ControlAPI.SecondaryStatus] = [:]
             // The configured NOTIFY targets from the start, before any NOTIFY to them has ended.
             // A secondary is one row, by its address: its transfers come from it, its NOTIFYs go to ADDRESS:PORT.
             for t in config.zones.first(where: { $0.origin == origin })?.notify ?? [] {
-                rows[t.host] = ["secondary": t.host, "notify_target": "\(t)", "notify_result": "none yet"]
+                var row = ControlAPI.SecondaryStatus(secondary: t.host)
+                row.notifyTarget = "\(t)"
+                row.notifyResult = "none yet"
+                rows[t.host] = row
             }
             for s in secondaries where s.zone == name {
                 let host = s.secondary
-                rows[host, default: ["secondary": host]].merge(
-                    [
-                        "serial": Int(s.serial), "last_transfer": iso.string(from: s.lastTransfer),
-                        "last_kind": s.lastKind,
-                    ], uniquingKeysWith: { $1 })
+                var row = rows[host] ?? ControlAPI.SecondaryStatus(secondary: host)
+                row.serial = Int(s.serial)
+                row.lastTransfer = iso.string(from: s.lastTransfer)
+                row.lastKind = s.lastKind
+                rows[host] = row
             }
             for n in notifies where n.zone == name {
                 let host = ListenAddress(n.secondary)?.host ?? n.secondary
-                var row: [String: Any] = [
-                    "notify_target": n.secondary, "notify_acknowledged": n.acknowledged, "notify_failed": n.failed,
-                    "notify_serial": Int(n.lastSerial), "notify_result": n.lastResult,
-                ]
-                if let at = n.lastAt { row["last_notify"] = iso.string(from: at) }
-                rows[host, default: ["secondary": host]].merge(row, uniquingKeysWith: { $1 })
+                var row = rows[host] ?? ControlAPI.SecondaryStatus(secondary: host)
+                row.notifyTarget = n.secondary
+                row.notifyAcknowledged = n.acknowledged
+                row.notifyFailed = n.failed
+                row.notifySerial = Int(n.lastSerial)
+                row.notifyResult = n.lastResult
+                if let at = n.lastAt { row.lastNotify = iso.string(from: at) }
+                rows[host] = row
             }
-            return [
-                "zone": name, "serial": Int(snapshot.serial(origin) ?? 0),
-                "signed": config.zones.first { $0.origin == origin }?.dnssec != nil,
-                "secondaries": rows.keys.sorted().compactMap { rows[$0] },
-            ]
+            return ControlAPI.ZoneStatus(
+                zone: name, serial: Int(snapshot.serial(origin) ?? 0),
+                signed: config.zones.first { $0.origin == origin }?.dnssec != nil,
+                secondaries: rows.keys.sorted().compactMap { rows[$0] })
         }
         let reloads = reloadRecord.withLock { $0 }
-        var reload: [String: Any] = [
-            "ok": reloads.ok, "failed": reloads.failed, "last_successful": reloads.lastSucceeded,
-            "last_success": iso.string(from: reloads.lastSuccess), "errors": reloads.lastErrors,
-        ]
-        if let at = reloads.lastAttempt { reload["last_attempt"] = iso.string(from: at) }
-        let log = queryLog.status
-        var querylog: [String: Any] = [
-            "enabled": log.enabled, "path": log.path, "format": log.format.rawValue,
-        ]
-        if let until = log.until { querylog["until"] = iso.string(from: until) }
-        if let error = log.error { querylog["error"] = error }
+        let reload = ControlAPI.ReloadStatus(
+            ok: reloads.ok, failed: reloads.failed, lastSuccessful: reloads.lastSucceeded,
+            lastSuccess: iso.string(from: reloads.lastSuccess), lastAttempt: reloads.lastAttempt.map(iso.string(from:)),
+            errors: reloads.lastErrors)
         var queries: [String: UInt64] = [:]
         for c in queryStats.counts { queries[c.rcode, default: 0] += c.count }
-        return [
-            "version": Config.softwareVersion, "now": iso.string(from: now),
-            "uptime_seconds": Int(now.timeIntervalSince(startedAt)), "generation": store.generation,
-            "links": links, "pools": pools, "zones": zones, "reload": reload, "querylog": querylog,
-            "queries": queries, "tcp_open": tcpTotals().open,
-        ]
+        return ControlAPI.Status(
+            version: Config.softwareVersion, now: iso.string(from: now),
+            uptimeSeconds: Int(now.timeIntervalSince(startedAt)), generation: store.generation, links: links,
+            pools: pools, zones: zones, reload: reload, querylog: ControlAPI.QueryLogState(queryLog.status),
+            queries: queries, tcpOpen: tcpTotals().open)
     }
 }

@@ -106,6 +106,8 @@ enum StatusPage {
         const dur = (s) => s < 90 ? s + " s" : s < 5400 ? Math.round(s / 60) + " min" :
           s < 172800 ? Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min" : Math.round(s / 86400) + " d";
         const pct = (x) => (100 * x).toFixed(x > 0 && x < 0.1 ? 1 : 0) + " %";
+        // A name as one path segment, as ControlAPI.segment encodes it (RFC 3986 unreserved characters kept).
+        const segment = (name) => encodeURIComponent(name).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
         const label = (l) => ({ "drain": "drained", "force-up": "forced up", "force-down": "forced down" }[l.override] || l.state);
         $("token").value = sessionStorage.getItem("uplinkdns-token") || "";
         $("token").addEventListener("change", () => sessionStorage.setItem("uplinkdns-token", $("token").value));
@@ -203,7 +205,7 @@ enum StatusPage {
           const token = $("token").value.trim();
           if (!token) { $("message").textContent = "Enter the control token first."; $("token").focus(); return; }
           $("message").textContent = b.dataset.link + ": " + b.dataset.state + "…";
-          const send = (force) => fetch("/v1/links/" + encodeURIComponent(b.dataset.link), { method: "POST",
+          const send = (force) => fetch("/v1/links/" + segment(b.dataset.link), { method: "POST",
             headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
             body: JSON.stringify({ state: b.dataset.state, force: force }) });
           let r = await send(false);

@@ -14,123 +14,89 @@ extension StatusReport {
         }.joined(separator: "\n")
     }
 
-    /// JSON text, sorted keys, as the API writes it.
-    public static func json(_ object: Any) -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
     /// One line (`/v1/links/NAME`): its state, then each check's recent results newest first, then its transitions.
-    public static func history(_ line: [String: Any]) -> String {
-        let name = line["name"] as? String ?? "?"
-        let parsed = Line(json: line)
-        var out = [
-            "\(name): \(parsed?.label ?? "?") since \(line["since"] as? String ?? "?") (\(line["reason"] as? String ?? ""))"
-                + ", probes say \(line["probed"] as? String ?? "?")"
-        ]
-        if let until = line["override_until"] as? String { out.append("  override until \(until)") }
-        let checks = line["checks"] as? [[String: Any]] ?? []
-        if checks.isEmpty { out.append("  no checks (or none has run yet)") }
-        for c in checks {
-            let results = c["results"] as? [[String: Any]] ?? []
-            let failed = results.filter { ($0["ok"] as? Bool) == false }.count
+    public static func history(_ line: ControlAPI.LinkDetail) -> String {
+        let label =
+            Line(
+                name: line.name, state: line.state, probed: line.probed,
+                override: line.override == "auto" ? nil : line.override, since: line.since, reason: line.reason
+            ).label
+        var out = ["\(line.name): \(label) since \(line.since) (\(line.reason)), probes say \(line.probed)"]
+        if let until = line.overrideUntil { out.append("  override until \(until)") }
+        if line.checks.isEmpty { out.append("  no checks (or none has run yet)") }
+        for c in line.checks {
+            let failed = c.results.filter { !$0.ok }.count
             out.append("")
-            out.append("check \(c["check"] as? String ?? "?"): last \(results.count), \(failed) failed")
+            out.append("check \(c.check): last \(c.results.count), \(failed) failed")
             var rows = [["TIME", "RESULT", "MS", "DETAIL"]]
-            for r in results {
-                rows.append([
-                    r["at"] as? String ?? "", (r["ok"] as? Bool) == true ? "ok" : "FAILED",
-                    "\(r["ms"] ?? "")", r["detail"] as? String ?? "",
-                ])
-            }
+            for r in c.results { rows.append([r.at, r.ok ? "ok" : "FAILED", "\(r.ms)", r.detail]) }
             out.append(table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
-        let transitions = line["transitions"] as? [[String: Any]] ?? []
         out.append("")
-        if transitions.isEmpty {
+        if line.transitions.isEmpty {
             out.append("no transitions since the server started")
         } else {
             out.append("transitions (newest first):")
             var rows = [["TIME", "TO", "WHY"]]
-            for t in transitions {
-                rows.append([t["at"] as? String ?? "", t["to"] as? String ?? "", t["reason"] as? String ?? ""])
-            }
+            for t in line.transitions { rows.append([t.at, t.to, t.reason]) }
             out.append(table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
         return out.joined(separator: "\n")
     }
 
     /// The zones (`/v1/status`'s `zones`): serial and signing, then a row per secondary.
-    public static func zones(_ zones: [[String: Any]]) -> String {
+    public static func zones(_ zones: [ControlAPI.ZoneStatus]) -> String {
         var rows = [["ZONE", "SERIAL", "SIGNED", "SECONDARY", "ITS SERIAL", "LAST TRANSFER", "LAST NOTIFY"]]
         for z in zones {
-            let serial = z["serial"] as? Int ?? 0
-            let base = [z["zone"] as? String ?? "?", "\(serial)", (z["signed"] as? Bool) == true ? "yes" : "no"]
-            let secondaries = z["secondaries"] as? [[String: Any]] ?? []
-            if secondaries.isEmpty { rows.append(base + ["-", "-", "-", "-"]) }
-            for s in secondaries {
-                let theirs = (s["serial"] as? Int).map { $0 == serial ? "\($0) (current)" : "\($0) (behind)" } ?? "-"
-                let transfer = (s["last_transfer"] as? String).map { "\(s["last_kind"] as? String ?? "") \($0)" } ?? "-"
+            let base = [z.zone, "\(z.serial)", z.signed ? "yes" : "no"]
+            if z.secondaries.isEmpty { rows.append(base + ["-", "-", "-", "-"]) }
+            for s in z.secondaries {
+                let theirs = s.serial.map { $0 == z.serial ? "\($0) (current)" : "\($0) (behind)" } ?? "-"
+                let transfer = s.lastTransfer.map { "\(s.lastKind ?? "") \($0)" } ?? "-"
                 var notify = "-"
-                if let target = s["notify_target"] as? String {
-                    let at = (s["last_notify"] as? String).map { " \($0)" } ?? ""
-                    notify = "\(s["notify_result"] as? String ?? "")\(at) (to \(target))"
+                if let target = s.notifyTarget {
+                    let at = s.lastNotify.map { " \($0)" } ?? ""
+                    notify = "\(s.notifyResult ?? "")\(at) (to \(target))"
                 }
-                rows.append(base + [s["secondary"] as? String ?? "?", theirs, transfer, notify])
+                rows.append(base + [s.secondary, theirs, transfer, notify])
             }
         }
         return table(rows)
     }
 
     /// The counters (`/v1/stats`).
-    public static func stats(_ s: [String: Any]) -> String {
-        var out: [String] = ["uptime: \(s["uptime_seconds"] as? Int ?? 0) s", ""]
-        let queries = s["queries"] as? [[String: Any]] ?? []
-        func total(_ key: String) -> [(String, Int)] {
-            var sums: [String: Int] = [:]
-            for q in queries { sums[q[key] as? String ?? "?", default: 0] += q["count"] as? Int ?? 0 }
+    public static func stats(_ s: ControlAPI.Stats) -> String {
+        var out: [String] = ["uptime: \(s.uptimeSeconds) s", ""]
+        func total(_ key: KeyPath<ControlAPI.Stats.Queries, String>) -> [(String, UInt64)] {
+            var sums: [String: UInt64] = [:]
+            for q in s.queries { sums[q[keyPath: key], default: 0] += q.count }
             return sums.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         }
-        let all = queries.reduce(0) { $0 + ($1["count"] as? Int ?? 0) }
+        let all = s.queries.reduce(0) { $0 + $1.count }
         out.append("queries: \(all)")
         for (title, key) in [
-            ("by transport", "transport"), ("by zone", "zone"), ("by type", "type"), ("by rcode", "rcode"),
+            ("by transport", \ControlAPI.Stats.Queries.transport), ("by zone", \.zone), ("by type", \.type),
+            ("by rcode", \.rcode),
         ] {
             out.append("  \(title): " + total(key).map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         }
-        if let tcp = s["tcp"] as? [String: Any] {
-            let closed = (tcp["closed"] as? [String: Int] ?? [:]).sorted { $0.key < $1.key }.map {
-                "\($0.key) \($0.value)"
-            }
-            out.append(
-                "tcp: \(tcp["open"] ?? 0) open, \(tcp["accepted"] ?? 0) accepted, \(tcp["refused"] ?? 0) refused; "
-                    + "closed: \(closed.joined(separator: ", "))")
-        }
-        if let rrl = s["rrl"] as? [String: Any] {
-            out.append("rate limiting: \(rrl["dropped"] ?? 0) dropped, \(rrl["slipped"] ?? 0) slipped")
-        }
-        let transfers = s["transfers"] as? [[String: Any]] ?? []
+        let closed = s.tcp.closed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        out.append(
+            "tcp: \(s.tcp.open) open, \(s.tcp.accepted) accepted, \(s.tcp.refused) refused; "
+                + "closed: \(closed.joined(separator: ", "))")
+        out.append("rate limiting: \(s.rrl.dropped) dropped, \(s.rrl.slipped) slipped")
         out.append(
             "transfers: "
-                + (transfers.isEmpty
+                + (s.transfers.isEmpty
                     ? "none"
-                    : transfers.map {
-                        "\($0["secondary"] ?? "?") \($0["kind"] ?? "?") \($0["transfers"] ?? 0) (\($0["octets"] ?? 0) octets)"
-                    }.joined(separator: ", ")))
-        if let n = s["notify"] as? [String: Any] {
-            out.append("notify: \(n["acknowledged"] ?? 0) acknowledged, \(n["failed"] ?? 0) failed")
-        }
-        if let r = s["reloads"] as? [String: Any] {
-            let last = (r["last_successful"] as? Bool) == false ? " (the last one FAILED)" : ""
-            out.append("reloads: \(r["ok"] ?? 0) ok, \(r["failed"] ?? 0) failed\(last)")
-        }
-        let firsts = s["first_places"] as? [[String: Any]] ?? []
-        if !firsts.isEmpty {
+                    : s.transfers.map { "\($0.secondary) \($0.kind) \($0.transfers) (\($0.octets) octets)" }.joined(
+                        separator: ", ")))
+        out.append("notify: \(s.notify.acknowledged) acknowledged, \(s.notify.failed) failed")
+        let last = s.reloads.lastSuccessful ? "" : " (the last one FAILED)"
+        out.append("reloads: \(s.reloads.ok) ok, \(s.reloads.failed) failed\(last)")
+        if !s.firstPlaces.isEmpty {
             out.append(
-                "first places: "
-                    + firsts.map { "\($0["pool"] ?? "?") \($0["link"] ?? "?") \($0["count"] ?? 0)" }.joined(
-                        separator: ", "))
+                "first places: " + s.firstPlaces.map { "\($0.pool) \($0.link) \($0.count)" }.joined(separator: ", "))
         }
         return out.joined(separator: "\n")
     }

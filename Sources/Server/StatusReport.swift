@@ -29,15 +29,11 @@ public enum StatusReport {
             )
         }
 
-        /// The line as the API's JSON has it.
-        public init?(json: [String: Any]) {
-            guard let name = json["name"] as? String, let state = json["state"] as? String else { return nil }
-            let override = json["override"] as? String
+        /// The line as `/v1/links` lists it.
+        public init(_ l: ControlAPI.LinkSummary) {
             self.init(
-                name: name, state: state, probed: json["probed"] as? String ?? "?",
-                override: override == "auto" ? nil : override, overrideUntil: json["override_until"] as? String,
-                since: json["since"] as? String ?? "", reason: json["reason"] as? String ?? "",
-                lastResults: json["last_results"] as? [String] ?? [])
+                name: l.name, state: l.state, probed: l.probed, override: l.override == "auto" ? nil : l.override,
+                overrideUntil: l.overrideUntil, since: l.since, reason: l.reason, lastResults: l.lastResults)
         }
 
         /// What the line is, in a word or two: an override says itself (`drained`, `forced up`, `forced down`).

@@ -54,7 +54,7 @@ import Testing
         #expect(noLink.status == 1 && noLink.err.contains("no link 'nope' (links: unicom, cnc)"), "\(noLink.err)")
         #expect(!noLink.err.contains("USAGE"), "\(noLink.err)")
         let usage = try run(binaryPath, ["link", "cnc", "sideways", "--config", cfg])
-        #expect(usage.status == 2 && usage.err.contains("drain, force-up, force-down or auto"), "\(usage.err)")
+        #expect(usage.status == 2 && usage.err.contains("'drain', 'force-up', 'force-down' or 'auto'"), "\(usage.err)")
 
         // A wrong token: 401, said as such.
         let other = dir.appendingPathComponent("other.yaml")

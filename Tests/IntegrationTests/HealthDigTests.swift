@@ -234,3 +234,29 @@ extension HealthDigTests {
         #expect(try run(binaryPath, ["link", "unicom", "drain", "--force", "--config", cfg]).status == 0)
     }
 }
+
+extension HealthDigTests {
+    /// Line names are free text: the drill encodes them in the API's paths as every other command does (it sent them
+    /// raw, and both lines failed with `cannot drain: 400`).
+    @Test func theDrillDrainsLinesWithSpacesInTheirNames() throws {
+        let port = freePort()
+        let config = poolConfig.replacingOccurrences(of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n")
+            .replacingOccurrences(of: "name: unicom", with: "name: line one")
+            .replacingOccurrences(of: "name: cnc", with: "name: line two")
+            .replacingOccurrences(of: "[unicom, cnc]", with: "[line one, line two]")
+            .replacingOccurrences(of: "[cnc, unicom]", with: "[line two, line one]")
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText], control: nil)
+        defer { s.stop() }
+        let cfg = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        let r = try run(binaryPath, ["drill", "--config", cfg, "--server", "127.0.0.1:\(s.port)"], timeout: 60)
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        let rows = r.out.split(separator: "\n").filter { $0.hasPrefix("line one") || $0.hasPrefix("line two") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.contains("PASS") }, "\(r.out)")
+        #expect(!r.out.contains("400"), "\(r.out)")
+        // Both lines are back to auto afterwards; `status LINE` finds a line with a space too.
+        #expect(
+            Set(try s.dig("www.example.com", "+short").text.split(separator: "\n")) == ["192.0.2.10", "198.51.100.10"])
+        let history = try run(binaryPath, ["status", "line two", "--config", cfg])
+        #expect(history.status == 0 && history.out.contains("line two: up since"), "\(history.out)\(history.err)")
+    }
+}

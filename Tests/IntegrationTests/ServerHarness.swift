@@ -88,10 +88,10 @@ final class ServerProcess {
     private let keep: Bool
 
     /// `directory`: reuse this directory (its state survives; it is not removed at stop). `control`: the
-    /// `--control` override (nil: as the config says).
+    /// `--control` override (nil: as the config says). `environment`: added to the server's.
     init(
         files: [String: String], config: String = "uplinkdns.yaml", listen: [String] = ["127.0.0.1:0"],
-        control: String? = "127.0.0.1:0", directory: URL? = nil
+        control: String? = "127.0.0.1:0", directory: URL? = nil, environment: [String: String] = [:]
     ) throws {
         keep = directory != nil
         guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
@@ -108,6 +108,9 @@ final class ServerProcess {
         process.arguments =
             ["serve", "--config", dir.appendingPathComponent(config).path]
             + listen.flatMap { ["--listen", $0] } + (control.map { ["--control", $0] } ?? [])
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardError = logPipe
         process.standardOutput = logPipe
         let sink = logData

@@ -1,0 +1,35 @@
+// Check: `uplinkdns check` — the config and every zone, each error as file:line.
+
+import ArgumentParser
+import Foundation
+import Server
+import Uplinks
+
+extension UplinkDNS {
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the configuration and every zone; print each error as file:line and exit 1 if any.")
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let config = try options.load()
+            if let problem = config.stateDirectoryProblem() { throw failure(problem.message) }
+            do {
+                let zones = try config.loadZones()
+                let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
+                let u = config.uplinks
+                // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
+                let warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings)
+                for w in warnings { FileHandle.standardError.write(Data((w.warning + "\n").utf8)) }
+                let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
+                print(
+                    "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
+                        + "\(u.pools.count) pool(s)\(warned)")
+            } catch {
+                printErrors(error)
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// Status: `uplinkdns status [LINK] [--check]` — the running server's lines and pools.
+
+import ArgumentParser
+import Foundation
+import Server
+import Uplinks
+
+extension UplinkDNS {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the running server's lines and pools (control API).",
+            discussion: """
+                Each line: in answers or not (an override shows as drained, forced up or forced down), what its probes
+                say, since when, why, and its last probe results; then each pool with how many of its lines are in
+                answers. With --check, exit 0 when every line is in answers, 1 when some is not, 2 when a pool has
+                none, 3 when the server does not answer (for monitoring). With a LINK, that line's recent probe
+                results per check (newest first, with their latency) and its recent transitions.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "A line: show its probe history and transitions.")
+        var link: String?
+
+        @Flag(
+            name: .long,
+            help:
+                "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers, 3 no answer from the server."
+        )
+        var check = false
+
+        func run() throws {
+            let config = options.loadForServer()
+            if let link {
+                let body = try api(config, "GET", ControlAPI.linkPath(link))
+                print(StatusReport.history(try decoded(ControlAPI.LinkDetail.self, body, "a line")))
+                return
+            }
+            let list: [ControlAPI.LinkSummary]
+            do {
+                list = try decoded(
+                    [ControlAPI.LinkSummary].self, try api(config, "GET", "/v1/links"), "a list of lines")
+            } catch let code as ExitCode where check {
+                // Monitoring: the state is unknown (3), which is neither degraded (1) nor a pool down (2).
+                _ = code
+                throw ExitCode(3)
+            }
+            let lines = list.map(StatusReport.Line.init)
+            print(StatusReport.text(lines: lines, pools: config.uplinks.pools))
+            if check {
+                let health = StatusReport.health(pools: config.uplinks.pools, lines: lines)
+                if health != .allUp { throw ExitCode(health.rawValue) }
+            }
+        }
+    }
+}

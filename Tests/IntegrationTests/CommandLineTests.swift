@@ -1,0 +1,131 @@
+// CommandLineTests: the command line's contract — exit 2 only for a command line that does not parse, 1 for what
+// fails while running; and `reload` waits as long as the reload takes, shows it on a terminal, and says so when the
+// server stops answering meanwhile.
+
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct CommandLineTests {
+    /// A directory with the pool config (its control API on a port it names, token `t`) and its zone.
+    static func files(_ port: UInt16) -> [String: String] {
+        let config = poolConfig.replacingOccurrences(
+            of: "server:\n", with: "server:\n  control: 127.0.0.1:\(port)\n  control-token: t\n")
+        return ["uplinkdns.yaml": config, "example.com.zone": poolZoneText]
+    }
+
+    static func directory(_ files: [String: String]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
+    @Test func onlyACommandLineThatDoesNotParseExitsTwo() throws {
+        let dir = try Self.directory(Self.files(freePort()))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = dir.appendingPathComponent("uplinkdns.yaml").path
+        // Runtime errors: what the config or the zone name turn out to be is known only when running.
+        let noLine = try run(binaryPath, ["routing", "--for", "firewall:NOSUCH", "--config", cfg])
+        #expect(noLine.status == 1 && noLine.err.contains("error: no link 'NOSUCH' (links: unicom, cnc)"), "\(noLine)")
+        #expect(!noLine.err.contains("Usage"), "\(noLine.err)")
+        for command in [["export", "a..b"], ["keys", "a..b"]] {
+            let r = try run(binaryPath, command + ["--config", cfg])
+            #expect(r.status == 1 && r.err.contains("error: 'a..b' is not a domain name"), "\(command): \(r)")
+        }
+        // Usage errors: 2, with ArgumentParser's message.
+        for command in [
+            ["routing", "--for", "sideways"], ["routing", "--format", "pf"],
+            [
+                "routing", "--for", "firewall:cnc",
+                "--format", "iproute2",
+            ], ["routing", "--apply", "--for", "firewall:cnc"],
+            [
+                "export", "example.com",
+                "--format", "csv",
+            ], ["export", "example.com", "--addresses", "some"], ["link", "cnc", "sideways"],
+            ["querylog", "maybe"], ["serve", "--log-level", "loud"], ["drill", "--server", "nowhere"],
+            ["nosuchcommand"],
+        ] {
+            let r = try run(binaryPath, command + ["--config", cfg])
+            #expect(r.status == 2 && r.err.contains("Usage"), "\(command): \(r)")
+        }
+        // The choices are listed from the enums.
+        for args in [["export", "--help"], ["help", "export"]] {
+            let help = try run(binaryPath, args)
+            #expect(help.status == 0 && help.out.contains("registrar"), "\(args): \(help)")
+        }
+    }
+
+    /// A reload that takes longer than 10 s (as a large signed zone's does; here the server's test-only
+    /// UPLINKDNS_TEST_RELOAD_DELAY) is waited for: exit 0 once it serves, the seconds shown on a terminal. It gave up
+    /// after 10 s with exit 1 while the reload went on, and so `systemctl reload` failed.
+    @Test func reloadWaitsAsLongAsTheReloadTakes() throws {
+        let port = freePort()
+        let s = try ServerProcess(
+            files: Self.files(port), control: nil, environment: ["UPLINKDNS_TEST_RELOAD_DELAY": "12"])
+        defer { s.stop() }
+        let cfg = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        // On a terminal (script(1) gives it one): the seconds so far, on stderr.
+        let command = "\(binaryPath) reload --config \(cfg)"
+        let tty = try run("/usr/bin/script", ["-qefc", command, "/dev/null"], timeout: 60)
+        #expect(tty.status == 0, "\(tty)")
+        #expect(tty.out.contains("reloading: 1 s") && tty.out.contains("reloaded: generation"), "\(tty.out)")
+        // Past the 10 s it gave up at (a second's wake-up can be late on a busy machine: any of the last three).
+        #expect(["10", "11", "12"].contains { tty.out.contains("reloading: \($0) s") }, "\(tty.out)")
+        // Not on a terminal (systemd): no progress, the outcome alone.
+        let plain = try run(binaryPath, ["reload", "--config", cfg], timeout: 60)
+        #expect(plain.status == 0 && plain.out.contains("reloaded: generation"), "\(plain)")
+        #expect(!plain.err.contains("reloading:"), "\(plain.err)")
+    }
+
+    /// Starts `uplinkdns ARGS` and returns it running, with its output collected.
+    static func start(_ args: [String]) throws -> (Process, DataBox, DataBox) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binaryPath)
+        p.arguments = args
+        let (out, err) = (Pipe(), Pipe())
+        (p.standardOutput, p.standardError) = (out, err)
+        let (o, e) = (DataBox(), DataBox())
+        out.fileHandleForReading.readabilityHandler = { o.append($0.availableData) }
+        err.fileHandleForReading.readabilityHandler = { e.append($0.availableData) }
+        try p.run()
+        return (p, o, e)
+    }
+
+    static func wait(_ p: Process, _ seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        return !p.isRunning
+    }
+
+    /// While `reload` waits, the server stops answering (stopped: SIGSTOP) or goes away (killed): the command says
+    /// so and exits 1 within seconds, rather than waiting forever.
+    @Test func reloadSaysSoWhenTheServerStopsAnswering() throws {
+        let port = freePort()
+        let s = try ServerProcess(
+            files: Self.files(port), control: nil, environment: ["UPLINKDNS_TEST_RELOAD_DELAY": "60"])
+        defer { s.stop() }
+        let cfg = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        let (hung, _, hungErr) = try Self.start(["reload", "--config", cfg])
+        usleep(1_500_000)
+        s.signal(SIGSTOP)
+        #expect(Self.wait(hung, 20), "reload kept waiting for a server that does not answer")
+        s.signal(SIGCONT)
+        #expect(hung.terminationStatus == 1)
+        #expect(hungErr.text.contains("error: the server at 127.0.0.1:\(port) stopped answering"), "\(hungErr.text)")
+
+        let (gone, _, goneErr) = try Self.start(["reload", "--config", cfg])
+        usleep(1_500_000)
+        s.signal(SIGKILL)
+        #expect(Self.wait(gone, 10), "reload kept waiting for a server that exited")
+        #expect(gone.terminationStatus == 1)
+        #expect(goneErr.text.contains("closed the connection without an answer"), "\(goneErr.text)")
+    }
+}
