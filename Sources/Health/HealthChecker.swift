@@ -114,11 +114,13 @@ public final class HealthChecker: Sendable {
         guard !spec.checks.isEmpty else { return }
         let started = clock()
         // Which checks are due: all in an initial round, and those with the shortest interval (the rounds'); else those
-        // whose own interval has (about) passed since their last probe. Rounds come every `spec.interval` ±10 %, so a check is due once less than half a round is left.
+        // whose own interval has passed since their last probe, within the rounds' ±10 % jitter — or a clock that
+        // stepped back.
         let last = lastProbes.withLock { $0[link.name] } ?? []
         let due = spec.checks.enumerated().map { i, check in
             guard !initial, check.interval > spec.interval, i < last.count, last[i].check == check else { return true }
-            return started.timeIntervalSince(last[i].at) + spec.interval / 2 >= check.interval
+            let elapsed = started.timeIntervalSince(last[i].at)
+            return elapsed < 0 || elapsed >= check.interval - spec.interval / 10
         }
         let timed = await withTaskGroup(of: (Int, CheckResult, Double).self) { group in
             for (i, check) in spec.checks.enumerated() where due[i] {
@@ -154,6 +156,10 @@ public final class HealthChecker: Sendable {
         let reason = "\(spec.checks[pick].kind) \(results[pick].detail)"
         let now = clock()
         let fresh = initial && !restored.withLock { $0.contains(link.name) }
+        // A round counts towards `rise`/`fall` only when a probe that ran in it agrees with its verdict: a slow check's
+        // one failure, standing in until its next probe, is one bad round, not one per round in between (a line goes
+        // down after `fall` failed probes of a check in a row, as with a single interval).
+        let counts = zip(due, results).contains { ran, r in ran && r.ok == good }
         let summary = zip(spec.checks, results).map { "\($0.kind) \($1.detail)" }
         // A round that was under way when a reload removed its line records nothing (it would bring the line's
         // history and metrics back).
@@ -171,7 +177,7 @@ public final class HealthChecker: Sendable {
                 h.streak = 0
                 h.reason = reason
                 h.since = now
-            } else {
+            } else if counts {
                 _ = h.record(good: good, reason: reason, rise: spec.rise, fall: spec.fall, at: now)
             }
         }

@@ -111,16 +111,16 @@ extension Config {
             "algorithm", .choice(["ECDSAP256SHA256", "13", "ED25519", "15"]), default: "ECDSAP256SHA256",
             doc: "the algorithm of keys made here"),
         ConfigKey(
-            "signature-validity", .duration(min: 3600), default: duration(\.validity),
+            "signature-validity", .duration(min: 3600, max: 366 * 86400), default: duration(\.validity),
             doc: "how long a signature is valid"),
         ConfigKey(
-            "refresh", .duration(min: 3600), default: duration(\.refresh),
+            "refresh", .duration(min: 3600, max: 366 * 86400), default: duration(\.refresh),
             doc: "signatures are made anew this long before they expire (shorter than signature-validity)"),
         ConfigKey(
-            "jitter", .duration(min: 0), default: duration(\.jitter),
+            "jitter", .duration(min: 0, max: 366 * 86400), default: duration(\.jitter),
             doc: "each RRset's expiration is later by up to this much, so they do not all expire at once"),
         ConfigKey(
-            "backdate", .duration(min: 0), default: duration(\.backdate),
+            "backdate", .duration(min: 0, max: 366 * 86400), default: duration(\.backdate),
             doc: "inception this long before signing, for resolvers whose clocks are behind"),
         ConfigKey("key-directory", .path, doc: "where the keys are (default <state-dir>/keys, made at first start)"),
         ConfigKey("nsec3", .bool, default: "false", doc: "NSEC3 with RFC 9276's parameters instead of NSEC"),

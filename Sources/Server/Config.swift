@@ -148,6 +148,18 @@ public struct Config: Sendable {
         return config
     }
 
+    /// Every key at its declared default (what `read` starts from: a key written wrong keeps its default, which is
+    /// what a lenient parse returns for it).
+    private static func defaults(path: String) -> Config {
+        var r = YAMLReader(file: path)
+        var config = Config(path: path)
+        try? read("{}", path: path, &r, into: &config)
+        // The two defaults that are not constants (the schema's doc lines say so).
+        config.identity = Self.hostname()
+        config.version = "UplinkDNS \(softwareVersion)"
+        return config
+    }
+
     /// Parses `text` as `parse` does, and says which declared keys the parser read (the schema tests' view).
     package static func parseReporting(_ text: String, path: String) -> (Config?, read: Set<String>, [ConfigError]) {
         var r = YAMLReader(file: path)
@@ -162,6 +174,15 @@ public struct Config: Sendable {
     /// Reads every key of `text` through its declaration into a config; mistakes go to `r` (only YAML that does not
     /// parse at all throws).
     private static func read(_ text: String, path: String, _ r: inout YAMLReader) throws(ConfigFailure) -> Config {
+        var config = defaults(path: path)
+        try read(text, path: path, &r, into: &config)
+        return config
+    }
+
+    /// `read` over `config`: each key written replaces its value.
+    private static func read(_ text: String, path: String, _ r: inout YAMLReader, into config: inout Config)
+        throws(ConfigFailure)
+    {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -186,10 +207,6 @@ public struct Config: Sendable {
             throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "YAML: \(error)")])
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        var config = Config(path: path)
-        // The two defaults that are not constants (the schema's doc lines say so).
-        config.identity = Self.hostname()
-        config.version = "UplinkDNS \(softwareVersion)"
 
         let top = r.section(root, path: "", label: "the configuration", keys: Config.schema)
         let health = r.section(r.value(top, "health"), path: "health", keys: Config.healthSchema)
@@ -210,7 +227,7 @@ public struct Config: Sendable {
             addrs.append(a)
         }
         if addrs.isEmpty { r.fail(s.values["listen"], "server.listen needs at least one address") }
-        config.listen = addrs
+        if !addrs.isEmpty { config.listen = addrs }
         if let on = r.bool(s, "freebind") { config.freebind = on }
         if s.has("identity") { config.identity = r.string(s, "identity").flatMap(nonEmpty) }
         if s.has("version") { config.version = r.string(s, "version").flatMap(nonEmpty) }
@@ -359,7 +376,6 @@ public struct Config: Sendable {
         if config.zones.isEmpty && r.errors.isEmpty {
             r.fail(top.values["zones"] ?? root, "no zones: add a 'zones:' list of {origin, file}")
         }
-        return config
     }
 
     /// Loads every zone; all errors of all zones are reported together.

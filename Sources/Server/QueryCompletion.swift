@@ -31,18 +31,19 @@ struct QueryCompletion: Sendable {
 
     /// Finishes a datagram's answer of `length` octets in `dst` (or `QueryProcessor.deferred`): the slow path's first
     /// message, or the compiled answer as rate limiting lets it go (dropped: 0; slipped: truncated); then counts and
-    /// logs it. `now`: seconds, read once per batch while RRL is on. Returns the octets to send (0: none).
+    /// logs it. `now`: seconds, read once per batch while RRL is on; nil while it is off (one check per batch, not
+    /// per query). Returns the octets to send (0: none).
     @inline(__always)
     func finishDatagram(
         query: UnsafeRawBufferPointer, length: Int, into dst: UnsafeMutableRawBufferPointer, scratch: QueryScratch,
-        client: ClientAddress, now: UInt32, port: () -> UInt16
+        client: ClientAddress, now: UInt32?, port: () -> UInt16
     ) -> Int {
         var rlen = length
         if rlen == QueryProcessor.deferred {
             let reply = deferred(Array(query), client: client, transport: .udp).first ?? []
             rlen = min(reply.count, dst.count)
             reply.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<rlen])) }
-        } else if rlen > 0, let limiter, limiter.isOn {
+        } else if rlen > 0, let now, let limiter {
             switch limiter.check(client: client, answer: scratch.lastAnswer, now: now) {
             case .send: break
             case .drop: rlen = 0

@@ -204,7 +204,7 @@ public final class UDPListener: Sendable {
             // Shutdown (the loop condition then ends it), EINTR, or a transient error.
             if got <= 0 { continue }
             // RRL counts per second: one clock read per batch, and none while it is off.
-            let now = limiter?.isOn ?? false ? UInt32(truncatingIfNeeded: time(nil)) : 0
+            let now: UInt32? = limiter?.isOn ?? false ? UInt32(truncatingIfNeeded: time(nil)) : nil
             var out = 0
             for i in 0..<Int(got) {
                 // A datagram larger than the buffer was cut short by the kernel (MSG_TRUNC): no sane query is

@@ -21,8 +21,8 @@ package struct ConfigKey: Sendable {
         case path
         /// One of these words.
         case choice([String])
-        /// A duration of at least `min` seconds: a number of seconds or with a unit (`14d`, `36h`, `90m`, `30s`).
-        case duration(min: Int)
+        /// A duration of `min` to `max` seconds: a number of seconds or with a unit (`14d`, `36h`, `1.5d`, `90m`).
+        case duration(min: Int, max: Int)
         /// An IPv4 or IPv6 address.
         case address
         /// A numeric `HOST:PORT` or `[IPv6]:PORT`.
@@ -51,7 +51,8 @@ package struct ConfigKey: Sendable {
             case .text: "text"
             case .path: "path"
             case .choice(let words): words.joined(separator: " | ")
-            case .duration(let min): min == 0 ? "duration" : "duration ≥ \(ConfigKey.formatDuration(min))"
+            case .duration(let min, let max):
+                "duration \(ConfigKey.formatDuration(min))–\(ConfigKey.formatDuration(max))"
             case .address: "address"
             case .hostPort: "HOST:PORT"
             case .prefix: "address or prefix"
@@ -127,24 +128,28 @@ package struct ConfigKey: Sendable {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
     }
 
-    /// `1h`, `14d`, `90s`.
+    /// `1h`, `14d`, `90s`, `0`.
     package static func formatDuration(_ s: Int) -> String {
+        if s == 0 { return "0" }
         if s % 86400 == 0 { return "\(s / 86400)d" }
         if s % 3600 == 0 { return "\(s / 3600)h" }
         if s % 60 == 0 { return "\(s / 60)m" }
         return "\(s)s"
     }
 
-    /// Seconds in `14d`, `36h`, `90m`, `30s` or `86400`; nil when it is none of these.
+    /// Whole seconds in `14d`, `1.5d`, `36h`, `90m`, `30s` or `86400`; nil when it is none of these or beyond a
+    /// year (no duration here is longer, and signature times must not wrap: RFC 4034 §3.1.5 serial arithmetic).
     package static func seconds(_ text: String) -> Int? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        var value: Double?
         if let last = t.last, let unit = units[last] {
-            guard let n = Int(t.dropLast()), n >= 0, n <= Int(UInt32.max) / unit else { return nil }
-            return n * unit
+            value = Double(t.dropLast()).map { $0 * unit }
+        } else {
+            value = Double(t)
         }
-        guard let n = Int(t), n >= 0, n <= Int(UInt32.max) else { return nil }
-        return n
+        guard let v = value, v.isFinite, v >= 0, v <= 366 * 86400 else { return nil }
+        return Int(v.rounded())
     }
 }
 

@@ -13,7 +13,7 @@ extension Uplinks {
             "http", .form("http:// URL (numeric host)"),
             doc: "GET this URL through the line; the status must be in `expect`"),
         ConfigKey("expect", .form("status or range, e.g. 200-399"), doc: "http checks: the statuses that pass (200)"),
-        ConfigKey("icmp", .address, doc: "ping this address through the line (the system `ping -I`)"),
+        ConfigKey("icmp", .text, doc: "ping this host through the line (the system `ping -I`, which resolves a name)"),
         ConfigKey("exec", .text, doc: "run this command (`sh -c`); exit 0 is up"),
         ConfigKey("file", .path, doc: "read this file: its first word `up` or `down` (a ppp ip-up/ip-down hook)"),
         ConfigKey(

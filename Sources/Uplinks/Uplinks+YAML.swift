@@ -227,8 +227,9 @@ extension Uplinks {
         return spec
     }
 
-    /// A probe's target host must be an address: probes go out through a line by their source address, and a name
-    /// would need a resolver (through which line?) at every round — the prober refuses names, so `check` does.
+    /// A tcp or http probe's target host must be an address: probes go out through a line by their source address,
+    /// and a name would need a resolver (through which line?) at every round — the prober refuses names, so `check`
+    /// does. (icmp runs the system `ping`, which resolves a name itself.)
     private static func numericHost(_ host: String) -> Bool { IPAddress(host) != nil }
 
     private static func checkKind(_ key: String, _ value: String, _ c: ConfigSection, _ r: inout YAMLReader)
@@ -280,12 +281,7 @@ extension Uplinks {
                 return nil
             }
             return .http(url: value, expect: expect)
-        case "icmp":
-            guard numericHost(value) else {
-                r.fail(c.values[key], "icmp check '\(value)' is not an address (probes do not resolve names)")
-                return nil
-            }
-            return .icmp(host: value)
+        case "icmp": return .icmp(host: value)  // the system ping: a name is resolved by it
         case "exec": return .exec(command: value)
         default: return .file(path: value)
         }

@@ -170,15 +170,17 @@ package struct YAMLReader {
         return v
     }
 
-    /// A duration in seconds, at least the key's minimum.
+    /// A duration in seconds, in the key's range.
     package mutating func duration(_ s: ConfigSection, _ name: String) -> Int? {
-        guard case .duration(let min) = s.key(name).kind.scalarKind else {
+        guard case .duration(let min, let max) = s.key(name).kind.scalarKind else {
             preconditionFailure("\(name) is not .duration")
         }
         guard let node = value(s, name), let text = string(node, what: s.what(name)) else { return nil }
-        guard let v = ConfigKey.seconds(text), v >= min else {
-            let least = min > 0 ? " of at least \(ConfigKey.formatDuration(min))" : ""
-            fail(node, "\(s.what(name)) is a duration\(least): seconds, or with a unit (e.g. 14d, 36h, 90m)")
+        guard let v = ConfigKey.seconds(text), v >= min, v <= max else {
+            fail(
+                node,
+                "\(s.what(name)) is a duration from \(ConfigKey.formatDuration(min)) to \(ConfigKey.formatDuration(max)): "
+                    + "seconds, or with a unit (e.g. 14d, 36h, 1.5d, 90m)")
             return nil
         }
         return v

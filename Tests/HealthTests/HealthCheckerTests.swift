@@ -251,4 +251,29 @@ final class CountingProber: Prober {
         // The rounds in between still count the tcp check, with its last result.
         #expect(checker.links[0].lastResults == ["tcp 203.0.113.80:80 ok", "file /run/isp.state ok"])
     }
+
+    /// A slow check's failure stands in until its next probe, but counts once towards `fall`: the line goes down after
+    /// `fall` failed probes of that check in a row (at 5, 10, 15 s), not `fall` rounds after the first (5.5 s).
+    @Test func aSlowChecksFailureCountsOncePerProbe() async {
+        let prober = FakeProber()
+        let clock = ManualClock()
+        var link = Link(name: "isp", publicAddresses: [IPAddress("192.0.2.10")!])
+        link.health = HealthSpec(
+            checks: [
+                CheckSpec(kind: .tcp(host: "203.0.113.80", port: 80), interval: 5, timeout: 1),
+                CheckSpec(kind: .file(path: "/run/isp.state"), interval: 0.5, timeout: 0.25),
+            ], rise: 2, fall: 3)
+        let checker = HealthChecker(
+            uplinks: Uplinks(links: [link]), prober: prober, logger: Logger(label: "t"), clock: { clock.read() },
+            onChange: { _ in })
+        await checker.initialRound()
+        prober.set("tcp 203.0.113.80:80", false)
+        var downAt: Double?
+        for step in 1...32 {  // t = 0.5 … 16
+            clock.advance(0.5)
+            await checker.round(link)
+            if downAt == nil, checker.up.isEmpty { downAt = Double(step) * 0.5 }
+        }
+        #expect(downAt == 15)
+    }
 }
