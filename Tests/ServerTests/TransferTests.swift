@@ -459,7 +459,11 @@ let localhost = IPAddress("127.0.0.1")
             }
             serials.append(s)
         }
-        #expect(serials.last == 20 && serials.count <= 4, "\(serials)")
+        // How many serials went out before a newer one replaced them depends on how fast this loop ran against the
+        // sender (on a loaded machine, several: [2, 8, 10, 13, 15, 18, 20, 20] was seen): what holds is that an older
+        // serial never follows a newer one and the newest is sent at most once per wait.
+        #expect(serials.last == 20 && serials == serials.sorted(), "\(serials)")
+        #expect(serials.filter { $0 == 20 }.count <= 3, "\(serials)")
     }
 
     func loadExample() throws -> Zone {
