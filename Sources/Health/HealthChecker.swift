@@ -78,6 +78,21 @@ public final class HealthChecker: Sendable {
         return state.withLock { s in Set(s.values.filter { $0.effective(at: now) == .up }.map(\.name)) }
     }
 
+    /// The lines in answers and the lines an operator took out (drained, forced down, which a pool's fail-open does
+    /// not bring back), read at one moment: what answers are built for.
+    public var answering: (up: Set<String>, held: Set<String>) {
+        let now = clock()
+        return state.withLock { s in
+            var up: Set<String> = []
+            var held: Set<String> = []
+            for h in s.values {
+                if h.effective(at: now) == .up { up.insert(h.name) }
+                if let o = h.activeOverride(at: now), o != .forceUp { held.insert(h.name) }
+            }
+            return (up, held)
+        }
+    }
+
     /// Effective-state changes so far (for metrics).
     public var transitions: Int { transitionCount.load(ordering: .relaxed) }
 
@@ -308,9 +323,11 @@ public final class HealthChecker: Sendable {
             for link in new.links where changes.reprobed.contains(link.name) { startLoop(link, probeFirst: false) }
         }
         if !changes.added.isEmpty || !changes.removed.isEmpty || !changes.reprobed.isEmpty {
-            logger.notice(
-                "health: reload: added \(changes.added), removed \(changes.removed), new checks for \(changes.reprobed)"
-            )
+            let said = [
+                ("added", changes.added), ("removed", changes.removed),
+                ("with new checks, probed anew", changes.reprobed),
+            ].filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1.joined(separator: ", "))" }
+            logger.notice("health: reload changed lines — \(said.joined(separator: "; "))")
             persist()
         }
         if up != before { onChange(up) }

@@ -202,7 +202,7 @@ public struct Config: Sendable {
                 )
             ])
         } catch let e as YamlError {
-            throw ConfigFailure(errors: [ConfigError(file: path, line: Self.line(of: e), message: "YAML: \(e)")])
+            throw ConfigFailure(errors: [ConfigError(file: path, line: Self.line(of: e), message: Self.words(e))])
         } catch {
             throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "YAML: \(error)")])
         }
@@ -434,10 +434,10 @@ public struct Config: Sendable {
         return set
     }
 
-    /// The pools planned with the lines in `up` healthy (every line when nil).
-    public func plans(up: Set<String>? = nil) -> [PoolPlan] {
+    /// The pools planned with the lines in `up` healthy (every line when nil) and those in `held` out by an operator.
+    public func plans(up: Set<String>? = nil, held: Set<String> = []) -> [PoolPlan] {
         let healthy = up ?? Set(uplinks.links.map(\.name))
-        return uplinks.pools.map { PoolPlan(pool: $0, uplinks: uplinks, up: healthy) }
+        return uplinks.pools.map { PoolPlan(pool: $0, uplinks: uplinks, up: healthy, held: held) }
     }
 
     /// Loads the zones and compiles the snapshot the query path serves, with every line up unless `up` says
@@ -575,6 +575,22 @@ public struct Config: Sendable {
             if depth == indent, bare.hasPrefix(key + ":") || bare.hasPrefix("\"\(key)\":") { return n + 1 }
         }
         return nil
+    }
+
+    /// A YAML syntax error in plain words, with its column (the line is the error's own): libyaml's problem and what
+    /// it was reading, not Yams's text with three positions and the file quoted.
+    static func words(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let reading = context.map { " (\($0.text) that starts at line \($0.mark.line))" } ?? ""
+            let hint =
+                problem.contains("did not find expected") || problem.contains("mapping values are not allowed")
+                ? ": check the indentation of this line and the one above" : ""
+            return "YAML syntax, column \(mark.column): \(problem)\(reading)\(hint)"
+        default:
+            return "YAML: \(e)"
+        }
     }
 
     private static func line(of e: YamlError) -> Int? {

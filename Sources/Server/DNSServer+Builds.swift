@@ -92,14 +92,15 @@ extension DNSServer {
         return (served, moved, problems.isEmpty ? nil : problems.joined(separator: "; "))
     }
 
-    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all), deciding each zone's
+    /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all; `held`: out by an operator,
+    /// which fail-open does not bring back), deciding each zone's
     /// served serial from its content (`SerialKeeper`). Returns it and the zones whose serial moved.
     static func compile(
-        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?, serials: SerialKeeper,
-        journal: Journal, signing: ZoneSigning, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?,
-        counters: AnswerCounters, logger: Logger
+        config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?,
+        held: Set<String> = [], serials: SerialKeeper, journal: Journal, signing: ZoneSigning,
+        previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?, counters: AnswerCounters, logger: Logger
     ) -> (Snapshot, [DomainName], String?) {
-        let plans = config.plans(up: up)
+        let plans = config.plans(up: up, held: held)
         let (served, moved, problem) = decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
             journal: journal, signing: signing, previous: previous, logger: logger)
@@ -190,9 +191,9 @@ extension DNSServer {
     /// ones served: a signature refresh).
     func buildForLines(force: Bool = false) {
         let (config, zones, fingerprints) = state.withLock { st in (st.config, st.zones, st.fingerprints) }
-        let up = health.up
+        let (up, held) = health.answering
         let current = store.current().0
-        let plans = config.plans(up: up)
+        let plans = config.plans(up: up, held: held)
         guard force || current.plans != plans else { return }
         let (served, moved, problem) = DNSServer.decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
@@ -210,7 +211,12 @@ extension DNSServer {
                 secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
         store.replace(snapshot)
         store.reclaim()
-        logger.info("lines up: \(up.sorted().joined(separator: ", "))")
+        if !config.uplinks.links.isEmpty {
+            let out = config.uplinks.links.map(\.name).filter { !up.contains($0) }
+            let upText = up.isEmpty ? "none" : up.sorted().joined(separator: ", ")
+            let outText = out.isEmpty ? "" : "; out: \(out.joined(separator: ", "))"
+            logger.info("answers built for the lines up: \(upText)\(outText)")
+        }
         sendNotifies(moved)
     }
 }

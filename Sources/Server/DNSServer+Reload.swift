@@ -130,8 +130,9 @@ extension DNSServer {
                         path: applied.queryLogPath, format: applied.queryLog.format, identity: applied.identity)
                 case .answers:
                     let previous = state.withLock { ($0.zones, $0.fingerprints) }
+                    let (up, held) = health.answering
                     let (snapshot, changed, problem) = DNSServer.compile(
-                        config: applied, zones: zones, fingerprints: fingerprints, up: health.up, serials: serials,
+                        config: applied, zones: zones, fingerprints: fingerprints, up: up, held: held, serials: serials,
                         journal: journal, signing: signing, previous: previous, counters: counters, logger: logger)
                     store.replace(snapshot)
                     state.withLock { st in

@@ -120,7 +120,11 @@ enum StatusPage {
             : down.length ? ["warn", down.length + " line(s) out of answers"]
             : overridden.length ? ["warn", "all lines in answers; overridden: " + overridden.map((l) => l.name + " " + label(l)).join(", ")]
             : ["up", "all lines in answers"];
-          $("overall").innerHTML = '<span class="badge ' + overall[0] + '">' + esc(overall[1]) + "</span>";
+          // A failed reload stays in the banner until a reload succeeds: the server serves the previous config.
+          const failedReload = s.reload.last_successful ? "" : '<span class="badge down" id="reload-failed">' +
+            esc("reload failed " + ago(s.reload.last_attempt) + ", serving the previous config: " +
+            (s.reload.errors[0] || "")) + "</span> ";
+          $("overall").innerHTML = failedReload + '<span class="badge ' + overall[0] + '">' + esc(overall[1]) + "</span>";
           $("meta").textContent = "v" + s.version + " · generation " + s.generation + " · updated " +
             new Date(s.now).toLocaleTimeString([], { timeZoneName: "short" });
           $("links").innerHTML = s.links.map((l) => {
@@ -179,9 +183,9 @@ enum StatusPage {
           const q = Object.entries(s.queries).map(([k, v]) => esc(k) + " " + v).join(" · ") || "none yet";
           $("server").innerHTML = "<h3>Server</h3>" + '<div class="muted">up ' + dur(s.uptime_seconds) +
             " · TCP connections open " + s.tcp_open + "</div><p>Queries: " + q + "</p>" +
-            "<p>Reloads: " + s.reload.ok + " ok, " + s.reload.failed + " failed · last " +
-            (s.reload.last_successful ? '<span class="ok">succeeded</span>' : '<span class="bad">failed</span>: ' +
-            esc(s.reload.errors.join("; "))) + "</p><p>Query log: " + (s.querylog.enabled ? '<span class="ok">on</span> (' +
+            "<p>Reloads: " + (s.reload.ok + s.reload.failed === 0 ? "no reload yet" : s.reload.ok + " ok, " +
+            s.reload.failed + " failed · last " + (s.reload.last_successful ? '<span class="ok">succeeded</span>' :
+            '<span class="bad">failed</span>: ' + esc(s.reload.errors.join("; ")))) + "</p><p>Query log: " + (s.querylog.enabled ? '<span class="ok">on</span> (' +
             esc(s.querylog.format) + " to <code>" + esc(s.querylog.path) + "</code>" + (s.querylog.until ? ", until " +
             new Date(s.querylog.until).toLocaleTimeString() : "") + ")" : "off") +
             (s.querylog.error ? ' <span class="bad">' + esc(s.querylog.error) + "</span>" : "") + "</p>";

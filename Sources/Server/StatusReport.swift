@@ -57,6 +57,13 @@ public enum StatusReport {
         case poolDown = 2
     }
 
+    /// A line saying the last reload failed (when, its first error), or nil when it succeeded.
+    public static func failedReload(_ r: ControlAPI.ReloadStatus) -> String? {
+        guard !r.lastSuccessful else { return nil }
+        return "last reload FAILED at \(r.lastAttempt ?? "?"), serving the previous config: \(r.errors.first ?? "")"
+            + (r.errors.count > 1 ? " (and \(r.errors.count - 1) more)" : "")
+    }
+
     /// The health of `pools` with the lines in `up` in answers.
     public static func health(pools: [Pool], lines: [Line]) -> Health {
         let up = Set(lines.filter { $0.state == "up" }.map(\.name))

@@ -40,7 +40,7 @@ public struct CheckSpec: Sendable, Equatable {
     /// Seconds a probe may take before it counts as failed.
     public var timeout: Double
     /// The config line.
-    public var line: Int?
+    @SourceLine public var line: Int?
 
     /// Makes a check.
     public init(

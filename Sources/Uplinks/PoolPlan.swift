@@ -51,8 +51,11 @@ public struct PoolPlan: Sendable, Equatable {
     public let ttl: UInt32
 
     /// Plans `pool` with the lines named in `up` healthy. With none of its lines up, `all-down` decides: all (fail
-    /// open, as if every line were up), none (NODATA) or servfail.
-    public init(pool: Pool, uplinks: Uplinks, up: Set<String>) {
+    /// open), none (NODATA) or servfail. Failing open brings back the lines probes took out, never those in `held`,
+    /// which an operator took out (drained or forced down): a drain holds whatever probes say of the other lines
+    /// (as gdnsd's admin_state does). A pool whose every line is held has nothing to fail open to: NODATA, or
+    /// SERVFAIL with `all-down: servfail`.
+    public init(pool: Pool, uplinks: Uplinks, up: Set<String>, held: Set<String> = []) {
         self.pool = pool
         let weights = uplinks.weights
         var healthy = pool.members.filter { up.contains($0.link) }
@@ -60,7 +63,7 @@ public struct PoolPlan: Sendable, Equatable {
         var servfail = false
         if healthy.isEmpty {
             switch pool.allDown {
-            case .all: healthy = pool.members
+            case .all: healthy = pool.members.filter { !held.contains($0.link) }
             case .none: break
             case .servfail: servfail = true
             }

@@ -2,6 +2,18 @@
 
 import DNSWire
 
+/// Where a definition is in the config file: for messages, not part of what it is. Two definitions that differ only
+/// in their line compare equal, so a comment added above them, or a reordering, changes nothing on reload.
+@propertyWrapper
+public struct SourceLine: Sendable, Equatable {
+    /// The config line (1-based), if known.
+    public var wrappedValue: Int?
+    /// Wraps a line.
+    public init(wrappedValue: Int?) { self.wrappedValue = wrappedValue }
+    /// Always equal: a line is where a definition is written, not what it defines.
+    public static func == (_: SourceLine, _: SourceLine) -> Bool { true }
+}
+
 /// One ISP line: the site's public address(es) on it, and how the server reaches its firewall.
 public struct Link: Sendable, Equatable {
     /// A short unique name (`unicom`, `cnc`).
@@ -23,7 +35,7 @@ public struct Link: Sendable, Equatable {
     /// The weight given explicitly, if any (it overrides the bandwidth).
     public var explicitWeight: Int?
     /// The config line that defines it.
-    public var line: Int?
+    @SourceLine public var line: Int?
     /// How its health is probed.
     public var health = HealthSpec()
 
@@ -97,7 +109,7 @@ public struct Pool: Sendable, Equatable {
     /// What to answer when every line is down.
     public var allDown: AllDownPolicy
     /// The config line that defines it.
-    public var line: Int?
+    @SourceLine public var line: Int?
 
     /// Makes a pool.
     public init(

@@ -277,3 +277,20 @@ final class CountingProber: Prober {
         #expect(downAt == 15)
     }
 }
+
+@Suite struct AnsweringTests {
+    /// What answers are built for, read at one moment: the lines up, and those an operator took out (a drain or a
+    /// force-down, which a pool's fail-open must not bring back); a forced-up line is not held.
+    @Test func heldLinesAreTheOperatorsDrainsAndForcedDowns() async {
+        let prober = FakeProber()
+        let checker = HealthChecker(uplinks: lines(), prober: prober, logger: Logger(label: "t"), onChange: { _ in })
+        await checker.initialRound()
+        checker.setOverride("cnc", .drain)
+        #expect(checker.answering.up == ["unicom"] && checker.answering.held == ["cnc"])
+        checker.setOverride("unicom", .forceDown)
+        checker.setOverride("cnc", .forceUp)
+        #expect(checker.answering.up == ["cnc"] && checker.answering.held == ["unicom"])
+        checker.setOverride("unicom", nil)
+        #expect(checker.answering.held.isEmpty)
+    }
+}

@@ -135,6 +135,7 @@ struct ConsoleServer {
         #expect(before.contains(#"data-zone="example.com.""#))
         #expect(before.contains("127.0.0.1:9"), "the NOTIFY target is listed under its zone")
         #expect(before.contains("Query log: off"))
+        #expect(before.contains("Reloads: no reload yet"), "before any reload, no 'last succeeded'")
 
         // unicom is the pool's last line in answers: the API asks for "force" (the page asks the operator first).
         let (guarded, why) = try c.post("/v1/links/unicom", #"{"state": "drain"}"#)
@@ -145,6 +146,20 @@ struct ConsoleServer {
         #expect(after.contains(#"unicom <span class="badge down">drained</span>"#), "\(after)")
         #expect(after.contains("operator: drain"), "the transition is listed with its reason")
         #expect(after.contains("0/2 lines"))
+
+        // A failed reload stays in the banner (first error with file:line) until a reload succeeds (issue 25).
+        let cfg = c.server.dir.appendingPathComponent("uplinkdns.yaml")
+        let good = try String(contentsOf: cfg, encoding: .utf8)
+        try (good + "\nbogus-key: 1\n").write(to: cfg, atomically: true, encoding: .utf8)
+        #expect(try c.post("/v1/reload", "").0 == 422)
+        let broken = try dom()
+        // (The page's script holds the element's markup as text: the rendered one is followed by its words.)
+        #expect(broken.contains(#"id="reload-failed">reload failed "#), "\(broken)")
+        #expect(broken.contains("uplinkdns.yaml:") && broken.contains("unknown key 'bogus-key'"), "\(broken)")
+        try good.write(to: cfg, atomically: true, encoding: .utf8)
+        #expect(try c.post("/v1/reload", "").0 == 200)
+        let fixed = try dom()
+        #expect(!fixed.contains(#"id="reload-failed">reload failed "#), "\(fixed)")
 
         // Reading needs no token; the buttons do (the API refuses a change without it).
         let (refused, _) = try httpRequest(port: c.control, "POST", "/v1/links/unicom", body: #"{"state":"auto"}"#)

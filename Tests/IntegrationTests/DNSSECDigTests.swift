@@ -61,6 +61,9 @@ import Testing
         #expect(dsRDATA.count > 64, "\(bind.out)")
         let keys = try run(binaryPath, ["keys", "example.com", "--config", config])
         #expect(keys.status == 0 && keys.out.contains("example.com. IN DS \(dsRDATA)"), "\(keys.out)\(keys.err)")
+        // Issue 25: the one key signs both ways, a CSK (it said "ksk"); JSON as written, `/` not escaped.
+        let keysJSON = try run(binaryPath, ["keys", "example.com", "--config", config, "--json"])
+        #expect(keysJSON.out.contains(#""role" : "csk""#) && !keysJSON.out.contains(#"\/"#), "\(keysJSON.out)")
         let registrar = try run(
             binaryPath, ["export", "example.com", "--config", config, "--format", "registrar", "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(registrar.out.utf8)) as? [String: Any]

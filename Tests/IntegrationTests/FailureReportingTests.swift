@@ -46,6 +46,35 @@ import Testing
         #expect(try s.dig("fo.example.com", "+short").text.contains("198.51.100.10"))
     }
 
+    /// Issue 25: after a reload refused a mistake, `status` said nothing and `status --check` exited 0. The failure
+    /// stays in view, with its first error at file:line, until a reload succeeds.
+    @Test func aFailedReloadStaysInViewUntilOneSucceeds() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (s, cfg, _) = try Self.server(dir)
+        defer { s.stop() }
+        let good = try String(contentsOfFile: cfg, encoding: .utf8)
+        try good.replacingOccurrences(of: "links:\n", with: "links:\n  - {name: bad, public: [192.0.2.300]}\n")
+            .write(toFile: cfg, atomically: true, encoding: .utf8)
+        let reload = try run(binaryPath, ["reload", "--config", cfg])
+        #expect(reload.status == 1, "\(reload.out)\(reload.err)")
+        // The command line reads what it can of the broken file to reach the server.
+        let status = try run(binaryPath, ["status", "--config", cfg])
+        #expect(
+            status.out.contains("last reload FAILED at ") && status.out.contains("uplinkdns.yaml:"), "\(status.out)")
+        let check = try run(binaryPath, ["status", "--check", "--config", cfg])
+        #expect(check.status == 1, "\(check.out)\(check.err)")
+        // The same as JSON (issue 25: `zones` and `stats` had --json, `status` had not).
+        let json = try run(binaryPath, ["status", "--json", "--config", cfg])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
+        let reloadState = parsed?["reload"] as? [String: Any]
+        #expect(reloadState?["last_successful"] as? Bool == false, "\(json.out)")
+        try good.write(toFile: cfg, atomically: true, encoding: .utf8)
+        #expect(try run(binaryPath, ["reload", "--config", cfg]).status == 0)
+        let after = try run(binaryPath, ["status", "--check", "--config", cfg])
+        #expect(after.status == 0 && !after.out.contains("FAILED"), "\(after.out)\(after.err)")
+    }
+
     @Test func cliErrorsSayWhatFailed() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -203,7 +203,7 @@ extension HealthDigTests {
 
 extension HealthDigTests {
     /// With a line already drained by an operator, the drill refuses; with --force it never drains the last line
-    /// in answers, and it puts the operator's drain back (not auto).
+    /// in answers, and leaves the operator's drain as it is (SKIP, not a PASS).
     @Test func theDrillRefusesWithALineOutAndRestoresWhatItFound() throws {
         let port = freePort()
         let config = poolConfig.replacingOccurrences(
@@ -221,7 +221,13 @@ extension HealthDigTests {
         #expect(forced.status == 0, "\(forced.out)\(forced.err)")
         let unicom = forced.out.split(separator: "\n").first { $0.hasPrefix("unicom") } ?? ""
         #expect(unicom.contains("SKIP") && unicom.contains("the last line in answers"), "\(forced.out)")
-        // Unicom was never drained: every answer kept it; cnc is drained again, for what was left of its 10 minutes.
+        // Issue 25: cnc is an operator's drain: SKIP, never drained again by the drill (it reported a PASS it never
+        // saw, and drained cnc a second time).
+        let cncRow = forced.out.split(separator: "\n").first { $0.hasPrefix("cnc") } ?? ""
+        #expect(cncRow.contains("SKIP") && cncRow.contains("overridden (drain)"), "\(forced.out)")
+        #expect(!forced.out.contains("PASS"), "\(forced.out)")
+        #expect(s.log.components(separatedBy: "link cnc set to drain").count == 2, "\(s.log)")
+        // Unicom was never drained: every answer kept it; cnc is still drained, for what was left of its 10 minutes.
         #expect(try s.dig("www.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
         let (_, links) = try httpRequest(port: port, "GET", "/v1/links")
         let list = (try? JSONSerialization.jsonObject(with: Data(links.utf8))) as? [[String: Any]] ?? []

@@ -110,6 +110,6 @@ final class TCPQueryLoop: Sendable {
             "100,000 records: slowest API call \(slowestCall) s, longest TCP wait \(t.longest) s, \(t.sent) TCP queries"
         )
         #expect(t.longest < 2.0, "longest TCP wait \(t.longest) s")
-        #expect(s.log.contains("lines up: unicom"), "\(s.log.suffix(1500))")
+        #expect(s.log.contains("answers built for the lines up: unicom; out: cnc"), "\(s.log.suffix(1500))")
     }
 }

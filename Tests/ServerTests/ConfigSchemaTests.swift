@@ -359,6 +359,21 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         #expect(c.stateDirectory == "/x/state")
     }
 
+    /// Issue 25: wrong indentation gave libyaml's raw text with three positions. One file:line, the column, plain
+    /// words and what to look at.
+    @Test func aYAMLSyntaxErrorIsPlainWords() {
+        let text = "zones: [{origin: a., file: z}]\nlinks:\n  - name: a\n    public: [192.0.2.1]\n   rise: 2\n"
+        do {
+            _ = try Config.parse(text, path: "/x/c.yaml")
+            Issue.record("accepted")
+        } catch {
+            let e = error.errors
+            #expect(e.count == 1 && e[0].line != nil, "\(e)")
+            #expect(e[0].message.hasPrefix("YAML syntax, column ") && e[0].message.contains("indentation"), "\(e)")
+            #expect(!e[0].message.contains("error: parser") && !e[0].message.contains("\n"), "\(e)")
+        }
+    }
+
     /// DNSSEC durations take fractions and stop at a year (signature times must not wrap).
     @Test func dnssecDurationsTakeFractionsUpToAYear() throws {
         let c = try Config.parse(

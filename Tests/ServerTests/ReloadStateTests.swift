@@ -70,6 +70,13 @@ import Uplinks
         #expect(try plan(Self.base, Self.base + extra).steps == steps)
     }
 
+    /// Issue 25: a comment above the lines reported every line as changed; where a definition is written is not
+    /// part of it.
+    @Test func aCommentOrAMovedLineChangesNothing() throws {
+        let moved = "# a comment\n# another\n" + Self.base
+        #expect(try plan(Self.base, moved).steps == [.answers, .notify])
+    }
+
     @Test func linesAndTransferPoliciesAreSteps() throws {
         let lines = Self.base.replacingOccurrences(of: "[192.0.2.10]", with: "[192.0.2.11]")
         #expect(try plan(Self.base, lines).steps == [.lines, .answers, .notify])

@@ -22,13 +22,14 @@ public func ipv4Only(_ links: [Link]) -> [Link] {
 }
 
 /// The pool www.example.com. over every one of `links` in order (TTL 60), with `policy`, planned with the lines in
-/// `up` (nil: all of them) up.
+/// `up` (nil: all of them) up and those in `held` out by an operator.
 public func poolPlan(
-    _ policy: PoolPolicy, links: [Link] = [unicom, cnc], up: Set<String>? = nil, answers: Int? = nil,
-    allDown: AllDownPolicy = .all
+    _ policy: PoolPolicy, links: [Link] = [unicom, cnc], up: Set<String>? = nil, held: Set<String> = [],
+    answers: Int? = nil, allDown: AllDownPolicy = .all
 ) -> PoolPlan {
     let pool = Pool(
         name: try! DomainName("www.example.com."), members: links.map { PoolMember(link: $0.name) },
         policy: policy, answers: answers, ttl: 60, allDown: allDown)
-    return PoolPlan(pool: pool, uplinks: Uplinks(links: links, pools: [pool]), up: up ?? Set(links.map(\.name)))
+    return PoolPlan(
+        pool: pool, uplinks: Uplinks(links: links, pools: [pool]), up: up ?? Set(links.map(\.name)), held: held)
 }

@@ -104,4 +104,32 @@ extension PoolPlanTests {
         pool.ttlDegraded = 10
         #expect(PoolPlan(pool: pool, uplinks: Uplinks(links: [unicom, cnc], pools: [pool]), up: ["unicom"]).ttl == 10)
     }
+
+    /// Issue 25: with isp-b drained and isp-a's probes failing, `all-down: all` answered both addresses, the drained
+    /// line included. Fail-open brings back what probes took out, never what an operator took out.
+    @Test func aDrainHoldsWhenThePoolFailsOpen() {
+        let failOpen = poolPlan(.roundRobin, up: [], held: ["cnc"])
+        #expect(failOpen.v4.variants.allSatisfy { $0.map(\.description) == ["192.0.2.10"] })
+        // Every line held by an operator: nothing to fail open to (NODATA), or SERVFAIL if the pool says so.
+        #expect(poolPlan(.roundRobin, up: [], held: ["unicom", "cnc"]).v4.variants.isEmpty)
+        #expect(poolPlan(.roundRobin, up: [], held: ["unicom", "cnc"], allDown: .servfail).servfail)
+        // Probes alone: every line comes back, as before.
+        #expect(Set(poolPlan(.roundRobin, up: []).v4.variants.flatMap { $0 }.map(\.description)).count == 2)
+    }
+
+    /// Issue 25: a comment added above the lines reported every line as changed on reload: where a definition is
+    /// written is not part of what it is.
+    @Test func aDefinitionsLineIsNotPartOfIt() {
+        var moved = unicom
+        moved.line = 40
+        var check = CheckSpec(kind: .file(path: "/x"), line: 3)
+        moved.health.checks = [check]
+        var same = unicom
+        same.line = 41
+        check.line = 4
+        same.health.checks = [check]
+        #expect(moved == same)
+        same.health.checks[0].interval = 9
+        #expect(moved != same)
+    }
 }

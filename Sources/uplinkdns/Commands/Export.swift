@@ -92,9 +92,7 @@ extension UplinkDNS {
                 var r = ZoneExport.registrar(zoneValue, uplinks: config.uplinks, ds: ds)
                 r.warnings += extra
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                    print(ControlAPI.json(r), terminator: "")
                 } else {
                     print(ZoneExport.registrarText(r), terminator: "")
                 }

@@ -48,14 +48,12 @@ extension UplinkDNS {
                     keys: keys.map {
                         KeyList.Key(
                             tag: Int($0.keyTag), algorithm: $0.algorithm.description, flags: Int($0.flags),
-                            role: $0.isKSK ? "ksk" : "zsk", file: $0.fileStem, ds: $0.isKSK ? $0.dsPresentation : "",
+                            role: $0.isKSK ? (keys.count == 1 ? "csk" : "ksk") : "zsk", file: $0.fileStem,
+                            ds: $0.isKSK ? $0.dsPresentation : "",
                             dnskey: "\($0.flags) 3 \($0.algorithm.rawValue) \(Data($0.publicKey).base64EncodedString())"
                         )
                     })
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let data = try encoder.encode(list)
-                print(String(decoding: data, as: UTF8.self))
+                print(ControlAPI.json(list), terminator: "")
                 return
             }
             for k in keys {

@@ -12,8 +12,9 @@ extension UplinkDNS {
             discussion: """
                 Each line: in answers or not (an override shows as drained, forced up or forced down), what its probes
                 say, since when, why, and its last probe results; then each pool with how many of its lines are in
-                answers. With --check, exit 0 when every line is in answers, 1 when some is not, 2 when a pool has
-                none, 3 when the server does not answer (for monitoring). With a LINK, that line's recent probe
+                answers, and the last reload if it failed. With --check, exit 0 when every line is in answers, 1 when
+                some is not or the last reload failed, 2 when a pool has none, 3 when the server does not answer (for
+                monitoring). With a LINK, that line's recent probe
                 results per check (newest first, with their latency) and its recent transitions.
                 """)
 
@@ -24,16 +25,27 @@ extension UplinkDNS {
 
         @Flag(
             name: .long,
-            help:
-                "Exit 0 all lines in answers, 1 degraded, 2 a pool with no line in answers, 3 no answer from the server."
+            help: ArgumentHelp(
+                "Exit 0 all lines in answers, 1 degraded or the last reload failed, 2 a pool with no line in answers, 3 "
+                    + "no answer from the server.")
         )
         var check = false
+
+        @Flag(
+            name: .long, help: "Print the server's status (or the line's, with LINK) as JSON, as /v1/status gives it.")
+        var json = false
 
         func run() throws {
             let config = options.loadForServer()
             if let link {
                 let body = try api(config, "GET", ControlAPI.linkPath(link))
-                print(StatusReport.history(try decoded(ControlAPI.LinkDetail.self, body, "a line")))
+                let detail = try decoded(ControlAPI.LinkDetail.self, body, "a line")
+                print(json ? ControlAPI.json(detail) : StatusReport.history(detail), terminator: json ? "" : "\n")
+                return
+            }
+            if json {
+                let status = try decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status")
+                print(ControlAPI.json(status), terminator: "")
                 return
             }
             let list: [ControlAPI.LinkSummary]
@@ -47,9 +59,13 @@ extension UplinkDNS {
             }
             let lines = list.map(StatusReport.Line.init)
             print(StatusReport.text(lines: lines, pools: config.uplinks.pools))
+            // A failed reload stays in view until a reload succeeds: the server serves the previous config.
+            let reload = try? decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status").reload
+            if let failed = reload.flatMap(StatusReport.failedReload) { print(failed) }
             if check {
                 let health = StatusReport.health(pools: config.uplinks.pools, lines: lines)
                 if health != .allUp { throw ExitCode(health.rawValue) }
+                if reload?.lastSuccessful == false { throw ExitCode(StatusReport.Health.degraded.rawValue) }
             }
         }
     }
