@@ -4,6 +4,7 @@
 
 import DNSSEC
 import DNSWire
+import Dispatch
 import Foundation
 import Uplinks
 import Zones
@@ -30,9 +31,6 @@ public enum SignatureCheck {
         var out = SignatureFindings()
         guard zone.allTypes.contains(.rrsig) else { return out }
         let origin = zone.origin
-        func finding(_ name: DomainName, _ type: RRType, _ message: String) -> ZoneError {
-            ZoneError(file: zone.file, line: zone.line(name, type), message: "\(name) \(type): \(message)")
-        }
         let keys = (zone.rrset(origin, .dnskey)?.rdatas ?? []).compactMap { DNSKEYData(rdata: $0) }.filter(\.isZoneKey)
         guard !keys.isEmpty else {
             out.errors.append(
@@ -42,7 +40,18 @@ public enum SignatureCheck {
                         + "cannot be verified"))
             return out
         }
+        let context = Context(zone: zone, keys: keys, now: now, margin: margin)
         var unverified: [UInt8: Int] = [:]
+        // RRsets are verified in batches, on every core: a signature costs tens of microseconds.
+        var batch: [Job] = []
+        func flush() {
+            for result in evaluate(batch, context) {
+                out.errors += result.errors
+                out.warnings += result.warnings
+                for a in result.unverified { unverified[a, default: 0] += 1 }
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
         // The delegation or DNAME whose subtree the walk is in (canonical order puts a name's subtree right after
         // it): nothing there is signed, but what is signed is still verified.
         var hiding: DomainName?
@@ -61,86 +70,26 @@ public enum SignatureCheck {
             let hidden = hiding != nil
             if hiding == nil && (isCut || sets.contains(where: { $0.type == .dname })) { hiding = name }
             if signatures.contains(where: { $0 == nil }) {
-                out.errors.append(finding(name, .rrsig, "an RRSIG record does not read (too short, or a bad name)"))
+                out.errors.append(
+                    context.finding(name, .rrsig, "an RRSIG record does not read (too short, or a bad name)"))
             }
             let parsed = signatures.compactMap { $0 }
             for set in sets {
-                let covering = parsed.filter { $0.typeCovered == set.type }
-                let required = !hidden && !(isCut && set.type == .ns)
-                guard !covering.isEmpty else {
-                    if required {
-                        out.errors.append(
-                            finding(
-                                name, set.type,
-                                "no RRSIG covers it: the zone is signed, so every authoritative "
-                                    + "RRset needs a signature (RFC 4035 §2.2)"))
-                    }
-                    continue
-                }
-                var good = false
-                var keyless: [RRSIGData] = []
-                for sig in covering {
-                    let by = "its RRSIG by key \(sig.keyTag) (\(algorithmName(sig.algorithm)))"
-                    guard sig.signer == origin else {
-                        out.errors.append(finding(name, set.type, "\(by) names the signer \(sig.signer), not the zone"))
-                        continue
-                    }
-                    guard Verifier.algorithms.contains(sig.algorithm) else {
-                        unverified[sig.algorithm, default: 0] += 1
-                        good = true  // not judged: neither for nor against the RRset
-                        continue
-                    }
-                    let candidates = keys.filter { $0.keyTag == sig.keyTag && $0.algorithm == sig.algorithm }
-                    guard !candidates.isEmpty else {
-                        keyless.append(sig)
-                        continue
-                    }
-                    let valid = candidates.contains {
-                        Verifier.verify(sig, owner: name, type: set.type, rdatas: set.rdatas, key: $0) == .valid
-                    }
-                    guard valid else {
-                        out.errors.append(
-                            finding(
-                                name, set.type,
-                                "\(by) does not verify: the records or the signature changed after signing; "
-                                    + "sign the zone anew"))
-                        continue
-                    }
-                    if Int32(bitPattern: sig.expiration &- now) < 0 {
-                        out.errors.append(
-                            finding(
-                                name, set.type,
-                                "\(by) expired on \(date(sig.expiration, now: now)); sign the zone anew"))
-                    } else if Int32(bitPattern: now &- sig.inception) < 0 {
-                        out.errors.append(
-                            finding(name, set.type, "\(by) is not valid before \(date(sig.inception, now: now))"))
-                    } else {
-                        good = true
-                        if sig.expiration &- now < margin {
-                            out.warnings.append(
-                                finding(
-                                    name, set.type,
-                                    "\(by) expires on \(date(sig.expiration, now: now)), "
-                                        + "within the refresh margin (\(days(margin))): sign the zone anew before then")
-                            )
-                        }
-                    }
-                }
-                if !good, let sig = keyless.first {
-                    out.errors.append(
-                        finding(
-                            name, set.type,
-                            "signed only by key \(sig.keyTag) (\(algorithmName(sig.algorithm))), "
-                                + "which the DNSKEY RRset at \(origin) does not hold"))
-                }
+                batch.append(
+                    Job(
+                        name: name, type: set.type, rdatas: set.rdatas,
+                        signatures: parsed.filter { $0.typeCovered == set.type },
+                        required: !hidden && !(isCut && set.type == .ns)))
             }
             // Signatures over a type the name does not have: left over from an edit after signing.
             let types = Set(sets.map(\.type))
             for covered in Set(parsed.map(\.typeCovered)).subtracting(types).sorted() {
                 out.warnings.append(
-                    finding(name, .rrsig, "an RRSIG covers \(covered), but there is no \(covered) RRset here"))
+                    context.finding(name, .rrsig, "an RRSIG covers \(covered), but there is no \(covered) RRset here"))
             }
+            if batch.count >= 4096 { flush() }
         }
+        flush()
         for (alg, count) in unverified.sorted(by: { $0.key < $1.key }) {
             out.notes.append(
                 ZoneError(
@@ -150,6 +99,128 @@ public enum SignatureCheck {
         }
         out.errors.sort { ($0.line ?? 0) < ($1.line ?? 0) }
         out.warnings.sort { ($0.line ?? 0) < ($1.line ?? 0) }
+        return out
+    }
+
+    /// What every RRset's check needs: the zone (for lines), its keys, the clock and the margin.
+    struct Context: Sendable {
+        let zone: Zone
+        let keys: [DNSKEYData]
+        let now: UInt32
+        let margin: UInt32
+
+        /// A finding about `name` and `type`, at the line of that RRset.
+        func finding(_ name: DomainName, _ type: RRType, _ message: String) -> ZoneError {
+            ZoneError(file: zone.file, line: zone.line(name, type), message: "\(name) \(type): \(message)")
+        }
+    }
+
+    /// One RRset to check: its records, the signatures that cover it, and whether it must have one.
+    struct Job: Sendable {
+        let name: DomainName
+        let type: RRType
+        let rdatas: [[UInt8]]
+        let signatures: [RRSIGData]
+        let required: Bool
+    }
+
+    /// What checking one RRset found.
+    struct Result: Sendable {
+        var errors: [ZoneError] = []
+        var warnings: [ZoneError] = []
+        /// The algorithms of the signatures not verified (one entry per signature).
+        var unverified: [UInt8] = []
+    }
+
+    /// The results of `jobs`, in order, computed on every core.
+    static func evaluate(_ jobs: [Job], _ context: Context) -> [Result] {
+        guard !jobs.isEmpty else { return [] }
+        let results = UnsafeMutableBufferPointer<Result>.allocate(capacity: jobs.count)
+        results.initialize(repeating: Result())
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+        let slots = Slots(base: results.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+            slots.base[i] = evaluate(jobs[i], context)
+        }
+        return Array(results)
+    }
+
+    /// The results' memory, written by the workers of `evaluate` (each its own slots).
+    struct Slots: @unchecked Sendable {
+        let base: UnsafeMutablePointer<Result>
+    }
+
+    /// Checks one RRset's signatures.
+    static func evaluate(_ job: Job, _ context: Context) -> Result {
+        var out = Result()
+        let (name, type, now) = (job.name, job.type, context.now)
+        guard !job.signatures.isEmpty else {
+            if job.required {
+                out.errors.append(
+                    context.finding(
+                        name, type,
+                        "no RRSIG covers it: the zone is signed, so every authoritative RRset needs a signature "
+                            + "(RFC 4035 §2.2)"))
+            }
+            return out
+        }
+        var good = false
+        var keyless: [RRSIGData] = []
+        for sig in job.signatures {
+            let by = "its RRSIG by key \(sig.keyTag) (\(algorithmName(sig.algorithm)))"
+            guard sig.signer == context.zone.origin else {
+                out.errors.append(context.finding(name, type, "\(by) names the signer \(sig.signer), not the zone"))
+                continue
+            }
+            guard Verifier.algorithms.contains(sig.algorithm) else {
+                out.unverified.append(sig.algorithm)
+                good = true  // not judged: neither for nor against the RRset
+                continue
+            }
+            let candidates = context.keys.filter { $0.keyTag == sig.keyTag && $0.algorithm == sig.algorithm }
+            guard !candidates.isEmpty else {
+                keyless.append(sig)
+                continue
+            }
+            let valid = candidates.contains {
+                Verifier.verify(sig, owner: name, type: type, rdatas: job.rdatas, key: $0) == .valid
+            }
+            guard valid else {
+                out.errors.append(
+                    context.finding(
+                        name, type,
+                        "\(by) does not verify: the records or the signature changed after signing; sign the zone "
+                            + "anew"))
+                continue
+            }
+            if Int32(bitPattern: sig.expiration &- now) < 0 {
+                out.errors.append(
+                    context.finding(
+                        name, type, "\(by) expired on \(date(sig.expiration, now: now)); sign the zone anew"))
+            } else if Int32(bitPattern: now &- sig.inception) < 0 {
+                out.errors.append(
+                    context.finding(name, type, "\(by) is not valid before \(date(sig.inception, now: now))"))
+            } else {
+                good = true
+                if sig.expiration &- now < context.margin {
+                    out.warnings.append(
+                        context.finding(
+                            name, type,
+                            "\(by) expires on \(date(sig.expiration, now: now)), within the refresh margin "
+                                + "(\(days(context.margin))): sign the zone anew before then"))
+                }
+            }
+        }
+        if !good, let sig = keyless.first {
+            out.errors.append(
+                context.finding(
+                    name, type,
+                    "signed only by key \(sig.keyTag) (\(algorithmName(sig.algorithm))), which the DNSKEY RRset at "
+                        + "\(context.zone.origin) does not hold"))
+        }
         return out
     }
 
