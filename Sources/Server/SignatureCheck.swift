@@ -57,13 +57,13 @@ public enum SignatureCheck {
         var hiding: DomainName?
         zone.forEachNode { name, view in
             if let h = hiding, !(name.isSubdomain(of: h) && name != h) { hiding = nil }
-            var sets: [(type: RRType, rdatas: [[UInt8]])] = []
+            var sets: [(type: RRType, ttl: UInt32, rdatas: [[UInt8]])] = []
             var signatures: [RRSIGData?] = []
-            view.forEachRRset { type, _, rdatas in
+            view.forEachRRset { type, ttl, rdatas in
                 if type == .rrsig {
                     for r in rdatas { signatures.append(RRSIGData(rdata: r)) }
                 } else {
-                    sets.append((type, rdatas.map { Array($0) }))
+                    sets.append((type, ttl, rdatas.map { Array($0) }))
                 }
             }
             let isCut = name != origin && sets.contains(where: { $0.type == .ns })
@@ -77,7 +77,7 @@ public enum SignatureCheck {
             for set in sets {
                 batch.append(
                     Job(
-                        name: name, type: set.type, rdatas: set.rdatas,
+                        name: name, type: set.type, ttl: set.ttl, rdatas: set.rdatas,
                         signatures: parsed.filter { $0.typeCovered == set.type },
                         required: !hidden && !(isCut && set.type == .ns)))
             }
@@ -119,6 +119,7 @@ public enum SignatureCheck {
     struct Job: Sendable {
         let name: DomainName
         let type: RRType
+        let ttl: UInt32
         let rdatas: [[UInt8]]
         let signatures: [RRSIGData]
         let required: Bool
@@ -196,7 +197,15 @@ public enum SignatureCheck {
                             + "anew"))
                 continue
             }
-            if Int32(bitPattern: sig.expiration &- now) < 0 {
+            // The TTL the signature was made for (RFC 4034 §3.1.4) is the RRset's: one changed after signing no
+            // longer matches, and kzonecheck refuses the signature.
+            if sig.originalTTL != job.ttl {
+                out.errors.append(
+                    context.finding(
+                        name, type,
+                        "\(by) was made for TTL \(sig.originalTTL), but the RRset has TTL \(job.ttl): the TTL "
+                            + "changed after signing; sign the zone anew"))
+            } else if Int32(bitPattern: sig.expiration &- now) < 0 {
                 out.errors.append(
                     context.finding(
                         name, type, "\(by) expired on \(date(sig.expiration, now: now)); sign the zone anew"))

@@ -90,6 +90,21 @@ import Zones
         #expect(found.warnings.isEmpty)
     }
 
+    /// A TTL changed after signing: the signature was made for the old one (its original TTL), and kzonecheck
+    /// refuses it; an error at the RRset's line.
+    @Test func aTTLChangedAfterSigningIsAnError() throws {
+        let key = SigningKey.generate(zone: try DomainName("example.com."), algorithm: .ecdsaP256SHA256)
+        let (text, www, _) = try Self.signedText(key: key, validity: Self.fresh)
+        let changed = text.replacingOccurrences(
+            of: "www.example.com.\t60\tIN\tA\t", with: "www.example.com.\t120\tIN\tA\t")
+        #expect(changed != text)
+        let found = try Self.check(changed)
+        #expect(found.errors.map(\.line) == [www], "\(found.errors)")
+        #expect(
+            found.errors.first?.message.contains("was made for TTL 60, but the RRset has TTL 120") == true,
+            "\(found.errors)")
+    }
+
     /// Expired signatures are errors (every signed RRset); one that expires within the margin is a warning; one
     /// not valid yet is an error.
     @Test func expiredAndExpiringSignatures() throws {
