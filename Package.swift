@@ -51,9 +51,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
-        // DNSSEC: keys, RRSIG signing and the NSEC chain, with swift-crypto (P-256, Ed25519, SHA-2).
+        // DNSSEC: keys, RRSIG signing and verification, the NSEC chain, with swift-crypto (P-256, Ed25519, SHA-2;
+        // _CryptoExtras for RSA, which `check` verifies in zones signed elsewhere).
         .target(
-            name: "DNSSEC", dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")],
+            name: "DNSSEC",
+            dependencies: [
+                "DNSWire", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .target(name: "Routing", dependencies: ["Uplinks"], swiftSettings: strict),
         .target(

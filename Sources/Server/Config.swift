@@ -382,16 +382,25 @@ public struct Config: Sendable {
     public func loadZones() throws(ConfigFailure) -> ZoneSet {
         var zones: [Zone] = []
         var errors: [ConfigError] = []
+        // The warnings of every zone, loaded or not: a failure carries them, so that `check` shows them with the
+        // errors.
+        var warnings: [ConfigError] = []
+        func configErrors(_ list: [ZoneError]) -> [ConfigError] {
+            list.map { ConfigError(file: $0.file, line: $0.line, message: $0.message) }
+        }
         for entry in self.zones {
             do {
                 // Pool names get their addresses from the lines: an NS target among them needs none in the file.
                 let pools = Set(uplinks.pools.map(\.name).filter { $0.isSubdomain(of: entry.origin) })
-                zones.append(try ZoneFileLoader.load(path: entry.file, origin: entry.origin, addressed: pools))
+                let zone = try ZoneFileLoader.load(path: entry.file, origin: entry.origin, addressed: pools)
+                zones.append(zone)
+                warnings += configErrors(zone.warnings)
             } catch {
-                errors += error.errors.map { ConfigError(file: $0.file, line: $0.line, message: $0.message) }
+                errors += configErrors(error.errors)
+                warnings += configErrors(error.warnings)
             }
         }
-        guard errors.isEmpty else { throw ConfigFailure(errors: errors) }
+        guard errors.isEmpty else { throw ConfigFailure(errors: errors, warnings: warnings) }
         let set = ZoneSet(zones)
         // A pool's name must lie in a served zone, and its addresses come from the lines alone: static A or AAAA
         // records at the same name would make two sources of truth, so they are refused.
@@ -430,7 +439,7 @@ public struct Config: Sendable {
                             + "file (the pool answers \(type) from its lines)"))
             }
         }
-        guard errors.isEmpty else { throw ConfigFailure(errors: errors) }
+        guard errors.isEmpty else { throw ConfigFailure(errors: errors, warnings: warnings) }
         return set
     }
 

@@ -21,14 +21,28 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         if let line { return "\(file):\(line): \(message)" }
         return "\(file): \(message)"
     }
+
+    /// `file:line: warning: message`, for what loads but deserves a look.
+    public var warning: String { labelled("warning") }
+
+    /// `file:line: LABEL: message` (`warning`, `note`).
+    public func labelled(_ label: String) -> String {
+        if let line { return "\(file):\(line): \(label): \(message)" }
+        return "\(file): \(label): \(message)"
+    }
 }
 
 /// Every problem found while loading a configuration and its zones.
 public struct ConfigFailure: Error, Sendable, CustomStringConvertible {
     /// The problems, config first, then zones.
     public var errors: [ConfigError]
+    /// What the zones would also have been warned about (`check` prints them with the errors).
+    public var warnings: [ConfigError]
     /// Makes a failure.
-    public init(errors: [ConfigError]) { self.errors = errors }
+    public init(errors: [ConfigError], warnings: [ConfigError] = []) {
+        self.errors = errors
+        self.warnings = warnings
+    }
     /// One error per line.
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

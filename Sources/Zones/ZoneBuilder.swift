@@ -118,6 +118,16 @@ public struct ZoneBuilder {
                                 message: "\(what) has TTL \(raw.ttl), its RRset's first record\(at(first.line)) "
                                     + "\(first.ttl): the RRset is served with \(first.ttl) (RFC 2181 §5.2: one TTL per RRset)"
                             ))
+                    case .signatureTTL(let f):
+                        // RFC 4034 §3: the RRSIGs at a name form one RRset per type they cover, not one for all.
+                        let first = raws[Int(f)]
+                        let covered = covers(raw)
+                        warnings.append(
+                            ZoneError(
+                                file: file, line: Int(raw.line) == 0 ? nil : Int(raw.line),
+                                message: "\(what) covering \(covered) has TTL \(raw.ttl), the first RRSIG covering "
+                                    + "\(covered) here\(at(first.line)) \(first.ttl): the signatures of one RRset "
+                                    + "share its TTL (RFC 4034 §3)"))
                     case .secondSOA(let f):
                         fail(
                             Int(raw.line) == 0 ? nil : Int(raw.line),
@@ -147,12 +157,20 @@ public struct ZoneBuilder {
         let soa = Validation(zone: zone, addressed: addressed).check(fail: fail) { line, message in
             warnings.append(ZoneError(file: file, line: line, message: message))
         }
+        let sortedWarnings = warnings.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         guard errors.isEmpty, let soa else {
-            throw ZoneLoadFailure(errors: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+            throw ZoneLoadFailure(errors: errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }, warnings: sortedWarnings)
         }
         zone = Zone(origin: origin, file: file, data: data, soa: soa)
-        zone.warnings = warnings.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
+        zone.warnings = sortedWarnings
         return zone
+    }
+
+    /// The type an RRSIG record covers (the first two octets of its RDATA).
+    private func covers(_ raw: Raw) -> RRType {
+        guard raw.rdataLength >= 2 else { return RRType(0) }
+        let at = Int(raw.rdataOffset)
+        return RRType(UInt16(rdatas[at]) << 8 | UInt16(rdatas[at + 1]))
     }
 
     /// " (line N)" for a record read from line N, else nothing.
@@ -167,6 +185,8 @@ enum RecordProblem {
 /// What grouping notices about a record of an RRset (`first`: the set's first record, whose TTL and line it keeps).
 enum GroupingNote {
     case ttl(first: Int32)
+    /// An RRSIG whose TTL differs from the first RRSIG's at its name that covers the same type.
+    case signatureTTL(first: Int32)
     case secondSOA(first: Int32)
 }
 
@@ -323,6 +343,10 @@ struct Grouping {
         var out: [UInt8] = []
         out.reserveCapacity(rdatas.count)
         var notes: [(record: Int32, note: GroupingNote)] = []
+        // Per RRSIG set: the first signature seen for each covered type (RFC 4034 §3: the RRSIGs at a name are
+        // grouped by the type they cover when it comes to TTLs), reused from set to set.
+        var firstCovering: [(covered: UInt16, record: Int32)] = []
+        let rrsig = RRType.rrsig.rawValue
         rdatas.withUnsafeBytes { rd in
             for (k, i) in order.enumerated() {
                 let nameAt = UInt32(names.count)
@@ -385,7 +409,20 @@ struct Grouping {
                             out.append(contentsOf: bytes)
                             ends.append(UInt32(out.count))
                             if seen != nil { seen!.insert(Array(bytes)) }
-                            if raw.ttl != first.ttl { notes.append((recs[j], .ttl(first: firstRecord))) }
+                            if first.type == rrsig {
+                                let at = Int(raw.rdataOffset)
+                                let covered = raw.rdataLength >= 2 ? UInt16(rd[at]) << 8 | UInt16(rd[at + 1]) : 0
+                                if count == 0 { firstCovering.removeAll(keepingCapacity: true) }
+                                if let f = firstCovering.first(where: { $0.covered == covered }) {
+                                    if raw.ttl != raws[Int(f.record)].ttl {
+                                        notes.append((recs[j], .signatureTTL(first: f.record)))
+                                    }
+                                } else {
+                                    firstCovering.append((covered, recs[j]))
+                                }
+                            } else if raw.ttl != first.ttl {
+                                notes.append((recs[j], .ttl(first: firstRecord)))
+                            }
                             if first.type == RRType.soa.rawValue && count > 0 {
                                 notes.append((recs[j], .secondSOA(first: firstRecord)))
                             }
@@ -558,6 +595,15 @@ struct Validation {
             fail(nil, "no SOA record at the apex \(origin): the first record of a zone is its SOA")
         }
         let originLength = origin.wire.count
+        // Every name an NS record names: an address below a cut is glue only when it is one of them (RFC 9471 §2:
+        // the cut's own servers, or a sibling delegation's).
+        var serverNames: Set<DomainName> = []
+        for i in 0..<data.count where data.nodes[i].setCount > 0 {
+            guard let j = data.set(i, .ns) else { continue }
+            for rr in data.rrset(j, name: data.name(i)).records {
+                if let target = rr.target { serverNames.insert(target) }
+            }
+        }
         // The innermost delegation or DNAME whose subtree the walk is in: names below it follow it in canonical
         // order, so one look back tells whether a node is hidden.
         var hiding: (node: Int, dname: Bool)?
@@ -569,13 +615,19 @@ struct Validation {
             if let h = hiding {
                 // RFC 1034 §4.2.1: below a zone cut only glue (addresses) belongs; RFC 6672 §2.4: nothing below a
                 // DNAME. Such data is never answered (a referral or a synthesis wins), so it is worth a word.
-                let types = data.types(i).filter { h.dname || ($0 != .a && $0 != .aaaa) }
+                // An address is glue only for a name that an NS record names; any other address is as hidden.
+                let name = data.name(i)
+                let glue = !h.dname && serverNames.contains(name)
+                let types = data.types(i).filter { !glue || ($0 != .a && $0 != .aaaa) }
                 if !types.isEmpty {
                     let kind = h.dname ? "the DNAME at" : "the delegation"
+                    let notGlue =
+                        !h.dname && types.contains(where: { $0 == .a || $0 == .aaaa })
+                        ? " and is not glue (no NS record names it)" : ""
                     warn(
                         line(Int(node.setStart)),
-                        "\(data.name(i)) \(types.map(\.description).joined(separator: ", ")) is below \(kind) "
-                            + "\(data.name(h.node)): it is never answered (occluded)")
+                        "\(name) \(types.map(\.description).joined(separator: ", ")) is below \(kind) "
+                            + "\(data.name(h.node))\(notGlue): it is never answered (occluded)")
                 }
             }
             if !isApex, let j = data.set(i, .soa) {

@@ -34,8 +34,14 @@ public struct ZoneError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct ZoneLoadFailure: Error, Sendable, CustomStringConvertible {
     /// The problems, in file order.
     public var errors: [ZoneError]
-    /// Makes a failure from its errors.
-    public init(errors: [ZoneError]) { self.errors = errors }
+    /// What the same zone would have been warned about had it loaded, in file order: `check` prints these with
+    /// the errors, so fixing the errors brings no surprise.
+    public var warnings: [ZoneError]
+    /// Makes a failure from its errors (and the warnings found beside them).
+    public init(errors: [ZoneError], warnings: [ZoneError] = []) {
+        self.errors = errors
+        self.warnings = warnings
+    }
     /// One error per line.
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

@@ -155,6 +155,83 @@ import Zones
         #expect(zone.warnings.first?.warning.contains(": warning: ") == true)
     }
 
+    /// RFC 4034 §3: the RRSIGs at a name are grouped by the type they cover when it comes to TTLs. A signed zone
+    /// has signatures over several types at one name, each with its RRset's TTL: no warning. Two signatures over
+    /// one type with different TTLs: one.
+    @Test func signatureTTLsAreComparedPerCoveredType() throws {
+        let sig = "13 2 %d 20270101000000 20260101000000 12345 example.com. AAECAwQFBgcICQ=="
+        func rrsig(_ type: String, _ ttl: Int) -> String {
+            "\(type) " + sig.replacingOccurrences(of: "%d", with: "\(ttl)")
+        }
+        let zone = try loadZone(
+            """
+            @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
+            @ 3600 IN RRSIG \(rrsig("SOA", 3600))
+            @ 3600 IN NS ns1
+            @ 3600 IN RRSIG \(rrsig("NS", 3600))
+            @ 600 IN MX 10 ns1
+            @ 600 IN RRSIG \(rrsig("MX", 600))
+            @ 300 IN NSEC ns1 NS SOA MX RRSIG NSEC
+            @ 300 IN RRSIG \(rrsig("NSEC", 300))
+            ns1 IN A 192.0.2.1
+            www 60 IN TXT "x"
+            www 60 IN RRSIG \(rrsig("TXT", 60))
+            www 120 IN RRSIG TXT 13 3 60 20270101000000 20260101000000 54321 example.com. AAECAwQFBgcICQ==
+            """)
+        let warnings = zone.warnings.map { "\($0.line ?? 0): \($0.message)" }
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(
+            warnings.first?.hasPrefix(
+                "12: www.example.com. RRSIG covering TXT has TTL 120, the first RRSIG covering TXT here (line 11) 60")
+                == true, "\(warnings)")
+    }
+
+    /// Below a delegation only the addresses of name servers are glue (RFC 1034 §4.2.1, RFC 9471): the cut's own,
+    /// or a sibling delegation's. Any other address there is never answered, and is warned about.
+    @Test func anAddressBelowADelegationThatNoNSNamesIsNotGlue() throws {
+        let zone = try loadZone(
+            """
+            @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
+            @ IN NS ns1
+            ns1 IN A 192.0.2.1
+            sub IN NS ns.sub
+            ns.sub IN A 192.0.2.2
+            ns.sub IN AAAA 2001:db8::2
+            www.sub IN A 192.0.2.3
+            other IN NS host.sub
+            host.sub IN A 192.0.2.4
+            """)
+        let warnings = zone.warnings.map { "\($0.line ?? 0): \($0.message)" }
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(
+            warnings.first?.hasPrefix(
+                "7: www.sub.example.com. A is below the delegation sub.example.com. and is not glue (no NS record "
+                    + "names it)") == true, "\(warnings)")
+    }
+
+    /// A zone that fails to load still says what else deserves a look: its warnings come with its errors.
+    @Test func warningsComeWithTheErrors() throws {
+        let text = """
+            $ORIGIN example.com.
+            @ 3600 IN SOA ns1 hostmaster 1 3600 900 1209600 300
+            @ IN NS ns1
+            ns1 IN A 192.0.2.1
+            @ IN MX 10 mx
+            mx IN CNAME ns1
+            x IN CNAME ns1
+            x IN TXT "beside an alias"
+            """
+        let failure = try #require(throws: ZoneLoadFailure.self) {
+            try ZoneFileLoader.load(text: text, origin: DomainName("example.com."), displayPath: "t.zone")
+        }
+        #expect(failure.errors.map(\.line) == [7], "\(failure.errors)")
+        #expect(failure.warnings.count == 1, "\(failure.warnings)")
+        #expect(
+            failure.warnings.first?.warning.hasPrefix(
+                "t.zone:5: warning: example.com. MX mx.example.com.: the target is an alias (CNAME)") == true,
+            "\(failure.warnings)")
+    }
+
     /// A name server among the names that get addresses elsewhere (the pools) needs none in the file.
     @Test func aPoolNameAsNameServerNeedsNoAddressInTheFile() throws {
         let text = "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n"

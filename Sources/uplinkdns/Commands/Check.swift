@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Server
 import Uplinks
+import Zones
 
 extension UplinkDNS {
     struct Check: ParsableCommand {
@@ -15,21 +16,34 @@ extension UplinkDNS {
         func run() throws {
             let config = try options.load()
             if let problem = config.stateDirectoryProblem() { throw failure(problem.message) }
+            let zones: ZoneSet
             do {
-                let zones = try config.loadZones()
-                let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
-                let u = config.uplinks
-                // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
-                let warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings)
-                for w in warnings { FileHandle.standardError.write(Data((w.warning + "\n").utf8)) }
-                let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
-                print(
-                    "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
-                        + "\(u.pools.count) pool(s)\(warned)")
+                zones = try config.loadZones()
             } catch {
+                // Every error, and the warnings found with them.
                 printErrors(error)
                 throw ExitCode(1)
             }
+            let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
+            let u = config.uplinks
+            // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
+            var warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings).map {
+                ConfigError(file: $0.file, line: $0.line, message: $0.message)
+            }
+            // Zones that come signed in their file: every signature verified, as kzonecheck does.
+            let now = UInt32(truncatingIfNeeded: Int64(Date().timeIntervalSince1970))
+            let signatures = config.checkSignatures(zones, now: now)
+            warnings += signatures.warnings
+            for n in signatures.notes { FileHandle.standardError.write(Data((n.labelled("note") + "\n").utf8)) }
+            guard signatures.errors.isEmpty else {
+                printErrors(ConfigFailure(errors: signatures.errors, warnings: warnings))
+                throw ExitCode(1)
+            }
+            printWarnings(warnings)
+            let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
+            print(
+                "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
+                    + "\(u.pools.count) pool(s)\(warned)")
         }
     }
 }

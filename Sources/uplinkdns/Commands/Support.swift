@@ -49,8 +49,16 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// Prints every error (`error: file:line: message`), then the warnings found with them
+/// (`file:line: warning: message`): a zone that fails to load still shows what else deserves a look.
 func printErrors(_ failure: ConfigFailure) {
     for e in failure.errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
+    printWarnings(failure.warnings)
+}
+
+/// `file:line: warning: message`, one a line, on standard error.
+func printWarnings(_ warnings: [ConfigError]) {
+    for w in warnings { FileHandle.standardError.write(Data((w.warning + "\n").utf8)) }
 }
 
 /// The control API client for `config`.
