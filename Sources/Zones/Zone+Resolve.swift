@@ -113,7 +113,9 @@ extension Zone {
     /// What the node `node` holds for `qtype`, answered with `owner` (the node's name, or the query name for a
     /// wildcard).
     private func data(at node: DomainName, owner: DomainName, _ qtype: RRType) -> Step {
-        if qtype != .cname, let cname = rrset(node, .cname) {
+        // An alias answers every type through its chain, but for the NSEC at its own name: a signed zone has one
+        // beside the CNAME (RFC 4035 §2.5), and it is answered as asked for, as Knot does.
+        if qtype != .cname, !(qtype == .nsec && owner == node && has(node, .nsec)), let cname = rrset(node, .cname) {
             var r = cname.records(owner: owner)[0]
             r.rrClass = .in
             return .alias(r)
