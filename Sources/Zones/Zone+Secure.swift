@@ -10,7 +10,8 @@ extension Zone {
     /// and the one covering the wildcard at the closest encloser (§3.1.3.2); NODATA with the name's NSEC (§3.1.3.1)
     /// — for a wildcard, the wildcard's NSEC and the one covering the name (§3.1.3.4); a wildcard answer with the
     /// NSEC proving no closer match (§3.1.3.3); a referral with the DS and its RRSIG, or the cut's NSEC proving
-    /// there is none (§3.1.4); additional addresses with their RRSIGs when they are authoritative.
+    /// there is none (§3.1.4); additional addresses with their RRSIGs when they are authoritative. A negative
+    /// answer's SOA, proofs and their RRSIGs go out at the negative TTL.
     public func resolveSecure(_ qname: DomainName, _ qtype: RRType) -> Resolution {
         var res = resolve(qname, qtype)
         var proofs: [ResourceRecord] = []
@@ -54,7 +55,15 @@ extension Zone {
         // Negative answers (the first step's, or where a chain ended): SOA with its signature and the proofs.
         if res.authority.contains(where: { $0.type == .soa }) {
             let last = chainEnd(res, qname)
-            res.authority += signatures(at: origin, covering: .soa)
+            // The SOA goes out with the negative TTL (RFC 2308 §3), and so does its signature: an RRSIG's TTL is
+            // that of the RRset it covers as sent (RFC 4034 §3, RFC 4035 §2.2); the Original TTL in its RDATA
+            // stays what was signed, and a validator takes the smaller (RFC 4035 §5.3.3).
+            let negativeTTL = negativeSOA.ttl
+            res.authority += signatures(at: origin, covering: .soa).map {
+                var r = $0
+                r.ttl = negativeTTL
+                return r
+            }
             if usesNSEC3 {
                 if res.rcode == .nxDomain {
                     // The closest encloser proof and the wildcard's absence (RFC 5155 §7.2.2).
@@ -83,6 +92,13 @@ extension Zone {
                 // Wildcard NODATA: the wildcard's NSEC (no such type) and the one covering the name.
                 add(nsecAt(wild))
                 add(nsec(covering: last))
+            }
+            // The proofs at the negative TTL too, each with its signature, as Knot sends them. The signer makes the
+            // chain so (RFC 9077); taking the smaller keeps a record and its RRSIG at one TTL if it did not.
+            proofs = proofs.map {
+                var r = $0
+                r.ttl = min(r.ttl, negativeTTL)
+                return r
             }
         }
         res.authority += proofs

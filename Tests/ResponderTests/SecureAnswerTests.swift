@@ -128,4 +128,26 @@ import Zones
         #expect(Set(keys.answers.map(\.rdata)) == Set(try #require(other.rrset(origin, .dnskey)).rdatas))
         #expect(Set(keys.answers.map(\.rdata)) != Set(try #require(signed.rrset(origin, .dnskey)).rdatas))
     }
+
+    /// A negative answer's SOA goes out at the negative TTL (RFC 2308 §3: min of its TTL and MINIMUM, 300 here
+    /// against 3600), and so do its RRSIG (RFC 4034 §3, RFC 4035 §2.2) and the NSEC or NSEC3 proofs with theirs.
+    @Test(arguments: [false, true])
+    func negativeAnswersSendEveryRRSIGAtItsRRsetsTTL(nsec3: Bool) throws {
+        let (s, _) = try served(nsec3: nsec3)
+        for (name, type) in [
+            ("nothing.example.com.", RRType.a), ("www.example.com.", .mx), ("a.b.ent.example.com.", .txt),
+            ("b.ent.example.com.", .a), ("dangling.example.com.", .a), ("x.wild.example.com.", .mx),
+        ] {
+            let m = try ask(s, name, type, edns: EDNSQuery(dnssecOK: true))
+            let soa = try #require(m.authority.first { $0.type == .soa }, "\(name) \(type)")
+            #expect(soa.ttl == 300, "\(name) \(type)")
+            for sig in m.authority where sig.type == .rrsig {
+                let covered = RRType(UInt16(sig.rdata[0]) << 8 | UInt16(sig.rdata[1]))
+                let set = m.authority.filter { $0.name == sig.name && $0.type == covered }
+                #expect(!set.isEmpty && set.allSatisfy { $0.ttl == sig.ttl }, "\(name) \(type): \(sig)")
+            }
+            #expect(m.authority.filter { $0.type == .nsec || $0.type == .nsec3 }.allSatisfy { $0.ttl == 300 })
+            #expect(m.authority.contains { $0.type == (nsec3 ? .nsec3 : .nsec) }, "\(name) \(type): proofs")
+        }
+    }
 }
