@@ -150,4 +150,28 @@ import Zones
             #expect(m.authority.contains { $0.type == (nsec3 ? .nsec3 : .nsec) }, "\(name) \(type): proofs")
         }
     }
+
+    /// A query for an NSEC3 owner name is answered as if the name did not exist (RFC 5155 §7.2.8), as Knot does:
+    /// NXDOMAIN with the closest encloser proof (the apex), the next closer name and the wildcard covered — not a
+    /// NODATA. So is a name below one.
+    @Test func nsec3OwnerNamesAreAnsweredAsIfTheyDidNotExist() throws {
+        let (s, signed) = try served(nsec3: true)
+        let owner = NSEC3Chain.owner(of: try DomainName("www.example.com."), origin: origin)
+        #expect(signed.rrset(owner, .nsec3) != nil)
+        let apexProof = NSEC3Chain.owner(of: origin, origin: origin)
+        for name in [owner.description, "x." + owner.description] {
+            for type in [RRType.a, .nsec3, .txt] {
+                let m = try ask(s, name, type, edns: EDNSQuery(dnssecOK: true))
+                #expect(m.rcode == .nxDomain && m.answers.isEmpty, "\(name) \(type): \(m.rcode)")
+                let proofs = m.authority.filter { $0.type == .nsec3 }
+                // (Two or three: one NSEC3 may cover both the next closer name and the wildcard.)
+                #expect(proofs.count >= 2 && proofs.contains { $0.name == apexProof }, "\(name) \(type): \(proofs)")
+                #expect(
+                    m.authority.filter { $0.type == .rrsig }.count == 1 + proofs.count,
+                    "\(name) \(type): the SOA's and the proofs' signatures")
+                // Without DO: the NXDOMAIN a name that does not exist gets.
+                #expect(try ask(s, name, type, edns: EDNSQuery()).rcode == .nxDomain, "\(name) \(type)")
+            }
+        }
+    }
 }
