@@ -57,6 +57,10 @@ public final class CompiledZones: Sendable {
             case wildcard
             /// The referral of the cut at `name`, shared by every name below it.
             case referral
+            /// A signed zone's DNSSEC records at `name` asked for by type (DNSKEY, CDS, CDNSKEY and NSEC3PARAM at
+            /// the apex, a pool's NSEC), from the signed zone as it serves now, without signatures: keys and a
+            /// pool's bitmap change without a reload. One body, no variants.
+            case signed
         }
         /// Index into `zones`.
         var zone: Int
@@ -84,9 +88,12 @@ public final class CompiledZones: Sendable {
     let poolNames: Set<DomainName>
     /// The settings compiled in.
     let options: ResponderOptions
+    /// The signed zones whose NSEC records are compiled in (`init`'s `secure`).
+    let secureOrigins: Set<DomainName>
 
-    /// Compiles `zoneSet` with `options`; the names in `pools` get slots instead of records.
-    init(zoneSet rawZones: ZoneSet, options: ResponderOptions, pools: [DomainName]) {
+    /// Compiles `zoneSet` with `options`; the names in `pools` get slots instead of records. `secure`: the signed
+    /// zones as they serve now, by origin, whose NSEC records are answered by type without DO.
+    init(zoneSet rawZones: ZoneSet, options: ResponderOptions, pools: [DomainName], secure: [DomainName: Zone] = [:]) {
         let poolNames = Set(pools)
         // Each pool's name holds placeholder A and AAAA records, so that every answer that can ever contain the
         // pool's addresses (CNAME chains, ANY, additional data, referrals) contains them here and becomes a recipe.
@@ -100,7 +107,7 @@ public final class CompiledZones: Sendable {
             }
             return zone.adding(slots, names: mine)
         }.sorted { $0.origin.labelCount > $1.origin.labelCount }
-        var b = Builder(ordered: ordered, options: options, poolNames: poolNames)
+        var b = Builder(ordered: ordered, options: options, poolNames: poolNames, secure: secure)
         b.build()
         self.table = b.table
         self.nodes = b.nodes
@@ -114,6 +121,7 @@ public final class CompiledZones: Sendable {
         self.zoneIndex = b.zoneIndex
         self.poolNames = poolNames
         self.options = options
+        self.secureOrigins = Set(ordered.map(\.origin).filter { secure[$0] != nil })
     }
 
     /// The answer for `qtype` at node `idx`.
@@ -169,11 +177,17 @@ extension CompiledZones {
         let zoneTypes: [Set<RRType>]
         /// Each cut's referral, compiled once.
         var referralOf: [DomainName: AnswerRef] = [:]
+        /// Per zone: the signed zone as it serves now, if the zone is signed and signed already.
+        let secure: [Zone?]
+        /// Per zone: whether it is signed (configured so, or given signed).
+        let signed: [Bool]
 
-        init(ordered: [Zone], options: ResponderOptions, poolNames: Set<DomainName>) {
+        init(ordered: [Zone], options: ResponderOptions, poolNames: Set<DomainName>, secure: [DomainName: Zone]) {
             self.ordered = ordered
             self.options = options
             self.poolNames = poolNames
+            self.secure = ordered.map { secure[$0.origin] }
+            self.signed = ordered.map { options.signedZones.contains($0.origin) || secure[$0.origin] != nil }
             self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
             self.zoneTypes = ordered.map(\.allTypes)
             self.zoneIndex = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.origin, $0) })
@@ -307,6 +321,7 @@ extension CompiledZones {
                                 &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi],
                                 absent: absentTypes[zi])
                         }
+                        if signed[zi] { compileSigned(&n, name: name, zi: zi) }
                         if name == origin, let parent = set.zone(for: name, qtype: .ds), parent.origin != origin {
                             n.dsAnswer = add(parent.resolve(name, .ds), template: name)
                         }
@@ -384,6 +399,30 @@ extension CompiledZones {
             let anyAnswer =
                 reuse ?? compileRef(zone.resolve(name, .any), zi: zi, name: name, type: .any, wildcard: wildcard)
             types.append(TypeEntry(type: RRType.any.rawValue, answer: anyAnswer))
+        }
+
+        /// A signed zone's DNSSEC records at `name` asked for by type. The DO bit decides whether signatures and
+        /// proofs are added (RFC 4035 §3.1.1, §3.1.3), not whether records asked for are there: without DO they are
+        /// answered without their RRSIGs, as Knot, NSD and BIND answer them (a registrar or zonemaster asks for
+        /// DNSKEY without DO). DNSKEY, CDS, CDNSKEY and NSEC3PARAM at the apex and a pool's NSEC are recipes (the
+        /// overlay compiles them from the signed zone of each build); every other name's NSEC is compiled here,
+        /// from the signed zone this compile was given (its chain changes only with the file, which recompiles).
+        /// DS at a cut is file data, answered like any other. Types the name already answers are left as they are.
+        mutating func compileSigned(_ n: inout NodeInfo, name: DomainName, zi: Int) {
+            let present = types[Int(n.typeStart)...].map(\.type)
+            let isPool = poolNames.contains(name)
+            var dynamic: [RRType] = name == ordered[zi].origin ? [.dnskey, .cds, .cdnskey, .nsec3param] : []
+            if isPool { dynamic.append(.nsec) }
+            for t in dynamic where !present.contains(t.rawValue) {
+                let ref = recipe(Recipe(zone: zi, name: name, type: t, mode: .signed, poolItself: false))
+                types.append(TypeEntry(type: t.rawValue, answer: ref))
+            }
+            guard !isPool, !present.contains(RRType.nsec.rawValue), let zone = secure[zi] else { return }
+            // Owned by the query name (0xC00C): at a wildcard, the name it answers for, as the DO answer has it.
+            let ref = zone.withRRset(name, .nsec) { ttl, rdatas in
+                arena.addRRset(type: .nsec, ttl: ttl, rdatas: rdatas)
+            }
+            if let ref { types.append(TypeEntry(type: RRType.nsec.rawValue, answer: ref)) }
         }
 
         /// CHAOS TXT (RFC 4892): answered from config, not authoritative, TTL 0.

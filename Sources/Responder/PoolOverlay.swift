@@ -38,8 +38,12 @@ public final class PoolOverlay: Sendable {
     let plans: [PoolPlan]
 
     /// Compiles every recipe of `base` for `plans`. `serials` gives the SOA serial to serve per zone; a zone not in
-    /// it keeps its file's.
-    init(base: CompiledZones, plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters) {
+    /// it keeps its file's. `secure`: per zone of `base`, the signed zone as it serves now (nil: not signed, or not
+    /// yet), which the recipes of its DNSSEC records are answered from.
+    init(
+        base: CompiledZones, plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters,
+        secure: [Zone?] = []
+    ) {
         let poolByName = Dictionary(plans.map { ($0.pool.name, $0) }, uniquingKeysWith: { a, _ in a })
         let names = Array(base.poolNames)
         // The zones with each pool's slot holding its current first variant (or nothing) and the served serial.
@@ -62,7 +66,7 @@ public final class PoolOverlay: Sendable {
             func compile(_ res: Resolution) -> Int32 {
                 let ref: AnswerRef
                 switch r.mode {
-                case .exact:
+                case .exact, .signed:
                     ref = arena.add(res, template: r.name, serialZone: { index[$0] })
                 case .wildcard:
                     ref = arena.add(
@@ -81,6 +85,17 @@ public final class PoolOverlay: Sendable {
                 groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
                 groupPools.append(nil)
                 steps.append(compile(fail))
+                stepVariants.append(-1)
+                stepCounters.append(nil)
+                continue
+            }
+            if r.mode == .signed {
+                // The records as the signed zone holds them now, without signatures (those come with DO); NODATA
+                // while the zone is not signed yet.
+                let signed = r.zone < secure.count ? secure[r.zone] : nil
+                groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
+                groupPools.append(nil)
+                steps.append(compile((signed ?? zone).resolve(r.name, r.type)))
                 stepVariants.append(-1)
                 stepCounters.append(nil)
                 continue

@@ -1,4 +1,6 @@
-// ResponderOptions: the server settings that shape answers (identity, version, NSID, EDNS size).
+// ResponderOptions: the server settings that shape answers (identity, version, NSID, EDNS size, signed zones).
+
+import DNSWire
 
 /// Settings that change what the responder says, as opposed to where it listens.
 public struct ResponderOptions: Sendable, Equatable {
@@ -11,12 +13,19 @@ public struct ResponderOptions: Sendable, Equatable {
     /// The UDP payload size we advertise and never exceed: 1232 (DNS Flag Day 2020, RFC 9715 guidance), which
     /// fits an IPv6 minimum MTU without fragmentation.
     public var ednsUDPSize: UInt16 = 1232
+    /// The zones the server signs (`dnssec:`): their apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM are answered from
+    /// the signed zone as it serves now, with or without DO (`CompiledZones`).
+    public var signedZones: Set<DomainName> = []
 
     /// Makes options.
-    public init(identity: String? = nil, version: String? = nil, nsid: [UInt8]? = nil, ednsUDPSize: UInt16 = 1232) {
+    public init(
+        identity: String? = nil, version: String? = nil, nsid: [UInt8]? = nil, ednsUDPSize: UInt16 = 1232,
+        signedZones: Set<DomainName> = []
+    ) {
         self.identity = identity
         self.version = version
         self.nsid = nsid
         self.ednsUDPSize = ednsUDPSize
+        self.signedZones = signedZones
     }
 }

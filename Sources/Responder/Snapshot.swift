@@ -32,7 +32,7 @@ public final class Snapshot: Sendable {
     public var nameCount: Int { base.nodes.count }
     /// The pool plans compiled in.
     public var plans: [PoolPlan] { overlay.plans }
-    /// How many answers hold a pool's records (each is rebuilt by a health change).
+    /// How many answers a health change rebuilds: those that hold a pool's records, and a signed zone's keys.
     public var poolAnswerCount: Int { base.recipes.count }
 
     init(
@@ -55,14 +55,21 @@ public final class Snapshot: Sendable {
         serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters(),
         secure: [DomainName: Zone] = [:], variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) {
-        let base = CompiledZones(zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name))
+        let base = CompiledZones(zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name), secure: secure)
         self.init(
-            base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
+            base: base,
+            overlay: PoolOverlay(
+                base: base, plans: plans, serials: serials, counters: counters,
+                secure: base.zones.map { secure[$0.zone.origin] }),
             secure: secure, variantSignatures: variantSignatures)
     }
 
-    /// True when `plans` are for the same pools as this snapshot's, so that `updating` can serve them.
-    public func canUpdate(to plans: [PoolPlan]) -> Bool { Set(plans.map(\.pool.name)) == base.poolNames }
+    /// True when `plans` are for the same pools as this snapshot's, so that `updating` can serve them; with
+    /// `secure`, also when its compiled zones were compiled with those signed zones (their NSEC records, which a
+    /// provisional snapshot made before the first signing lacks).
+    public func canUpdate(to plans: [PoolPlan], secure: Set<DomainName>? = nil) -> Bool {
+        Set(plans.map(\.pool.name)) == base.poolNames && (secure == nil || secure == base.secureOrigins)
+    }
 
     /// This snapshot with the pools answering `plans` and the zones served with `serials`: a new overlay over the
     /// same compiled zones. The pools must be the same (`canUpdate`); the answers equal a full compile's.
@@ -72,7 +79,10 @@ public final class Snapshot: Sendable {
     ) -> Snapshot {
         precondition(canUpdate(to: plans), "updating a snapshot needs the same pools")
         return Snapshot(
-            base: base, overlay: PoolOverlay(base: base, plans: plans, serials: serials, counters: counters),
+            base: base,
+            overlay: PoolOverlay(
+                base: base, plans: plans, serials: serials, counters: counters,
+                secure: base.zones.map { secure[$0.zone.origin] }),
             secure: secure, variantSignatures: variantSignatures)
     }
 }

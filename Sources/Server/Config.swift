@@ -101,7 +101,9 @@ public struct Config: Sendable {
 
     /// The responder settings this config implies.
     public var responderOptions: ResponderOptions {
-        ResponderOptions(identity: identity, version: version, nsid: nsid, ednsUDPSize: ednsUDPSize)
+        ResponderOptions(
+            identity: identity, version: version, nsid: nsid, ednsUDPSize: ednsUDPSize,
+            signedZones: Set(zones.filter { $0.dnssec != nil }.map(\.origin)))
     }
 
     /// Loads and checks `path`; every problem is reported with file and line.

@@ -200,15 +200,17 @@ extension DNSServer {
             journal: journal, signing: signing, logger: logger)
         state.withLock { $0.saveProblem = problem }
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
-        // is new. A change of the pools themselves comes with a reload, which compiles everything.
+        // is new. A change of the pools themselves comes with a reload, which compiles everything; so does the
+        // first build with signed zones (the provisional snapshot of `init` was compiled before they were signed).
+        let secure = signing.servingZones
         let snapshot =
-            current.canUpdate(to: plans)
+            current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
             ? current.updating(
-                plans: plans, serials: served, counters: counters, secure: signing.servingZones,
+                plans: plans, serials: served, counters: counters, secure: secure,
                 variantSignatures: signing.servingVariantSignatures)
             : Snapshot(
                 zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters,
-                secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
+                secure: secure, variantSignatures: signing.servingVariantSignatures)
         store.replace(snapshot)
         store.reclaim()
         if !config.uplinks.links.isEmpty {

@@ -12,7 +12,7 @@ public enum TCPCloseReason: Int, Sendable, CaseIterable, CustomStringConvertible
     case messageTimeout
     /// Closed to make room for a new connection: the table was nearly full and this was the oldest idle one.
     case evicted
-    /// Not DNS: a zero-length frame (NSD and Knot close the connection too).
+    /// Not DNS: a zero-length frame; the connection is reset (NSD and Knot reset it too).
     case badFrame
     /// The server stopped.
     case shutdown

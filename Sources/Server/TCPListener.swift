@@ -12,7 +12,7 @@ import Uplinks
 /// several queries may be sent on one connection and are answered in order (RFC 7766 §6.2.1.1). What a connection
 /// may hold is bounded (RFC 7766 §6.2, `TCPConnections`): a connection that completes no query for the idle
 /// timeout is closed however many octets trickle in; a message must arrive whole within the message timeout of
-/// its first octet; a zero-length frame closes the connection; beyond the caps (overall and per client) new
+/// its first octet; a zero-length frame resets the connection; beyond the caps (overall and per client) new
 /// connections are closed at once, and when the table is nearly full the oldest idle connection makes room.
 /// A client that half-closes (`shutdown(SHUT_WR)`) after sending gets every answer it asked for, then the close.
 public final class TCPListener: Sendable {
@@ -195,7 +195,10 @@ final class DNSTCPHandler: ChannelInboundHandler {
         var completed = false
         while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) {
             guard length > 0 else {
-                // Not a DNS message: closed, as NSD and Knot do.
+                // Not a DNS message: the connection is reset, as NSD and Knot do. SO_LINGER on with a zero
+                // timeout makes the close send an RST and drop what is still queued, not a FIN after it. The
+                // option is set at once: this is the channel's event loop.
+                _ = (context.channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
                 connection.close(.badFrame)
                 buffer.moveReaderIndex(to: buffer.writerIndex)
                 return

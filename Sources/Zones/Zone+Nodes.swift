@@ -71,6 +71,29 @@ extension Zone {
         }
     }
 
+    /// Calls `body` with the TTL and RDATAs of the RRset of `type` at `name`, read in place from the arenas (for a
+    /// loaded node nothing is allocated); nil when the name has no such RRset.
+    public func withRRset<R>(_ name: DomainName, _ type: RRType, _ body: (UInt32, RDatas) -> R) -> R? {
+        if !patch.isEmpty, let changed = patch[name] {
+            guard let set = changed.rrsets[type] else { return nil }
+            let bytes = set.rdatas.flatMap { $0 }
+            var ends: [UInt32] = []
+            for rdata in set.rdatas { ends.append((ends.last ?? 0) + UInt32(rdata.count)) }
+            return bytes.withUnsafeBytes { rd in
+                ends.withUnsafeBufferPointer { e in
+                    body(set.ttl, RDatas(bytes: rd, ends: e, start: 0, count: set.rdatas.count))
+                }
+            }
+        }
+        guard let i = data.index(of: name), let j = data.set(i, type) else { return nil }
+        let set = data.sets[j]
+        return data.rdata.withUnsafeBytes { rd in
+            data.rdataEnds.withUnsafeBufferPointer { ends in
+                body(set.ttl, RDatas(bytes: rd, ends: ends, start: Int(set.rdataStart), count: Int(set.rdataCount)))
+            }
+        }
+    }
+
     /// Visits every node (empty non-terminals and the patch included) in canonical order with its name.
     public func forEachNode(_ body: (DomainName, NodeView) -> Void) {
         let added = patch.keys.filter { data.index(of: $0) == nil }.sorted()

@@ -97,23 +97,35 @@ extension Zone {
                 return .dname(dname)
             }
         }
-        if exists(name) {
+        if answersFor(name) {
             return data(at: name, owner: name, qtype)
         }
         // The closest encloser: the deepest existing ancestor. A wildcard applies only directly below it, so an
         // existing name (even an empty non-terminal) blocks synthesis below itself (RFC 4592 §2.2.2, §3.3.1).
         var ce = name.parent
-        while let c = ce, !exists(c) { ce = c.parent }
+        while let c = ce, !answersFor(c) { ce = c.parent }
         if let c = ce, let wild = c.wildcardChild, exists(wild) {
             return data(at: wild, owner: name, qtype)
         }
         return .nxDomain
     }
 
+    /// True when `name` is a node that lookups see: it exists, and is not an NSEC3 owner name. An NSEC3 record's
+    /// owner is covered by another NSEC3, so a query for it is answered as if it did not exist (RFC 5155 §7.2.8:
+    /// NXDOMAIN with the proofs, or a wildcard's answer), not as an empty non-terminal. Such a name is one label of
+    /// 32 base32hex digits (SHA-1, RFC 9276) below the apex and holds nothing but NSEC3 and RRSIG.
+    func answersFor(_ name: DomainName) -> Bool {
+        guard exists(name) else { return false }
+        guard name.wire.count == origin.wire.count + 33, has(name, .nsec3) else { return true }
+        return !types(name).allSatisfy { $0 == .nsec3 || $0 == .rrsig }
+    }
+
     /// What the node `node` holds for `qtype`, answered with `owner` (the node's name, or the query name for a
     /// wildcard).
     private func data(at node: DomainName, owner: DomainName, _ qtype: RRType) -> Step {
-        if qtype != .cname, let cname = rrset(node, .cname) {
+        // An alias answers every type through its chain, but for the NSEC at its own name: a signed zone has one
+        // beside the CNAME (RFC 4035 §2.5), and it is answered as asked for, as Knot does.
+        if qtype != .cname, !(qtype == .nsec && owner == node && has(node, .nsec)), let cname = rrset(node, .cname) {
             var r = cname.records(owner: owner)[0]
             r.rrClass = .in
             return .alias(r)

@@ -10,7 +10,9 @@ extension Zone {
     /// and the one covering the wildcard at the closest encloser (§3.1.3.2); NODATA with the name's NSEC (§3.1.3.1)
     /// — for a wildcard, the wildcard's NSEC and the one covering the name (§3.1.3.4); a wildcard answer with the
     /// NSEC proving no closer match (§3.1.3.3); a referral with the DS and its RRSIG, or the cut's NSEC proving
-    /// there is none (§3.1.4); additional addresses with their RRSIGs when they are authoritative.
+    /// there is none (§3.1.4); additional addresses with their RRSIGs when they are authoritative. A negative
+    /// answer's SOA, proofs and their RRSIGs go out at the negative TTL. An NSEC3 owner name is answered as if it
+    /// did not exist (RFC 5155 §7.2.8, `answersFor`).
     public func resolveSecure(_ qname: DomainName, _ qtype: RRType) -> Resolution {
         var res = resolve(qname, qtype)
         var proofs: [ResourceRecord] = []
@@ -22,7 +24,7 @@ extension Zone {
         for (owner, type) in rrsetKeys(res.answer) {
             answer += res.answer.filter { $0.name == owner && $0.type == type }
             // (A CNAME synthesised from a DNAME has neither: it is not signed, RFC 6672 §5.3.)
-            if exists(owner) {
+            if answersFor(owner) {
                 answer += signatures(at: owner, covering: type)
             } else if let wild = wildcardSource(of: owner) {
                 answer += signatures(at: wild, covering: type).map {
@@ -54,7 +56,15 @@ extension Zone {
         // Negative answers (the first step's, or where a chain ended): SOA with its signature and the proofs.
         if res.authority.contains(where: { $0.type == .soa }) {
             let last = chainEnd(res, qname)
-            res.authority += signatures(at: origin, covering: .soa)
+            // The SOA goes out with the negative TTL (RFC 2308 §3), and so does its signature: an RRSIG's TTL is
+            // that of the RRset it covers as sent (RFC 4034 §3, RFC 4035 §2.2); the Original TTL in its RDATA
+            // stays what was signed, and a validator takes the smaller (RFC 4035 §5.3.3).
+            let negativeTTL = negativeSOA.ttl
+            res.authority += signatures(at: origin, covering: .soa).map {
+                var r = $0
+                r.ttl = negativeTTL
+                return r
+            }
             if usesNSEC3 {
                 if res.rcode == .nxDomain {
                     // The closest encloser proof and the wildcard's absence (RFC 5155 §7.2.2).
@@ -63,7 +73,7 @@ extension Zone {
                         add(nsec3Covering(nextCloser(last)))
                         if let wild = ce.wildcardChild { add(nsec3Covering(wild)) }
                     }
-                } else if exists(last) {
+                } else if answersFor(last) {
                     add(nsec3Matching(last))  // RFC 5155 §7.2.3 (and §7.2.4 for DS)
                 } else if let wild = wildcardSource(of: last), let ce = closestEncloser(of: last) {
                     // Wildcard NODATA (§7.2.5): the closest encloser, the next closer covered, the wildcard matched.
@@ -74,7 +84,7 @@ extension Zone {
             } else if res.rcode == .nxDomain {
                 add(nsec(covering: last))
                 if let ce = closestEncloser(of: last), let wild = ce.wildcardChild { add(nsec(covering: wild)) }
-            } else if exists(last) {
+            } else if answersFor(last) {
                 // The name's NSEC; an empty non-terminal has none, and the NSEC covering it (whose next name is
                 // below it) proves it has no data (RFC 7129 §5.2).
                 let own = nsecAt(last)
@@ -83,6 +93,13 @@ extension Zone {
                 // Wildcard NODATA: the wildcard's NSEC (no such type) and the one covering the name.
                 add(nsecAt(wild))
                 add(nsec(covering: last))
+            }
+            // The proofs at the negative TTL too, each with its signature, as Knot sends them. The signer makes the
+            // chain so (RFC 9077); taking the smaller keeps a record and its RRSIG at one TTL if it did not.
+            proofs = proofs.map {
+                var r = $0
+                r.ttl = min(r.ttl, negativeTTL)
+                return r
             }
         }
         res.authority += proofs
@@ -207,13 +224,13 @@ extension Zone {
     /// The closest encloser of a name that does not exist: its deepest existing ancestor.
     private func closestEncloser(of name: DomainName) -> DomainName? {
         var ce = name.parent
-        while let c = ce, !exists(c) { ce = c.parent }
+        while let c = ce, !answersFor(c) { ce = c.parent }
         return ce
     }
 
     /// The wildcard a name that does not exist is answered from, if one applies (RFC 4592 §3.3.1).
     private func wildcardSource(of name: DomainName) -> DomainName? {
-        guard !exists(name), let ce = closestEncloser(of: name), let wild = ce.wildcardChild, exists(wild) else {
+        guard !answersFor(name), let ce = closestEncloser(of: name), let wild = ce.wildcardChild, exists(wild) else {
             return nil
         }
         return wild

@@ -137,6 +137,78 @@ import Testing
         #expect(!plain.out.contains("RRSIG"), "\(plain.out)")
     }
 
+    /// What independent validators ask, as Knot answers it: DNSSEC records asked for by type without DO come
+    /// without signatures (RFC 4035 §3.1.1), a negative answer's RRSIGs carry the negative TTL of the RRsets they
+    /// cover (RFC 4034 §3, RFC 2308 §3), and an NSEC3 owner name is answered as if it did not exist (RFC 5155
+    /// §7.2.8) — and delv validates that.
+    @Test(arguments: [false, true])
+    func dnssecRecordsWithoutDOAndNegativeAnswersAsKnotGivesThem(nsec3: Bool) throws {
+        let config =
+            nsec3
+            ? Self.config().replacingOccurrences(of: "dnssec: true", with: "dnssec: {nsec3: true}") : Self.config()
+        let s = try ServerProcess(files: ["uplinkdns.yaml": config, "example.com.zone": try exampleZoneFile])
+        defer { s.stop() }
+        func kdig(_ args: [String]) throws -> String {
+            try run(try tool("kdig"), ["@127.0.0.1", "-p", "\(s.port)"] + args).out
+        }
+        /// The records of a kdig answer's section, as `[owner, ttl, class, type, rdata...]`.
+        func records(_ out: String, _ section: String) -> [[String]] {
+            var inside = false
+            var rows: [[String]] = []
+            for line in out.split(separator: "\n") {
+                if line.hasPrefix(";;") {
+                    inside = line.contains("\(section) SECTION")
+                    continue
+                }
+                let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                if inside && f.count >= 4 { rows.append(f) }
+            }
+            return rows
+        }
+        var asked = [("example.com", "DNSKEY"), ("example.com", "CDS"), ("example.com", "CDNSKEY")]
+        asked +=
+            nsec3
+            ? [("example.com", "NSEC3PARAM")]
+            : [
+                ("example.com", "NSEC"), ("mail.example.com", "NSEC"), ("www.example.com", "NSEC"),
+            ]
+        for (name, type) in asked {
+            let out = try kdig([name, type])
+            let answer = records(out, "ANSWER")
+            #expect(out.contains("NOERROR") && !answer.isEmpty, "\(name) \(type) without DO: \(out)")
+            #expect(answer.allSatisfy { $0[3] == type }, "\(name) \(type) without DO, no RRSIG: \(out)")
+            let signed = records(try kdig(["+dnssec", name, type]), "ANSWER")
+            #expect(Set(signed.map { $0[3] }) == [type, "RRSIG"], "\(name) \(type) with DO: \(signed)")
+        }
+        // Negative answers: every RRSIG at the TTL of the RRset it covers, the SOA and the proofs at 300 (the SOA's
+        // minimum, below its TTL of 3600).
+        for (name, type) in [("nx.www.example.com", "A"), ("www.example.com", "MX")] {
+            let authority = records(try kdig(["+dnssec", name, type]), "AUTHORITY")
+            var ttl: [String: String] = [:]
+            for r in authority where r[3] != "RRSIG" { ttl[r[0] + " " + r[3]] = r[1] }
+            #expect(authority.contains { $0[3] == "SOA" && $0[1] == "300" }, "\(name) \(type): \(authority)")
+            for r in authority where r[3] == "RRSIG" {
+                #expect(r.count > 4 && ttl[r[0] + " " + r[4]] == r[1], "\(name) \(type): \(r) in \(authority)")
+            }
+            #expect(authority.filter { $0[3].hasPrefix("NSEC") }.allSatisfy { $0[1] == "300" }, "\(authority)")
+        }
+        // An NSEC3 owner name is answered as if it did not exist (RFC 5155 §7.2.8), as Knot does: in this zone the
+        // apex's wildcard (TXT) answers it, with the proof that no closer name exists; other types get the
+        // wildcard's NODATA. (In a zone without the wildcard, NXDOMAIN: SecureAnswerTests.)
+        if nsec3 {
+            let proof = records(try kdig(["+dnssec", "nx.www.example.com", "A"]), "AUTHORITY")
+            let owner = try #require(proof.first { $0[3] == "NSEC3" }?[0])
+            let txt = try kdig(["+dnssec", owner, "TXT"])
+            #expect(txt.contains("NOERROR") && records(txt, "ANSWER").contains { $0[3] == "TXT" }, "\(txt)")
+            #expect(records(txt, "AUTHORITY").contains { $0[3] == "NSEC3" }, "\(txt)")
+            let anchor = try anchor(s)
+            for type in ["TXT", "A"] {
+                let validated = try delv(s.port, anchor, owner, type)
+                #expect(validated.contains("fully validated"), "\(owner) \(type): \(validated)")
+            }
+        }
+    }
+
     /// A pool's policy holds for DO queries too: with `answers: 1`, each signed answer carries one address (the
     /// variant the compiled path picks) with that variant's own signature, and validates.
     @Test func doAnswersOfAWeightedPoolCarryTheVariantTheyPickSigned() throws {

@@ -79,4 +79,99 @@ import Zones
             bytes: try #require(respond(s, queryBytes("sub.example.com.", .soa, edns: EDNSQuery(dnssecOK: true)))))
         #expect(soa.answers.map(\.type) == [.soa])
     }
+
+    /// The example zone as the server serves it: compiled from the file, which holds no DNSSEC records, with the
+    /// zone signed (NSEC or NSEC3) beside it for DO answers and the zone named signed in the options.
+    func served(nsec3: Bool) throws -> (Snapshot, Zone) {
+        let zone = try loadZone(exampleZone)
+        let key = SigningKey.generate(zone: origin, algorithm: .ed25519)
+        let added = try ZoneSigner().additions(
+            origin: origin, records: zone.records, keys: [key], denial: nsec3 ? .nsec3 : .nsec,
+            now: UInt32(Date().timeIntervalSince1970))
+        let signed = try Zone.build(origin: origin, records: zone.records + added)
+        let snapshot = Snapshot(
+            zoneSet: ZoneSet([zone]), options: ResponderOptions(signedZones: [origin]), secure: [origin: signed])
+        return (snapshot, signed)
+    }
+
+    /// DNSSEC records asked for by type are answered with or without DO, as Knot, NSD and BIND answer them: DO
+    /// decides whether RRSIGs come too (RFC 4035 §3.1.1), not whether the records are there.
+    @Test(arguments: [false, true])
+    func dnssecRecordsAskedForAreAnsweredWithoutDO(nsec3: Bool) throws {
+        let (s, signed) = try served(nsec3: nsec3)
+        var asked: [(String, RRType)] = [("example.com.", .dnskey), ("example.com.", .cds), ("example.com.", .cdnskey)]
+        asked += [("sub.example.com.", .ds)]
+        asked +=
+            nsec3
+            ? [("example.com.", .nsec3param)]
+            : [("example.com.", .nsec), ("www.example.com.", .nsec), ("alias.example.com.", .nsec)]
+        for (name, type) in asked {
+            let want = try #require(signed.rrset(try DomainName(name), type), "\(name) \(type) in the signed zone")
+            let plain = try ask(s, name, type, edns: EDNSQuery())
+            #expect(plain.rcode == .noError && plain.header.flags & Header.Flag.aa != 0, "\(name) \(type)")
+            #expect(plain.answers.allSatisfy { $0.type == type }, "\(name) \(type) without DO: \(plain.answers)")
+            #expect(Set(plain.answers.map(\.rdata)) == Set(want.rdatas), "\(name) \(type) without DO")
+            #expect(plain.answers.allSatisfy { $0.ttl == want.ttl }, "\(name) \(type) without DO")
+            #expect(try ask(s, name, type).answers.count == want.rdatas.count, "\(name) \(type) without EDNS")
+            let secure = try ask(s, name, type, edns: EDNSQuery(dnssecOK: true))
+            #expect(secure.answers.filter { $0.type == type }.count == want.rdatas.count, "\(name) \(type) with DO")
+            #expect(secure.answers.contains { $0.type == .rrsig }, "\(name) \(type) with DO: \(secure.answers)")
+        }
+        // Not there: NODATA as before (no NSEC3PARAM in an NSEC zone, no NSEC at an NSEC3 zone's names).
+        let absent = try ask(s, "example.com.", nsec3 ? .nsec : .nsec3param, edns: EDNSQuery())
+        #expect(absent.rcode == .noError && absent.answers.isEmpty)
+        // A build over the same compiled zones whose signed zone has other keys (a signature window turned after a
+        // key was added): the keys answered are the build's.
+        let (_, other) = try served(nsec3: nsec3)
+        let next = s.updating(plans: [], serials: [:], counters: AnswerCounters(), secure: [origin: other])
+        let keys = try ask(next, "example.com.", .dnskey, edns: EDNSQuery())
+        #expect(Set(keys.answers.map(\.rdata)) == Set(try #require(other.rrset(origin, .dnskey)).rdatas))
+        #expect(Set(keys.answers.map(\.rdata)) != Set(try #require(signed.rrset(origin, .dnskey)).rdatas))
+    }
+
+    /// A negative answer's SOA goes out at the negative TTL (RFC 2308 §3: min of its TTL and MINIMUM, 300 here
+    /// against 3600), and so do its RRSIG (RFC 4034 §3, RFC 4035 §2.2) and the NSEC or NSEC3 proofs with theirs.
+    @Test(arguments: [false, true])
+    func negativeAnswersSendEveryRRSIGAtItsRRsetsTTL(nsec3: Bool) throws {
+        let (s, _) = try served(nsec3: nsec3)
+        for (name, type) in [
+            ("nothing.example.com.", RRType.a), ("www.example.com.", .mx), ("a.b.ent.example.com.", .txt),
+            ("b.ent.example.com.", .a), ("dangling.example.com.", .a), ("x.wild.example.com.", .mx),
+        ] {
+            let m = try ask(s, name, type, edns: EDNSQuery(dnssecOK: true))
+            let soa = try #require(m.authority.first { $0.type == .soa }, "\(name) \(type)")
+            #expect(soa.ttl == 300, "\(name) \(type)")
+            for sig in m.authority where sig.type == .rrsig {
+                let covered = RRType(UInt16(sig.rdata[0]) << 8 | UInt16(sig.rdata[1]))
+                let set = m.authority.filter { $0.name == sig.name && $0.type == covered }
+                #expect(!set.isEmpty && set.allSatisfy { $0.ttl == sig.ttl }, "\(name) \(type): \(sig)")
+            }
+            #expect(m.authority.filter { $0.type == .nsec || $0.type == .nsec3 }.allSatisfy { $0.ttl == 300 })
+            #expect(m.authority.contains { $0.type == (nsec3 ? .nsec3 : .nsec) }, "\(name) \(type): proofs")
+        }
+    }
+
+    /// A query for an NSEC3 owner name is answered as if the name did not exist (RFC 5155 §7.2.8), as Knot does:
+    /// NXDOMAIN with the closest encloser proof (the apex), the next closer name and the wildcard covered — not a
+    /// NODATA. So is a name below one.
+    @Test func nsec3OwnerNamesAreAnsweredAsIfTheyDidNotExist() throws {
+        let (s, signed) = try served(nsec3: true)
+        let owner = NSEC3Chain.owner(of: try DomainName("www.example.com."), origin: origin)
+        #expect(signed.rrset(owner, .nsec3) != nil)
+        let apexProof = NSEC3Chain.owner(of: origin, origin: origin)
+        for name in [owner.description, "x." + owner.description] {
+            for type in [RRType.a, .nsec3, .txt] {
+                let m = try ask(s, name, type, edns: EDNSQuery(dnssecOK: true))
+                #expect(m.rcode == .nxDomain && m.answers.isEmpty, "\(name) \(type): \(m.rcode)")
+                let proofs = m.authority.filter { $0.type == .nsec3 }
+                // (Two or three: one NSEC3 may cover both the next closer name and the wildcard.)
+                #expect(proofs.count >= 2 && proofs.contains { $0.name == apexProof }, "\(name) \(type): \(proofs)")
+                #expect(
+                    m.authority.filter { $0.type == .rrsig }.count == 1 + proofs.count,
+                    "\(name) \(type): the SOA's and the proofs' signatures")
+                // Without DO: the NXDOMAIN a name that does not exist gets.
+                #expect(try ask(s, name, type, edns: EDNSQuery()).rcode == .nxDomain, "\(name) \(type)")
+            }
+        }
+    }
 }
