@@ -37,9 +37,18 @@ extension DNSServer {
                 // DNSSEC: the file content's signatures are made once per load and signature window; the serial
                 // moves with them (a refresh is a new version for the secondaries).
                 do {
+                    let first = signing.previousSigned(origin) == nil && signing.signedFingerprint(origin) == nil
                     let s = try signing.prepare(
                         origin: origin, zone: zone, file: file, poolTypes: config.poolTypes(in: origin),
                         settings: settings, stateDirectory: config.stateDirectory)
+                    if first {
+                        let tags = s.keys.map { "\($0.keyTag)" }.joined(separator: ", ")
+                        let denial = settings.denial == .nsec3 ? "NSEC3" : "NSEC"
+                        let until = Date(timeIntervalSince1970: TimeInterval(s.window.expiration))
+                        logger.notice(
+                            "DNSSEC: zone \(origin) signed with key \(tags) and \(denial): \(s.additions.count) records added, valid until \(until)"
+                        )
+                    }
                     signed = s
                     (content, file) = (s.zone, s.fingerprint)
                     let old = signing.previousSigned(origin)

@@ -103,7 +103,7 @@ extension DNSServer {
             // Everything is read and checked first; nothing is applied unless all of it loads.
             let fresh = try Config.load(path: running.path)
             let zones = try fresh.loadZones()
-            try ZoneSigning.checkKeys(fresh)
+            try ZoneSigning.checkKeys(fresh, logger: logger)
             DNSServer.logWarnings(zones, logger)
             let fingerprints = zones.zones.mapValues(\.contentFingerprint)
             let plan = ReloadPlan(

@@ -91,7 +91,7 @@ public final class DNSServer: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let zones = try config.loadZones()
-        try ZoneSigning.checkKeys(config)
+        try ZoneSigning.checkKeys(config, logger: logger)
         let loaded = clock.now
         DNSServer.logWarnings(zones, logger)
         let fingerprints = zones.zones.mapValues(\.contentFingerprint)

@@ -5,6 +5,7 @@
 import DNSSEC
 import DNSWire
 import Foundation
+import Logging
 import Responder
 import Synchronization
 import Uplinks
@@ -57,14 +58,17 @@ public final class ZoneSigning: Sendable {
 
     /// The keys of the zone: those in its key directory, or a combined signing key generated there now (the first
     /// start of a signed zone).
+    /// `generated`: told of a key made now, with where it was written (the log says so, with its tag and DS).
     static func keys(
-        origin: DomainName, settings: DNSSECSettings, stateDirectory: String
+        origin: DomainName, settings: DNSSECSettings, stateDirectory: String,
+        generated: ((SigningKey, String) -> Void)? = nil
     ) throws -> [SigningKey] {
         let dir = keyDirectory(settings, stateDirectory: stateDirectory)
         let found = try SigningKey.all(in: dir, zone: origin)
         if !found.isEmpty { return found }
         let key = SigningKey.generate(zone: origin, algorithm: settings.algorithm)
         try key.write(to: dir)
+        generated?(key, dir)
         return [key]
     }
 
@@ -117,6 +121,9 @@ public final class ZoneSigning: Sendable {
         return signed
     }
 
+    /// The fingerprint of `origin`'s signed content now, or nil before it was first signed.
+    func signedFingerprint(_ origin: DomainName) -> UInt64? { zones.withLock { $0[origin]?.fingerprint } }
+
     /// Whether `origin`'s signatures are from a window that has turned (a build signs them anew).
     func isDue(_ origin: DomainName, settings: DNSSECSettings) -> Bool {
         guard let signed = zones.withLock({ $0[origin] }) else { return false }
@@ -126,12 +133,18 @@ public final class ZoneSigning: Sendable {
     /// Loads (or, the first time, makes) the keys of every signed zone of `config`, so that a zone that cannot be
     /// signed — an unreadable key file, a key directory that cannot be written — stops a start or a reload with a
     /// clear error instead of being served unsigned.
-    public static func checkKeys(_ config: Config) throws(ConfigFailure) {
+    /// A key generated here is logged with its tag and the DS the parent needs.
+    public static func checkKeys(_ config: Config, logger: Logger? = nil) throws(ConfigFailure) {
         var errors: [ConfigError] = []
         for entry in config.zones {
             guard let settings = entry.dnssec else { continue }
             do {
-                _ = try keys(origin: entry.origin, settings: settings, stateDirectory: config.stateDirectory)
+                _ = try keys(origin: entry.origin, settings: settings, stateDirectory: config.stateDirectory) {
+                    key, dir in
+                    let what = "generated key \(key.keyTag) (\(key.algorithm)) in \(dir)"
+                    logger?.notice(
+                        "DNSSEC: zone \(entry.origin) had no key: \(what); give the parent its DS: \(key.dsText)")
+                }
             } catch {
                 errors.append(
                     ConfigError(

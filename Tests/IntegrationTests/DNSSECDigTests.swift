@@ -35,6 +35,13 @@ import Testing
             try FileManager.default.attributesOfItem(atPath: keyDir.appendingPathComponent(privateFile).path)[
                 .posixPermissions] as? Int
         #expect(mode == 0o600)
+        // Issue 25: making the key and signing the zone the first time are said, with the key's tag and its DS.
+        let tag = privateFile.split(separator: "+").last.map { String($0.dropLast(".private".count)) } ?? "?"
+        let generated = s.log.split(separator: "\n").first { $0.contains("generated key") } ?? ""
+        #expect(
+            generated.contains("zone example.com. had no key: generated key \(Int(tag) ?? -1)")
+                && generated.contains("IN DS"), "\(s.log)")
+        #expect(s.log.contains("DNSSEC: zone example.com. signed with key \(Int(tag) ?? -1) and NSEC"), "\(s.log)")
         let axfr = try run(
             try tool("dig"), ["@127.0.0.1", "-p", "\(s.port)", "+onesoa", "example.com", "AXFR", "-y", tsigSpec])
         // dig prints the transfer's TSIG records too (class ANY): not zone data.
