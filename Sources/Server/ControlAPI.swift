@@ -346,9 +346,12 @@ public enum ControlAPI {
         /// Queries by response code.
         public var queries: [String: UInt64]
         public var tcpOpen: Int
+        /// The addresses the server answers on now (ports filled in): what it bound at start, which a change of
+        /// `server.listen` in the file does not move until a restart.
+        public var listen: [String]
 
         enum CodingKeys: String, CodingKey {
-            case version, now, generation, links, pools, zones, reload, querylog, queries
+            case version, now, generation, links, pools, zones, reload, querylog, queries, listen
             case uptimeSeconds = "uptime_seconds"
             case tcpOpen = "tcp_open"
         }

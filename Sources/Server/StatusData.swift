@@ -196,6 +196,6 @@ extension DNSServer {
             version: Config.softwareVersion, now: iso.string(from: now),
             uptimeSeconds: Int(now.timeIntervalSince(startedAt)), generation: store.generation, links: links,
             pools: pools, zones: zones, reload: reload, querylog: ControlAPI.QueryLogState(queryLog.status),
-            queries: queries, tcpOpen: tcpTotals().open)
+            queries: queries, tcpOpen: tcpTotals().open, listen: boundAddresses.map(\.description))
     }
 }

@@ -126,7 +126,7 @@ import Testing
             reload: ControlAPI.ReloadStatus(
                 ok: 0, failed: 0, lastSuccessful: true, lastSuccess: "2026-01-01T00:00:00Z", errors: []),
             querylog: ControlAPI.QueryLogState(enabled: false, path: "q", format: "dnstap"), queries: ["NOERROR": 2],
-            tcpOpen: 0)
+            tcpOpen: 0, listen: ["127.0.0.1:5300"])
         let (router, _) = Self.router(status: status)
         let json = await router.respond(Self.request(.GET, "/v1/status", token: nil))
         #expect(json.status == .ok && json.headers.contains { $0 == ("Cache-Control", "no-store") })

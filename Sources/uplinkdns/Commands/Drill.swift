@@ -13,7 +13,8 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Option(name: .long, help: "The DNS server to query (default: the first server.listen address).")
+        @Option(
+            name: .long, help: "The DNS server to query (default: the first address the running server answers on).")
         var server: String?
 
         @Flag(name: .long, help: "Drill even with lines out of answers or overridden (overrides are put back after).")
@@ -25,9 +26,19 @@ extension UplinkDNS {
             }
         }
 
+        /// Where the running server answers DNS, as it says (a wildcard address asked on loopback).
+        static func answering(_ config: Config) throws -> ListenAddress? {
+            let status = try decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status")
+            guard var first = status.listen.first.flatMap(ListenAddress.init) else { return nil }
+            if first.host == "0.0.0.0" { first.host = "127.0.0.1" }
+            if first.host == "::" { first.host = "::1" }
+            return first
+        }
+
         func run() throws {
             let config = try options.load()
-            let target = server.flatMap(ListenAddress.init)
+            // The server answers where it bound at start (a changed server.listen waits for a restart): ask it.
+            let target = try server.flatMap(ListenAddress.init) ?? Self.answering(config)
             let drill = Drill(config: config, control: try client(config), server: target, force: force)
             let found: [Drill.Before]
             do { found = try drill.lines() } catch { throw failure("\(error)") }
