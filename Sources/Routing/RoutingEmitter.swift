@@ -55,13 +55,20 @@ public enum RoutingEmitter {
             # from the line's inside address to that table. Idempotent: running it again changes nothing.
             set -euo pipefail
 
-            # Loose reverse-path filtering (2): with several lines, packets legitimately arrive on one path and their
-            # replies or probes leave by another; strict mode (1) would drop them.
-            sysctl -qw net.ipv4.conf.all.rp_filter=2
-            sysctl -qw net.ipv4.conf.default.rp_filter=2
-
             """
         for s in skipped { out += "# skipped: \(s)\n" }
+        if links.isEmpty {
+            out += "# No line has the routing facts (inside, gateway, interface, table): nothing to set.\n"
+        } else {
+            out += """
+
+                # Loose reverse-path filtering (2): with several lines, packets legitimately arrive on one path and their
+                # replies or probes leave by another; strict mode (1) would drop them.
+                sysctl -qw net.ipv4.conf.all.rp_filter=2
+                sysctl -qw net.ipv4.conf.default.rp_filter=2
+
+                """
+        }
         for interface in Set(links.compactMap(\.interface)).sorted() {
             out += "sysctl -qw net.ipv4.conf.\(interface.replacingOccurrences(of: ".", with: "/")).rp_filter=2\n"
         }
@@ -82,15 +89,33 @@ public enum RoutingEmitter {
 
                 """
         }
-        if !links.isEmpty {
-            out += "\n# Outbound traffic from the server itself is spread over the lines by weight (seed 001).\n"
+        if !links.isEmpty && uplinks.defaultRoute == .multipath {
+            out += """
+
+                # REPLACES THE MAIN TABLE'S DEFAULT ROUTE: outbound traffic from the server itself is spread over the
+                # lines by weight (seed 001). To leave the host's own default route alone, set
+                # `routing: {default-route: keep}` in the config.
+
+                """
             let hops = links.map {
                 "nexthop via \($0.gateway!) dev \($0.interface!) weight \(max(1, min(256, weights[$0.name] ?? 1)))"
             }
             out += "ip route replace default \(hops.joined(separator: " "))\n"
+        } else if !links.isEmpty {
+            out += "\n# The main table's default route is left as the host has it (routing.default-route: keep).\n"
         }
         out += "ip route flush cache 2>/dev/null || true\n"
         return out
+    }
+
+    /// A comment naming each IPv6 public address of `l` the firewall rules leave out, and why: its inside address is
+    /// IPv4, and translating IPv6 to IPv4 (NAT46) is not what a line's firewall does; such an address is answered in
+    /// AAAA records and must reach the server by IPv6 routing of its own. Empty when there is none.
+    static func skippedIPv6(_ l: Link, _ inside: IPAddress) -> String {
+        l.publicAddresses.filter(\.isIPv6).map {
+            "# skipped: public address \($0): IPv6, not translated to the IPv4 inside address \(inside) (route it to the "
+                + "server over IPv6)\n"
+        }.joined()
     }
 
     /// Services grouped by protocol, in a stable order.
@@ -119,7 +144,7 @@ public enum RoutingEmitter {
             # UplinkDNS: the firewall of line \(name). Requests to its public address go to the server's inside address
             # \(inside); replies from there leave with the public address (seed 000 steps 1 and 2).
             # Its own table: loading this file replaces only that table, never other rules.
-            table ip \(table)
+            \(skippedIPv6(l, inside))table ip \(table)
             delete table ip \(table)
             table ip \(table) {
                 chain prerouting {
@@ -147,7 +172,7 @@ public enum RoutingEmitter {
             iptables -t nat -N \(post) 2>/dev/null || iptables -t nat -F \(post)
             iptables -t nat -C PREROUTING -j \(pre) 2>/dev/null || iptables -t nat -A PREROUTING -j \(pre)
             iptables -t nat -C POSTROUTING -j \(post) 2>/dev/null || iptables -t nat -A POSTROUTING -j \(post)
-
+            \(skippedIPv6(l, inside))
             """
         for pub in l.publicAddresses where !pub.isIPv6 {
             for proto in ["tcp", "udp"] {

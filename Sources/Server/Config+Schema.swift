@@ -168,6 +168,13 @@ extension Config {
             doc: "seconds: older persisted state is ignored at start"),
     ]
 
+    /// `routing` (what `uplinkdns routing --for server` emits).
+    static let routingSchema: [ConfigKey] = [
+        ConfigKey(
+            "default-route", .choice(Uplinks.DefaultRoute.allCases.map(\.rawValue)), default: "multipath",
+            doc: "the server script replaces the main table's default route with a weighted multipath one, or keeps it")
+    ]
+
     /// The whole file.
     package static let schema: [ConfigKey] = [
         ConfigKey("server", .section(serverSchema), doc: "the server"),
@@ -179,6 +186,7 @@ extension Config {
             "services", .list(.form("tcp/PORT, udp/PORT or udp+tcp/PORT")),
             default: "[tcp/80, tcp/443, udp+tcp/53]", doc: "what each line's firewall forwards, for `routing`"),
         ConfigKey("health", .section(healthSchema), doc: "the health module"),
+        ConfigKey("routing", .section(routingSchema), doc: "the source-routing config `uplinkdns routing` emits"),
     ]
 
     /// Every key by its path (`server.tcp.idle-timeout`, `links[].checks[].tcp`), in declaration order.

@@ -358,6 +358,8 @@ public struct Config: Sendable {
             config.zones.append(entry)
         }
         config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
+        let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
+        if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
         config.uplinks.services = []
         for item in r.list(top, "services") {
             guard let text = r.string(item, what: "services entry") else { continue }

@@ -158,6 +158,16 @@ public struct Uplinks: Sendable, Equatable {
     public var pools: [Pool]
     /// What the lines' firewalls forward to the server (`services:`).
     public var services: [Service] = Service.defaults
+    /// What the server's routing script does with the main table's default route (`routing.default-route`).
+    public var defaultRoute: DefaultRoute = .multipath
+
+    /// The main table's default route in the server's routing script.
+    public enum DefaultRoute: String, Sendable, CaseIterable {
+        /// Replaced by a multipath route over the routable lines, weighted as the answers (seed 001).
+        case multipath
+        /// Left as the host has it.
+        case keep
+    }
 
     /// Makes a set of lines and pools.
     public init(links: [Link] = [], pools: [Pool] = []) {

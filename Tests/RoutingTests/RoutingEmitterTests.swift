@@ -18,19 +18,29 @@ let seedLines: Uplinks = {
     return Uplinks(links: [unicom, cnc])
 }()
 
-func golden(_ name: String) throws -> String {
+/// The golden file `name`; with `UPLINKDNS_WRITE_GOLDEN=1`, `made` is written over it first (in the source tree).
+func golden(_ name: String, made: String? = nil) throws -> String {
+    if let made, ProcessInfo.processInfo.environment["UPLINKDNS_WRITE_GOLDEN"] == "1" {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "golden/\(name)")
+        try made.write(to: source, atomically: true, encoding: .utf8)
+        return made
+    }
     let url = try #require(Bundle.module.url(forResource: "golden/\(name)", withExtension: nil))
     return try String(contentsOf: url, encoding: .utf8)
 }
 
 @Suite struct RoutingEmitterTests {
     @Test func serverScriptMatchesTheGoldenFile() throws {
-        #expect(RoutingEmitter.server(seedLines) == (try golden("server.sh")))
+        let made = RoutingEmitter.server(seedLines)
+        #expect(made == (try golden("server.sh", made: made)))
     }
 
     @Test func firewallFilesMatchTheGoldenFiles() throws {
-        #expect(RoutingEmitter.nft(seedLines, link: "cnc") == (try golden("firewall-cnc.nft")))
-        #expect(RoutingEmitter.iptables(seedLines, link: "unicom") == (try golden("firewall-unicom.iptables.sh")))
+        let nft = RoutingEmitter.nft(seedLines, link: "cnc")
+        #expect(nft == (try golden("firewall-cnc.nft", made: nft)))
+        let iptables = RoutingEmitter.iptables(seedLines, link: "unicom")
+        #expect(iptables == (try golden("firewall-unicom.iptables.sh", made: iptables)))
         #expect(RoutingEmitter.nft(seedLines, link: "nope") == nil)
     }
 
@@ -46,6 +56,26 @@ func golden(_ name: String) throws -> String {
     @Test func linesWithoutRoutingFactsAreSkippedWithAReason() {
         let bare = Uplinks(links: [Link(name: "x", publicAddresses: [IPAddress("192.0.2.1")!])])
         #expect(RoutingEmitter.server(bare).contains("# skipped: x: needs inside, gateway, interface and table"))
+        // Issue 25: with no routable line the script set the rp_filter sysctls anyway.
+        #expect(!RoutingEmitter.server(bare).contains("sysctl"))
+    }
+
+    /// Issue 25: the script replaces the main table's default route (documented, but not said where it does it),
+    /// and could not be told not to; an IPv6 public address was left out of the firewall rules without a word.
+    @Test func theDefaultRouteIsMarkedAndCanBeKept() {
+        let replaced = RoutingEmitter.server(seedLines)
+        #expect(
+            replaced.contains("# REPLACES THE MAIN TABLE'S DEFAULT ROUTE") && replaced.contains("default-route: keep"))
+        var keep = seedLines
+        keep.defaultRoute = .keep
+        let kept = RoutingEmitter.server(keep)
+        #expect(!kept.contains("ip route replace default nexthop") && kept.contains("left as the host has it"))
+        #expect(kept.contains("ip rule add from 192.168.168.1 table 1"))
+        var dual = seedLines
+        dual.links[1].publicAddresses.append(IPAddress("2001:db8::10")!)
+        for out in [RoutingEmitter.nft(dual, link: "cnc") ?? "", RoutingEmitter.iptables(dual, link: "cnc") ?? ""] {
+            #expect(out.contains("# skipped: public address 2001:db8::10: IPv6, not translated"), "\(out)")
+        }
     }
 }
 

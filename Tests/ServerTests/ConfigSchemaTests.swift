@@ -104,6 +104,8 @@ let everyKey = """
       state-dir: state
       on-change: [/bin/true]
       restore-max-age: 3600
+    routing:
+      default-route: keep
 
     """
 

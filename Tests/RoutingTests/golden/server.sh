@@ -29,6 +29,8 @@ ip route replace default via 192.168.168.12 dev eth0 table 2
 while ip rule del from 192.168.168.2 table 2 priority 1002 2>/dev/null; do :; done
 ip rule add from 192.168.168.2 table 2 priority 1002
 
-# Outbound traffic from the server itself is spread over the lines by weight (seed 001).
+# REPLACES THE MAIN TABLE'S DEFAULT ROUTE: outbound traffic from the server itself is spread over the
+# lines by weight (seed 001). To leave the host's own default route alone, set
+# `routing: {default-route: keep}` in the config.
 ip route replace default nexthop via 192.168.168.11 dev eth0 weight 4 nexthop via 192.168.168.12 dev eth0 weight 1
 ip route flush cache 2>/dev/null || true
