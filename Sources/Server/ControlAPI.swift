@@ -224,7 +224,10 @@ public enum ControlAPI {
         public var link: String
         public var weight: Int
         public var inAnswers: Bool
+        /// The share of first places the answers give it now (0 while it is out).
         public var expectedShare: Double
+        /// The share the config gives it, every line up: what it gets when nothing is out.
+        public var configuredShare: Double
         public var firstPlaces: Int
         public var share: Double
 
@@ -232,6 +235,7 @@ public enum ControlAPI {
             case link, weight, share
             case inAnswers = "in_answers"
             case expectedShare = "expected_share"
+            case configuredShare = "configured_share"
             case firstPlaces = "first_places"
         }
     }

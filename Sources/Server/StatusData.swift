@@ -117,19 +117,26 @@ extension DNSServer {
         let links = linkDetails(config: config, now: now, iso: iso)
         let (firsts, window) = shares.firstPlaces()
         let upNow = health.up
-        let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
-            let pool = plan.pool
+        // The share of first places each line has in a plan: how often it leads over the plan's cycle (rotation
+        // steps or sticky buckets), as the query path picks them.
+        func firstShares(_ plan: PoolPlan) -> [String: Double] {
             let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
-            // The configured share of first places: how often each line leads over the plan's cycle (rotation
-            // steps or sticky buckets), as the query path picks them.
-            var expected: [String: Double] = [:]
+            var out: [String: Double] = [:]
             if plan.selection == .fixed || family.sequence.isEmpty {
-                if let first = family.firstLine.first { expected[first] = 1 }
+                if let first = family.firstLine.first { out[first] = 1 }
             } else {
                 for v in family.sequence where v < family.firstLine.count {
-                    expected[family.firstLine[v], default: 0] += 1 / Double(family.sequence.count)
+                    out[family.firstLine[v], default: 0] += 1 / Double(family.sequence.count)
                 }
             }
+            return out
+        }
+        // What the config gives each line (every line up), whatever is out now.
+        let allUp = Set(config.uplinks.links.map(\.name))
+        let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
+            let pool = plan.pool
+            let expected = firstShares(plan)
+            let configured = firstShares(PoolPlan(pool: pool, uplinks: config.uplinks, up: allUp))
             // The counters name pools lower-cased (AnswerCounters).
             let key = pool.name.lowercased().description
             let total = pool.members.reduce(0) { sum, m in sum + max(0, firsts["\(key)|\(m.link)"] ?? 0) }
@@ -137,7 +144,7 @@ extension DNSServer {
                 let n = max(0, firsts["\(key)|\(m.link)"] ?? 0)
                 return ControlAPI.PoolMemberStatus(
                     link: m.link, weight: weights[m.link] ?? 1, inAnswers: upNow.contains(m.link),
-                    expectedShare: expected[m.link] ?? 0, firstPlaces: n,
+                    expectedShare: expected[m.link] ?? 0, configuredShare: configured[m.link] ?? 0, firstPlaces: n,
                     share: total > 0 ? Double(n) / Double(total) : 0)
             }
             return ControlAPI.PoolStatus(

@@ -46,16 +46,17 @@ enum StatusPage {
         header h1 { font-size:1.15rem; margin:0; }
         header .meta { color:var(--muted); font-size:.85rem; }
         #overall { font-weight:600; }
-        main { max-width:1100px; margin:0 auto; padding:1rem; display:grid; gap:1rem; }
+        main { max-width:1800px; margin:0 auto; padding:1rem; display:grid; gap:1rem; }
         section h2 { font-size:1rem; margin:.2rem 0 .6rem; color:var(--muted); text-transform:uppercase;
           letter-spacing:.04em; }
-        .cards { display:grid; gap:.8rem; grid-template-columns:repeat(auto-fill,minmax(320px,1fr)); }
+        .cards { display:grid; gap:.8rem; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); }
         .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.8rem 1rem; }
         .card h3 { margin:0 0 .3rem; font-size:1.05rem; display:flex; gap:.5rem; align-items:center;
           flex-wrap:wrap; }
         .badge { display:inline-block; padding:.05rem .5rem; border-radius:999px; font-size:.8rem; font-weight:600;
           color:#fff; }
         .up { background:var(--up); } .down { background:var(--down); } .warn { background:var(--warn); }
+        .op { background:var(--accent); }
         .muted { color:var(--muted); font-size:.85rem; }
         .ok { color:var(--up); } .bad { color:var(--down); }
         table { border-collapse:collapse; width:100%; font-size:.85rem; }
@@ -117,7 +118,8 @@ enum StatusPage {
           const dead = s.pools.filter((p) => p.lines_up === 0);
           const overridden = s.links.filter((l) => l.override !== "auto");
           const overall = dead.length ? ["down", "pool without a line: " + dead.map((p) => p.name).join(", ")]
-            : down.length ? ["warn", down.length + " line(s) out of answers"]
+            : down.length ? ["warn", "out of answers: " + down.map((l) => l.name + " (" + (l.override !== "auto" ?
+              label(l) + " by an operator" : l.reason) + ")").join(", ")]
             : overridden.length ? ["warn", "all lines in answers; overridden: " + overridden.map((l) => l.name + " " + label(l)).join(", ")]
             : ["up", "all lines in answers"];
           // A failed reload stays in the banner until a reload succeeds: the server serves the previous config.
@@ -140,7 +142,7 @@ enum StatusPage {
             const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + when(t.at) + '</td><td class="' +
               (t.to === "up" ? "ok" : "bad") + '">' + esc(t.to) + "</td><td>" + esc(t.reason) + "</td></tr>").join("");
             return '<div class="card" data-link="' + esc(l.name) + '"><h3>' + esc(l.name) + ' <span class="badge ' +
-              (l.state === "up" ? (l.override === "auto" ? "up" : "warn") : "down") + '">' + esc(label(l)) + "</span></h3>" +
+              (l.override !== "auto" ? "op" : l.state === "up" ? "up" : "down") + '">' + esc(label(l)) + "</span></h3>" +
               '<div class="muted">since ' + when(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
               '<span title="' + esc(l.override_until) + '">' + new Date(l.override_until).toLocaleTimeString() + "</span>" : "") +
               "</div>" +
@@ -156,7 +158,8 @@ enum StatusPage {
           }).join("");
           $("pools").innerHTML = s.pools.map((p) => {
             const rows = p.members.map((m) => "<tr><td>" + esc(m.link) + (m.in_answers ? "" : ' <span class="bad">(out)</span>') +
-              "</td><td>" + m.weight + "</td><td>" + pct(m.expected_share) + "</td><td>" + (p.window_seconds > 0 ?
+              "</td><td>" + m.weight + "</td><td>" + pct(m.configured_share) + (m.expected_share !== m.configured_share ?
+              ' <span class="muted">(now ' + pct(m.expected_share) + ")</span>" : "") + "</td><td>" + (p.window_seconds > 0 ?
               pct(m.share) + ' <span class="muted">(' + m.first_places + ")</span>" : "…") +
               '<div class="bar"><span style="width:' + (100 * m.share) + '%"></span><i class="expected" style="left:' +
               (100 * m.expected_share) + '%"></i></div></td></tr>').join("");

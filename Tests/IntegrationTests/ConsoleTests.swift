@@ -136,6 +136,9 @@ struct ConsoleServer {
         #expect(before.contains("127.0.0.1:9"), "the NOTIFY target is listed under its zone")
         #expect(before.contains("Query log: off"))
         #expect(before.contains("Reloads: no reload yet"), "before any reload, no 'last succeeded'")
+        // The banner names the line out and why; the configured share stays 4 : 1 with the share now beside it.
+        #expect(before.contains(#"out of answers: isp "b" \ 512k (tcp 127.0.0.1:"#), "\(before)")
+        #expect(before.contains("80 % <span class=\"muted\">(now 100 %)</span>"), "\(before)")
 
         // unicom is the pool's last line in answers: the API asks for "force" (the page asks the operator first).
         let (guarded, why) = try c.post("/v1/links/unicom", #"{"state": "drain"}"#)
@@ -143,7 +146,8 @@ struct ConsoleServer {
         let (code, _) = try c.post("/v1/links/unicom", #"{"state": "drain", "force": true}"#)
         #expect(code == 200)
         let after = try dom()
-        #expect(after.contains(#"unicom <span class="badge down">drained</span>"#), "\(after)")
+        // An operator's drain looks like an operator's action, not a failure (issue 25).
+        #expect(after.contains(#"unicom <span class="badge op">drained</span>"#), "\(after)")
         #expect(after.contains("operator: drain"), "the transition is listed with its reason")
         #expect(after.contains("0/2 lines"))
 
