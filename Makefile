@@ -31,13 +31,15 @@ test: deps lint
 	bash scripts/conformance.sh
 	$(SWIFT) test --skip-build
 
-# The man page, generated from the command line (swift-argument-parser's generate-manual plugin) into .build/man/.
+# The man page, generated from the command line (swift-argument-parser's generate-manual plugin) into .build/man/,
+# with the configuration reference (docs/config.md, the schema), FILES, SIGNALS and the real EXIT STATUS added.
 MAN_CONFIGURATION ?= release
 man: deps
 	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
 		--configuration $(MAN_CONFIGURATION) --authors "UplinkDNS developers" --section 1
 	rm -rf .build/man && mkdir -p .build/man
 	cp .build/plugins/GenerateManual/outputs/uplinkdns/uplinkdns.1 .build/man/
+	python3 scripts/man-sections.py .build/man/uplinkdns.1 docs/config.md
 
 # The Debian package .build/deb/uplinkdns_VERSION_ARCH.deb (scripts/deb.sh), with the Swift runtime linked in, then
 # checked: lintian, and an install, reinstall, remove and purge in a scratch root (tests/packaging/check-deb.sh).

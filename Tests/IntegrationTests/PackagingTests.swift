@@ -46,3 +46,31 @@ var packagedBinaryPath: String {
         #expect(check.out.contains("passed"), "\(check.out)")
     }
 }
+
+@Suite struct ManPageTests {
+    /// Issue 25: the man page had no configuration reference and no FILES or SIGNALS, and its generated EXIT STATUS
+    /// (">0 on error") contradicted `status --check`. It has them now: every key docs/config.md lists (the schema),
+    /// and it renders without a warning.
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: manPageDirectory.appendingPathComponent("uplinkdns.1").path),
+            "needs the man page: run `make man` first (`make test` does)"))
+    func theManPageHasTheConfigurationFilesSignalsAndExitStatus() throws {
+        let page = manPageDirectory.appendingPathComponent("uplinkdns.1")
+        let text = try String(contentsOf: page, encoding: .utf8)
+        for section in [".Sh CONFIGURATION", ".Sh FILES", ".Sh SIGNALS", #".Sh "EXIT STATUS""#] {
+            #expect(text.contains(section), "\(section)")
+        }
+        #expect(!text.contains(".Ex -std"))
+        let reference = try String(
+            contentsOf: packageRoot.appendingPathComponent("docs/config.md"), encoding: .utf8)
+        let keys = reference.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `") else { return nil }
+            return line.dropFirst(3).split(separator: "`").first.map(String.init)
+        }
+        #expect(keys.count > 90)
+        for key in keys { #expect(text.contains(".It Cm \(key)\n"), "\(key)") }
+        let groff = try run(try tool("groff"), ["-mdoc", "-Tutf8", "-ww", "-z", page.path])
+        #expect(groff.status == 0 && groff.err.isEmpty, "\(groff.err)")
+    }
+}
