@@ -73,10 +73,7 @@ public final class HealthChecker: Sendable {
     }
 
     /// The lines whose effective state is up now.
-    public var up: Set<String> {
-        let now = clock()
-        return state.withLock { s in Set(s.values.filter { $0.effective(at: now) == .up }.map(\.name)) }
-    }
+    public var up: Set<String> { answering.up }
 
     /// The lines in answers and the lines an operator took out (drained, forced down, which a pool's fail-open does
     /// not bring back), read at one moment: what answers are built for.

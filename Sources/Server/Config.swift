@@ -138,7 +138,7 @@ public struct Config: Sendable {
         let minimal =
             "server: {\(server.joined(separator: ", "))}\nhealth: {\(health.joined(separator: ", "))}\n"
         if let partial = try? parse(minimal, path: path, lenient: true) { return partial }
-        return (try? parse("{}", path: path, lenient: true)) ?? Config(path: path)
+        return defaults(path: path)
     }
 
     /// Parses configuration text that came from `path` (used for messages and relative paths). `lenient`: return
@@ -566,7 +566,8 @@ public struct Config: Sendable {
         return (1...128).contains(bytes.count) ? bytes : nil
     }
 
-    private static func hostname() -> String? {
+    /// This host's name (the default `server.identity`; the query log's identity when that is empty).
+    static func hostname() -> String? {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count) == 0 else { return nil }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -91,19 +91,9 @@ final class ControlServer: Sendable {
 
     func stop() { try? channel.close().wait() }
 
-    /// `30s`, `10m`, `2h`, `1d` or plain seconds.
-    /// At most a year: an override is a drill or a maintenance window, and an unbounded number (`infh`, `1e300s`)
-    /// must not reach date and integer arithmetic.
+    /// `30s`, `10m`, `2h`, `1d` or plain seconds, more than none and at most a year (`ConfigKey.seconds`).
     static func duration(_ text: String) -> TimeInterval? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        var seconds: Double?
-        if let u = text.last, let f = units[u], let v = Double(text.dropLast()) {
-            seconds = v * f
-        } else {
-            seconds = Double(text)
-        }
-        guard let s = seconds, s.isFinite, s > 0, s <= 366 * 86400 else { return nil }
-        return s
+        ConfigKey.seconds(text).flatMap { $0 > 0 ? $0 : nil }
     }
 }
 

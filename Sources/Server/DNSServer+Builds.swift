@@ -37,7 +37,7 @@ extension DNSServer {
                 // DNSSEC: the file content's signatures are made once per load and signature window; the serial
                 // moves with them (a refresh is a new version for the secondaries).
                 do {
-                    let first = signing.previousSigned(origin) == nil && signing.signedFingerprint(origin) == nil
+                    let first = signing.signedFingerprint(origin) == nil
                     let s = try signing.prepare(
                         origin: origin, zone: zone, file: file, poolTypes: config.poolTypes(in: origin),
                         settings: settings, stateDirectory: config.stateDirectory)

@@ -96,9 +96,7 @@ public final class QueryLog: Sendable {
     /// dnstap's identity: the server's (`server.identity`, as id.server answers it), else the host name.
     static func identity(_ configured: String?) -> [UInt8] {
         if let configured, !configured.isEmpty { return Array(configured.utf8) }
-        var host = [UInt8](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        return Array(host.prefix { $0 != 0 })
+        return Array((Config.hostname() ?? "").utf8)
     }
 
     /// The identity dnstap frames carry now.

@@ -138,19 +138,20 @@ package struct ConfigKey: Sendable {
         return "\(s)s"
     }
 
-    /// Whole seconds in `14d`, `1.5d`, `36h`, `90m`, `30s` or `86400`; nil when it is none of these or beyond a
-    /// year (no duration here is longer, and signature times must not wrap: RFC 4034 §3.1.5 serial arithmetic).
-    package static func seconds(_ text: String) -> Int? {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+    /// The seconds in `14d`, `1.5d`, `36h`, `90m`, `30s` or `86400`; nil when it is none of these or beyond a year.
+    /// The one reader of durations, for the config and the control API's `for` alike: no duration here is longer (an
+    /// override is a drill or a maintenance window), and neither date arithmetic nor signature times may wrap
+    /// (RFC 4034 §3.1.5); an unbounded number (`infh`, `1e300s`) never gets that far.
+    package static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         var value: Double?
-        if let last = t.last, let unit = units[last] {
-            value = Double(t.dropLast()).map { $0 * unit }
+        if let last = text.last, let unit = units[last] {
+            value = Double(text.dropLast()).map { $0 * unit }
         } else {
-            value = Double(t)
+            value = Double(text)
         }
         guard let v = value, v.isFinite, v >= 0, v <= 366 * 86400 else { return nil }
-        return Int(v.rounded())
+        return v
     }
 }
 

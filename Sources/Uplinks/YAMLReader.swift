@@ -27,7 +27,7 @@ package struct YAMLReader {
     }
 
     /// The pairs of a mapping, after checking its keys against `known` (unknown ones are errors).
-    package mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
+    private mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
         guard case .mapping(let m) = node else {
             fail(node, "\(what) must be a mapping of keys to values")
             return [:]
@@ -176,7 +176,7 @@ package struct YAMLReader {
             preconditionFailure("\(name) is not .duration")
         }
         guard let node = value(s, name), let text = string(node, what: s.what(name)) else { return nil }
-        guard let v = ConfigKey.seconds(text), v >= min, v <= max else {
+        guard let v = ConfigKey.seconds(text).map({ Int($0.rounded()) }), v >= min, v <= max else {
             fail(
                 node,
                 "\(s.what(name)) is a duration from \(ConfigKey.formatDuration(min)) to \(ConfigKey.formatDuration(max)): "
