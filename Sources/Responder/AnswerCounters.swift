@@ -20,9 +20,10 @@ public final class AnswerCounters: Sendable {
     /// Makes an empty registry.
     public init() {}
 
-    /// The counter for `line` first in `pool` (created on first use).
-    public func counter(pool: DomainName, line: String) -> Counter {
-        let key = "\(pool.lowercased())|\(line)"
+    /// The counter for `line` first in `pool` (created on first use); with `network`, for the clients of that
+    /// network class (`by-network`) apart from the pool's policy's.
+    public func counter(pool: DomainName, line: String, network: String? = nil) -> Counter {
+        let key = "\(pool.lowercased())\u{1F}\(line)\u{1F}\(network ?? "")"
         return registry.withLock { r in
             if let c = r[key] { return c }
             let c = Counter()
@@ -31,13 +32,23 @@ public final class AnswerCounters: Sendable {
         }
     }
 
-    /// Every count, as (pool, line, count), sorted.
+    /// Every count, as (pool, line, count) summed over networks, sorted.
     public var counts: [(pool: String, line: String, count: Int)] {
+        var sums: [String: (pool: String, line: String, count: Int)] = [:]
+        for c in networkCounts {
+            sums["\(c.pool)|\(c.line)", default: (c.pool, c.line, 0)].count += c.count
+        }
+        return sums.values.sorted { ($0.pool, $0.line) < ($1.pool, $1.line) }
+    }
+
+    /// Every count, as (pool, line, network, count) — network "" for the pool's policy — sorted.
+    public var networkCounts: [(pool: String, line: String, network: String, count: Int)] {
         registry.withLock { r in
             r.map { key, c in
-                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-                return (parts[0], parts[1], c.count)
-            }.sorted { ($0.pool, $0.line) < ($1.pool, $1.line) }
+                // Names are free text; the unit separator (0x1F) is in none of them.
+                let parts = key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+                return (parts[0], parts[1], parts[2], c.count)
+            }.sorted { ($0.pool, $0.line, $0.network) < ($1.pool, $1.line, $1.network) }
         }
     }
 }

@@ -16,6 +16,10 @@ public final class PoolOverlay: Sendable {
         /// Range in `steps`: one body per rotation step or sticky bucket.
         var start: Int32
         var count: Int32
+        /// The pool's client networks (an index into `networkMaps`), or -1: the group answers every client alike.
+        var networks: Int32 = -1
+        /// Where its network classes 1… start in `networkSteps`.
+        var networkStart: Int32 = 0
     }
 
     let groups: [AnswerGroup]
@@ -27,6 +31,11 @@ public final class PoolOverlay: Sendable {
     /// Per group step: the body (an index into `answers`), and the counter of the line it puts first.
     let steps: [Int32]
     let stepCounters: [AnswerCounters.Counter?]
+    /// The client-network maps the groups use (pools with the same `by-network` share one).
+    let networkMaps: [ClientNetworkMap]
+    /// Per group with networks, per class 1…: the step its clients get (after the group's own steps), or -1 when no
+    /// line of the class's list is in answers (the pool's policy, as for everyone else).
+    let networkSteps: [Int32]
     let answers: [CompiledAnswer]
     let bodyBytes: [UInt8]
     let fixups: [Fixup]
@@ -60,6 +69,9 @@ public final class PoolOverlay: Sendable {
         var stepVariants: [Int32] = []
         var steps: [Int32] = []
         var stepCounters: [AnswerCounters.Counter?] = []
+        var networkMaps: [ClientNetworkMap] = []
+        var mapIndex: [ObjectIdentifier: Int32] = [:]
+        var networkSteps: [Int32] = []
         let index = base.zoneIndex
         for r in base.recipes {
             let zone = now[r.zone]
@@ -115,20 +127,45 @@ public final class PoolOverlay: Sendable {
                 compile(PoolOverlay.substitute(res, plan: plan, type: type, addresses: addrs))
             }
             let lineCounters = family.firstLine.map { counters.counter(pool: plan.pool.name, line: $0) }
-            groups.append(
-                AnswerGroup(selection: plan.selection, start: Int32(steps.count), count: Int32(family.sequence.count)))
-            groupPools.append((plan.pool.name, type))
+            var group = AnswerGroup(
+                selection: plan.selection, start: Int32(steps.count), count: Int32(family.sequence.count))
             for v in family.sequence {
                 steps.append(bodies[v])
                 stepVariants.append(Int32(v))
                 stepCounters.append(lineCounters[v])
             }
+            if let map = plan.pool.networkMap, !family.networkVariants.isEmpty {
+                // The network classes' steps follow the policy's; their counters name the class.
+                if let i = mapIndex[ObjectIdentifier(map)] {
+                    group.networks = i
+                } else {
+                    group.networks = Int32(networkMaps.count)
+                    mapIndex[ObjectIdentifier(map)] = group.networks
+                    networkMaps.append(map)
+                }
+                group.networkStart = Int32(networkSteps.count)
+                for (k, v) in family.networkVariants.enumerated() {
+                    guard v >= 0 else {
+                        networkSteps.append(-1)
+                        continue
+                    }
+                    networkSteps.append(Int32(steps.count))
+                    steps.append(bodies[v])
+                    stepVariants.append(Int32(v))
+                    stepCounters.append(
+                        counters.counter(pool: plan.pool.name, line: family.firstLine[v], network: map.label(k + 1)))
+                }
+            }
+            groups.append(group)
+            groupPools.append((plan.pool.name, type))
         }
         self.groups = groups
         self.groupPools = groupPools
         self.stepVariants = stepVariants
         self.steps = steps
         self.stepCounters = stepCounters
+        self.networkMaps = networkMaps
+        self.networkSteps = networkSteps
         self.answers = arena.answers
         self.bodyBytes = arena.bytes
         self.fixups = arena.fixups

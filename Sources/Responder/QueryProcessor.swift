@@ -26,6 +26,8 @@ public final class QueryScratch {
     /// What the last response was, for rate limiting: its compiled answer (a pool's group for pool answers),
     /// `.error` for error responses, `.other` for CHAOS and slow-path answers.
     public internal(set) var lastAnswer: AnswerRef = .error
+    /// The client-network class the last pool answer went by (map << 16 | class; -1: none), for the query log.
+    public internal(set) var lastNetwork: Int32 = -1
     /// Where the last query's question ended (12 when it had none): a truncated response keeps up to here.
     public internal(set) var lastQuestionEnd: Int = 12
     /// This worker's answers to DO queries of signed zones, encoded once per (name, type) and snapshot
@@ -80,6 +82,7 @@ public enum QueryProcessor {
         let outcome = q.parse(query, lowerName: scratch.lowerName, labelOffsets: scratch.labels)
         scratch.lastQType = outcome == .ok ? q.qtype : 0
         scratch.lastAnswer = .error
+        scratch.lastNetwork = -1
         scratch.lastZoneSlot = 0
         scratch.lastQuestionEnd = outcome == .ok || outcome == .formErr(withQuestion: true) ? q.questionEnd : 12
         switch outcome {
@@ -167,7 +170,7 @@ public enum QueryProcessor {
             // A pool's answer: the variant the compiled path would pick, signed as that variant.
             var variant: SecureVariant?
             if case .group(let index) = answer.kind, let pool = s.overlay.groupPools[index] {
-                let (i, _) = pick(s.overlay.groups[index], q, scratch: scratch, client: client)
+                let (i, _) = pick(s.overlay, index, q, scratch: scratch, client: client)
                 s.overlay.stepCounters[i]?.increment()
                 variant = SecureVariant(pool: pool.name, type: pool.type, index: Int(s.overlay.stepVariants[i]))
             }
@@ -191,7 +194,7 @@ public enum QueryProcessor {
             // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:
             // the scope says how far the answer depends on the client: the source prefix for sticky, else /0).
             let o = s.overlay
-            let (i, ecsScope) = pick(o.groups[index], q, scratch: scratch, client: client)
+            let (i, ecsScope) = pick(o, index, q, scratch: scratch, client: client)
             o.stepCounters[i]?.increment()
             let scope = ecsScope
             return o.bodyBytes.withUnsafeBufferPointer { bytes in
@@ -208,12 +211,39 @@ public enum QueryProcessor {
         }
     }
 
-    /// The step of a pool's group that answers this query (an index into the overlay's steps), and the ECS scope.
+    /// The step of a pool's group that answers this query (an index into the overlay's steps), and the ECS scope
+    /// (RFC 7871 §7.2.1: how far the answer depends on the client). The client is the ECS source prefix when the
+    /// query has one, else the source address; an ECS source prefix of 0 says nothing about the client, who then
+    /// gets the pool's policy with scope 0.
+    /// - A pool with client networks (`by-network`): the class of the client's longest-matching network picks its
+    ///   line; the scope is the largest prefix around the client with the same class (never narrower or wider).
+    /// - Sticky: the client network's bucket; the scope at least the source prefix.
+    /// - Otherwise the worker's rotation counter (or variant 0).
     @inline(__always)
     static func pick(
-        _ g: PoolOverlay.AnswerGroup, _ q: QueryView, scratch: QueryScratch, client: ClientAddress
+        _ o: PoolOverlay, _ index: Int, _ q: QueryView, scratch: QueryScratch, client: ClientAddress
     ) -> (Int, UInt8) {
+        let g = o.groups[index]
         var ecsScope: UInt8 = 0
+        scratch.lastNetwork = -1
+        if g.networks >= 0 {
+            let map = o.networkMaps[Int(g.networks)]
+            let (cls, scope): (Int, UInt8)
+            if q.hasECS {
+                (cls, scope) =
+                    q.ecsSourcePrefix == 0
+                    ? (0, 0)
+                    : map.lookup(family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1)
+            } else {
+                (cls, scope) = map.lookup(family: client.family, hi: client.hi, lo: client.lo)
+            }
+            ecsScope = scope
+            scratch.lastNetwork = Int32(g.networks) << 16 | Int32(cls)
+            if cls > 0 {
+                let step = o.networkSteps[Int(g.networkStart) + cls - 1]
+                if step >= 0 { return (Int(step), ecsScope) }
+            }
+        }
         let step: Int
         switch g.selection {
         case .fixed:
@@ -226,7 +256,7 @@ public enum QueryProcessor {
                 step = ClientAddress.bucket(
                     family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1,
                     prefix: Int(q.ecsSourcePrefix))
-                ecsScope = q.ecsSourcePrefix
+                ecsScope = max(ecsScope, q.ecsSourcePrefix)
             } else {
                 step = ClientAddress.bucket(family: client.family, hi: client.hi, lo: client.lo, prefix: 128)
             }

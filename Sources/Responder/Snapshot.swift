@@ -32,6 +32,13 @@ public final class Snapshot: Sendable {
     public var nameCount: Int { base.nodes.count }
     /// The pool plans compiled in.
     public var plans: [PoolPlan] { overlay.plans }
+    /// The client network a pool answer went by (`QueryScratch.lastNetwork`): its networks joined by `+`, `other`
+    /// for the pool's policy, nil when the answer did not depend on networks.
+    public func networkLabel(_ code: Int32) -> String? {
+        guard code >= 0, Int(code >> 16) < overlay.networkMaps.count else { return nil }
+        return overlay.networkMaps[Int(code >> 16)].label(Int(code & 0xFFFF))
+    }
+
     /// How many answers a health change rebuilds: those that hold a pool's records, and a signed zone's keys.
     public var poolAnswerCount: Int { base.recipes.count }
 

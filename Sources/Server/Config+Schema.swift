@@ -183,6 +183,9 @@ extension Config {
         ConfigKey("links", .entries(Uplinks.linkSchema), doc: "the site's ISP lines"),
         ConfigKey("pools", .entries(Uplinks.poolSchema), doc: "names answered with the lines' addresses"),
         ConfigKey(
+            "networks", .entries(Uplinks.networkSchema),
+            doc: "client networks that pools answer by (`by-network`; docs/answers.md)"),
+        ConfigKey(
             "services", .list(.form("tcp/PORT, udp/PORT or udp+tcp/PORT")),
             default: "[tcp/80, tcp/443, udp+tcp/53]", doc: "what each line's firewall forwards, for `routing`"),
         ConfigKey("health", .section(healthSchema), doc: "the health module"),

@@ -357,7 +357,9 @@ public struct Config: Sendable {
             }
             config.zones.append(entry)
         }
-        config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
+        config.uplinks = Uplinks.read(
+            links: r.value(top, "links"), pools: r.value(top, "pools"), networks: r.value(top, "networks"),
+            base: base.path, &r)
         let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
         if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
         config.uplinks.services = []

@@ -36,6 +36,9 @@ package struct ConfigKey: Sendable {
         case form(String)
         /// A list of values of one kind (a lone value counts as a one-element list).
         indirect case list(Kind)
+        /// A mapping whose keys are names the file defines elsewhere (`by-network: {unicom-clients: [...]}`), each
+        /// to a value of one kind.
+        indirect case map(Kind)
         /// A mapping of these keys.
         case section([ConfigKey])
         /// A list of mappings of these keys.
@@ -60,6 +63,7 @@ package struct ConfigKey: Sendable {
             case .rate: "rate"
             case .form(let f): f
             case .list(let k): "list of \(k.summary)"
+            case .map(let k): "mapping of names to \(k.summary)"
             case .section: "mapping"
             case .entries: "list of mappings"
             case .either(let kinds): kinds.map(\.summary).joined(separator: ", or ")
@@ -71,7 +75,7 @@ package struct ConfigKey: Sendable {
             switch self {
             case .section(let keys), .entries(let keys): keys
             case .either(let kinds): kinds.flatMap(\.children)
-            case .list(let k): k.children
+            case .list(let k), .map(let k): k.children
             default: []
             }
         }

@@ -30,6 +30,9 @@ public struct PoolPlan: Sendable, Equatable {
         public var firstLine: [String] = []
         /// Variant index per step (rotate) or per bucket (sticky).
         public var sequence: [Int] = []
+        /// Per class of the pool's client networks (`Pool.networkMap`, classes 1…): the variant its clients get —
+        /// the first line of its list that is in answers, alone — or -1 when none of them is (the pool's policy).
+        public var networkVariants: [Int] = []
     }
 
     /// Buckets of the sticky table: enough that lines' shares of client networks follow their weights closely.
@@ -80,17 +83,22 @@ public struct PoolPlan: Sendable, Equatable {
                 let addrs = all.filter { $0.isIPv6 == v6 }
                 return addrs.isEmpty ? nil : (m.link, addrs, weights[m.link] ?? 1)
             }
-            return PoolPlan.family(lines, policy: pool.policy, answers: pool.answers)
+            return PoolPlan.family(
+                lines, policy: pool.policy, answers: pool.answers, networkLists: pool.networkMap?.lists ?? [])
         }
         v4 = family(false)
         v6 = family(true)
     }
 
     static func family(
-        _ lines: [(name: String, addresses: [IPAddress], weight: Int)], policy: PoolPolicy, answers: Int?
+        _ lines: [(name: String, addresses: [IPAddress], weight: Int)], policy: PoolPolicy, answers: Int?,
+        networkLists: [[String]] = []
     ) -> Family {
         var f = Family()
-        guard !lines.isEmpty else { return f }
+        guard !lines.isEmpty else {
+            f.networkVariants = networkLists.dropFirst().map { _ in -1 }
+            return f
+        }
         /// Adds the variant whose lines come in `order` (indexes into `lines`), reusing an identical one.
         func variant(_ order: [Int]) -> Int {
             var addrs = order.flatMap { lines[$0].addresses }
@@ -127,6 +135,14 @@ public struct PoolPlan: Sendable, Equatable {
             f.sequence = (0..<stickyBuckets).map { bucket in
                 firsts[rendezvous(bucket: bucket, lines: lines.map { ($0.name, $0.weight) })]
             }
+        }
+        // After the policy's own variants (variant 0 stays what the zone and transfers hold): each network class's
+        // line, alone. A line of the list that is down, or has no address of this family, is passed over.
+        f.networkVariants = networkLists.dropFirst().map { list in
+            guard let i = list.lazy.compactMap({ name in lines.firstIndex { $0.name == name } }).first else {
+                return -1
+            }
+            return variant([i])
         }
         return f
     }

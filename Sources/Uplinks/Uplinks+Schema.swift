@@ -79,5 +79,22 @@ extension Uplinks {
         ConfigKey(
             "all-down", .choice(AllDownPolicy.allCases.map(\.rawValue)), default: "all",
             doc: "when no line is up: all (fail open), none (NODATA) or servfail"),
+        ConfigKey(
+            "by-network", .map(.list(.text)),
+            doc:
+                "per network (of `networks:`): its clients' lines in order; the first in answers serves them (docs/answers.md)"
+        ),
     ]
+
+    /// The keys of a `networks:` entry.
+    package static let networkSchema: [ConfigKey] = [
+        ConfigKey("name", .text, doc: "the network's name, unique: pools' `by-network` name it"),
+        ConfigKey(
+            "file", .path,
+            doc: "a prefix list: one IPv4 or IPv6 prefix a line, `#` comments; read at start and on reload"),
+        ConfigKey("prefixes", .list(.prefix), doc: "prefixes written here, with or instead of `file`"),
+    ]
+
+    /// The most networks a config may define (a class number is 16 bits).
+    package static let maxNetworks = 65_000
 }

@@ -8,8 +8,11 @@ extension Uplinks {
     /// Reads the `links` and `pools` nodes (either may be absent), every key through its declaration
     /// (`Uplinks+Schema.swift`). Problems go to `r`; zone-dependent checks (a pool inside a served zone, no static
     /// A/AAAA at its name) are the caller's, who has the zones.
-    package static func read(links: Node?, pools: Node?, _ r: inout YAMLReader) -> Uplinks {
+    package static func read(
+        links: Node?, pools: Node?, networks: Node? = nil, base: String = ".", _ r: inout YAMLReader
+    ) -> Uplinks {
         var out = Uplinks()
+        out.networks = readNetworks(networks, base: base, &r)
         var linkLines: [String: Int] = [:]
         for item in links.map({ r.sequence($0, what: "links") }) ?? [] {
             let entry = r.section(item, path: "links[]", label: "a links entry", keys: linkSchema)
@@ -132,9 +135,154 @@ extension Uplinks {
             if let t = r.int(m, "ttl") { pool.ttl = UInt32(t) }
             if let t = r.int(m, "ttl-degraded") { pool.ttlDegraded = UInt32(t) }
             if let v = r.choice(m, "all-down", as: AllDownPolicy.self) { pool.allDown = v }
+            if let node = r.value(m, "by-network") {
+                pool.byNetwork = byNetwork(node, pool: pool, networks: out.networks, what: m.what("by-network"), &r)
+            }
             out.pools.append(pool)
         }
+        compileNetworks(&out, &r)
         return out
+    }
+
+    /// `networks:`: each entry's name (unique), and its prefixes from `file` (relative to the config's directory)
+    /// and/or `prefixes`; a bad prefix is an error at its file and line.
+    private static func readNetworks(_ node: Node?, base: String, _ r: inout YAMLReader) -> [ClientNetwork] {
+        var out: [ClientNetwork] = []
+        var seen: [String: Int] = [:]
+        for item in node.map({ r.sequence($0, what: "networks") }) ?? [] {
+            let entry = r.section(item, path: "networks[]", label: "a networks entry", keys: networkSchema)
+            guard let name = r.string(entry, "name"), !name.isEmpty else {
+                r.fail(item, "each networks entry needs a 'name' (e.g. unicom-clients)")
+                continue
+            }
+            let m = entry.labeled("networks[\(name)]")
+            if let first = seen[name] {
+                r.fail(m.values["name"], "network '\(name)' is defined twice (first on line \(first))")
+                continue
+            }
+            // The line of its name (a block mapping's own mark can be the end of what came before it).
+            let line = m.values["name"]?.mark?.line ?? item.mark?.line
+            seen[name] = line ?? 0
+            var network = ClientNetwork(name: name, line: line)
+            if let fileNode = r.value(m, "file"), let file = r.string(fileNode, what: m.what("file")) {
+                network.file = file
+                let path = file.hasPrefix("/") ? file : base + "/" + file
+                if let bytes = readFile(path) {
+                    let (errors, more) = network.prefixes.read(bytes)
+                    for e in errors { r.fail(file: path, line: e.line, e.message) }
+                    if more > 0 { r.fail(file: path, line: nil, "and \(more) more bad prefixes") }
+                } else {
+                    r.fail(fileNode, "\(m.what("file")): cannot read \(path)")
+                }
+            }
+            for p in r.list(m, "prefixes") {
+                guard let text = r.string(p, what: m.what("prefixes")) else { continue }
+                if let problem = network.prefixes.add(Array(text.utf8)) {
+                    r.fail(p, "\(m.what("prefixes")): \(problem)")
+                }
+            }
+            if !m.has("file") && !m.has("prefixes") {
+                r.fail(item, "network '\(name)' needs 'file' (a prefix list) or 'prefixes'")
+            }
+            out.append(network)
+        }
+        if out.count > maxNetworks {
+            r.fail(node, "at most \(maxNetworks) networks (\(out.count) defined)")
+            return []
+        }
+        return out
+    }
+
+    /// A file's bytes (nil when it cannot be read).
+    private static func readFile(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count {
+                if ferror(f) != 0 { return nil }
+                return out
+            }
+        }
+    }
+
+    /// A pool's `by-network`: network names (defined in `networks:`) to lists of the pool's own lines.
+    private static func byNetwork(
+        _ node: Node, pool: Pool, networks: [ClientNetwork], what: String, _ r: inout YAMLReader
+    ) -> [NetworkChoice] {
+        guard case .mapping(let pairs) = node else {
+            r.fail(node, "\(what) is a mapping of network names to lists of the pool's lines")
+            return []
+        }
+        var out: [NetworkChoice] = []
+        for (k, v) in pairs {
+            guard let name = k.string else { continue }
+            guard networks.contains(where: { $0.name == name }) else {
+                let known = networks.map(\.name).joined(separator: ", ")
+                r.fail(
+                    k, "\(what): no network '\(name)' (networks: \(known.isEmpty ? "none defined" : known))")
+                continue
+            }
+            var lines: [String] = []
+            for item in r.sequence(v, what: "\(what).\(name)") {
+                guard let line = r.string(item, what: "\(what).\(name) entry") else { continue }
+                if !pool.members.contains(where: { $0.link == line }) {
+                    let own = pool.members.map(\.link).joined(separator: ", ")
+                    r.fail(item, "\(what).\(name): '\(line)' is not one of pool \(pool.name)'s lines (\(own))")
+                } else if lines.contains(line) {
+                    r.fail(item, "\(what).\(name) lists '\(line)' twice")
+                } else {
+                    lines.append(line)
+                }
+            }
+            if lines.isEmpty {
+                r.fail(v, "\(what).\(name) needs at least one of the pool's lines")
+                continue
+            }
+            out.append(NetworkChoice(network: name, lines: lines))
+        }
+        return out
+    }
+
+    /// The networks flattened once, and each pool's map from it (one per distinct `by-network` and default); a
+    /// prefix in two networks is a warning (the first network keeps it).
+    private static func compileNetworks(_ out: inout Uplinks, _ r: inout YAMLReader) {
+        guard !out.networks.isEmpty else { return }
+        let partition = NetworkPartition(out.networks)
+        for d in partition.duplicates.prefix(20) {
+            let line = out.networks.first { $0.name == d.other }?.line
+            out.networkWarnings.append(
+                ConfigError(
+                    file: r.file, line: line,
+                    message: "\(d.prefix) is in networks '\(d.kept)' and '\(d.other)': '\(d.kept)' (the first) keeps it"
+                ))
+        }
+        if partition.duplicates.count > 20 {
+            out.networkWarnings.append(
+                ConfigError(
+                    file: r.file, line: nil,
+                    message: "and \(partition.duplicates.count - 20) more prefixes in two networks"))
+        }
+        struct Key: Hashable {
+            var choices: [NetworkChoice]
+            var defaultList: [String]?
+        }
+        var maps: [Key: ClientNetworkMap] = [:]
+        for i in out.pools.indices where !out.pools[i].byNetwork.isEmpty {
+            let pool = out.pools[i]
+            let key = Key(
+                choices: pool.byNetwork, defaultList: pool.policy == .failover ? pool.members.map(\.link) : nil)
+            if let map = maps[key] {
+                out.pools[i].networkMap = map
+            } else {
+                let map = partition.map(out.networks, choices: key.choices, defaultList: key.defaultList)
+                maps[key] = map
+                out.pools[i].networkMap = map
+            }
+        }
     }
 
     private static func address(_ node: Node?, what: String, _ r: inout YAMLReader) -> IPAddress? {

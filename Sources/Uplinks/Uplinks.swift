@@ -108,6 +108,11 @@ public struct Pool: Sendable, Equatable {
     public var ttlDegraded: UInt32?
     /// What to answer when every line is down.
     public var allDown: AllDownPolicy
+    /// Per client network, its lines in order of preference (`by-network`), as written.
+    public var byNetwork: [NetworkChoice] = []
+    /// `byNetwork` compiled against the config's networks (nil without `by-network`); pools with the same
+    /// `by-network` and policy share one.
+    public var networkMap: ClientNetworkMap?
     /// The config line that defines it.
     @SourceLine public var line: Int?
 
@@ -156,6 +161,10 @@ public struct Uplinks: Sendable, Equatable {
     public var links: [Link]
     /// The pools, in config order.
     public var pools: [Pool]
+    /// The client networks (`networks:`), in config order.
+    public var networks: [ClientNetwork] = []
+    /// What reading the networks found worth a warning (a prefix in two networks): `check` prints them.
+    public var networkWarnings: [ConfigError] = []
     /// What the lines' firewalls forward to the server (`services:`).
     public var services: [Service] = Service.defaults
     /// What the server's routing script does with the main table's default route (`routing.default-route`).

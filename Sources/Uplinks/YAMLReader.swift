@@ -26,6 +26,11 @@ package struct YAMLReader {
         errors.append(ConfigError(file: file, line: node?.mark?.line, message: message))
     }
 
+    /// A mistake in another file the config names (a network's prefix list).
+    package mutating func fail(file: String, line: Int?, _ message: String) {
+        errors.append(ConfigError(file: file, line: line, message: message))
+    }
+
     /// The pairs of a mapping, after checking its keys against `known` (unknown ones are errors).
     private mutating func mapping(_ node: Node, what: String, known: [String]) -> [String: Node] {
         guard case .mapping(let m) = node else {

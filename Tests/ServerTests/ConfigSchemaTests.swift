@@ -99,6 +99,12 @@ let everyKey = """
         ttl: 60
         ttl-degraded: 30
         all-down: all
+        by-network:
+          clients a: [isp a]
+    networks:
+      - name: clients a
+        file: nets.txt
+        prefixes: [198.18.0.0/15]
     services: [tcp/80]
     health:
       state-dir: state
@@ -126,10 +132,15 @@ func writeEveryKey(to dir: URL, text: String = everyKey) throws -> String {
     try "token-from-file\n".write(to: dir.appendingPathComponent("token"), atomically: true, encoding: .utf8)
     try "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=\n".write(
         to: dir.appendingPathComponent("secret"), atomically: true, encoding: .utf8)
+    try "203.0.113.0/24  # a client network\n".write(
+        to: dir.appendingPathComponent("nets.txt"), atomically: true, encoding: .utf8)
     let path = dir.appendingPathComponent("uplinkdns.yaml").path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// The keys whose mappings hold names, not keys (`pools[].by-network`): `keyPaths` does not go below them.
+let mapKeyPaths = Set(Config.schemaPaths.filter { if case .map = $0.key.kind { true } else { false } }.map(\.path))
 
 /// The key paths written in a YAML document (`server.tcp.idle-timeout`, `links[].checks[].tcp`), with the line of
 /// each path's first occurrence.
@@ -140,7 +151,7 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
             guard let key = k.string else { continue }
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
             if out[path] == nil { out[path] = k.mark?.line ?? 0 }
-            keyPaths(v, prefix: path, into: &out)
+            if !mapKeyPaths.contains(path) { keyPaths(v, prefix: path, into: &out) }
         }
     case .sequence(let s):
         for item in s { keyPaths(item, prefix: prefix + "[]", into: &out) }
@@ -184,6 +195,7 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         "zones[].dnssec": ["maybe"], "services": ["[sctp/9]"], "server.rrl.exempt": ["[banana/99]"],
         "server.query-log.path": ["\"\"", "unix:"], "server.control-token-file": ["/nonexistent/token"],
         "keys[].secret-file": ["/nonexistent/secret"], "links[].name": ["\"\""],
+        "pools[].by-network": ["[a]"], "networks[].name": ["\"\""], "networks[].file": ["/nonexistent/nets"],
     ]
 
     static func mistakes(_ kind: ConfigKey.Kind) -> [String] {
@@ -199,7 +211,7 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         case .prefix: ["banana/99"]
         case .rate: ["fast"]
         case .list(let k): mistakes(k).map { "[\($0)]" }
-        case .form, .section, .entries, .either: []
+        case .form, .section, .entries, .either, .map: []
         }
     }
 

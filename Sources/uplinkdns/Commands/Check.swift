@@ -34,6 +34,7 @@ extension UplinkDNS {
             let now = UInt32(truncatingIfNeeded: Int64(Date().timeIntervalSince1970))
             let signatures = config.checkSignatures(zones, now: now)
             warnings += signatures.warnings
+            warnings += u.networkWarnings
             for n in signatures.notes { FileHandle.standardError.write(Data((n.labelled("note") + "\n").utf8)) }
             guard signatures.errors.isEmpty else {
                 printErrors(ConfigFailure(errors: signatures.errors, warnings: warnings))
@@ -41,9 +42,11 @@ extension UplinkDNS {
             }
             printWarnings(warnings)
             let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
+            let prefixes = u.networks.reduce(0) { $0 + $1.prefixes.count }
+            let networks = u.networks.isEmpty ? "" : ", \(u.networks.count) network(s) of \(prefixes) prefixes"
             print(
                 "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
-                    + "\(u.pools.count) pool(s)\(warned)")
+                    + "\(u.pools.count) pool(s)\(networks)\(warned)")
         }
     }
 }
