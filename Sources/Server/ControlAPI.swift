@@ -253,13 +253,27 @@ public enum ControlAPI {
         /// The span the first places were counted over.
         public var windowSeconds: Double
         public var allDown: String
+        /// Its client networks (`by-network`), one row per list; empty without.
+        public var networks: [PoolNetworkStatus] = []
 
         enum CodingKeys: String, CodingKey {
-            case name, policy, lines, addresses, servfail, members
+            case name, policy, lines, addresses, servfail, members, networks
             case linesUp = "lines_up"
             case windowSeconds = "window_seconds"
             case allDown = "all_down"
         }
+    }
+
+    /// The clients of one or more networks with the same list (`by-network`), as a pool answers them.
+    public struct PoolNetworkStatus: Codable, Sendable, Equatable {
+        /// The networks, joined by `+`.
+        public var network: String
+        /// Their lines in order of preference.
+        public var lines: [String]
+        /// The line that answers them now; nil: none of theirs is in answers, so the pool's policy does.
+        public var serving: String?
+        /// Responses to them since the server started.
+        public var answers: Int
     }
 
     /// A zone's secondary: what it transferred, and the NOTIFYs sent to it.
@@ -428,6 +442,8 @@ public enum ControlAPI {
             public var pool: String
             public var link: String
             public var count: Int
+            /// The client network the responses went to (`by-network`); nil: the pool's policy.
+            public var network: String?
         }
 
         public var uptimeSeconds: Int

@@ -116,7 +116,9 @@ extension DNSServer {
             },
             notify: .init(acknowledged: notifies.acknowledged, failed: notifies.failed),
             reloads: .init(ok: reloads.ok, failed: reloads.failed, lastSuccessful: reloads.lastSucceeded),
-            firstPlaces: counters.counts.map { .init(pool: $0.pool, link: $0.line, count: $0.count) })
+            firstPlaces: counters.networkCounts.map {
+                .init(pool: $0.pool, link: $0.line, count: $0.count, network: $0.network.isEmpty ? nil : $0.network)
+            })
     }
 
     /// Prometheus text from the server's registry (`ServerMetrics`): swift-metrics' series (the health module's),
@@ -145,8 +147,14 @@ extension DNSServer {
                     "uplinkdns_queries_total",
                     [("transport", c.transport), ("zone", c.zone), ("type", c.type), ("rcode", c.rcode)], c.count)
             }
+            let byNetwork = counters.networkCounts
             for c in counters.counts {
                 m.counter("uplinkdns_responses_first_total", [("pool", c.pool), ("link", c.line)], c.count)
+            }
+            for c in byNetwork where !c.network.isEmpty {
+                m.counter(
+                    "uplinkdns_network_responses_total", [("pool", c.pool), ("network", c.network), ("link", c.line)],
+                    c.count)
             }
             let snapshot = store.current().0
             m.gauge("uplinkdns_snapshot_generation", [], Double(store.generation))

@@ -55,6 +55,8 @@ final class ServerMetrics: Sendable {
             "Queries by transport, answering zone (none: outside our zones), question type and response code "
             + "(dropped: no answer sent).",
         "uplinkdns_responses_first_total": "Responses whose first address was the line's, per pool.",
+        "uplinkdns_network_responses_total":
+            "Responses to a client network's clients (by-network), per pool and the line that answered them.",
         "uplinkdns_zone_serial": "The SOA serial each zone is served with.",
         "uplinkdns_secondary_serial":
             "The serial a secondary last had: from its IXFR request, or the transfer it was last sent.",

@@ -133,6 +133,7 @@ extension DNSServer {
         }
         // What the config gives each line (every line up), whatever is out now.
         let allUp = Set(config.uplinks.links.map(\.name))
+        let networkCounts = counters.networkCounts
         let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
             let pool = plan.pool
             let expected = firstShares(plan)
@@ -147,13 +148,26 @@ extension DNSServer {
                     expectedShare: expected[m.link] ?? 0, configuredShare: configured[m.link] ?? 0, firstPlaces: n,
                     share: total > 0 ? Double(n) / Double(total) : 0)
             }
-            return ControlAPI.PoolStatus(
+            var status = ControlAPI.PoolStatus(
                 name: pool.name.description, policy: pool.policy.rawValue,
                 linesUp: pool.members.filter { upNow.contains($0.link) }.count, lines: pool.members.count,
                 addresses: (plan.v4.variants.first ?? []).map(\.description)
                     + (plan.v6.variants.first ?? []).map(\.description),
                 servfail: plan.servfail, members: members, windowSeconds: window.rounded(),
                 allDown: pool.allDown.rawValue)
+            if let map = pool.networkMap {
+                let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
+                status.networks = map.lists.indices.dropFirst().map { k in
+                    let v = k - 1 < family.networkVariants.count ? family.networkVariants[k - 1] : -1
+                    let label = map.label(k)
+                    return ControlAPI.PoolNetworkStatus(
+                        network: label, lines: map.lists[k], serving: v >= 0 ? family.firstLine[v] : nil,
+                        answers: networkCounts.filter { $0.pool == key && $0.network == label }.reduce(0) {
+                            $0 + $1.count
+                        })
+                }
+            }
+            return status
         }
         let secondaries = transfer.secondaryStates
         let notifies = notifier.records

@@ -169,7 +169,12 @@ enum StatusPage {
               esc(p.servfail ? "SERVFAIL" : p.addresses.join(", ") || "none") +
               (p.lines_up === 0 ? ' <span class="bad">(no line up: all-down ' + esc(p.all_down) + ")</span>" : "") + "</div>" +
               '<div class="scroll"><table><tr><th>Line</th><th>Weight</th><th>Configured</th><th>First, last ' +
-              Math.round(p.window_seconds) + " s</th></tr>" + rows + "</table></div></div>";
+              Math.round(p.window_seconds) + " s</th></tr>" + rows + "</table></div>" +
+              ((p.networks || []).length ? '<div class="scroll"><table class="networks"><tr><th>Clients of</th>' +
+                "<th>Lines</th><th>Served by</th><th>Answers</th></tr>" + p.networks.map((n) => "<tr><td>" +
+                esc(n.network) + "</td><td>" + esc(n.lines.join(" → ")) + "</td><td>" + (n.serving ? esc(n.serving) :
+                '<span class="bad">pool policy (none of theirs up)</span>') + "</td><td>" + n.answers +
+                "</td></tr>").join("") + "</table></div>" : "") + "</div>";
           }).join("") || '<p class="muted">no pools</p>';
           $("zones").innerHTML = s.zones.map((z) => {
             const rows = z.secondaries.map((x) => "<tr><td>" + esc(x.secondary) + "</td><td>" +
