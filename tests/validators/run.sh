@@ -230,7 +230,7 @@ EOF
         echo "$verdict: $name $type (flags: $flags)" >>"$u/answers.txt"
         [ "$verdict" = ok ] || printf '%s\n' "$a" >>"$u/failed-answers.txt"
     }
-    # Each `ask` line here, and the drain, is a line of answers.txt: the verdict counts them in this file.
+    # Each `ask` line here, and each of the two drains, is a line of answers.txt: the verdict counts them.
     local both="IN	A	192\.0\.2\.10;IN	A	198\.51\.100\.10"
     ask www.example.com A NOERROR AD "$both" ""                                   # the pool, both lines
     ask www.example.com AAAA NOERROR AD "IN	AAAA	2001:db8::10" ""               # the pool's AAAA
@@ -252,6 +252,22 @@ EOF
     ask www.example.com A NOERROR AD "IN	A	192\.0\.2\.10" "198\.51\.100\.10"
     ask www.example.com AAAA NOERROR AD "IN	AAAA	2001:db8::10" ""
     ask x.pages.example.com A NOERROR AD "IN	A	192\.0\.2\.10" "198\.51\.100\.10"
+    # unicom out too (--force: the pool's last line): the pool has nothing to give. Its name stays, NODATA with its
+    # own NSEC or NSEC3, never the apex wildcard's TXT (what NSEC3 answered with DO until this test found it).
+    if "$BIN" link unicom drain --force --config "$out/uplinkdns.yaml" >"$u/drain.txt" 2>&1; then
+        echo "ok: drained unicom" >>"$u/answers.txt"
+    else
+        echo "drain failed: $(cat "$u/drain.txt")" >>"$u/answers.txt"
+    fi
+    unbound-control -c "$u/unbound.conf" flush_zone example.com >/dev/null
+    ask www.example.com A NOERROR AD "" "IN	A	"
+    ask www.example.com TXT NOERROR AD "" "IN	TXT	"
+    ask nx.www.example.com A NXDOMAIN AD "" ""
+    # dnsviz on the pool's name in that state (there is no Knot reference for it: zero findings).
+    timeout 120 dnsviz probe -4 -A -a . -x ".:a.root.test=$ROOT_NS" -o "$out/probe-empty-pool.json" \
+        www.example.com nx.www.example.com 2>"$out/probe-empty-pool.err" || true
+    timeout 120 /usr/bin/python3 "$HERE/dnsviz-grok.py" -t "$WORK/$v/ksk.txt" -r "$out/probe-empty-pool.json" \
+        -o "$out/grok-empty-pool.json" 2>"$out/grok-empty-pool.err" || true
 }
 
 # exec VARIANT SERVER COMMAND...: that world, and COMMAND in it (for a person looking into a failure: keep the work
@@ -356,7 +372,7 @@ done
 cd "$ROOT"
 
 zonemaster-cli --list-tests | grep -oE '^ *dnssec[0-9]+' | tr -d ' ' >"$WORK/zonemaster-dnssec-cases.txt"
-echo $(($(grep -c '^    ask ' "$HERE/run.sh") + 1)) >"$WORK/unbound-questions.txt"
+echo $(($(grep -c '^    ask ' "$HERE/run.sh") + 2)) >"$WORK/unbound-questions.txt"
 grep -q dnssec02 "$WORK/zonemaster-dnssec-cases.txt" || {
     echo "FAIL: zonemaster-cli --list-tests lists no DNSSEC case"
     exit 1

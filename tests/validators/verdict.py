@@ -47,10 +47,14 @@ def zonemaster(variant: str, server: str):
     return found, ran
 
 
+GROK_FILES = {"ksk": "grok", "root": "grok-root", "empty-pool": "grok-empty-pool"}
+
+
 def dnsviz_findings(variant: str, server: str, anchor: str):
-    """Every error and warning in grok's output, and what is not SECURE: with our KSK as the anchor ("ksk"), the
-    names below example.com. (the DS is com.'s data: not below our anchor); from the fake root ("root"), all."""
-    grok = load_json(f"{WORK}/{variant}/{server}/{'grok' if anchor == 'ksk' else 'grok-root'}.json")
+    """Every error and warning in grok's output, and what is not SECURE: with our KSK as the anchor ("ksk", and
+    "empty-pool": the pool's name once every line is out), the names below example.com. (the DS is com.'s data:
+    not below our anchor); from the fake root ("root"), all."""
+    grok = load_json(f"{WORK}/{variant}/{server}/{GROK_FILES[anchor]}.json")
     if grok is None:
         return ["no grok output"], []
     findings: list[str] = []
@@ -72,7 +76,7 @@ def dnsviz_findings(variant: str, server: str, anchor: str):
                 walk(x, where)
 
     walk(grok, "")
-    for zone in ("example.com.",) if anchor == "ksk" else ("com.", "example.com."):
+    for zone in ("com.", "example.com.") if anchor == "root" else ("example.com.",) if anchor == "ksk" else ():
         if (grok.get(zone) or {}).get("delegation", {}).get("status") != "SECURE":
             insecure.append(f"the delegation to {zone} is not SECURE")
     return findings, insecure
@@ -120,6 +124,10 @@ for v in VARIANTS:
         print(
             f"{v}: dnsviz, trust anchor {'our KSK' if anchor == 'ksk' else 'the fake root'}: {len(findings)} errors"
             f" and warnings, {len(insecure)} not secure; Knot: {len(knot_findings)} errors and warnings")
+    findings, insecure = dnsviz_findings(v, "uplinkdns", "empty-pool")
+    for f in findings + insecure:
+        failures.append(f"{v}: dnsviz, the pool with every line out: {f}")
+    print(f"{v}: dnsviz, the pool with every line out: {len(findings)} errors and warnings, {len(insecure)} not secure")
 
     answers_path = f"{WORK}/{v}/uplinkdns/unbound/answers.txt"
     answers = open(answers_path).read().splitlines() if os.path.exists(answers_path) else []
