@@ -25,8 +25,8 @@
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils
-    python3 iputils-ping iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin groff-base
-    zonemaster-cli dnsviz unbound)
+    python3 iputils-ping iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin
+    groff-base zonemaster-cli dnsviz unbound)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -7,18 +7,21 @@
 #      example.com. to ns1 (192.0.2.10) and ns2 (198.51.100.10), the zone's own name servers, with that DS.
 #   3. Beside the UplinkDNS world, the same world with Knot serving UplinkDNS's signed export (the reference), and
 #      the same zone unsigned from UplinkDNS with no DS (the baseline).
-#   4. zonemaster-cli (every test case, root hints = the fake root) and dnsviz probe/grok (our KSK the trust anchor)
-#      run against each world; a validating unbound (root hints and trust anchor = the fake root) resolves through
-#      UplinkDNS's: the pool before and after a drain, AAAA, NXDOMAIN, wildcards, NODATA, a CNAME; each with AD.
+#   4. zonemaster-cli (every test case, root hints = the fake root) and dnsviz probe/grok (our KSK the trust anchor,
+#      and the fake root's) run against each world; a validating unbound (root hints and trust anchor = the fake
+#      root) resolves through UplinkDNS's: the pool before and after drains (its last line too), AAAA, NXDOMAIN,
+#      wildcards, NODATA, CNAMEs, each with AD, and below the zone's insecure delegation.
 # It fails on any zonemaster message above NOTICE that UplinkDNS gets and Knot or the unsigned zone does not, on any
-# dnsviz error or warning, and on any answer unbound does not validate.
+# dnsviz error or warning, and on any answer unbound does not validate (tests/validators/verdict.py).
 #
-# Every world is its own network namespace made with `unshare -n`: loopback only, the servers' addresses (from
-# 192.0.2.0/24, 198.51.100.0/24 and 198.18.0.0/15) added to lo. zonemaster, dnsviz and unbound know the real root
-# servers; in here there is no route to them, or to anything but these addresses.
+# Every world is its own network and PID namespace (`unshare --net --pid`): loopback only, the servers' addresses
+# (from 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 198.18.0.0/15) added to lo, and every daemon ended by the
+# kernel with it. zonemaster, dnsviz and unbound know the real root servers; in here there is no route to them, or
+# to anything but these addresses.
 #
 # Usage: run.sh [UPLINKDNS_BINARY]   (default .build/debug/uplinkdns). Exit 0 = PASS; 77 = cannot run here (not
-# root, or no network namespace); anything else = FAIL, with what failed. VALIDATORS_KEEP=1 keeps the work folder.
+# root, or no network namespace); anything else = FAIL, with what failed. VALIDATORS_KEEP=1 keeps the work folder;
+# run.sh --exec WORK BINARY VARIANT SERVER COMMAND... brings a world of it up again and runs COMMAND in it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -271,7 +274,7 @@ EOF
 }
 
 # exec VARIANT SERVER COMMAND...: that world, and COMMAND in it (for a person looking into a failure: keep the work
-# folder with VALIDATORS_KEEP=1, then run.sh --inside exec WORK BINARY nsec uplinkdns bash).
+# folder with VALIDATORS_KEEP=1, then run.sh --exec WORK BINARY nsec uplinkdns bash).
 inside_exec() {
     world_up "$1" "$2"
     shift 2
@@ -281,7 +284,24 @@ inside_exec() {
 # ---------------------------------------------------------------------------------------------------------------
 # Outside: the parents' zones, the namespaces, the verdict.
 
+# A world: its own network namespace, and its own PID namespace, so that every daemon in it ends with it (killed by
+# the kernel when the namespace's first process exits, or when unshare does: --kill-child).
+UNSHARE=(unshare --net --pid --fork --kill-child --)
+inside() { "${UNSHARE[@]}" bash "$HERE/run.sh" --inside "$@"; }
+
+if [ "${1:-}" = --exec ]; then
+    shift
+    inside exec "$@"
+    exit 0
+fi
 if [ "${1:-}" = --inside ]; then
+    # Only ever in namespaces of our own (the steps add addresses to lo and listen on port 53): the first process of
+    # a new PID namespace, in a network namespace that has nothing but lo.
+    if [ $$ -ne 1 ] || ip -o link show | grep -qv ': lo:'; then
+        echo "run.sh --inside runs only in namespaces of its own, as run.sh makes them (use --exec)" >&2
+        exit 2
+    fi
+    trap stop_all EXIT
     shift
     step=$1 WORK=$2 BIN=$3
     shift 3
@@ -301,18 +321,17 @@ for t in zonemaster-cli dnsviz unbound unbound-control knotd ldns-keygen ldns-si
 done
 
 WORK=$(mktemp -d /tmp/uplinkdns-validators.XXXXXX)
-running=()
+running=()        # the unshare of each world running, by PID
+declare -A world_of # its world, VARIANT/SERVER
 cleanup() {
     local p
-    # Worlds still running (a timeout, Ctrl-C): their unshare, by PID; the kernel ends what was inside.
-    for p in "${running[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    # Worlds still running (a timeout, Ctrl-C): their unshare, by PID, with SIGKILL (unshare --fork ignores TERM and
+    # INT while it waits); --kill-child then ends the namespace's first process, and the kernel all the others.
+    for p in "${running[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
     if [ "${VALIDATORS_KEEP:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT
-# A world: its own network namespace, and its own PID namespace, so that every daemon in it ends with it (killed by
-# the kernel when the namespace's first process exits, or when unshare does: --kill-child).
-inside() { unshare --net --pid --fork --kill-child -- bash "$HERE/run.sh" --inside "$@"; }
 
 VARIANTS=(nsec nsec3)
 uplinkdns_config "$WORK/nsec/uplinkdns" true "\"$NS1:53\", \"$NS2:53\""
@@ -381,22 +400,21 @@ grep -q dnssec02 "$WORK/zonemaster-dnssec-cases.txt" || {
 # 3. The worlds, two at a time (two cores): UplinkDNS and Knot for each denial method, and the unsigned baseline.
 #    Each world's log is WORLD.log, its exit status WORLD.rc (the verdict shows a failed world's log).
 worlds=("nsec uplinkdns" "nsec knot" "nsec3 uplinkdns" "nsec3 knot" "unsigned uplinkdns")
+reap_first() {
+    local p=${running[0]} rc=0
+    wait "$p" || rc=$?
+    echo "$rc" >"$WORK/${world_of[$p]}.rc"
+    running=("${running[@]:1}")
+}
 for w in "${worlds[@]}"; do
     read -r v s <<<"$w"
     mkdir -p "$WORK/$v/$s"
-    (
-        rc=0
-        inside world "$WORK" "$BIN" "$v" "$s" >"$WORK/$v/$s.world.log" 2>&1 || rc=$?
-        echo "$rc" >"$WORK/$v/$s.rc"
-    ) &
+    "${UNSHARE[@]}" bash "$HERE/run.sh" --inside world "$WORK" "$BIN" "$v" "$s" >"$WORK/$v/$s.world.log" 2>&1 &
     running+=($!)
-    if [ ${#running[@]} -ge 2 ]; then
-        wait "${running[0]}" || true
-        running=("${running[@]:1}")
-    fi
+    world_of[$!]="$v/$s"
+    if [ ${#running[@]} -ge 2 ]; then reap_first; fi
 done
-for p in "${running[@]}"; do wait "$p" || true; done
-running=()
+while [ ${#running[@]} -gt 0 ]; do reap_first; done
 
 # 4. The verdict.
 /usr/bin/python3 "$HERE/verdict.py" "$WORK"
