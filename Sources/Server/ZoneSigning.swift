@@ -227,7 +227,9 @@ public final class ZoneSigning: Sendable {
         }
         let serial = soa.soaSerial ?? 0
         serving.withLock {
-            $0[origin] = ZoneSigning.serving(signed: signed.zone, soa: soa, pools: pools, signatures: out)
+            $0[origin] = ZoneSigning.serving(
+                signed: signed.zone, soa: soa, pools: pools, signatures: out,
+                poolNames: plans.map(\.pool.name).filter { $0.isSubdomain(of: origin) })
         }
         dynamic.withLock { all in
             var list = all[origin, default: []].filter { $0.serial != serial }
@@ -238,8 +240,14 @@ public final class ZoneSigning: Sendable {
     }
 
     /// The signed file content with the pools' RRsets, the SOA with the served serial, and their signatures merged
-    /// into the RRSIG RRsets of their names.
-    static func serving(signed: Zone, soa: ResourceRecord, pools: [RRset], signatures: [ResourceRecord]) -> Zone {
+    /// into the RRSIG RRsets of their names. Every pool's name exists, with addresses or without (`poolNames`), as
+    /// in the compiled answers: a pool with no line in answers is NODATA with its own NSEC or NSEC3, never a name
+    /// the zone's wildcard answers for (RFC 4592 §2.2.1). With NSEC its NSEC kept it so; with NSEC3 (whose records
+    /// live at hashed owners) nothing did, and DO answers gave the wildcard's data, proved by an NSEC3 that covers
+    /// nothing (dnsviz, ValidatorTests; SignedPoolAnswerTests).
+    static func serving(
+        signed: Zone, soa: ResourceRecord, pools: [RRset], signatures: [ResourceRecord], poolNames: [DomainName]
+    ) -> Zone {
         // The pools' names' NSEC (NSEC3) records of this build replace the chain's; the rest are RRSIGs.
         var sets = pools
         for r in signatures where r.type == .nsec || r.type == .nsec3 {
@@ -255,7 +263,7 @@ public final class ZoneSigning: Sendable {
             }
             sets.append(RRset(name: owner, type: .rrsig, ttl: sigs[0].ttl, rdatas: kept + sigs.map(\.rdata)))
         }
-        return signed.adding(sets).withSerial(soa.soaSerial ?? signed.fileSerial)
+        return signed.adding(sets, names: poolNames).withSerial(soa.soaSerial ?? signed.fileSerial)
     }
 
     /// The pools' variant signatures of every signed zone now.
