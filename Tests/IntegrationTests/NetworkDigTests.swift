@@ -20,16 +20,16 @@ import Testing
             dnssec: \(dnssec)
         links:
           - name: unicom
-            public: [192.0.2.10]
+            public: [192.0.2.10, "2001:db8::10"]
             bandwidth: 2mbit
           - name: cnc
-            public: [198.51.100.10]
+            public: [198.51.100.10, "2001:db8:1::10"]
             bandwidth: 512kbit
         networks:
           - name: unicom-clients
             file: unicom.txt
           - name: cnc-clients
-            prefixes: [198.19.0.0/16, 198.18.200.0/24, 127.0.0.0/8]
+            prefixes: [198.19.0.0/16, 198.18.200.0/24, 127.0.0.0/8, "2001:db8:100::/40"]
         pools:
           - name: www.example.com.
             links: [unicom, cnc]
@@ -51,10 +51,12 @@ import Testing
     }
 
     /// The A addresses of an answer to a query from `subnet`, and the ECS scope the server returned.
-    static func ask(_ s: ServerProcess, _ subnet: String) throws -> (addresses: [String], scope: String?) {
-        let d = try s.dig("www.example.com", "A", "+subnet=\(subnet)")
+    static func ask(_ s: ServerProcess, _ subnet: String, _ type: String = "A") throws -> (
+        addresses: [String], scope: String?
+    ) {
+        let d = try s.dig("www.example.com", type, "+subnet=\(subnet)")
         let scope = d.match(#"CLIENT-SUBNET: [^ \n]+/\d+/(\d+)"#)
-        return (d.answer.filter { $0.contains(" A ") }.map { String($0.split(separator: " ").last!) }, scope)
+        return (d.answer.filter { $0.contains(" \(type) ") }.map { String($0.split(separator: " ").last!) }, scope)
     }
 
     static func setLine(_ s: ServerProcess, _ link: String, _ state: String) throws {
@@ -74,6 +76,10 @@ import Testing
         let other = try Self.ask(s, "192.0.2.0/24")
         #expect(other.addresses.count == 2, "everyone else: the pool's weighted policy, both lines")
         #expect(other.scope == "6", "\(other)")  // 192.0.0.0/6 holds no network
+        // IPv6 clients and AAAA the same way.
+        #expect(try Self.ask(s, "2001:db8:100:5::/56", "AAAA") == (["2001:db8:1::10"], "40"))
+        let other6 = try Self.ask(s, "2001:db8:200::/48", "AAAA")
+        #expect(other6.addresses.count == 2 && other6.scope == "39", "\(other6)")  // 2001:db8:200::/39
         // Without ECS the source address decides: 127.0.0.1 is in cnc-clients.
         #expect(try s.dig("www.example.com", "+short").text.split(separator: "\n") == ["198.51.100.10"])
 
