@@ -1,6 +1,8 @@
 // ClientNetworks: named client networks (`networks:`), read compactly from prefix lists, and the range tables that
 // map a client address to a pool's ordered lines and its ECS scope.
 
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -314,11 +316,28 @@ public final class ClientNetworkMap: Sendable, Equatable {
     let v4: RangeTable<UInt32>
     let v6: RangeTable<UInt128>
 
+    /// A hash of everything above: unequal maps (a changed network file) compare unequal at once.
+    let fingerprint: UInt64
+    /// The last other map found equal (a reload's copy of this one): the next comparison with it is immediate, so
+    /// comparing 100,000 pools that share both maps compares the tables once.
+    private let knownEqual = Mutex<WeakMap>(WeakMap())
+    private struct WeakMap: @unchecked Sendable { weak var map: ClientNetworkMap? }
+
     init(lists: [[String]], networks: [[String]], v4: RangeTable<UInt32>, v6: RangeTable<UInt128>) {
         self.lists = lists
         self.networks = networks
         self.v4 = v4
         self.v6 = v6
+        var h = StableHash()
+        for (list, names) in zip(lists, networks) {
+            for x in list + ["|"] + names + ["\n"] { h.add(Array(x.utf8)) }
+        }
+        for (start, cls) in zip(v4.starts, v4.classes) { h.add(UInt64(start) << 16 | UInt64(cls)) }
+        for (start, cls) in zip(v6.starts, v6.classes) {
+            h.add(UInt64(truncatingIfNeeded: start >> 64))
+            h.add(UInt64(truncatingIfNeeded: start) ^ UInt64(cls))
+        }
+        fingerprint = h.value
     }
 
     /// The class and ECS scope for an address given as ClientAddress's words (`family` 4 or 6; else class 0, scope
@@ -346,7 +365,11 @@ public final class ClientNetworkMap: Sendable, Equatable {
     public var rangeCount: (v4: Int, v6: Int) { (v4.starts.count, v6.starts.count) }
 
     public static func == (a: ClientNetworkMap, b: ClientNetworkMap) -> Bool {
-        a === b || (a.lists == b.lists && a.networks == b.networks && a.v4 == b.v4 && a.v6 == b.v6)
+        if a === b || a.knownEqual.withLock({ $0.map === b }) { return true }
+        guard a.fingerprint == b.fingerprint, a.lists == b.lists, a.networks == b.networks, a.v4 == b.v4, a.v6 == b.v6
+        else { return false }
+        a.knownEqual.withLock { $0.map = b }
+        return true
     }
 }
 

@@ -159,6 +159,22 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
         }
     }
 
+    /// A reload builds new maps: equal content compares equal (once deeply, then at once), a changed file does not.
+    @Test func mapsCompareByContent() {
+        let choices = [NetworkChoice(network: "a", lines: ["unicom"])]
+        let one = ClientNetworkMap.build([network("a", ["198.18.0.0/16"])], choices: choices)
+        let same = ClientNetworkMap.build([network("a", ["198.18.0.0/16"])], choices: choices)
+        let moved = ClientNetworkMap.build([network("a", ["198.19.0.0/16"])], choices: choices)
+        #expect(one == same && same == one && one == same)
+        #expect(one != moved)
+        #expect(
+            ClientNetworkMap.build(
+                [network("a", ["198.18.0.0/16"])],
+                choices: [
+                    NetworkChoice(network: "a", lines: ["cnc"])
+                ]) != one)
+    }
+
     @Test func eachNetworkGetsTheFirstLineOfItsListThatIsUp() throws {
         let nets = [network("unicom-clients", ["198.18.0.0/16"]), network("cnc-clients", ["198.19.0.0/16"])]
         let choices = [
