@@ -66,6 +66,12 @@ extension Uplinks {
     package static let poolSchema: [ConfigKey] = [
         ConfigKey("name", .form("domain name"), doc: "the name answered, inside a served zone"),
         ConfigKey(
+            "names", .list(.form("domain name")),
+            doc: "more names answered the same way (a host's customers on the same lines), with or instead of name"),
+        ConfigKey(
+            "names-file", .path,
+            doc: "a file of such names, one a line, `#` comments; read at start and on reload"),
+        ConfigKey(
             "links", .either([.list(.text), .entries(memberSchema)]),
             doc: "the lines whose addresses it answers with, in failover order; or {link, addresses} per line"),
         ConfigKey(

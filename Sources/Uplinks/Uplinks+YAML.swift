@@ -76,20 +76,9 @@ extension Uplinks {
         for item in pools.map({ r.sequence($0, what: "pools") }) ?? [] {
             let entry = r.section(item, path: "pools[]", label: "a pools entry", keys: poolSchema)
             let line = item.mark?.line
-            guard let text = r.string(entry, "name"),
-                let name = try? DomainName(text.hasSuffix(".") ? text : text + ".")
-            else {
-                r.fail(
-                    entry.values["name"] ?? item,
-                    "each pools entry needs a 'name' inside a served zone (e.g. www.example.com.)")
-                continue
-            }
-            let m = entry.labeled("pools[\(name)]")
-            if let first = poolLines[name] {
-                r.fail(m.values["name"], "pool \(name) is defined twice (first on line \(first))")
-                continue
-            }
-            poolLines[name] = line ?? 0
+            let names = poolNames(entry, item: item, base: base, &r)
+            guard let name = names.first?.name else { continue }
+            let m = entry.labeled(names.count > 1 ? "pools[\(name) and \(names.count - 1) more]" : "pools[\(name)]")
             var pool = Pool(name: name, members: [], line: line)
             for member in r.list(m, "links") {
                 var entry: PoolMember?
@@ -138,9 +127,71 @@ extension Uplinks {
             if let node = r.value(m, "by-network") {
                 pool.byNetwork = byNetwork(node, pool: pool, networks: out.networks, what: m.what("by-network"), &r)
             }
-            out.pools.append(pool)
+            // One pool per name, the same definition (a host's customers on the same lines).
+            for n in names {
+                if let first = poolLines[n.name] {
+                    r.fail(
+                        file: n.file ?? r.file, line: n.line ?? line,
+                        "pool \(n.name) is defined twice (first on line \(first))")
+                    continue
+                }
+                poolLines[n.name] = n.line ?? line ?? 0
+                pool.name = n.name
+                pool.line = n.file == nil ? (n.line ?? line) : line
+                out.pools.append(pool)
+            }
         }
         compileNetworks(&out, &r)
+        return out
+    }
+
+    /// A pool entry's names: `name`, `names` and the lines of `names-file` (relative to the config's directory), each
+    /// with where it is written; a name that does not parse is an error there. None at all is an error.
+    private static func poolNames(_ entry: ConfigSection, item: Node, base: String, _ r: inout YAMLReader) -> [(
+        name: DomainName, line: Int?, file: String?
+    )] {
+        var out: [(name: DomainName, line: Int?, file: String?)] = []
+        func parse(_ text: String) -> DomainName? { try? DomainName(text.hasSuffix(".") ? text : text + ".") }
+        if let node = r.value(entry, "name"), let text = r.string(node, what: "pools[].name") {
+            if let n = parse(text) {
+                out.append((n, node.mark?.line, nil))
+            } else {
+                r.fail(node, "pools[].name: '\(text)' is not a domain name (e.g. www.example.com.)")
+            }
+        }
+        for node in r.list(entry, "names") {
+            guard let text = r.string(node, what: "pools[].names entry") else { continue }
+            if let n = parse(text) {
+                out.append((n, node.mark?.line, nil))
+            } else {
+                r.fail(node, "pools[].names: '\(text)' is not a domain name")
+            }
+        }
+        if let node = r.value(entry, "names-file"), let file = r.string(node, what: "pools[].names-file") {
+            let path = file.hasPrefix("/") ? file : base + "/" + file
+            if let bytes = readFile(path) {
+                var bad = 0
+                for (i, raw) in String(decoding: bytes, as: UTF8.self).split(
+                    separator: "\n", omittingEmptySubsequences: false
+                ).enumerated() {
+                    let text = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+                        .trimmingCharacters(in: .whitespaces) ?? ""
+                    guard !text.isEmpty else { continue }
+                    if let n = parse(text) {
+                        out.append((n, i + 1, path))
+                    } else {
+                        bad += 1
+                        if bad <= 20 { r.fail(file: path, line: i + 1, "'\(text)' is not a domain name") }
+                    }
+                }
+                if bad > 20 { r.fail(file: path, line: nil, "and \(bad - 20) more lines that are not names") }
+            } else {
+                r.fail(node, "pools[].names-file: cannot read \(path)")
+            }
+        }
+        if out.isEmpty && !entry.has("name") && !entry.has("names") && !entry.has("names-file") {
+            r.fail(item, "each pools entry needs a 'name' inside a served zone (e.g. www.example.com.), or names")
+        }
         return out
     }
 

@@ -91,6 +91,8 @@ let everyKey = """
           - routing: true
     pools:
       - name: www.example.com.
+        names: [web.example.com.]
+        names-file: names.txt
         links:
           - link: isp a
             addresses: [192.0.2.20]
@@ -132,6 +134,8 @@ func writeEveryKey(to dir: URL, text: String = everyKey) throws -> String {
     try "token-from-file\n".write(to: dir.appendingPathComponent("token"), atomically: true, encoding: .utf8)
     try "c2VjcmV0LXNoYXJlZC1ieS1wcmltYXJ5LWFuZC1zZWNvbmRhcnk=\n".write(
         to: dir.appendingPathComponent("secret"), atomically: true, encoding: .utf8)
+    try "shop.example.com.  # a customer\n".write(
+        to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
     try "203.0.113.0/24  # a client network\n".write(
         to: dir.appendingPathComponent("nets.txt"), atomically: true, encoding: .utf8)
     let path = dir.appendingPathComponent("uplinkdns.yaml").path
@@ -195,7 +199,8 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         "zones[].dnssec": ["maybe"], "services": ["[sctp/9]"], "server.rrl.exempt": ["[banana/99]"],
         "server.query-log.path": ["\"\"", "unix:"], "server.control-token-file": ["/nonexistent/token"],
         "keys[].secret-file": ["/nonexistent/secret"], "links[].name": ["\"\""],
-        "pools[].by-network": ["[a]"], "networks[].name": ["\"\""], "networks[].file": ["/nonexistent/nets"],
+        "pools[].by-network": ["[a]"], "pools[].names": ["[a..b]"], "pools[].names-file": ["/nonexistent/names"],
+        "networks[].name": ["\"\""], "networks[].file": ["/nonexistent/nets"],
     ]
 
     static func mistakes(_ kind: ConfigKey.Kind) -> [String] {
