@@ -91,6 +91,9 @@ public struct Config: Sendable {
     public var tcpMessageTimeout: Double = 0
     /// Bind listen addresses that are not (yet) on this host (`server.freebind`, IP_FREEBIND).
     public var freebind = false
+    /// `routing.apply`: the running server applies its routing at start and keeps the main table's default route on
+    /// the lines in answers (docs/routing.md).
+    public var routingApply = false
     /// The user to run as after binding (`server.user`); nil = stay as started.
     public var user: String?
     /// The query log (`server.query-log`): where it goes, its format, and whether it is on at start.
@@ -360,6 +363,7 @@ public struct Config: Sendable {
         config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
         let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
         if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
+        if let on = r.bool(routing, "apply") { config.routingApply = on }
         config.uplinks.services = []
         for item in r.list(top, "services") {
             guard let text = r.string(item, what: "services entry") else { continue }

@@ -144,6 +144,8 @@ extension DNSServer {
                     outcome.saveProblem = problem
                     moved = changed
                     release()
+                case .routing:
+                    routing.reconfigure(uplinks: applied.uplinks, enabled: applied.routingApply)
                 case .tcpLimits:
                     for t in state.withLock({ $0.tcp }) { t.update(applied.tcpLimits) }
                 case .rateLimit:
