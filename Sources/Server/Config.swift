@@ -363,7 +363,16 @@ public struct Config: Sendable {
         config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
         let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
         if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
-        if let on = r.bool(routing, "apply") { config.routingApply = on }
+        if let on = r.bool(routing, "apply") {
+            config.routingApply = on
+            if on, config.user != nil {
+                r.fail(
+                    r.value(routing, "apply"),
+                    "routing.apply changes routes, which needs CAP_NET_ADMIN; server.user drops every capability "
+                        + "after binding: leave server.user out (with systemd, give the unit CAP_NET_ADMIN; "
+                        + "docs/routing.md)")
+            }
+        }
         config.uplinks.services = []
         for item in r.list(top, "services") {
             guard let text = r.string(item, what: "services entry") else { continue }

@@ -106,7 +106,7 @@ let everyKey = """
       restore-max-age: 3600
     routing:
       default-route: keep
-      apply: true
+      apply: false
 
     """
 
