@@ -8,7 +8,9 @@
 #      routing --check agrees, 50 new connections all succeed (by line two), DNS through line two answers, and the
 #      server (its on-change hook) has moved line one's gateway group to line two;
 #   4. line one comes back: its route is back within rise x interval + 1 s, and every client's group is where it was;
-#   5. a drain moves the route too, and auto puts it back.
+#   5. a drain moves the route too, and auto puts it back; netlink never saw the main default deleted;
+#   6. routing.apply switched off by a reload: a cut line takes the server's unbound connections with it (0 of 10),
+#      the problem this solves.
 # Usage: follow-health.sh UPLINKDNS_BINARY. Exit 0 = pass, 77 = skipped (no namespaces here), else fail.
 # Addresses only from the documentation and benchmarking ranges; every namespace is removed on exit.
 set -euo pipefail
@@ -213,6 +215,9 @@ echo "   gateway groups, both up: unicom $n1, cnc $n2 of $(wc -w <<< "$CLIENTS")
 [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] || fail "the gateway did not spread its clients over both lines: $before"
 
 step "3. line one's far side cut: the main default leaves it within fall x interval + 1 s"
+# Every change of the server's routes from here on, as netlink reports them: a replace is never a delete and an add.
+ip netns exec "$P-s" ip monitor route > "$WORK/monitor.log" 2>&1 < /dev/null &
+sleep 0.2
 ns f1 ip link set out down
 start=$(date +%s%N)
 wait_for 2 no_via1 || fail "the main default still goes via unicom 2 s after the cut: $(default)"
@@ -254,4 +259,19 @@ wait_for 2 via1_only \
     || fail "the main default did not leave the drained line: $(default)"
 (cd "$WORK" && ns s "$BIN" link cnc auto --config uplinkdns.yaml >/dev/null) || fail "auto failed"
 wait_for 2 multipath || fail "the route did not come back after auto: $(default)"
+grep -q "^Deleted default" "$WORK/monitor.log" && fail "a moment without a default route: $(cat "$WORK/monitor.log")"
+[ "$(grep -c "^default" "$WORK/monitor.log")" -ge 4 ] || fail "the route changes were not seen: $(cat "$WORK/monitor.log")"
+
+step "6. routing.apply switched off by a reload: the routes stay, unfollowed, and a cut line takes the server's outbound traffic with it"
+sed -i 's/^  apply: true$/  apply: false/' "$WORK/uplinkdns.yaml"
+(cd "$WORK" && ns s "$BIN" reload --config uplinkdns.yaml >/dev/null) || fail "the reload failed"
+grep -q "routing: routing.apply is off" "$WORK/server.log" || fail "no log of routing.apply switched off"
+ns f1 ip link set out down
+down_again() { [ "$(grep -c "link unicom down" "$WORK/server.log")" -ge 2 ]; }
+wait_for 2 down_again || fail "unicom did not go down a second time"
+sleep 0.5   # as long again as the follower took when it was on: nothing moves the route now
+multipath || fail "with routing.apply off the route moved: $(default)"
+conns=$(ns s python3 "$WORK/connect.py" 10)
+echo "   server, unicom out of answers, routing.apply off: ${conns%% *} of 10 connections (the problem of issue 26)"
+[ "${conns%% *}" = 0 ] || fail "with routing.apply off, $conns outbound connections got through a cut line"
 echo "PASS: the server's outbound route and the gateway's groups follow the lines in answers"
