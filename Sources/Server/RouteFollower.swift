@@ -123,12 +123,17 @@ final class RouteFollower: Sendable {
         )
     }
 
+    /// Records a failure; logs it as an error the first time, and at debug level while the same failure repeats (the
+    /// retries every 5 s would fill the log).
     private func fail(_ message: String) {
-        logger.error("routing: \(message)")
-        record.withLock { r in
-            r.failures += 1
-            r.error = message
+        let repeated = record.withLock { r in
+            defer {
+                r.failures += 1
+                r.error = message
+            }
+            return r.error == message
         }
+        if repeated { logger.debug("routing: \(message)") } else { logger.error("routing: \(message)") }
     }
 
     /// The lines in answers changed (or a start or a reload wants the route checked): on the follower's queue, sets

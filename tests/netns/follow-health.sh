@@ -8,7 +8,8 @@
 #      routing --check agrees, 50 new connections all succeed (by line two), DNS through line two answers, and the
 #      server (its on-change hook) has moved line one's gateway group to line two;
 #   4. line one comes back: its route is back within rise x interval + 1 s, and every client's group is where it was;
-#   5. a drain moves the route too, and auto puts it back; netlink never saw the main default deleted;
+#   5. both lines cut: the last route stays and the server says so (log, status, metrics); a drain moves the route
+#      too, and auto puts it back; netlink never saw the main default deleted;
 #   6. routing.apply switched off by a reload: a cut line takes the server's unbound connections with it (0 of 10),
 #      the problem this solves.
 # Usage: follow-health.sh UPLINKDNS_BINARY. Exit 0 = pass, 77 = skipped (no namespaces here), else fail.
@@ -252,7 +253,20 @@ wait_for 3 same_groups || fail "the gateway's groups did not go back: $(groups) 
 conns=$(ns s python3 "$WORK/connect.py" 50)
 [ "${conns%% *}" = 50 ] || fail "after the line came back, only ${conns%% *} of 50 connections succeeded ($conns)"
 
-step "5. a drain moves the route too; auto puts it back"
+step "5. both lines cut: the last route stays, and the server says so; a drain moves the route too"
+ns f1 ip link set out down
+wait_for 2 no_via1 || fail "the main default still goes via unicom 2 s after the cut: $(default)"
+ns f2 ip link set out down
+held() { grep -q "routing: no line in answers (out: unicom, cnc): keeping the last default route" "$WORK/server.log"; }
+wait_for 2 held || fail "no log of the route kept with every line out"
+grep -q "via 198.18.168.12 dev eth0 src 198.18.168.2" <<< "$(default)" || fail "the last route was not kept: $(default)"
+status=$(ns s curl -s http://127.0.0.1:5380/v1/status)
+grep -Eq '"outbound" ?: ?"held"' <<< "$status" || fail "/v1/status does not say the route is held: $status"
+grep -q 'uplinkdns_routing_default_held 1' <<< "$(ns s curl -s http://127.0.0.1:5380/metrics)" || fail "metrics: not held"
+for f in f1 f2; do ns "$f" ip link set out up; done
+ns f1 ip route replace default via 192.0.2.1
+ns f2 ip route replace default via 198.51.100.1
+wait_for 3 multipath || fail "the multipath route is not back after both lines came back: $(default)"
 (cd "$WORK" && ns s "$BIN" link cnc drain --config uplinkdns.yaml >/dev/null) || fail "drain failed"
 via1_only() { grep -q "^default via 198.18.168.11 dev eth0 src 198.18.168.1" <<< "$(default)"; }
 wait_for 2 via1_only \
@@ -266,8 +280,9 @@ step "6. routing.apply switched off by a reload: the routes stay, unfollowed, an
 sed -i 's/^  apply: true$/  apply: false/' "$WORK/uplinkdns.yaml"
 (cd "$WORK" && ns s "$BIN" reload --config uplinkdns.yaml >/dev/null) || fail "the reload failed"
 grep -q "routing: routing.apply is off" "$WORK/server.log" || fail "no log of routing.apply switched off"
+downs=$(grep -c "link unicom down" "$WORK/server.log")
 ns f1 ip link set out down
-down_again() { [ "$(grep -c "link unicom down" "$WORK/server.log")" -ge 2 ]; }
+down_again() { [ "$(grep -c "link unicom down" "$WORK/server.log")" -gt "$downs" ]; }
 wait_for 2 down_again || fail "unicom did not go down a second time"
 sleep 0.5   # as long again as the follower took when it was on: nothing moves the route now
 multipath || fail "with routing.apply off the route moved: $(default)"
