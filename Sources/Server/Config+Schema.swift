@@ -178,6 +178,11 @@ extension Config {
             doc:
                 "true: `serve` applies the server script at start and moves the main default route off lines out of "
                 + "answers (needs CAP_NET_ADMIN; docs/routing.md)"),
+        ConfigKey(
+            "gateway-command", .text,
+            doc:
+                "a shell command the LAN gateway's script (`routing --for gateway`) is piped into at start and at every "
+                + "change of the lines in answers, e.g. `ssh root@gw bash`; default: none"),
     ]
 
     /// The whole file.

@@ -94,6 +94,9 @@ public struct Config: Sendable {
     /// `routing.apply`: the running server applies its routing at start and keeps the main table's default route on
     /// the lines in answers (docs/routing.md).
     public var routingApply = false
+    /// `routing.gateway-command`: a shell command the LAN gateway's script (`routing --for gateway`) is piped into at
+    /// start and at every change of the lines in answers; nil = none.
+    public var routingGateway: String?
     /// The user to run as after binding (`server.user`); nil = stay as started.
     public var user: String?
     /// The query log (`server.query-log`): where it goes, its format, and whether it is on at start.
@@ -363,6 +366,7 @@ public struct Config: Sendable {
         config.uplinks = Uplinks.read(links: r.value(top, "links"), pools: r.value(top, "pools"), &r)
         let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
         if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
+        if let command = r.string(routing, "gateway-command"), !command.isEmpty { config.routingGateway = command }
         if let on = r.bool(routing, "apply") {
             config.routingApply = on
             if on, config.user != nil {

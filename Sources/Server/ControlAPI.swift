@@ -382,6 +382,15 @@ public enum ControlAPI {
         public var error: String?
         public var changes: Int
         public var failures: Int
+        /// `routing.gateway-command`, and the lines in answers the LAN gateway's groups were last dealt for.
+        public var gatewayCommand: String?
+        public var gatewayLines: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case apply, outbound, description, lines, out, applied, since, error, changes, failures
+            case gatewayCommand = "gateway_command"
+            case gatewayLines = "gateway_lines"
+        }
     }
 
     /// `POST /v1/reload`'s answer: 200 applied; 422 nothing applied (`errors`); 500 applied but not saved.

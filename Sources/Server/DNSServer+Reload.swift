@@ -145,7 +145,8 @@ extension DNSServer {
                     moved = changed
                     release()
                 case .routing:
-                    routing.reconfigure(uplinks: applied.uplinks, enabled: applied.routingApply)
+                    routing.reconfigure(
+                        uplinks: applied.uplinks, enabled: applied.routingApply, gateway: applied.routingGateway)
                 case .tcpLimits:
                     for t in state.withLock({ $0.tcp }) { t.update(applied.tcpLimits) }
                 case .rateLimit:

@@ -119,7 +119,9 @@ public final class DNSServer: Sendable {
         ) { _ in box.server?.linesChanged(wait: false) }
         self.health = checker
         self.routing = RouteFollower(
-            uplinks: config.uplinks, enabled: config.routingApply, logger: logger, answering: { checker.up })
+            uplinks: config.uplinks, enabled: config.routingApply, gateway: config.routingGateway,
+            directory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path, logger: logger,
+            answering: { checker.up })
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
         transfer.configure(config)

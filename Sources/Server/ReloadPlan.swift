@@ -19,8 +19,9 @@ public struct ReloadPlan: Sendable {
         /// The zones, pools and answer settings: compiled from the files just read and swapped in (always: the zone
         /// files are read anew, and a file changed on disk is a change though the config is not).
         case answers
-        /// `routing.apply`, or the lines or `routing.default-route` with it on, differ: the server applies its routing
-        /// script again (the main default route for the lines in answers) or stops following (docs/routing.md).
+        /// `routing.apply` or `routing.gateway-command`, or the lines or `routing.default-route` with either on, differ:
+        /// the server applies its routing script again (the main default route for the lines in answers), deals the
+        /// gateway's groups again, or stops following (docs/routing.md).
         case routing
         /// The TCP limits differ: applied to open connections too.
         case tcpLimits
@@ -75,8 +76,9 @@ public struct ReloadPlan: Sendable {
         {
             steps.append(.queryLog)
         }
-        if running.routingApply != applied.routingApply
-            || (applied.routingApply
+        let follows = applied.routingApply || applied.routingGateway != nil
+        if running.routingApply != applied.routingApply || running.routingGateway != applied.routingGateway
+            || (follows
                 && (running.uplinks.links != applied.uplinks.links
                     || running.uplinks.defaultRoute != applied.uplinks.defaultRoute))
         {

@@ -34,9 +34,22 @@ final class RouteFollower: Sendable {
         var failures = 0
         /// Whether the start's script ran and its drift check was clean.
         var scriptApplied = false
+        /// `routing.gateway-command`, and the lines in answers the gateway's groups were last dealt for.
+        var gatewayCommand: String?
+        var gatewayLines: Set<String>?
+        var gatewayError: String?
     }
 
-    private let config: Mutex<(uplinks: Uplinks, enabled: Bool)>
+    /// What the follower acts on: the lines, `routing.apply`, `routing.gateway-command`.
+    struct Settings: Sendable, Equatable {
+        var uplinks: Uplinks
+        var enabled: Bool
+        var gateway: String?
+    }
+
+    private let config: Mutex<Settings>
+    /// Where the gateway command runs (the config file's directory, as the `on-change` hooks).
+    private let directory: String?
     private let record = Mutex(Record())
     private let logger: Logger
     private let queue = DispatchQueue(label: "uplinkdns.routing", qos: .userInitiated)
@@ -46,14 +59,19 @@ final class RouteFollower: Sendable {
     private let command: @Sendable (_ path: String, _ arguments: [String], _ input: String?) -> (Int32, String)
 
     init(
-        uplinks: Uplinks, enabled: Bool, logger: Logger, answering: @escaping @Sendable () -> Set<String>,
+        uplinks: Uplinks, enabled: Bool, gateway: String? = nil, directory: String? = nil, logger: Logger,
+        answering: @escaping @Sendable () -> Set<String>,
         command: @escaping @Sendable (String, [String], String?) -> (Int32, String) = RouteFollower.runCommand
     ) {
-        self.config = Mutex((uplinks, enabled))
+        self.config = Mutex(Settings(uplinks: uplinks, enabled: enabled, gateway: gateway))
+        self.directory = directory
         self.logger = logger
         self.answering = answering
         self.command = command
-        record.withLock { $0.enabled = enabled }
+        record.withLock { r in
+            r.enabled = enabled
+            r.gatewayCommand = gateway
+        }
     }
 
     /// What it has done so far.
@@ -86,9 +104,9 @@ final class RouteFollower: Sendable {
     /// At start, before the first probe round (probes leave by the lines' tables): runs the server script for every
     /// line, then the drift check; logs what it did. Returns at once when `routing.apply` is off.
     func applyAtStart() {
-        let (uplinks, enabled) = config.withLock { $0 }
-        guard enabled else { return }
-        queue.sync { applyScript(uplinks, up: nil, why: "at start") }
+        let c = config.withLock { $0 }
+        guard c.enabled else { return }
+        queue.sync { applyScript(c.uplinks, up: nil, why: "at start") }
     }
 
     /// On the queue: the server script (the main default for `up`), then the drift check.
@@ -140,22 +158,57 @@ final class RouteFollower: Sendable {
     /// the main default route for the lines in answers when the queued follow runs. Follows that come while one is
     /// queued are covered by it. Returns at once.
     func follow() {
-        guard config.withLock({ $0.enabled }) else { return }
+        guard config.withLock({ $0.enabled || $0.gateway != nil }) else { return }
         guard !queued.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.async { [self] in
             queued.store(false, ordering: .releasing)
-            setDefault()
+            let c = config.withLock { $0 }
+            let up = answering()
+            if c.enabled { setDefault(c.uplinks, up: up) }
+            if let gateway = c.gateway { moveGroups(c.uplinks, up: up, command: gateway) }
         }
+    }
+
+    /// On the queue: pipes the gateway script for the lines in answers `up` into `command` (`routing.gateway-command`)
+    /// when they differ from those it last dealt the groups for (or the last run failed).
+    private func moveGroups(_ uplinks: Uplinks, up: Set<String>, command gateway: String) {
+        let last = record.withLock { ($0.gatewayLines, $0.gatewayError) }
+        guard last.0 != up || last.1 != nil, !RoutingEmitter.routable(uplinks).isEmpty else { return }
+        let script = RoutingEmitter.gateway(uplinks, up: up)
+        let shell = directory.map { "cd '\($0.replacingOccurrences(of: "'", with: "'\\''"))' && \(gateway)" } ?? gateway
+        let (status, err) = command("/bin/sh", ["-c", shell], script)
+        guard status == 0 else {
+            let message = "the gateway command '\(gateway)' exited \(status): \(err); retrying in 5 s"
+            let repeated = record.withLock { r in
+                defer {
+                    r.failures += 1
+                    r.gatewayError = message
+                }
+                return r.gatewayError == message
+            }
+            if repeated { logger.debug("routing: \(message)") } else { logger.error("routing: \(message)") }
+            queue.asyncAfter(deadline: .now() + 5) { [weak self] in self?.follow() }
+            return
+        }
+        record.withLock { r in
+            r.gatewayLines = up
+            r.gatewayError = nil
+            r.changes += 1
+        }
+        let routable = RoutingEmitter.routable(uplinks)
+        let out = routable.filter { !up.contains($0) }
+        let inText = routable.filter { up.contains($0) }.joined(separator: ", ")
+        let moved =
+            out.isEmpty || inText.isEmpty ? "" : "; the groups of \(out.joined(separator: ", ")) go to \(inText)"
+        logger.notice(
+            "routing: the gateway's groups dealt for the lines in answers: \(inText.isEmpty ? "none" : inText)\(moved)")
     }
 
     /// Returns once every follow asked for so far is done (tests, `stop`).
     func settle() { queue.sync {} }
 
-    /// On the queue: the main default route for the lines in answers now.
-    private func setDefault() {
-        let (uplinks, enabled) = config.withLock { $0 }
-        guard enabled else { return }
-        let up = answering()
+    /// On the queue: the main default route for the lines in answers `up`.
+    private func setDefault(_ uplinks: Uplinks, up: Set<String>) {
         let desired = OutboundRoute.desired(uplinks, up: up)
         let last = record.withLock { r in
             defer { r.desired = desired }
@@ -192,14 +245,20 @@ final class RouteFollower: Sendable {
             "routing: outbound default route \(desired) (was \(from)): ip route replace \(desired.arguments!)")
     }
 
-    /// A reload's lines and `routing.apply`: on, with lines that changed (or just switched on), the script runs
-    /// again for the lines in answers now; then the route follows. Off: the routes stay as they are, unfollowed.
-    func reconfigure(uplinks: Uplinks, enabled: Bool) {
+    /// A reload's lines, `routing.apply` and `routing.gateway-command`: apply on, with lines that changed (or just
+    /// switched on), the script runs again for the lines in answers now; then the route follows. Off: the routes stay
+    /// as they are, unfollowed. A new gateway command (or new lines) deals the gateway's groups again.
+    func reconfigure(uplinks: Uplinks, enabled: Bool, gateway: String? = nil) {
         let old = config.withLock { c in
-            defer { c = (uplinks, enabled) }
+            defer { c = Settings(uplinks: uplinks, enabled: enabled, gateway: gateway) }
             return c
         }
-        record.withLock { $0.enabled = enabled }
+        record.withLock { r in
+            r.enabled = enabled
+            r.gatewayCommand = gateway
+            if old.gateway != gateway || old.uplinks != uplinks { r.gatewayLines = nil }
+        }
+        if gateway != nil { follow() }
         if !enabled {
             if old.enabled { logger.notice("routing: routing.apply is off: the routes stay as they are, unfollowed") }
             return

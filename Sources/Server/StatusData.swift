@@ -215,7 +215,8 @@ extension DNSServer {
         return ControlAPI.RoutingStatus(
             apply: r.enabled, outbound: desired.kind.rawValue, description: desired.description,
             lines: desired.kind == .held ? (r.applied?.lines ?? []) : desired.lines, out: desired.out,
-            applied: r.applied?.arguments, since: r.since.map(iso.string(from:)), error: r.error, changes: r.changes,
-            failures: r.failures)
+            applied: r.applied?.arguments, since: r.since.map(iso.string(from:)), error: r.error ?? r.gatewayError,
+            changes: r.changes, failures: r.failures, gatewayCommand: r.gatewayCommand,
+            gatewayLines: r.gatewayLines.map { lines in config.uplinks.links.map(\.name).filter(lines.contains) })
     }
 }

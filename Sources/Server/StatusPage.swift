@@ -198,11 +198,13 @@ enum StatusPage {
         // The outbound default route (routing.apply): what it leaves by, since when, and a failure or a hold in red.
         function routingText(r) {
           if (!r) return "";
-          if (!r.apply) return '<p id="routing">Outbound route: not kept by the server (routing.apply off)</p>';
+          const gw = r.gateway_command ? "<br>LAN gateway's groups (<code>" + esc(r.gateway_command) + "</code>): " +
+            (r.gateway_lines ? "dealt for " + esc(r.gateway_lines.join(", ") || "no line") : "not yet dealt") : "";
+          if (!r.apply) return '<p id="routing">Outbound route: not kept by the server (routing.apply off)' + gw + "</p>";
           const held = r.outbound === "held" ? ' <span class="bad">no line in answers: the last route is kept</span>' : "";
           return '<p id="routing">Outbound route: ' + esc(r.description) + (r.since ? " (set " + ago(r.since) + ")" : "") +
             held + (r.error ? ' <span class="bad">' + esc(r.error) + "</span>" : "") +
-            (r.applied ? '<br><code>ip route replace ' + esc(r.applied) + "</code>" : "") + "</p>";
+            (r.applied ? '<br><code>ip route replace ' + esc(r.applied) + "</code>" : "") + gw + "</p>";
         }
 
         async function refresh() {

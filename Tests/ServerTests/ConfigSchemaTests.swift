@@ -107,6 +107,7 @@ let everyKey = """
     routing:
       default-route: keep
       apply: false
+      gateway-command: bash
 
     """
 

@@ -63,6 +63,7 @@ import Uplinks
         ("health: {on-change: [/bin/true]}\n", [.lines, .answers, .notify]),
         ("routing: {apply: true}\n", [.answers, .routing, .notify]),
         ("routing: {default-route: keep}\n", [.answers, .notify]),
+        ("routing: {gateway-command: bash}\n", [.answers, .routing, .notify]),
         (
             "server: {tcp: {idle-timeout: 3}, rrl: {slip: 1}}\nhealth: {on-change: [/bin/true]}\n",
             [.lines, .answers, .tcpLimits, .rateLimit, .notify]

@@ -29,12 +29,18 @@ import Uplinks
     final class Fake: Sendable {
         let up = Mutex<Set<String>>(["unicom", "cnc"])
         let commands = Mutex<[String]>([])
+        /// What the gateway command was given, each time.
+        let gatewayScripts = Mutex<[String]>([])
         let fails = Atomic<Bool>(false)
-        func follower(enabled: Bool = true) -> RouteFollower {
+        func follower(enabled: Bool = true, gateway: String? = nil) -> RouteFollower {
             RouteFollower(
-                uplinks: RouteFollowerTests.uplinks, enabled: enabled, logger: Logger(label: "test"),
+                uplinks: RouteFollowerTests.uplinks, enabled: enabled, gateway: gateway, logger: Logger(label: "test"),
                 answering: { self.up.withLock { $0 } },
-                command: { path, arguments, _ in
+                command: { path, arguments, input in
+                    if path == "/bin/sh" {
+                        self.gatewayScripts.withLock { $0.append("\(arguments.last ?? "")\n\(input ?? "")") }
+                        return (0, "")
+                    }
                     guard path.hasSuffix("/ip") else { return (0, "") }
                     self.commands.withLock { $0.append(arguments.joined(separator: " ")) }
                     return self.fails.load(ordering: .relaxed)
@@ -91,5 +97,25 @@ import Uplinks
         g.follow()
         g.settle()
         #expect(off.commands.withLock { $0 }.isEmpty)
+    }
+
+    /// routing.gateway-command: the gateway's script for the lines in answers is piped into it at the first follow
+    /// and at each change of them, and only then.
+    @Test func theGatewaysGroupsArePipedIntoItsCommandOnEachChange() {
+        let fake = Fake()
+        let f = fake.follower(enabled: false, gateway: "ssh root@gw bash")
+        f.follow()
+        f.settle()
+        f.follow()
+        f.settle()
+        fake.up.withLock { $0 = ["cnc"] }
+        f.follow()
+        f.settle()
+        let scripts = fake.gatewayScripts.withLock { $0 }
+        #expect(scripts.count == 2 && fake.commands.withLock { $0 }.isEmpty)
+        #expect(scripts.first?.hasPrefix("ssh root@gw bash\n#!/usr/bin/env bash") == true)
+        #expect(scripts.first?.contains("map { 0-204 : 1, 205-255 : 2 }") == true, "\(scripts.first ?? "")")
+        #expect(scripts.last?.contains("map { 0-255 : 2 }") == true, "\(scripts.last ?? "")")
+        #expect(f.current.gatewayLines == ["cnc"] && f.current.changes == 2)
     }
 }

@@ -6,7 +6,7 @@
 #      side, all succeed with both lines up; the gateway's emitted rules spread the LAN's clients over both lines;
 #   3. line one's far side is cut: from fall x interval + 1 s on the main default has no route via line one,
 #      routing --check agrees, 50 new connections all succeed (by line two), DNS through line two answers, and the
-#      server (its on-change hook) has moved line one's gateway group to line two;
+#      server (routing.gateway-command) has moved line one's gateway group to line two;
 #   4. line one comes back: its route is back within rise x interval + 1 s, and every client's group is where it was;
 #   5. both lines cut: the last route stays and the server says so (log, status, metrics); a drain moves the route
 #      too, and auto puts it back; netlink never saw the main default deleted;
@@ -129,10 +129,10 @@ pools:
   - {name: www.example.com., links: [unicom, cnc], policy: round-robin, ttl: 5}
 health:
   state-dir: state
-  # The site's LAN gateway follows the lines in answers: its groups re-emitted from the running server, applied there.
-  on-change: ["'$BIN' routing --config uplinkdns.yaml --for gateway | ip netns exec $P-g bash"]
 routing:
   apply: true
+  # The site's LAN gateway: the server pipes its groups, for the lines in answers, into it (here: its namespace).
+  gateway-command: ip netns exec $P-g bash
 CONF
 "$BIN" check --config "$WORK/uplinkdns.yaml" >/dev/null
 
@@ -199,9 +199,13 @@ conns=$(ns s python3 "$WORK/connect.py" 50)
 [ "${conns%% *}" = 50 ] || fail "with both lines up, only ${conns%% *} of 50 outbound connections succeeded ($conns)"
 echo "   server, both up: $conns"
 for addr in 192.0.2.10 198.51.100.10; do [ -n "$(q $addr)" ] || fail "no DNS answer through $addr"; done
-# The gateway's rules, as its boot would apply them: from the running server's lines in answers.
+# The gateway's rules: the server applied them after its first probe round (routing.gateway-command); the same as
+# `routing --for gateway` prints from the running server's lines in answers.
+gateway_dealt() { grep -q "routing: the gateway's groups dealt for the lines in answers: unicom, cnc" "$WORK/server.log"; }
+wait_for 2 gateway_dealt || fail "the server did not apply the gateway's groups at start"
 ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --for gateway > "$WORK/gateway.sh"
-ns g bash "$WORK/gateway.sh" || fail "the gateway script failed: $(cat "$WORK/gateway.sh")"
+grep -q "map { 0-127 : 1, 128-255 : 2 }" "$WORK/gateway.sh" || fail "unexpected gateway script: $(cat "$WORK/gateway.sh")"
+grep -q "128-255 : 0x00000002" <<< "$(ns g nft list table ip uplinkdns_gateway)" || fail "the gateway's table is not the emitted one"
 groups() {  # each client's line, as "ADDRESS:PUBLIC-ADDRESS-SEEN" lines
     for i in $CLIENTS; do
         r=$(ns l python3 "$WORK/connect.py" 1 "198.18.10.$i")
@@ -240,6 +244,8 @@ echo "   server, unicom cut: $conns"
 [ -n "$(q 198.51.100.10)" ] || fail "no DNS answer through cnc with unicom cut"
 all_cnc() { [ "$(groups | grep -c ":198.51.100.10=1")" = "$(wc -w <<< "$CLIENTS")" ]; }
 wait_for 3 all_cnc || fail "the gateway's clients did not all move to cnc: $(groups)"
+grep -q "routing: the gateway's groups dealt for the lines in answers: cnc; the groups of unicom go to cnc" \
+    "$WORK/server.log" || fail "no log of the gateway's groups moved"
 echo "   gateway groups, unicom cut: all $(wc -w <<< "$CLIENTS") clients by cnc"
 
 step "4. line one back: its route is back within rise x interval + 1 s; the groups go back"
