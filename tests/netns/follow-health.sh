@@ -246,6 +246,8 @@ all_cnc() { [ "$(groups | grep -c ":198.51.100.10=1")" = "$(wc -w <<< "$CLIENTS"
 wait_for 3 all_cnc || fail "the gateway's clients did not all move to cnc: $(groups)"
 grep -q "routing: the gateway's groups dealt for the lines in answers: cnc; the groups of unicom go to cnc" \
     "$WORK/server.log" || fail "no log of the gateway's groups moved"
+out=$(cd "$WORK" && ns s "$BIN" status --config uplinkdns.yaml)
+grep -q "outbound route: via cnc only (out: unicom); gateway groups for: cnc" <<< "$out" || fail "uplinkdns status: $out"
 echo "   gateway groups, unicom cut: all $(wc -w <<< "$CLIENTS") clients by cnc"
 
 step "4. line one back: its route is back within rise x interval + 1 s; the groups go back"

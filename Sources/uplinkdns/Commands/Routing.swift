@@ -24,7 +24,7 @@ extension UplinkDNS {
         @Option(name: .customLong("for"), help: "server, firewall:LINK, or gateway (a LAN gateway's outbound groups).")
         var target: Target = .server
 
-        @Option(name: .long, help: "iproute2 (server); nft or iptables (firewall).")
+        @Option(name: .long, help: "iproute2 (server, gateway); nft or iptables (firewall).")
         var format: Format?
 
         @Flag(name: .long, help: "Compare the live system (ip -j) with what would be emitted; exit 1 on drift.")
