@@ -8,8 +8,12 @@ import Uplinks
 /// firewall. An empty report means the return path of every line is in place.
 public enum RoutingCheck {
     /// The drift of each line (only `only`, when given), from the JSON of `ip -j addr`, `ip -j rule` and
-    /// `ip -j route show table all`.
-    public static func drift(_ uplinks: Uplinks, addr: Data, rule: Data, route: Data, only: String? = nil) -> [String] {
+    /// `ip -j route show table all`; with `outbound`, also the main table's default route against it (the route as it
+    /// should be now, for the lines in answers: `OutboundRoute.desired`). A line's health check (`only`) never
+    /// compares the main default: it is not that line's return path, and a line out of it is not drift.
+    public static func drift(
+        _ uplinks: Uplinks, addr: Data, rule: Data, route: Data, only: String? = nil, outbound: OutboundRoute? = nil
+    ) -> [String] {
         let decoder = JSONDecoder()
         let addrs = (try? decoder.decode([Interface].self, from: addr)) ?? []
         let rules = (try? decoder.decode([Rule].self, from: rule)) ?? []
@@ -29,7 +33,30 @@ public enum RoutingCheck {
             let hasDefault = routes.contains { r in r.table?.text == table && r.dst == "default" && r.gateway == gw }
             if !hasDefault { out.append("line \(l.name): table \(table) has no default route via \(gw)") }
         }
+        if let outbound, only == nil { out += defaultDrift(outbound, routes: routes) }
         return out
+    }
+
+    /// How the main table's default route differs from `expected` (held, keep and none expect nothing).
+    static func defaultDrift(_ expected: OutboundRoute, routes: [Route]) -> [String] {
+        guard expected.kind == .multipath || expected.kind == .single else { return [] }
+        let main = routes.filter { $0.table == nil && $0.dst == "default" && ($0.metric ?? 0) == 0 }
+        let want = "the main table's default route should be \(expected.description): \(expected.arguments ?? "")"
+        guard let route = main.first else { return ["no default route in the main table; \(want)"] }
+        let live: [(gateway: String?, weight: Int?, source: String?)] =
+            route.nexthops.map { hops in hops.map { ($0.gateway, $0.weight, route.prefsrc) } }
+            ?? [(route.gateway, nil, route.prefsrc)]
+        let same =
+            live.count == expected.hops.count
+            && zip(live, expected.hops).allSatisfy { l, e in
+                l.gateway == e.gateway && (e.weight == nil || (l.weight ?? 1) == e.weight)
+                    && (e.source == nil || l.source == e.source)
+            }
+        if same { return [] }
+        let now = live.map { h in
+            "via \(h.gateway ?? "?")" + (h.weight.map { " weight \($0)" } ?? "") + (h.source.map { " src \($0)" } ?? "")
+        }
+        return ["the main table's default route is \(now.joined(separator: ", ")); \(want)"]
     }
 
     /// An interface of `ip -j addr`, with the addresses on it.
@@ -56,9 +83,16 @@ public enum RoutingCheck {
 
     /// A route of `ip -j route show table all`.
     struct Route: Decodable {
+        struct Hop: Decodable {
+            var gateway: String?
+            var weight: Int?
+        }
         var dst: String?
         var gateway: String?
         var table: Table?
+        var prefsrc: String?
+        var metric: Int?
+        var nexthops: [Hop]?
     }
 
     /// A routing table as `ip -j` names it: a number or a name (`main`), as a string or a JSON number.
@@ -75,8 +109,8 @@ public enum RoutingCheck {
         }
     }
 
-    /// The drift of the live system (runs `ip -j …`); a line name limits it to that line.
-    public static func live(_ uplinks: Uplinks, only: String? = nil) -> [String] {
+    /// The drift of the live system (runs `ip -j …`); a line name limits it to that line; `outbound` as in `drift`.
+    public static func live(_ uplinks: Uplinks, only: String? = nil, outbound: OutboundRoute? = nil) -> [String] {
         func ip(_ args: [String]) -> Data {
             let p = Process()
             p.executableURL = URL(
@@ -92,6 +126,7 @@ public enum RoutingCheck {
             return data
         }
         return drift(
-            uplinks, addr: ip(["addr"]), rule: ip(["rule"]), route: ip(["route", "show", "table", "all"]), only: only)
+            uplinks, addr: ip(["addr"]), rule: ip(["rule"]), route: ip(["route", "show", "table", "all"]), only: only,
+            outbound: outbound)
     }
 }

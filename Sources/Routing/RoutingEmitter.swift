@@ -43,10 +43,10 @@ public enum RoutingEmitter {
         return "\(n >> 24).\(n >> 16 & 255).\(n >> 8 & 255).\(n & 255)/\(prefix)"
     }
 
-    /// `--for server --format iproute2`: a bash script for the server.
-    public static func server(_ uplinks: Uplinks, weights: [String: Int]? = nil) -> String {
+    /// `--for server --format iproute2`: a bash script for the server. `up`: the lines in answers now (the running
+    /// server's), which decide the main table's default route (`OutboundRoute`); nil: every line.
+    public static func server(_ uplinks: Uplinks, weights: [String: Int]? = nil, up: Set<String>? = nil) -> String {
         let (links, skipped) = usable(uplinks)
-        let weights = weights ?? uplinks.weights
         var out = """
             #!/usr/bin/env bash
             # UplinkDNS source routing for the server, generated from the config's links.
@@ -89,7 +89,9 @@ public enum RoutingEmitter {
 
                 """
         }
-        if !links.isEmpty && uplinks.defaultRoute == .multipath {
+        let outbound = OutboundRoute.desired(uplinks, up: up, weights: weights)
+        switch outbound.kind {
+        case .multipath:
             out += """
 
                 # REPLACES THE MAIN TABLE'S DEFAULT ROUTE: outbound traffic from the server itself is spread over the
@@ -97,12 +99,21 @@ public enum RoutingEmitter {
                 # `routing: {default-route: keep}` in the config.
 
                 """
-            let hops = links.map {
-                "nexthop via \($0.gateway!) dev \($0.interface!) weight \(max(1, min(256, weights[$0.name] ?? 1)))"
-            }
-            out += "ip route replace default \(hops.joined(separator: " "))\n"
-        } else if !links.isEmpty {
+            out += "ip route replace \(outbound.arguments!)\n"
+        case .single:
+            out += """
+
+                # REPLACES THE MAIN TABLE'S DEFAULT ROUTE: out of answers now: \(outbound.out.joined(separator: ", ")).
+                # The server's own outbound traffic leaves by \(outbound.lines.joined()), from its inside address (docs/routing.md).
+
+                """
+            out += "ip route replace \(outbound.arguments!)\n"
+        case .held:
+            out += "\n# No line is in answers: the main table's default route is left as it is.\n"
+        case .keep:
             out += "\n# The main table's default route is left as the host has it (routing.default-route: keep).\n"
+        case .none:
+            break
         }
         out += "ip route flush cache 2>/dev/null || true\n"
         return out

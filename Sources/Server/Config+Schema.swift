@@ -172,7 +172,17 @@ extension Config {
     static let routingSchema: [ConfigKey] = [
         ConfigKey(
             "default-route", .choice(Uplinks.DefaultRoute.allCases.map(\.rawValue)), default: "multipath",
-            doc: "the server script replaces the main table's default route with a weighted multipath one, or keeps it")
+            doc: "the server script replaces the main table's default route with a weighted multipath one, or keeps it"),
+        ConfigKey(
+            "apply", .bool, default: "false",
+            doc:
+                "true: `serve` applies the server script at start and moves the main default route off lines out of "
+                + "answers (needs CAP_NET_ADMIN; docs/routing.md)"),
+        ConfigKey(
+            "gateway-command", .text,
+            doc:
+                "a shell command the LAN gateway's script (`routing --for gateway`) is piped into at start and at every "
+                + "change of the lines in answers, e.g. `ssh root@gw bash`; default: none"),
     ]
 
     /// The whole file.
@@ -189,7 +199,9 @@ extension Config {
             "services", .list(.form("tcp/PORT, udp/PORT or udp+tcp/PORT")),
             default: "[tcp/80, tcp/443, udp+tcp/53]", doc: "what each line's firewall forwards, for `routing`"),
         ConfigKey("health", .section(healthSchema), doc: "the health module"),
-        ConfigKey("routing", .section(routingSchema), doc: "the source-routing config `uplinkdns routing` emits"),
+        ConfigKey(
+            "routing", .section(routingSchema),
+            doc: "the source-routing config `uplinkdns routing` emits, and whether the server applies it"),
     ]
 
     /// Every key by its path (`server.tcp.idle-timeout`, `links[].checks[].tcp`), in declaration order.

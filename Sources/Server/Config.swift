@@ -91,6 +91,12 @@ public struct Config: Sendable {
     public var tcpMessageTimeout: Double = 0
     /// Bind listen addresses that are not (yet) on this host (`server.freebind`, IP_FREEBIND).
     public var freebind = false
+    /// `routing.apply`: the running server applies its routing at start and keeps the main table's default route on
+    /// the lines in answers (docs/routing.md).
+    public var routingApply = false
+    /// `routing.gateway-command`: a shell command the LAN gateway's script (`routing --for gateway`) is piped into at
+    /// start and at every change of the lines in answers; nil = none.
+    public var routingGateway: String?
     /// The user to run as after binding (`server.user`); nil = stay as started.
     public var user: String?
     /// The query log (`server.query-log`): where it goes, its format, and whether it is on at start.
@@ -362,6 +368,17 @@ public struct Config: Sendable {
             base: base.path, &r)
         let routing = r.section(r.value(top, "routing"), path: "routing", keys: Config.routingSchema)
         if let v = r.choice(routing, "default-route", as: Uplinks.DefaultRoute.self) { config.uplinks.defaultRoute = v }
+        if let command = r.string(routing, "gateway-command"), !command.isEmpty { config.routingGateway = command }
+        if let on = r.bool(routing, "apply") {
+            config.routingApply = on
+            if on, config.user != nil {
+                r.fail(
+                    r.value(routing, "apply"),
+                    "routing.apply changes routes, which needs CAP_NET_ADMIN; server.user drops every capability "
+                        + "after binding: leave server.user out (with systemd, give the unit CAP_NET_ADMIN; "
+                        + "docs/routing.md)")
+            }
+        }
         config.uplinks.services = []
         for item in r.list(top, "services") {
             guard let text = r.string(item, what: "services entry") else { continue }

@@ -367,11 +367,43 @@ public enum ControlAPI {
         /// The addresses the server answers on now (ports filled in): what it bound at start, which a change of
         /// `server.listen` in the file does not move until a restart.
         public var listen: [String]
+        /// The host's outbound default route as the server keeps it (`routing.apply`).
+        public var routing: RoutingStatus?
 
         enum CodingKeys: String, CodingKey {
-            case version, now, generation, links, pools, zones, reload, querylog, queries, listen
+            case version, now, generation, links, pools, zones, reload, querylog, queries, listen, routing
             case uptimeSeconds = "uptime_seconds"
             case tcpOpen = "tcp_open"
+        }
+    }
+
+    /// The main table's default route as the server keeps it (`routing.apply`, docs/routing.md).
+    public struct RoutingStatus: Codable, Sendable, Equatable {
+        /// Whether `routing.apply` is on (off: the server touches no route; the rest tells what it would be).
+        public var apply: Bool
+        /// The route as it should be for the lines in answers: multipath, single, held (no line in answers: the last
+        /// route stays), keep (`default-route: keep`), none (no routable line).
+        public var outbound: String
+        /// The same in words (`via cnc only (out: unicom)`).
+        public var description: String
+        /// The lines it leaves by now, and the routable lines out of answers.
+        public var lines: [String]
+        public var out: [String]
+        /// The `ip route replace` arguments last applied, and since when.
+        public var applied: String?
+        public var since: String?
+        /// The last failure, until a change succeeds.
+        public var error: String?
+        public var changes: Int
+        public var failures: Int
+        /// `routing.gateway-command`, and the lines in answers the LAN gateway's groups were last dealt for.
+        public var gatewayCommand: String?
+        public var gatewayLines: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case apply, outbound, description, lines, out, applied, since, error, changes, failures
+            case gatewayCommand = "gateway_command"
+            case gatewayLines = "gateway_lines"
         }
     }
 

@@ -169,6 +169,8 @@ extension DNSServer {
     /// that come while a build is queued are covered by it. With `wait`, returns once the new answers serve; else at
     /// once (the health module's changes, which must not wait).
     public func linesChanged(wait: Bool = true) {
+        // The main default route follows the same lines, on the follower's own queue (routing.apply).
+        routing.follow()
         if !buildQueued.exchange(true, ordering: .acquiringAndReleasing) {
             builder.async { [self] in
                 buildQueued.store(false, ordering: .releasing)

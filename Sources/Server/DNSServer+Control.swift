@@ -7,6 +7,7 @@ import Foundation
 import Health
 import Logging
 import Responder
+import Routing
 import Synchronization
 import Uplinks
 import Zones
@@ -135,6 +136,17 @@ extension DNSServer {
                 m.gauge("uplinkdns_link_up", [("link", h.name)], h.effective(at: now) == .up ? 1 : 0)
                 m.gauge("uplinkdns_link_probed_up", [("link", h.name)], h.probed == .up ? 1 : 0)
                 m.gauge("uplinkdns_link_override", [("link", h.name)], h.activeOverride(at: now) != nil ? 1 : 0)
+            }
+            let route = routing.current
+            m.gauge("uplinkdns_routing_apply", [], route.enabled ? 1 : 0)
+            if route.enabled {
+                let carrying = Set(route.applied?.lines ?? [])
+                for name in RoutingEmitter.routable(config.uplinks) {
+                    m.gauge("uplinkdns_routing_default_link", [("link", name)], carrying.contains(name) ? 1 : 0)
+                }
+                m.gauge("uplinkdns_routing_default_held", [], route.desired?.kind == .held ? 1 : 0)
+                m.counter("uplinkdns_routing_changes_total", [("result", "ok")], route.changes)
+                m.counter("uplinkdns_routing_changes_total", [("result", "failed")], route.failures)
             }
             let up = health.up
             for pool in config.uplinks.pools {

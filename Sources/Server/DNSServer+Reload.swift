@@ -144,6 +144,9 @@ extension DNSServer {
                     outcome.saveProblem = problem
                     moved = changed
                     release()
+                case .routing:
+                    routing.reconfigure(
+                        uplinks: applied.uplinks, enabled: applied.routingApply, gateway: applied.routingGateway)
                 case .tcpLimits:
                     for t in state.withLock({ $0.tcp }) { t.update(applied.tcpLimits) }
                 case .rateLimit:

@@ -47,6 +47,8 @@ public final class DNSServer: Sendable {
     public let queryStats = QueryStats()
     /// The shared health module: probes, overrides, persisted state; its changes rebuild the answers.
     public let health: HealthChecker
+    /// `routing.apply`: the host's routing applied at start and the main default route kept on the lines in answers.
+    let routing: RouteFollower
     /// Served SOA serials, moved on every change of content and persisted.
     public let serials: SerialKeeper
     /// Each zone's change history, which IXFR answers from.
@@ -109,12 +111,17 @@ public final class DNSServer: Sendable {
         self.queryLog = QueryLog(
             path: config.queryLogPath, format: config.queryLog.format, identity: config.identity, logger: logger)
         let box = WeakServer()
-        self.health = HealthChecker(
+        let checker = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
             restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path,
             history: ProbeHistory(factory: metrics.factory)
         ) { _ in box.server?.linesChanged(wait: false) }
+        self.health = checker
+        self.routing = RouteFollower(
+            uplinks: config.uplinks, enabled: config.routingApply, gateway: config.routingGateway,
+            directory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path, logger: logger,
+            answering: { checker.up })
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
         transfer.configure(config)
@@ -144,7 +151,9 @@ public final class DNSServer: Sendable {
     /// Binds UDP and TCP on every address and starts serving. With port 0, UDP picks the port and TCP takes
     /// the same one (retried if another process holds it on TCP).
     public func start() throws {
-        // Health first (docs/health.md): restore the persisted state, run one probe round, answer with it applied.
+        // The routing first, with routing.apply (docs/routing.md): the probes leave by the lines' tables.
+        routing.applyAtStart()
+        // Health next (docs/health.md): restore the persisted state, run one probe round, answer with it applied.
         health.restore()
         let done = DispatchSemaphore(value: 0)
         let checker = health
@@ -154,6 +163,7 @@ public final class DNSServer: Sendable {
         }
         done.wait()
         buildAnswers()
+        routing.follow()
         health.start()
         // Replaced snapshots are freed once every serving thread has moved past them (`SnapshotStore.reclaim`).
         reclaiming.store(true, ordering: .relaxed)

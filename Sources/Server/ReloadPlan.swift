@@ -19,6 +19,10 @@ public struct ReloadPlan: Sendable {
         /// The zones, pools and answer settings: compiled from the files just read and swapped in (always: the zone
         /// files are read anew, and a file changed on disk is a change though the config is not).
         case answers
+        /// `routing.apply` or `routing.gateway-command`, or the lines or `routing.default-route` with either on, differ:
+        /// the server applies its routing script again (the main default route for the lines in answers), deals the
+        /// gateway's groups again, or stops following (docs/routing.md).
+        case routing
         /// The TCP limits differ: applied to open connections too.
         case tcpLimits
         /// Response rate limiting differs.
@@ -33,9 +37,10 @@ public struct ReloadPlan: Sendable {
             case .transferPolicies: 1
             case .queryLog: 2
             case .answers: 3
-            case .tcpLimits: 4
-            case .rateLimit: 5
-            case .notify: 6
+            case .routing: 4
+            case .tcpLimits: 5
+            case .rateLimit: 6
+            case .notify: 7
             }
         }
 
@@ -70,6 +75,14 @@ public struct ReloadPlan: Sendable {
             || running.identity != applied.identity
         {
             steps.append(.queryLog)
+        }
+        let follows = applied.routingApply || applied.routingGateway != nil
+        if running.routingApply != applied.routingApply || running.routingGateway != applied.routingGateway
+            || (follows
+                && (running.uplinks.links != applied.uplinks.links
+                    || running.uplinks.defaultRoute != applied.uplinks.defaultRoute))
+        {
+            steps.append(.routing)
         }
         if running.tcpLimits != applied.tcpLimits { steps.append(.tcpLimits) }
         if running.rrl != applied.rrl { steps.append(.rateLimit) }

@@ -80,6 +80,13 @@ final class ServerMetrics: Sendable {
         "uplinkdns_querylog_enabled": "Whether the query log is on (1) or off (0).",
         "uplinkdns_querylog_messages_total":
             "Query log messages written, and dropped because the writer fell behind (its queue was full).",
+        "uplinkdns_routing_apply": "Whether the server keeps the host's routing (routing.apply) (1) or not (0).",
+        "uplinkdns_routing_default_link":
+            "Whether the main table's default route, as the server last set it, leaves by the line (1) or not (0).",
+        "uplinkdns_routing_default_held":
+            "Whether no line is in answers and the last default route is kept (1), or the route follows them (0).",
+        "uplinkdns_routing_changes_total":
+            "Changes of the host's routing by the server (the start's script, each default route), ok or failed.",
         "uplinkdns_snapshot_generation": "The generation of the answers serving now (each build adds one).",
         "process_cpu_seconds_total": "User and system CPU time spent, in seconds.",
         "process_resident_memory_bytes": "Resident memory size, in bytes.",

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Health
 import Responder
+import Routing
 import Synchronization
 import Uplinks
 
@@ -217,6 +218,19 @@ extension DNSServer {
             version: Config.softwareVersion, now: iso.string(from: now),
             uptimeSeconds: Int(now.timeIntervalSince(startedAt)), generation: store.generation, links: links,
             pools: pools, zones: zones, reload: reload, querylog: ControlAPI.QueryLogState(queryLog.status),
-            queries: queries, tcpOpen: tcpTotals().open, listen: boundAddresses.map(\.description))
+            queries: queries, tcpOpen: tcpTotals().open, listen: boundAddresses.map(\.description),
+            routing: routingStatus(config: config, iso: iso))
+    }
+
+    /// The outbound default route as `routing.apply` keeps it (or would, when off).
+    func routingStatus(config: Config, iso: ISO8601DateFormatter) -> ControlAPI.RoutingStatus {
+        let r = routing.current
+        let desired = r.desired ?? OutboundRoute.desired(config.uplinks, up: health.up)
+        return ControlAPI.RoutingStatus(
+            apply: r.enabled, outbound: desired.kind.rawValue, description: desired.description,
+            lines: desired.kind == .held ? (r.applied?.lines ?? []) : desired.lines, out: desired.out,
+            applied: r.applied?.arguments, since: r.since.map(iso.string(from:)), error: r.error ?? r.gatewayError,
+            changes: r.changes, failures: r.failures, gatewayCommand: r.gatewayCommand,
+            gatewayLines: r.gatewayLines.map { lines in config.uplinks.links.map(\.name).filter(lines.contains) })
     }
 }

@@ -196,7 +196,20 @@ enum StatusPage {
             '<span class="bad">failed</span>: ' + esc(s.reload.errors.join("; ")))) + "</p><p>Query log: " + (s.querylog.enabled ? '<span class="ok">on</span> (' +
             esc(s.querylog.format) + " to <code>" + esc(s.querylog.path) + "</code>" + (s.querylog.until ? ", until " +
             new Date(s.querylog.until).toLocaleTimeString() : "") + ")" : "off") +
-            (s.querylog.error ? ' <span class="bad">' + esc(s.querylog.error) + "</span>" : "") + "</p>";
+            (s.querylog.error ? ' <span class="bad">' + esc(s.querylog.error) + "</span>" : "") + "</p>" +
+            routingText(s.routing);
+        }
+
+        // The outbound default route (routing.apply): what it leaves by, since when, and a failure or a hold in red.
+        function routingText(r) {
+          if (!r) return "";
+          const gw = r.gateway_command ? "<br>LAN gateway's groups (<code>" + esc(r.gateway_command) + "</code>): " +
+            (r.gateway_lines ? "dealt for " + esc(r.gateway_lines.join(", ") || "no line") : "not yet dealt") : "";
+          if (!r.apply) return '<p id="routing">Outbound route: not kept by the server (routing.apply off)' + gw + "</p>";
+          const held = r.outbound === "held" ? ' <span class="bad">no line in answers: the last route is kept</span>' : "";
+          return '<p id="routing">Outbound route: ' + esc(r.description) + (r.since ? " (set " + ago(r.since) + ")" : "") +
+            held + (r.error ? ' <span class="bad">' + esc(r.error) + "</span>" : "") +
+            (r.applied ? '<br><code>ip route replace ' + esc(r.applied) + "</code>" : "") + gw + "</p>";
         }
 
         async function refresh() {

@@ -57,6 +57,18 @@ public enum StatusReport {
         case poolDown = 2
     }
 
+    /// With `routing.apply` (or a gateway command), a line saying where the host's outbound route leaves now and the
+    /// last failure; nil when the server keeps no routing.
+    public static func routing(_ r: ControlAPI.RoutingStatus) -> String? {
+        guard r.apply || r.gatewayCommand != nil else { return nil }
+        var out = r.apply ? "outbound route: \(r.description)" : "outbound route: not kept (routing.apply off)"
+        if let lines = r.gatewayLines {
+            out += "; gateway groups for: \(lines.isEmpty ? "no line" : lines.joined(separator: ", "))"
+        }
+        if let error = r.error { out += "; FAILING: \(error)" }
+        return out
+    }
+
     /// A line saying the last reload failed (when, its first error), or nil when it succeeded.
     public static func failedReload(_ r: ControlAPI.ReloadStatus) -> String? {
         guard !r.lastSuccessful else { return nil }

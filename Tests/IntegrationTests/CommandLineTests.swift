@@ -45,7 +45,8 @@ import Testing
             [
                 "routing", "--for", "firewall:cnc",
                 "--format", "iproute2",
-            ], ["routing", "--apply", "--for", "firewall:cnc"],
+            ], ["routing", "--apply", "--for", "firewall:cnc"], ["routing", "--for", "gateway", "--format", "nft"],
+            ["routing", "--check", "--for", "gateway"],
             [
                 "export", "example.com",
                 "--format", "csv",
@@ -61,6 +62,42 @@ import Testing
             let help = try run(binaryPath, args)
             #expect(help.status == 0 && help.out.contains("registrar"), "\(args): \(help)")
         }
+    }
+
+    /// Issue 26: `routing --for gateway` deals the groups of a line out of the running server's answers to the lines
+    /// in answers; with no server answering, every line counts as in answers.
+    @Test func gatewayGroupsFollowTheRunningServersLinesInAnswers() throws {
+        let port = freePort()
+        var files = Self.files(port)
+        files["uplinkdns.yaml"] = files["uplinkdns.yaml"]!
+            .replacingOccurrences(
+                of: "bandwidth: 2mbit",
+                with: "bandwidth: 2mbit\n    inside: 198.18.168.1/24\n    gateway: 198.18.168.11\n"
+                    + "    interface: eth1\n    table: 1"
+            )
+            .replacingOccurrences(
+                of: "bandwidth: 512kbit",
+                with: "bandwidth: 512kbit\n    inside: 198.18.168.2/24\n    gateway: 198.18.168.12\n"
+                    + "    interface: eth2\n    table: 2")
+        let dir = try Self.directory(files)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = dir.appendingPathComponent("uplinkdns.yaml").path
+        let alone = try run(binaryPath, ["routing", "--for", "gateway", "--config", cfg])
+        #expect(alone.status == 0 && alone.out.contains("# Groups of 256 by line: unicom 205, cnc 51."), "\(alone)")
+        #expect(
+            alone.out.contains("ip rule add fwmark 2 table 2 priority 2002") && !alone.out.contains("Out of answers"))
+        let s = try ServerProcess(files: files, control: nil)
+        defer { s.stop() }
+        let running = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        let drain = try run(binaryPath, ["link", "unicom", "drain", "--force", "--config", running])
+        #expect(drain.status == 0, "\(drain)")
+        let drained = try run(binaryPath, ["routing", "--for", "gateway", "--config", running])
+        #expect(drained.status == 0 && drained.out.contains("# Out of answers now: unicom; their groups go to cnc."))
+        #expect(drained.out.contains("map { 0-255 : 2 }") && drained.out.contains("unicom 0, cnc 256"), "\(drained)")
+        // The server script without routing.apply keeps the boot-time route: the server does not follow.
+        let server = try run(binaryPath, ["routing", "--for", "server", "--config", running])
+        #expect(
+            server.out.contains("ip route replace default nexthop via 198.18.168.11 dev eth1 weight 4"), "\(server)")
     }
 
     /// A reload that takes longer than 10 s (as a large signed zone's does; here the server's test-only

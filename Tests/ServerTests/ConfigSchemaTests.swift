@@ -114,6 +114,8 @@ let everyKey = """
       restore-max-age: 3600
     routing:
       default-route: keep
+      apply: false
+      gateway-command: bash
 
     """
 

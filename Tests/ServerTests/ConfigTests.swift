@@ -209,6 +209,10 @@ let uplinksBase = """
                 + "zones: [{origin: a., file: z}]\n", 3, "use one of hmac-sha256, hmac-sha1, hmac-sha384, hmac-sha512"
         ),
         ("keys:\n  - name: k.\nzones: [{origin: a., file: z}]\n", 2, "needs 'secret' (base64) or 'secret-file'"),
+        (
+            "server: {user: nobody}\nzones: [{origin: a., file: z}]\nrouting:\n  apply: true\n", 4,
+            "routing.apply changes routes, which needs CAP_NET_ADMIN; server.user drops"
+        ),
     ])
     func reportsMistakesWithLines(text: String, line: Int, message: String) {
         do {

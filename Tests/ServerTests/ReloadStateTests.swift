@@ -61,6 +61,9 @@ import Uplinks
         ("server: {identity: other}\n", [.queryLog, .answers, .notify]),
         ("server: {query-log: {format: text}}\n", [.queryLog, .answers, .notify]),
         ("health: {on-change: [/bin/true]}\n", [.lines, .answers, .notify]),
+        ("routing: {apply: true}\n", [.answers, .routing, .notify]),
+        ("routing: {default-route: keep}\n", [.answers, .notify]),
+        ("routing: {gateway-command: bash}\n", [.answers, .routing, .notify]),
         (
             "server: {tcp: {idle-timeout: 3}, rrl: {slip: 1}}\nhealth: {on-change: [/bin/true]}\n",
             [.lines, .answers, .tcpLimits, .rateLimit, .notify]
@@ -82,6 +85,18 @@ import Uplinks
         #expect(try plan(Self.base, lines).steps == [.lines, .answers, .notify])
         let acl = Self.base.replacingOccurrences(of: "transfer: [192.0.2.53]", with: "transfer: [192.0.2.54]")
         #expect(try plan(Self.base, acl).steps == [.transferPolicies, .answers, .notify])
+    }
+
+    /// Issue 26: with routing.apply on, a change of the lines or of the default route is a routing step too (the
+    /// server applies its script again); with it off, the server touches no route.
+    @Test func routingFollowsTheLinesOnlyWhenApplied() throws {
+        let applied = Self.base + "routing: {apply: true}\n"
+        let lines = applied.replacingOccurrences(of: "[192.0.2.10]", with: "[192.0.2.11]")
+        #expect(try plan(applied, lines).steps == [.lines, .answers, .routing, .notify])
+        #expect(try plan(applied, applied + "").steps == [.answers, .notify])
+        let off = Self.base.replacingOccurrences(of: "[192.0.2.10]", with: "[192.0.2.11]")
+        #expect(try plan(Self.base, off).steps == [.lines, .answers, .notify])
+        #expect(try plan(applied, Self.base).steps == [.answers, .routing, .notify])
     }
 
     /// Restart-only keys are kept at their running values and named; the rest applies.

@@ -11,15 +11,20 @@ extension UplinkDNS {
         static let configuration = CommandConfiguration(
             commandName: "routing",
             abstract:
-                "Print the source-routing (server) or DNAT/SNAT (a line's firewall) config; check or apply it on this machine."
+                "Print the source-routing (server), DNAT/SNAT (a line's firewall) or outbound groups (a LAN gateway) "
+                + "config; check or apply it on this machine.",
+            discussion: """
+                The server's main default route and the gateway's groups follow the lines in answers of the running \
+                server (asked through the control API); with no server answering, every line counts as in answers.
+                """
         )
 
         @OptionGroup var options: ConfigOptions
 
-        @Option(name: .customLong("for"), help: "server, or firewall:LINK.")
+        @Option(name: .customLong("for"), help: "server, firewall:LINK, or gateway (a LAN gateway's outbound groups).")
         var target: Target = .server
 
-        @Option(name: .long, help: "iproute2 (server); nft or iptables (firewall).")
+        @Option(name: .long, help: "iproute2 (server, gateway); nft or iptables (firewall).")
         var format: Format?
 
         @Flag(name: .long, help: "Compare the live system (ip -j) with what would be emitted; exit 1 on drift.")
@@ -27,17 +32,22 @@ extension UplinkDNS {
 
         @Flag(
             name: .long,
-            help: "Apply the server's routing to this machine (needs CAP_NET_ADMIN), then check it; exit 1 on failure.")
+            help:
+                "Apply the server's (or the gateway's) routing to this machine (needs CAP_NET_ADMIN); exit 1 on failure."
+        )
         var apply = false
 
         /// What the routing is for: this server, or the firewall of one line.
         enum Target: ExpressibleByArgument, Equatable {
             case server
+            case gateway
             case firewall(String)
 
             init?(argument: String) {
                 if argument == "server" {
                     self = .server
+                } else if argument == "gateway" {
+                    self = .gateway
                 } else if argument.hasPrefix("firewall:"), argument.count > "firewall:".count {
                     self = .firewall(String(argument.dropFirst("firewall:".count)))
                 } else {
@@ -45,7 +55,7 @@ extension UplinkDNS {
                 }
             }
 
-            static var allValueStrings: [String] { ["server", "firewall:LINK"] }
+            static var allValueStrings: [String] { ["server", "firewall:LINK", "gateway"] }
         }
 
         /// The text to print: a script for the server, rules for a firewall.
@@ -54,11 +64,15 @@ extension UplinkDNS {
         }
 
         func validate() throws {
-            if apply && (target != .server || check) { throw ValidationError("--apply applies --for server alone") }
+            if apply && (check || !(target == .server || target == .gateway)) {
+                throw ValidationError("--apply applies --for server or --for gateway")
+            }
             if check && target != .server { throw ValidationError("--check reads this machine: use --for server") }
             switch (target, format) {
             case (.server, .some(let f)) where f != .iproute2:
                 throw ValidationError("--for server takes --format iproute2")
+            case (.gateway, .some(let f)) where f != .iproute2:
+                throw ValidationError("--for gateway takes --format iproute2 (a bash script with its nft table)")
             case (.firewall, .iproute2): throw ValidationError("--for firewall:LINK takes --format nft or iptables")
             default: break
             }
@@ -67,19 +81,31 @@ extension UplinkDNS {
         func run() throws {
             let config = try options.load()
             let u = config.uplinks
+            // The server's default route follows the lines in answers only with routing.apply; the gateway's groups
+            // always do (whoever applies them).
+            let up = target == .gateway || config.routingApply ? Self.linesInAnswers(config) : nil
             if apply {
-                try Self.apply(RoutingEmitter.server(u), config: config)
+                let script = target == .gateway ? RoutingEmitter.gateway(u, up: up) : RoutingEmitter.server(u, up: up)
+                try Self.applyScript(script, config: config, gateway: target == .gateway, up: up)
                 return
             }
             if check {
-                let drift = RoutingCheck.live(u)
+                let outbound = OutboundRoute.desired(u, up: up)
+                let drift = RoutingCheck.live(u, outbound: outbound)
                 for d in drift { print("drift: \(d)") }
+                let why =
+                    config.routingApply
+                    ? (up == nil ? " (no server answering: every line counts as in answers)" : " (routing.apply)")
+                    : ""
+                print("outbound default route: \(outbound)\(why)")
                 if drift.isEmpty { print("ok: the live routing matches \(config.path)") } else { throw ExitCode(1) }
                 return
             }
             switch target {
             case .server:
-                print(RoutingEmitter.server(u), terminator: "")
+                print(RoutingEmitter.server(u, up: up), terminator: "")
+            case .gateway:
+                print(RoutingEmitter.gateway(u, up: up), terminator: "")
             case .firewall(let link):
                 // The config's lines are known only now: a line it does not have is a failure (1), not a usage error.
                 guard u.link(link) != nil else {
@@ -92,9 +118,19 @@ extension UplinkDNS {
             }
         }
 
+        /// The lines in answers of the running server (its control API), or nil when no server answers (every line
+        /// counts as in answers).
+        static func linesInAnswers(_ config: Config) -> Set<String>? {
+            guard let c = ControlClient(config: config), let (code, data) = try? c.request("GET", "/v1/status"),
+                code == 200, let status = ControlAPI.decode(ControlAPI.Status.self, from: data)
+            else { return nil }
+            return Set(status.links.filter { $0.state == "up" }.map(\.name))
+        }
+
         /// Runs the emitted script with bash, then checks the live system against the config (what the boot unit
-        /// `uplinkdns-routing.service` does).
-        static func apply(_ script: String, config: Config) throws {
+        /// `uplinkdns-routing.service` does); a gateway's script is checked by its exit status alone.
+        static func applyScript(_ script: String, config: Config, gateway: Bool = false, up: Set<String>? = nil) throws
+        {
             let routable = RoutingEmitter.routable(config.uplinks)
             for why in RoutingEmitter.skipped(config.uplinks) {
                 FileHandle.standardError.write(Data("not routed: \(why)\n".utf8))
@@ -116,7 +152,11 @@ extension UplinkDNS {
             guard bash.terminationStatus == 0 else {
                 throw failure("applying the routing failed (bash exited \(bash.terminationStatus)); see above")
             }
-            let drift = RoutingCheck.live(config.uplinks)
+            if gateway {
+                print("ok: applied the outbound groups of \(routable.count) line(s) from \(config.path)")
+                return
+            }
+            let drift = RoutingCheck.live(config.uplinks, outbound: OutboundRoute.desired(config.uplinks, up: up))
             for d in drift { print("drift: \(d)") }
             guard drift.isEmpty else { throw failure("the routing was applied but the live system still differs") }
             print("ok: applied the routing of \(routable.count) line(s) from \(config.path)")

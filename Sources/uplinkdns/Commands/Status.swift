@@ -60,8 +60,10 @@ extension UplinkDNS {
             let lines = list.map(StatusReport.Line.init)
             print(StatusReport.text(lines: lines, pools: config.uplinks.pools))
             // A failed reload stays in view until a reload succeeds: the server serves the previous config.
-            let reload = try? decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status").reload
+            let status = try? decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status")
+            let reload = status?.reload
             if let failed = reload.flatMap(StatusReport.failedReload) { print(failed) }
+            if let routing = status?.routing.flatMap(StatusReport.routing) { print(routing) }
             if check {
                 let health = StatusReport.health(pools: config.uplinks.pools, lines: lines)
                 if health != .allUp { throw ExitCode(health.rawValue) }
