@@ -133,6 +133,11 @@ extension DNSServer {
         }
         // What the config gives each line (every line up), whatever is out now.
         let allUp = Set(config.uplinks.links.map(\.name))
+        // The lines an operator took out: failing open leaves them out.
+        let held = Dictionary(
+            links.compactMap { l in
+                l.override == "drain" ? (l.name, "drained") : l.override == "force-down" ? (l.name, "forced down") : nil
+            }, uniquingKeysWith: { a, _ in a })
         let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
             let pool = plan.pool
             let expected = firstShares(plan)
@@ -147,13 +152,15 @@ extension DNSServer {
                     expectedShare: expected[m.link] ?? 0, configuredShare: configured[m.link] ?? 0, firstPlaces: n,
                     share: total > 0 ? Double(n) / Double(total) : 0)
             }
+            let linesUp = pool.members.filter { upNow.contains($0.link) }.count
             return ControlAPI.PoolStatus(
                 name: pool.name.description, policy: pool.policy.rawValue,
-                linesUp: pool.members.filter { upNow.contains($0.link) }.count, lines: pool.members.count,
+                linesUp: linesUp, lines: pool.members.count,
                 addresses: (plan.v4.variants.first ?? []).map(\.description)
                     + (plan.v6.variants.first ?? []).map(\.description),
                 servfail: plan.servfail, members: members, windowSeconds: window.rounded(),
-                allDown: pool.allDown.rawValue)
+                allDown: pool.allDown.rawValue, answering: plan.answered, failingOpen: plan.failingOpen,
+                summary: StatusReport.poolSummary(plan, linesUp: linesUp, held: held))
         }
         let secondaries = transfer.secondaryStates
         let notifies = notifier.records
