@@ -30,6 +30,10 @@ extension UplinkDNS {
             guard let origin = try? DNSWire.DomainName(zone.hasSuffix(".") ? zone : zone + ".") else {
                 throw failure("'\(zone)' is not a domain name")
             }
+            guard config.zones.contains(where: { $0.origin == origin }) else {
+                let names = config.zones.map(\.origin.description).joined(separator: ", ")
+                throw failure("\(origin) is not a zone in \(config.path) (zones: \(names))")
+            }
             let keys: [SigningKey]
             do {
                 guard let found = try ZoneExport.keys(origin, config: config) else {

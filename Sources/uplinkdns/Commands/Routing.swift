@@ -83,7 +83,10 @@ extension UplinkDNS {
             case .firewall(let link):
                 // The config's lines are known only now: a line it does not have is a failure (1), not a usage error.
                 guard u.link(link) != nil else {
-                    throw failure("no link '\(link)' (links: \(u.links.map(\.name).joined(separator: ", ")))")
+                    let names = u.links.map(\.name)
+                    throw failure(
+                        "no link '\(link)' "
+                            + (names.isEmpty ? "(there are no links)" : "(links: \(names.joined(separator: ", ")))"))
                 }
                 let text =
                     format == .iptables ? RoutingEmitter.iptables(u, link: link) : RoutingEmitter.nft(u, link: link)
