@@ -24,7 +24,7 @@ extension UplinkDNS {
                 printErrors(error)
                 throw ExitCode(1)
             }
-            let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
+            let names = config.nameCount(zones)
             let u = config.uplinks
             // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
             var warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings).map {
@@ -42,7 +42,7 @@ extension UplinkDNS {
             printWarnings(warnings)
             let warned = warnings.isEmpty ? "" : ", \(warnings.count) warning(s)"
             print(
-                "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
+                "ok: \(config.path): \(zones.zones.count) zone(s), \(names), \(u.links.count) line(s), "
                     + "\(u.pools.count) pool(s)\(warned)")
         }
     }
