@@ -17,12 +17,13 @@
 #   prometheus, python3-yaml promtool, which checks /metrics and contrib's alert rules (contrib/check.sh)
 #   fstrm-bin                fstrm_capture, the Frame Streams reader the query log's socket test writes to
 #   groff-base               groff, which renders the man page without a warning (ManPageTests)
+#   zsh, fish                the shells whose completion scripts CompletionTests drives (bash is there already)
 # Debian's knot package would start its daemon on install (port 53): a temporary policy-rc.d stops that, so the only
 # knotd that runs is the one the test starts and stops by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils python3 iputils-ping
-    iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin groff-base)
+    iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin groff-base zsh fish)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -20,7 +20,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "The zone, e.g. example.com.")
+        @Argument(help: "The zone, e.g. example.com.", completion: Completion.zones)
         var zone: String
 
         @Option(name: .long, help: "current (lines up now) or all (every line).")

@@ -19,7 +19,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "The zone, e.g. example.com.")
+        @Argument(help: "The zone, e.g. example.com.", completion: Completion.signedZones)
         var zone: String
 
         @Flag(name: .long, help: "JSON instead of text.")

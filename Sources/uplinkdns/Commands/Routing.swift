@@ -16,7 +16,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Option(name: .customLong("for"), help: "server, or firewall:LINK.")
+        @Option(name: .customLong("for"), help: "server, or firewall:LINK.", completion: Completion.routingTargets)
         var target: Target = .server
 
         @Option(name: .long, help: "iproute2 (server); nft or iptables (firewall).")

@@ -20,7 +20,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "A line: show its probe history and transitions.")
+        @Argument(help: "A line: show its probe history and transitions.", completion: Completion.lines)
         var link: String?
 
         @Flag(

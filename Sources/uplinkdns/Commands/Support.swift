@@ -11,17 +11,20 @@ struct ConfigOptions: ParsableArguments {
         name: .shortAndLong,
         help: ArgumentHelp(
             "The configuration file (default: $UPLINKDNS_CONFIG, else /etc/uplinkdns/uplinkdns.yaml).",
-            valueName: "file"))
+            valueName: "file"), completion: Completion.configFile)
     var config: String?
 
     /// The default configuration file, as Debian's package installs it.
     static let defaultPath = "/etc/uplinkdns/uplinkdns.yaml"
 
     /// The file: `--config`, else `$UPLINKDNS_CONFIG`, else `defaultPath`.
-    var path: String {
+    var path: String { Self.path(config) }
+
+    /// The file for a `--config` of `config` (nil: not given).
+    static func path(_ config: String?) -> String {
         if let config { return config }
         if let env = ProcessInfo.processInfo.environment["UPLINKDNS_CONFIG"], !env.isEmpty { return env }
-        return Self.defaultPath
+        return defaultPath
     }
 
     /// The config for a command that asks the running server: the file if it loads; else (an edit in progress,
