@@ -46,6 +46,7 @@ enum StatusPage {
         header h1 { font-size:1.15rem; margin:0; }
         header .meta { color:var(--muted); font-size:.85rem; }
         #overall { font-weight:600; }
+        #overall .badge { border-radius:.6rem; padding:.15rem .6rem; margin:.1rem 0; }
         main { max-width:1800px; margin:0 auto; padding:1rem; display:grid; gap:1rem; }
         section h2 { font-size:1rem; margin:.2rem 0 .6rem; color:var(--muted); text-transform:uppercase;
           letter-spacing:.04em; }
