@@ -20,13 +20,14 @@
 #   zonemaster-cli, dnsviz   the independent DNSSEC validators of tests/validators/run.sh (ValidatorTests): every
 #   unbound                  zonemaster test case, dnsviz probe/grok, a validating resolver; all of them inside a
 #                            loopback-only network namespace with a fake root (docs/dnssec.md, "Independent validators")
+#   zsh, fish                the shells whose completion scripts CompletionTests drives (bash is there already)
 # Debian's knot and unbound packages would start their daemons on install (port 53): a temporary policy-rc.d stops
 # that, so the only knotd or unbound that runs is one a test starts and stops by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils
     python3 iputils-ping iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin
-    groff-base zonemaster-cli dnsviz unbound)
+    groff-base zonemaster-cli dnsviz unbound zsh fish)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

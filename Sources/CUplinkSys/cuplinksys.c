@@ -85,3 +85,23 @@ size_t uplink_reply_source(const struct msghdr *received, void *control, size_t 
     }
     return 0;
 }
+
+int uplink_destination(const struct msghdr *received, uint8_t *out) {
+    if (received->msg_control == NULL) return 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)received); c != NULL;
+         c = CMSG_NXTHDR((struct msghdr *)received, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo in;
+            memcpy(&in, CMSG_DATA(c), sizeof in);
+            memcpy(out, &in.ipi_addr, 4);  // the header's destination: the address the client asked
+            return 4;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo in6;
+            memcpy(&in6, CMSG_DATA(c), sizeof in6);
+            memcpy(out, &in6.ipi6_addr, 16);
+            return 16;
+        }
+    }
+    return 0;
+}

@@ -356,6 +356,10 @@ public final class HealthChecker: Sendable {
         let isNow = after.effective(at: now)
         guard was != isNow else {
             if before.probed != after.probed { persist() }
+            // A line already out that an operator takes out (or gives back) changes no state, but what a pool that
+            // fails open answers: a held line stays out of it.
+            let heldBefore = (expiring ? before.override : before.activeOverride(at: now)).map { $0 != .forceUp }
+            if heldBefore ?? false != after.activeOverride(at: now).map({ $0 != .forceUp }) ?? false { onChange(up) }
             return
         }
         transitionCount.add(1, ordering: .relaxed)

@@ -401,6 +401,25 @@ public struct Config: Sendable {
         }
     }
 
+    /// The names `zones` (loaded for this config) answer for: those the zone files have (empty non-terminals
+    /// included), and those the pools add where the files have no name (a pool's name and the empty non-terminals
+    /// above it), each pool in the deepest zone that holds it. Signing's NSEC3 names are not counted. `check`
+    /// prints it and `serve` logs it at start and at each reload: the same count for the same files.
+    public func nameCount(_ zones: ZoneSet) -> NameCount {
+        var count = NameCount()
+        for zone in zones.zones.values {
+            let mine = uplinks.pools.map(\.name).filter { name in
+                name.isSubdomain(of: zone.origin)
+                    && !zones.zones.keys.contains {
+                        $0 != zone.origin && $0.isSubdomain(of: zone.origin) && name.isSubdomain(of: $0)
+                    }
+            }
+            count.files += zone.nodeCount
+            count.pools += zone.adding([], names: mine).nodeCount - zone.nodeCount
+        }
+        return count
+    }
+
     /// Loads every zone; all errors of all zones are reported together.
     public func loadZones() throws(ConfigFailure) -> ZoneSet {
         var zones: [Zone] = []
@@ -750,5 +769,22 @@ extension Config {
     /// Each zone's serial policy, by origin.
     public var serialPolicies: [DomainName: SerialPolicy] {
         Dictionary(zones.map { ($0.origin, $0.serialPolicy) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// The names a config's zones answer for (`Config.nameCount`): in the zone files, and added by the pools.
+public struct NameCount: Sendable, Equatable, CustomStringConvertible {
+    /// Names in the zone files (empty non-terminals included).
+    public var files = 0
+    /// Names the pools add where the files have none (a pool's name, the empty non-terminals above it).
+    public var pools = 0
+
+    public init(files: Int = 0, pools: Int = 0) { (self.files, self.pools) = (files, pools) }
+
+    /// `15 names (12 in the zone files, 3 added by the pools)`, or `12 names in the zone files`.
+    public var description: String {
+        pools == 0
+            ? "\(files) names in the zone files"
+            : "\(files + pools) names (\(files) in the zone files, \(pools) added by the pools)"
     }
 }

@@ -231,6 +231,14 @@ public enum ControlAPI {
         public var firstPlaces: Int
         public var share: Double
 
+        public init(
+            link: String, weight: Int = 1, inAnswers: Bool, expectedShare: Double = 0, configuredShare: Double = 0,
+            firstPlaces: Int = 0, share: Double = 0
+        ) {
+            (self.link, self.weight, self.inAnswers, self.expectedShare) = (link, weight, inAnswers, expectedShare)
+            (self.configuredShare, self.firstPlaces, self.share) = (configuredShare, firstPlaces, share)
+        }
+
         enum CodingKeys: String, CodingKey {
             case link, weight, share
             case inAnswers = "in_answers"
@@ -253,12 +261,34 @@ public enum ControlAPI {
         /// The span the first places were counted over.
         public var windowSeconds: Double
         public var allDown: String
+        /// The lines whose addresses the answers carry now.
+        public var answering: [String]
+        /// No line up, and `all-down: all` answers the lines probes took out anyway.
+        public var failingOpen: Bool
         /// Its client networks (`by-network`), one row per list; empty without.
         public var networks: [PoolNetworkStatus] = []
+        /// What the pool answers, in words (`StatusReport.poolSummary`): `0 of 2 lines up; failing open: answering
+        /// all lines`.
+        public var summary: String
+
+        public init(
+            name: String, policy: String, linesUp: Int, lines: Int, addresses: [String], servfail: Bool = false,
+            members: [PoolMemberStatus] = [], windowSeconds: Double = 0, allDown: String = "all",
+            answering: [String] = [], failingOpen: Bool = false, summary: String = ""
+        ) {
+            (self.name, self.policy, self.linesUp, self.lines, self.addresses) = (
+                name, policy, linesUp, lines, addresses
+            )
+            (self.servfail, self.members, self.windowSeconds, self.allDown) = (
+                servfail, members, windowSeconds, allDown
+            )
+            (self.answering, self.failingOpen, self.summary) = (answering, failingOpen, summary)
+        }
 
         enum CodingKeys: String, CodingKey {
-            case name, policy, lines, addresses, servfail, members, networks
+            case name, policy, lines, addresses, servfail, members, answering, summary, networks
             case linesUp = "lines_up"
+            case failingOpen = "failing_open"
             case windowSeconds = "window_seconds"
             case allDown = "all_down"
         }

@@ -165,7 +165,12 @@ struct ControlRouter: Sendable {
                 return .now(.problem(.badRequest, "the zone's name is not percent-encoded"))
             }
             guard let text = actions.export(origin) else {
-                return .now(.problem(.notFound, "no zone '\(origin)' is served here"))
+                let served = actions.zones().map(\.origin)
+                return .now(
+                    .problem(
+                        .notFound,
+                        "no zone '\(origin)' is served here "
+                            + (served.isEmpty ? "(it serves none)" : "(zones: \(served.joined(separator: ", ")))")))
             }
             return .now(ControlResponse(status: .ok, type: "text/dns", body: text))
         case (.POST, _) where !authorized:
@@ -189,7 +194,10 @@ struct ControlRouter: Sendable {
         let known = actions.linkNames()
         return .json(
             .notFound,
-            ControlAPI.Problem(error: "no link '\(name)' (links: \(known.joined(separator: ", ")))", links: known))
+            ControlAPI.Problem(
+                error: "no link '\(name)' "
+                    + (known.isEmpty ? "(there are no links)" : "(links: \(known.joined(separator: ", ")))"),
+                links: known))
     }
 
     private func reload() -> ControlReply {

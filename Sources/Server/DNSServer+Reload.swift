@@ -161,7 +161,7 @@ extension DNSServer {
                 ? "" : "; at the next restart: \(outcome.needsRestart.joined(separator: ", "))"
             let did = plan.steps.map { "\($0)" }.joined(separator: ", ")
             logger.info(
-                "reloaded: \(fresh.zones.count) zone(s), \(store.current().0.nameCount) names (\(did))\(restart)")
+                "reloaded: \(fresh.zones.count) zone(s), \(applied.nameCount(zones)) (\(did))\(restart)")
             return outcome
         } catch {
             for e in error.errors { logger.error("reload failed, still serving the previous data: \(e)") }

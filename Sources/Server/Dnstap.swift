@@ -26,6 +26,10 @@ enum Dnstap {
         var client: [UInt8]
         var port: UInt16
         var tcp: Bool
+        /// The address and port the query came in on, which the response leaves from (4 or 16 octets; empty when
+        /// unknown): which of the server's addresses (which line) was asked.
+        var local: [UInt8] = []
+        var localPort: UInt16 = 0
         /// When the query was answered (seconds, nanoseconds since the epoch).
         var seconds: UInt64
         var nanoseconds: UInt32
@@ -67,13 +71,17 @@ enum Dnstap {
     static func frame(_ type: MessageType, _ e: Entry, identity: [UInt8], version: [UInt8]) -> [UInt8] {
         var m = Proto()
         m.uint(1, type.rawValue)  // Message.type
-        if !e.client.isEmpty {
-            m.uint(2, e.client.count == 16 ? 2 : 1)  // socket_family: INET, INET6
+        if !e.client.isEmpty || !e.local.isEmpty {
+            m.uint(2, (e.client.isEmpty ? e.local : e.client).count == 16 ? 2 : 1)  // socket_family: INET, INET6
         }
         m.uint(3, e.tcp ? 2 : 1)  // socket_protocol: UDP, TCP
         if !e.client.isEmpty {
             m.data(4, e.client)  // query_address
             m.uint(6, UInt64(e.port))  // query_port
+        }
+        if !e.local.isEmpty {
+            m.data(5, e.local)  // response_address: the server's address the query came in on
+            m.uint(7, UInt64(e.localPort))  // response_port
         }
         // The query's time on both (the response leaves within microseconds of it).
         m.uint(8, e.seconds)  // query_time_sec
@@ -115,17 +123,20 @@ enum Dnstap {
     /// A data frame: its length, then the payload.
     static func data(_ payload: [UInt8]) -> [UInt8] { be32(UInt32(payload.count)) + payload }
 
-    /// One line of the plain-text log: time, transport, client, question, rcode, answer count and size.
+    /// One line of the plain-text log: time, transport, client, the server's address it asked, question, rcode,
+    /// answer count and size.
     static func text(_ e: Entry) -> String {
         let time = Date(timeIntervalSince1970: Double(e.seconds) + Double(e.nanoseconds) / 1e9)
         let stamp = textStamp.string(from: time)
         let client = IPAddress(octets: e.client).map { "\($0)#\(e.port)" } ?? "-"
+        let local = IPAddress(octets: e.local).map { "\($0)#\(e.localPort)" } ?? "-"
         let question = Self.question(e.query) ?? "(no question)"
         let r = e.response
         let rcode = r.count >= 4 ? rcodeNames[Int(r[3] & 0x0F)] ?? "RCODE\(r[3] & 0x0F)" : "dropped"
         let answers = r.count >= 8 ? Int(r[6]) << 8 | Int(r[7]) : 0
         let flags = r.count >= 4 ? (r[2] & 0x02 != 0 ? " TC" : "") + (r[2] & 0x04 != 0 ? " AA" : "") : ""
-        return "\(stamp) \(e.tcp ? "tcp" : "udp") \(client) \(question) \(rcode)\(flags) \(answers) \(r.count)\n"
+        return
+            "\(stamp) \(e.tcp ? "tcp" : "udp") \(client) to \(local) \(question) \(rcode)\(flags) \(answers) \(r.count)\n"
     }
 
     private static let rcodeNames: [Int: String] = [

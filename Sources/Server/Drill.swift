@@ -147,7 +147,8 @@ public struct Drill {
             let (status, body) = try control.request(
                 "POST", ControlAPI.linkPath(link.name), json: ControlAPI.LinkChange(state: .drain, for: "5m"))
             guard status == 200 else {
-                row.note = "cannot drain: \(status) \(String(decoding: body, as: UTF8.self))"
+                let why = ControlAPI.decode(ControlAPI.Problem.self, from: body)?.message ?? "answered \(status)"
+                row.note = "cannot drain: \(why)"
                 restore([mine])
                 rows.append(row)
                 continue

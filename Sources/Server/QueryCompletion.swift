@@ -36,7 +36,7 @@ struct QueryCompletion: Sendable {
     @inline(__always)
     func finishDatagram(
         query: UnsafeRawBufferPointer, length: Int, into dst: UnsafeMutableRawBufferPointer, scratch: QueryScratch,
-        client: ClientAddress, now: UInt32?, port: () -> UInt16
+        client: ClientAddress, now: UInt32?, ends: () -> QueryLog.Ends
     ) -> Int {
         var rlen = length
         if rlen == QueryProcessor.deferred {
@@ -52,20 +52,21 @@ struct QueryCompletion: Sendable {
         }
         record(
             query: query, response: UnsafeRawBufferPointer(rebasing: dst[0..<max(rlen, 0)]),
-            qtype: scratch.lastQType, zone: scratch.lastZoneSlot, client: client, port: port, tcp: false)
+            qtype: scratch.lastQType, zone: scratch.lastZoneSlot, client: client, ends: ends, tcp: false)
         return rlen
     }
 
-    /// Counts one exchange and, while the query log is on, queues it for the log. `response` empty: none was sent.
+    /// Counts one exchange and, while the query log is on, queues it for the log with its `ends` (the client's port,
+    /// the server's address and port it came in on). `response` empty: none was sent.
     /// A multi-message answer (a transfer) is counted and logged by its first message.
     @inline(__always)
     func record(
         query: UnsafeRawBufferPointer, response: UnsafeRawBufferPointer, qtype: UInt16, zone: UInt8,
-        client: ClientAddress, port: () -> UInt16, tcp: Bool
+        client: ClientAddress, ends: () -> QueryLog.Ends, tcp: Bool
     ) {
         stats.count(qtype: qtype, zone: zone, response: response)
         if let queryLog, queryLog.isOn {
-            queryLog.record(query: query, response: response, client: client, port: port(), tcp: tcp)
+            queryLog.record(query: query, response: response, client: client, ends: ends(), tcp: tcp)
         }
     }
 }

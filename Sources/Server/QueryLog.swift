@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import Responder
 import Synchronization
+import Uplinks
 
 /// `server.query-log`: where the log goes and in what format.
 public struct QueryLogSettings: Sendable, Equatable {
@@ -106,15 +107,28 @@ public final class QueryLog: Sendable {
     @inline(__always)
     public var isOn: Bool { on.load(ordering: .relaxed) }
 
+    /// Where an exchange came from and in on, read only while the log is on.
+    public struct Ends: Sendable {
+        /// The client's port.
+        public var clientPort: UInt16
+        /// The server's address the query came in on (nil: unknown) and its port.
+        public var local: IPAddress?
+        public var localPort: UInt16
+
+        public init(clientPort: UInt16, local: IPAddress?, localPort: UInt16) {
+            (self.clientPort, self.local, self.localPort) = (clientPort, local, localPort)
+        }
+    }
+
     /// Queues one exchange (only called while `isOn`). `response` empty: no answer was sent.
     public func record(
-        query: UnsafeRawBufferPointer, response: UnsafeRawBufferPointer, client: ClientAddress, port: UInt16, tcp: Bool
+        query: UnsafeRawBufferPointer, response: UnsafeRawBufferPointer, client: ClientAddress, ends: Ends, tcp: Bool
     ) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let entry = Dnstap.Entry(
-            query: Array(query), response: Array(response), client: client.ipAddress?.octets ?? [], port: port,
-            tcp: tcp,
+            query: Array(query), response: Array(response), client: client.ipAddress?.octets ?? [],
+            port: ends.clientPort, tcp: tcp, local: ends.local?.octets ?? [], localPort: ends.localPort,
             seconds: UInt64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
         let size = query.count + response.count
         let queued = pending.withLock { p -> Bool in

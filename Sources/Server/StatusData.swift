@@ -135,6 +135,11 @@ extension DNSServer {
         // What the config gives each line (every line up), whatever is out now.
         let allUp = Set(config.uplinks.links.map(\.name))
         let networkCounts = counters.networkCounts
+        // The lines an operator took out: failing open leaves them out.
+        let held = Dictionary(
+            links.compactMap { l in
+                l.override == "drain" ? (l.name, "drained") : l.override == "force-down" ? (l.name, "forced down") : nil
+            }, uniquingKeysWith: { a, _ in a })
         let pools: [ControlAPI.PoolStatus] = snapshot.plans.map { plan in
             let pool = plan.pool
             let expected = firstShares(plan)
@@ -149,13 +154,15 @@ extension DNSServer {
                     expectedShare: expected[m.link] ?? 0, configuredShare: configured[m.link] ?? 0, firstPlaces: n,
                     share: total > 0 ? Double(n) / Double(total) : 0)
             }
+            let linesUp = pool.members.filter { upNow.contains($0.link) }.count
             var status = ControlAPI.PoolStatus(
                 name: pool.name.description, policy: pool.policy.rawValue,
-                linesUp: pool.members.filter { upNow.contains($0.link) }.count, lines: pool.members.count,
+                linesUp: linesUp, lines: pool.members.count,
                 addresses: (plan.v4.variants.first ?? []).map(\.description)
                     + (plan.v6.variants.first ?? []).map(\.description),
                 servfail: plan.servfail, members: members, windowSeconds: window.rounded(),
-                allDown: pool.allDown.rawValue)
+                allDown: pool.allDown.rawValue, answering: plan.answered, failingOpen: plan.failingOpen,
+                summary: StatusReport.poolSummary(plan, linesUp: linesUp, held: held))
             if let map = pool.networkMap {
                 let family = plan.v4.variants.isEmpty ? plan.v6 : plan.v4
                 status.networks = map.lists.indices.dropFirst().map { k in

@@ -46,6 +46,7 @@ enum StatusPage {
         header h1 { font-size:1.15rem; margin:0; }
         header .meta { color:var(--muted); font-size:.85rem; }
         #overall { font-weight:600; }
+        #overall .badge { border-radius:.6rem; padding:.15rem .6rem; margin:.1rem 0; }
         main { max-width:1800px; margin:0 auto; padding:1rem; display:grid; gap:1rem; }
         section h2 { font-size:1rem; margin:.2rem 0 .6rem; color:var(--muted); text-transform:uppercase;
           letter-spacing:.04em; }
@@ -117,7 +118,8 @@ enum StatusPage {
           const down = s.links.filter((l) => l.state !== "up");
           const dead = s.pools.filter((p) => p.lines_up === 0);
           const overridden = s.links.filter((l) => l.override !== "auto");
-          const overall = dead.length ? ["down", "pool without a line: " + dead.map((p) => p.name).join(", ")]
+          // A pool with no line up says what it answers instead (failing open, NODATA, SERVFAIL), as `status` does.
+          const overall = dead.length ? ["down", dead.map((p) => "pool " + p.name + ": " + p.summary).join(" · ")]
             : down.length ? ["warn", "out of answers: " + down.map((l) => l.name + " (" + (l.override !== "auto" ?
               label(l) + " by an operator" : l.reason) + ")").join(", ")]
             : overridden.length ? ["warn", "all lines in answers; overridden: " + overridden.map((l) => l.name + " " + label(l)).join(", ")]
@@ -167,7 +169,8 @@ enum StatusPage {
               (p.lines_up === 0 ? "down" : p.lines_up < p.lines ? "warn" : "up") + '">' + p.lines_up + "/" + p.lines +
               " lines</span></h3>" + '<div class="muted">' + esc(p.policy) + " · answers now: " +
               esc(p.servfail ? "SERVFAIL" : p.addresses.join(", ") || "none") +
-              (p.lines_up === 0 ? ' <span class="bad">(no line up: all-down ' + esc(p.all_down) + ")</span>" : "") + "</div>" +
+              "</div>" + (p.lines_up < p.lines || p.answering.length < p.lines ? '<div class="summary muted' +
+              (p.lines_up === 0 ? " bad" : "") + '">' + esc(p.summary) + "</div>" : "") +
               '<div class="scroll"><table><tr><th>Line</th><th>Weight</th><th>Configured</th><th>First, last ' +
               Math.round(p.window_seconds) + " s</th></tr>" + rows + "</table></div>" +
               ((p.networks || []).length ? '<div class="scroll"><table class="networks"><tr><th>Clients of</th>' +

@@ -76,21 +76,41 @@ public enum StatusReport {
             + (r.errors.count > 1 ? " (and \(r.errors.count - 1) more)" : "")
     }
 
-    /// The health of `pools` with the lines in `up` in answers.
-    public static func health(pools: [Pool], lines: [Line]) -> Health {
-        let up = Set(lines.filter { $0.state == "up" }.map(\.name))
-        var worst = Health.allUp
-        for pool in pools {
-            let inAnswers = pool.members.filter { up.contains($0.link) }.count
-            if inAnswers == 0 { return .poolDown }
-            if inAnswers < pool.members.count { worst = .degraded }
+    /// The health of the running server's `pools` (as `/v1/status` gives them) and its `lines`.
+    public static func health(pools: [ControlAPI.PoolStatus], lines: [Line]) -> Health {
+        if pools.contains(where: { $0.linesUp == 0 }) { return .poolDown }
+        if pools.contains(where: { $0.linesUp < $0.lines }) || lines.contains(where: { $0.state != "up" }) {
+            return .degraded
         }
-        if lines.contains(where: { $0.state != "up" }) && worst == .allUp { worst = .degraded }
-        return worst
+        return .allUp
     }
 
-    /// The lines as a table (columns as wide as their widest entry), then a line per pool.
-    public static func text(lines: [Line], pools: [Pool]) -> String {
+    /// What a pool answers now, in words: how many of its lines are up, then, when that is not simply all of them,
+    /// which lines the answers carry, and with none up what `all-down` makes of it (failing open: every line the
+    /// probes took out; a line an operator took out stays out). `held` names those lines with their label
+    /// (`drained`, `forced down`). `uplinkdns status`, the status page's banner and its pool card say this, from
+    /// `/v1/status`'s `summary`.
+    public static func poolSummary(_ plan: PoolPlan, linesUp: Int, held: [String: String] = [:]) -> String {
+        let pool = plan.pool
+        let n = pool.members.count
+        let head = "\(linesUp) of \(n) \(n == 1 ? "line" : "lines") up"
+        let answering = plan.answered.count == n ? "all lines" : plan.answered.joined(separator: ", ")
+        if linesUp > 0 {
+            if plan.answered.count == n { return head }
+            return head + "; answering " + (plan.answered.isEmpty ? "no address (none of theirs)" : answering)
+        }
+        let stayOut = pool.members.compactMap { m in held[m.link].map { "\(m.link) (\($0))" } }
+        let holds =
+            stayOut.isEmpty ? "" : "; \(stayOut.joined(separator: ", ")) stay\(stayOut.count == 1 ? "s" : "") out"
+        if plan.servfail { return head + "; all-down: servfail, answering SERVFAIL" + holds }
+        if plan.failingOpen { return head + "; failing open: answering " + answering + holds }
+        if pool.allDown == .none { return head + "; all-down: none, answering NODATA" + holds }
+        return head + "; every line taken out by an operator, nothing to fail open to: answering NODATA"
+    }
+
+    /// The lines as a table (columns as wide as their widest entry), then a line per pool with what it answers
+    /// (its `summary` from the server).
+    public static func text(lines: [Line], pools: [ControlAPI.PoolStatus]) -> String {
         let rows: [[String]] =
             [["LINE", "STATE", "PROBED", "SINCE", "WHY", "LAST PROBES"]]
             + lines.map { l in
@@ -101,10 +121,7 @@ public enum StatusReport {
         let byName = Dictionary(lines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for pool in pools {
             let members = pool.members.map { m in "\(m.link) \(byName[m.link]?.label ?? "?")" }
-            let inAnswers = pool.members.filter { byName[$0.link]?.state == "up" }.count
-            out.append(
-                "pool \(pool.name) (\(pool.policy.rawValue)): \(members.joined(separator: ", ")) — "
-                    + "\(inAnswers) of \(pool.members.count) line(s) in answers")
+            out.append("pool \(pool.name) (\(pool.policy)): \(members.joined(separator: ", ")) — \(pool.summary)")
         }
         return out.joined(separator: "\n")
     }

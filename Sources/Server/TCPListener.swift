@@ -144,6 +144,14 @@ final class DNSTCPHandler: ChannelInboundHandler {
         self.out = scratch.out
     }
 
+    /// The client's port and the server's address and port a connection came in on (for the query log).
+    static func ends(_ channel: Channel) -> QueryLog.Ends {
+        QueryLog.Ends(
+            clientPort: UInt16(channel.remoteAddress?.port ?? 0),
+            local: channel.localAddress?.ipAddress.flatMap { IPAddress($0) },
+            localPort: UInt16(channel.localAddress?.port ?? 0))
+    }
+
     static func client(_ address: SocketAddress?) -> ClientAddress {
         guard let text = address?.ipAddress, let ip = IPAddress(text) else { return .unknown }
         return ClientAddress(ip)
@@ -246,7 +254,7 @@ final class DNSTCPHandler: ChannelInboundHandler {
                         bytes.withUnsafeBytes {
                             completion.record(
                                 query: $0, response: response, qtype: qtype, zone: 0, client: client,
-                                port: { UInt16(channel.remoteAddress?.port ?? 0) }, tcp: true)
+                                ends: { Self.ends(channel) }, tcp: true)
                         }
                     }
                     for m in messages {
@@ -267,7 +275,7 @@ final class DNSTCPHandler: ChannelInboundHandler {
         query.withUnsafeReadableBytes {
             completion.record(
                 query: $0, response: response, qtype: scratch.lastQType, zone: scratch.lastZoneSlot, client: client,
-                port: { UInt16(context.channel.remoteAddress?.port ?? 0) }, tcp: true)
+                ends: { Self.ends(context.channel) }, tcp: true)
         }
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)

@@ -163,6 +163,10 @@ public final class UDPListener: Sendable {
         let rctl = UnsafeMutableRawPointer.allocate(byteCount: n * space, alignment: 16)
         let sctl = UnsafeMutableRawPointer.allocate(byteCount: n * space, alignment: 16)
         let replySource = self.replySource
+        // The query log's record of where a query came in: the bound address, or on a wildcard socket each
+        // datagram's destination (its control data).
+        let boundAddress = IPAddress(address.host)
+        let boundPort = address.port
         defer {
             rctl.deallocate()
             sctl.deallocate()
@@ -221,7 +225,13 @@ public final class UDPListener: Sendable {
                     length: QueryProcessor.respond(
                         snapshot: snapshot, query: query, transport: .udp, scratch: scratch,
                         client: client, deferring: completion.defers, into: dst),
-                    into: dst, scratch: scratch, client: client, now: now, port: { Self.port(addrs + i) })
+                    into: dst, scratch: scratch, client: client, now: now,
+                    ends: {
+                        QueryLog.Ends(
+                            clientPort: Self.port(addrs + i),
+                            local: replySource ? Self.destination(&rmsg[i].msg_hdr) : boundAddress, localPort: boundPort
+                        )
+                    })
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)
                 smsg[out] = uplink_mmsghdr()
@@ -250,7 +260,14 @@ public final class UDPListener: Sendable {
         }
     }
 
-    /// The client address of a received datagram.
+    /// The address a datagram was sent to, from its control data (wildcard sockets; only asked while the query log
+    /// is on).
+    static func destination(_ header: UnsafePointer<msghdr>) -> IPAddress? {
+        var octets = [UInt8](repeating: 0, count: 16)
+        let n = octets.withUnsafeMutableBufferPointer { uplink_destination(header, $0.baseAddress) }
+        return n > 0 ? IPAddress(octets: Array(octets.prefix(Int(n)))) : nil
+    }
+
     /// The port of a received datagram's source (only asked while the query log is on).
     static func port(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> UInt16 {
         switch Int32(ss.pointee.ss_family) {
@@ -261,6 +278,7 @@ public final class UDPListener: Sendable {
         }
     }
 
+    /// The client address of a received datagram.
     @inline(__always)
     static func client(_ ss: UnsafeMutablePointer<sockaddr_storage>) -> ClientAddress {
         switch Int32(ss.pointee.ss_family) {

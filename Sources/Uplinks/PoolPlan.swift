@@ -52,6 +52,10 @@ public struct PoolPlan: Sendable, Equatable {
     public let v6: Family
     /// The TTL answers carry: the pool's, or while any of its lines is down its `ttl-degraded` (default half).
     public let ttl: UInt32
+    /// The lines whose addresses the answers carry now, in the pool's order (failover: the first line up alone).
+    public let answered: [String]
+    /// True when no line of the pool is up and `all-down: all` answers the lines probes took out anyway.
+    public let failingOpen: Bool
 
     /// Plans `pool` with the lines named in `up` healthy. With none of its lines up, `all-down` decides: all (fail
     /// open), none (NODATA) or servfail. Failing open brings back the lines probes took out, never those in `held`,
@@ -64,14 +68,18 @@ public struct PoolPlan: Sendable, Equatable {
         var healthy = pool.members.filter { up.contains($0.link) }
         ttl = healthy.count < pool.members.count ? (pool.ttlDegraded ?? pool.ttl / 2) : pool.ttl
         var servfail = false
+        var failingOpen = false
         if healthy.isEmpty {
             switch pool.allDown {
-            case .all: healthy = pool.members.filter { !held.contains($0.link) }
+            case .all:
+                healthy = pool.members.filter { !held.contains($0.link) }
+                failingOpen = !healthy.isEmpty
             case .none: break
             case .servfail: servfail = true
             }
         }
         self.servfail = servfail
+        self.failingOpen = failingOpen
         switch pool.policy {
         case .roundRobin, .weighted: selection = .rotate
         case .failover: selection = .fixed
@@ -88,6 +96,10 @@ public struct PoolPlan: Sendable, Equatable {
         }
         v4 = family(false)
         v6 = family(true)
+        let answeredAddresses = Set((v4.variants + v6.variants).joined())
+        answered = healthy.filter { m in
+            (m.addresses ?? uplinks.link(m.link)?.publicAddresses ?? []).contains(where: answeredAddresses.contains)
+        }.map(\.link)
     }
 
     static func family(

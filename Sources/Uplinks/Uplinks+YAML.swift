@@ -174,7 +174,8 @@ extension Uplinks {
                 for (i, raw) in String(decoding: bytes, as: UTF8.self).split(
                     separator: "\n", omittingEmptySubsequences: false
                 ).enumerated() {
-                    let text = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+                    let text =
+                        raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
                         .trimmingCharacters(in: .whitespaces) ?? ""
                     guard !text.isEmpty else { continue }
                     if let n = parse(text) {

@@ -67,6 +67,11 @@ public enum ZoneFileLoader {
                 return
             }
             var previous = 0
+            // Where parentheses and quoted strings open, read alongside the scanner only when it reports one
+            // unclosed (it reports the line where it gave up, often the end of the file).
+            var constructs = Constructs(lines: lines)
+            // The lines an unclosed quoted string swallowed (up to where it closes): their errors follow from it.
+            var followOnThrough = 0
             while zs_parse_record(s) == 0 {
                 let last = Int(s.pointee.line_counter)
                 // The scanner counts the line a record ends on; it starts on the first line after the previous one
@@ -84,7 +89,14 @@ public enum ZoneFileLoader {
                     s.pointee.error.fatal = false  // the scanner marks an include it leaves to us as fatal
                 case ZS_STATE_ERROR:
                     let text = line.map { lines.text($0) } ?? ""
-                    if s.pointee.error.code == ZS_UNSUPPORTED_TYPE.rawValue,
+                    let code = s.pointee.error.code
+                    let open = constructs.unclosed(code: code, throughLine: last)
+                    if let line, line <= followOnThrough {
+                        // Part of a quoted string already reported where it opened.
+                    } else if let open {
+                        builder.fail(line: open.line, "\(open.message): \(lines.text(open.line))")
+                        if let through = open.continuedThrough { followOnThrough = through }
+                    } else if code == ZS_UNSUPPORTED_TYPE.rawValue,
                         let cls = otherClass(line.map { String(decoding: lines.line($0), as: UTF8.self) } ?? "")
                     {
                         // The scanner reads a class other than IN as an unknown type: say what is wrong.
@@ -190,6 +202,118 @@ public enum ZoneFileLoader {
             return .failure(failure(String(cString: zs_strerror(s.pointee.error.code))))
         }
         return try parsed.get()
+    }
+
+    /// Parentheses and quoted strings, read over the file's octets as the scanner reads them (`;` comments, `\\`
+    /// escapes, strings spanning lines only inside parentheses), to say where an unclosed one opened: the scanner
+    /// reports the line where it gave up (an SOA's `(` left open on line 3 is reported at the end of the file).
+    /// Reads forward only, as far as the scanner has come; it costs nothing unless the scanner reports an error.
+    struct Constructs {
+        /// What an error is really about: the line where the construct opened and what to say there.
+        struct Unclosed {
+            var line: Int
+            var message: String
+            /// An unclosed string outside parentheses: the line where a quote closes it (its continuation).
+            var continuedThrough: Int?
+        }
+
+        let lines: LineIndex
+        private var at = 0
+        private var line = 1
+        private var depth = 0
+        private var quoted = false
+        private var comment = false
+        private var escaped = false
+        /// Where the outermost parenthesis open now opened, and where one opened inside it (nested).
+        private var parenthesisLine = 0
+        private var nestedLine: Int?
+        /// Where the quoted string open now opened.
+        private var quoteLine = 0
+        /// The last line that ended inside a quoted string outside parentheses.
+        private var strayQuoteLine: Int?
+
+        init(lines: LineIndex) { self.lines = lines }
+
+        /// Reads on to the end of line `last` (1-based).
+        private mutating func read(throughLine last: Int) {
+            let end = last < lines.count ? lines.starts[last] : lines.bytes.count
+            while at < end {
+                let b = lines.bytes[at]
+                at += 1
+                if b == UInt8(ascii: "\n") {
+                    if quoted && depth == 0 {
+                        strayQuoteLine = line
+                        quoted = false
+                    }
+                    line += 1
+                    comment = false
+                    escaped = false
+                    continue
+                }
+                if comment { continue }
+                if escaped {
+                    escaped = false
+                    continue
+                }
+                switch b {
+                case UInt8(ascii: "\\"): escaped = true
+                case UInt8(ascii: "\""):
+                    quoted.toggle()
+                    if quoted { quoteLine = line }
+                case UInt8(ascii: ";") where !quoted: comment = true
+                case UInt8(ascii: "(") where !quoted:
+                    if depth == 0 {
+                        parenthesisLine = line
+                        nestedLine = nil
+                    } else if nestedLine == nil {
+                        nestedLine = line
+                    }
+                    depth += 1
+                case UInt8(ascii: ")") where !quoted: depth = max(0, depth - 1)
+                default: break
+                }
+            }
+        }
+
+        /// For the scanner's error `code` at line `last`: the unclosed parenthesis or string it is about, or nil when
+        /// it is about something else.
+        mutating func unclosed(code: Int32, throughLine last: Int) -> Unclosed? {
+            switch code {
+            case ZS_UNCLOSED_MULTILINE.rawValue:
+                read(throughLine: lines.count)
+                if quoted {
+                    return Unclosed(
+                        line: quoteLine, message: "this quoted string is never closed (the file ends inside it)")
+                }
+                guard depth > 0 else { return nil }
+                return Unclosed(
+                    line: parenthesisLine, message: "this parenthesis is never closed (the file ends inside it)")
+            case ZS_LEFT_PARENTHESIS.rawValue:
+                read(throughLine: last)
+                guard depth > 0, let nested = nestedLine else { return nil }
+                return Unclosed(
+                    line: parenthesisLine,
+                    message: "this parenthesis is not closed before line \(nested) opens another (add its ')')")
+            case ZS_BAD_TEXT_CHAR.rawValue, ZS_BAD_TEXT.rawValue:
+                let before = strayQuoteLine
+                read(throughLine: last)
+                guard let open = strayQuoteLine, open != before else { return nil }
+                // The quote that closes it, if a later line has one: those lines were meant as its continuation.
+                var closes: Int?
+                var n = open + 1
+                while n <= lines.count, closes == nil {
+                    if lines.line(n).filter({ $0 == UInt8(ascii: "\"") }).count % 2 == 1 { closes = n }
+                    n += 1
+                }
+                return Unclosed(
+                    line: open,
+                    message: "this quoted string is not closed on its line"
+                        + (closes.map { " (it closes on line \($0): a string spans lines only inside ( … ))" } ?? ""),
+                    continuedThrough: closes)
+            default:
+                return nil
+            }
+        }
     }
 
     /// The file's octets and where each line starts: enough to find the line a record starts on (a byte scan per

@@ -32,7 +32,7 @@ struct UplinkDNS: ParsableCommand {
     static func main() {
         var command: ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(Completion.withCursor(Array(CommandLine.arguments.dropFirst())))
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

@@ -293,4 +293,24 @@ final class CountingProber: Prober {
         checker.setOverride("unicom", nil)
         #expect(checker.answering.held.isEmpty)
     }
+
+    /// A drain of a line the probes already took out changes no state, but what a pool failing open answers: it
+    /// is published, so the answers drop the line (the drain holds), and `auto` brings it back to the fail-open.
+    @Test func holdingALineAlreadyDownIsPublished() async {
+        let prober = FakeProber()
+        let published = Published()
+        let u = lines()
+        let checker = HealthChecker(uplinks: u, prober: prober, logger: Logger(label: "t"), onChange: published.add)
+        prober.set("file /x", false)
+        await checker.initialRound()
+        #expect(checker.up == ["unicom"])
+        let before = published.all.count
+        checker.setOverride("cnc", .drain)
+        #expect(published.all.count == before + 1 && checker.answering.held == ["cnc"])
+        checker.setOverride("cnc", nil)
+        #expect(published.all.count == before + 2 && checker.answering.held.isEmpty)
+        // Forcing up a line that is up changes nothing, and nothing is published.
+        checker.setOverride("unicom", .forceUp)
+        #expect(published.all.count == before + 2)
+    }
 }

@@ -27,6 +27,23 @@ import Testing
         return dir
     }
 
+    /// Issue 25: `check` counted 8 names where `serve` counted 9 for the same zone. Both say the same count, and
+    /// what it counts (the names of the zone files, and those the pools add); a reload says it too.
+    @Test func checkAndServeSayTheSameNameCount() throws {
+        let dir = try Self.directory(Self.files(freePort()))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = dir.appendingPathComponent("uplinkdns.yaml").path
+        let check = try run(binaryPath, ["check", "--config", cfg])
+        let counted = ServerProcess.firstMatch(#"1 zone\(s\), (\d+ names \([^)]*\))"#, in: check.out)
+        // poolZoneText: apex, ns1, ftp; the pools www, sticky and fo.
+        #expect(counted == "6 names (3 in the zone files, 3 added by the pools)", "\(check.out)\(check.err)")
+        let s = try ServerProcess(files: [:], control: nil, directory: dir)
+        defer { s.stop() }
+        #expect(s.log.contains("loaded 1 zone(s), \(counted ?? "?") in "), "\(s.log)")
+        #expect(try run(binaryPath, ["reload", "--config", cfg]).status == 0)
+        #expect(s.waitForLog("reloaded: 1 zone(s), \(counted ?? "?") ("), "\(s.log)")
+    }
+
     @Test func onlyACommandLineThatDoesNotParseExitsTwo() throws {
         let dir = try Self.directory(Self.files(freePort()))
         defer { try? FileManager.default.removeItem(at: dir) }

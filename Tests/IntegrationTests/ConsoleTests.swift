@@ -337,6 +337,46 @@ struct ConsoleServer {
         #expect(
             lines.first?.contains(" udp 127.0.0.1#") == true && text.contains("www.example.com. IN A NOERROR AA 1 "))
         #expect(text.contains(" tcp 127.0.0.1#") && text.contains("nothere.example.com. IN A NXDOMAIN AA 0 "))
+        // Each line names the address and port the query came in on (issue 25).
+        #expect(
+            lines.allSatisfy { $0.contains(" to 127.0.0.1#\(c.server.port) ") }, "\(text)")
+    }
+
+    /// Issue 25: the query log recorded no response address — which of the server's addresses (which line) a query
+    /// came in on. On a wildcard socket that is each datagram's destination (IP_PKTINFO), over TCP the connection's
+    /// local address: dnstap's response_address and response_port, as dnstap-read shows them.
+    @Test(.enabled(if: installed("dnstap-read"), "needs dnstap-read (bind9-dnsutils)"))
+    func theQueryLogRecordsTheAddressEachQueryCameInOn() throws {
+        let config = """
+            server:
+              udp-workers: 1
+              query-log: {enabled: true, path: queries.dnstap}
+            zones:
+              - {origin: example.com., file: example.com.zone}
+            """
+        let s = try ServerProcess(
+            files: ["uplinkdns.yaml": config, "example.com.zone": poolZoneText], listen: ["0.0.0.0:0"], control: nil)
+        defer { s.stop() }
+        for (address, transport) in [("127.0.0.2", "+notcp"), ("127.0.0.3", "+tcp")] {
+            let r = try run(
+                try tool("dig"), ["@\(address)", "-p", "\(s.port)", transport, "+short", "+tries=1", "ns1.example.com"])
+            #expect(r.out.contains("192.0.2.1"), "\(address): \(r.out)\(r.err)")
+        }
+        usleep(300_000)  // the writer drains every 100 ms
+        s.signal(SIGTERM)  // the stream ends (STOP) as the server stops
+        s.process.waitUntilExit()
+        let read = try run(try tool("dnstap-read"), ["-y", s.dir.appendingPathComponent("queries.dnstap").path])
+        #expect(read.status == 0, "\(read.err)")
+        let messages = read.out.components(separatedBy: "---").filter { $0.contains("socket_protocol") }
+        #expect(messages.count == 4, "\(read.out)")  // a query and a response each
+        for (address, transport) in [("127.0.0.2", "UDP"), ("127.0.0.3", "TCP")] {
+            let mine = messages.filter { $0.contains("socket_protocol: \(transport)") }
+            #expect(mine.count == 2, "\(read.out)")
+            #expect(
+                mine.allSatisfy {
+                    $0.contains("response_address: \"\(address)\"") && $0.contains("response_port: \(s.port)")
+                }, "\(read.out)")
+        }
     }
 
     @Test func theCLIShowsALinesHistoryTheZonesAndTheCounters() throws {

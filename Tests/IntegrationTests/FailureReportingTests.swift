@@ -110,6 +110,52 @@ import Testing
         }
     }
 
+    /// Issue 25: `export nosuch.test` printed the raw JSON body of a 404. Every command's error is one sentence on
+    /// standard error that says what is wrong (and what there is), with exit 1: never a JSON body, never a usage
+    /// banner.
+    @Test func everyCommandsErrorIsASentence() throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (s, cfg, _) = try Self.server(dir)
+        defer { s.stop() }
+        let wrongToken = dir.appendingPathComponent("other.yaml")
+        try (try String(contentsOfFile: cfg, encoding: .utf8)).replacingOccurrences(
+            of: "control-token: t", with: "control-token: wrong"
+        ).write(to: wrongToken, atomically: true, encoding: .utf8)
+        let cases: [(args: [String], config: String, says: String)] = [
+            (["export", "nosuch.test"], cfg, "error: no zone 'nosuch.test.' is served here (zones: example.com.)"),
+            (
+                ["export", "nosuch.test", "--format", "registrar"], cfg,
+                "error: no zone 'nosuch.test.' is served here (zones: example.com.)"
+            ),
+            (["export", "example.com"], wrongToken.path, "refused the token (401)"),
+            (["export", "bad..name"], cfg, "error: 'bad..name' is not a domain name"),
+            (["keys", "nosuch.test"], cfg, "error: nosuch.test. is not a zone in \(cfg) (zones: example.com.)"),
+            (["keys", "example.com"], cfg, "error: example.com. is not signed: set zones[].dnssec in"),
+            (["status", "nosuch"], cfg, "error: no link 'nosuch' (links: unicom, cnc)"),
+            (["link", "nosuch", "drain"], cfg, "error: no link 'nosuch' (links: unicom, cnc)"),
+            (["link", "cnc", "drain", "--for", "0"], cfg, "error: for: a duration such as 30s"),
+            (["querylog", "on", "--for", "soon"], cfg, "error: for: with on, a duration such as 30s"),
+            (["routing", "--for", "firewall:nosuch"], cfg, "error: no link 'nosuch' (links: unicom, cnc)"),
+            (["zones"], wrongToken.path, ""),  // reading needs no token: it works
+        ]
+        for c in cases {
+            let r = try run(binaryPath, c.args + ["--config", c.config])
+            if c.says.isEmpty {
+                #expect(r.status == 0, "\(c.args): \(r.err)")
+                continue
+            }
+            #expect(r.status == 1, "\(c.args): \(r.out)\(r.err)")
+            #expect(r.err.contains(c.says), "\(c.args): \(r.err)")
+            #expect(!r.err.contains("{") && !r.err.contains("USAGE") && r.out.isEmpty, "\(c.args): \(r.out)\(r.err)")
+        }
+        // With no server answering, export reads the files: the zone is not one of theirs, said the same way.
+        s.stop()
+        let offline = try run(binaryPath, ["export", "nosuch.test", "--config", cfg])
+        #expect(offline.status == 1 && offline.err.contains("error: nosuch.test. is not a zone in"), "\(offline.err)")
+        #expect(!offline.err.contains("{"), "\(offline.err)")
+    }
+
     @Test func aStateDirectoryThatCannotBeMadeFailsCheckAndServeClearly() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(at: dir) }

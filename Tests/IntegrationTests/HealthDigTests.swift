@@ -268,3 +268,55 @@ extension HealthDigTests {
         #expect(history.status == 0 && history.out.contains("line two: up since"), "\(history.out)\(history.err)")
     }
 }
+
+extension HealthDigTests {
+    /// Issue 25: with every line's probes failing, `all-down: all` answered both lines while `status` said "0 of 2
+    /// line(s) in answers". It says what the answers carry — failing open, and which lines — as the page does
+    /// (`/v1/status`'s summary); a line an operator drains stays out, and is named as such.
+    @Test func statusSaysAPoolIsFailingOpen() throws {
+        let port = freePort()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("failopen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = """
+            server:
+              udp-workers: 1
+              control: 127.0.0.1:\(port)
+            zones:
+              - {origin: example.com., file: example.com.zone}
+            links:
+              - {name: unicom, public: [192.0.2.10], interval: 0.3, fall: 1, checks: [{file: \(dir.path)/unicom.state}]}
+              - {name: cnc, public: [198.51.100.10], interval: 0.3, fall: 1, checks: [{file: \(dir.path)/cnc.state}]}
+            pools:
+              - {name: www.example.com., links: [unicom, cnc], all-down: all}
+            """
+        let s = try ServerProcess(
+            files: [
+                "uplinkdns.yaml": config, "example.com.zone": poolZoneText, "unicom.state": "down\n",
+                "cnc.state": "down\n",
+            ], control: nil, directory: dir)
+        defer { s.stop() }
+        let cfg = s.dir.appendingPathComponent("uplinkdns.yaml").path
+        // Both lines down by their probes: the pool fails open, both addresses in the answers.
+        #expect(s.waitForLog("link cnc down") && s.waitForLog("link unicom down"), "\(s.log)")
+        let answers = try s.dig("www.example.com", "+short").text
+        #expect(answers.contains("192.0.2.10") && answers.contains("198.51.100.10"), "\(answers)")
+        let status = try run(binaryPath, ["status", "--config", cfg])
+        #expect(
+            status.out.contains(
+                "pool www.example.com. (round-robin): unicom down, cnc down — 0 of 2 lines up; "
+                    + "failing open: answering all lines"), "\(status.out)\(status.err)")
+        #expect(!status.out.contains("in answers"), "\(status.out)")
+        #expect(try run(binaryPath, ["status", "--check", "--config", cfg]).status == 2)
+        let (code, body) = try httpRequest(port: port, "GET", "/v1/status")
+        #expect(code == 200 && body.contains("\"failing_open\" : true"), "\(body)")
+        #expect(body.contains("0 of 2 lines up; failing open: answering all lines"), "\(body)")
+
+        // Drained, cnc stays out however the pool fails open; status names it.
+        #expect(try run(binaryPath, ["link", "cnc", "drain", "--force", "--config", cfg]).status == 0)
+        #expect(try s.dig("www.example.com", "+short").text.split(separator: "\n") == ["192.0.2.10"])
+        let drained = try run(binaryPath, ["status", "--config", cfg]).out
+        #expect(
+            drained.contains("0 of 2 lines up; failing open: answering unicom; cnc (drained) stays out"), "\(drained)")
+    }
+}

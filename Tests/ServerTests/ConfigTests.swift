@@ -1,6 +1,7 @@
 // ConfigTests: the YAML config — defaults, every key, and errors with file and line.
 
 import Foundation
+import Responder
 import Server
 import Testing
 import Uplinks
@@ -243,6 +244,39 @@ let uplinksBase = """
             #expect(error.errors.contains { $0.file.hasSuffix("a.zone") && $0.line == 4 })
             #expect(error.errors.contains { $0.file.hasSuffix("missing.zone") && $0.message.contains("cannot open") })
         }
+    }
+
+    /// Issue 25: `check` counted 8 names where `serve` counted 9 for the same zone (serve counted a pool's name the
+    /// zone file does not have). Both count with `Config.nameCount`, which says what it counts, and it is what the
+    /// compiled answers hold.
+    @Test func checkAndServeCountNamesAlike() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pools = """
+            zones:
+              - {origin: example.com., file: a.zone}
+            links:
+              - {name: unicom, public: [192.0.2.10]}
+            pools:
+              - {name: www.example.com., links: [unicom]}
+              - {name: deep.in.example.com., links: [unicom]}
+              - {name: ns1.example.com., links: [unicom]}
+            """
+        try pools.write(to: dir.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+        // The name server ns1 is a pool: its addresses come from its lines.
+        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nftp IN CNAME www\ntxt.www IN TXT \"x\"\n"
+            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        let config = try Config.load(path: dir.appendingPathComponent("c.yaml").path)
+        let zones = try config.loadZones()
+        let count = config.nameCount(zones)
+        // The file: apex, ftp, www (empty non-terminal), txt.www. The pools add deep.in and in, and ns1 (which the
+        // file names only as a target); www is already there.
+        #expect(count == NameCount(files: 4, pools: 3), "\(count)")
+        #expect(count.description == "7 names (4 in the zone files, 3 added by the pools)")
+        let served = Snapshot(zoneSet: zones, options: config.responderOptions, plans: config.plans())
+        #expect(served.nameCount == 7)
+        #expect(NameCount(files: 4).description == "4 names in the zone files")
     }
 
     @Test func listenAddresses() {

@@ -48,8 +48,8 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
 
 @Suite struct DnstapTests {
     let entry = Dnstap.Entry(
-        query: [1, 2, 3], response: [4, 5, 6, 7], client: [192, 0, 2, 1], port: 5353, tcp: true, seconds: 1_800_000_000,
-        nanoseconds: 123_456_789)
+        query: [1, 2, 3], response: [4, 5, 6, 7], client: [192, 0, 2, 1], port: 5353, tcp: true,
+        local: [198, 51, 100, 53], localPort: 53, seconds: 1_800_000_000, nanoseconds: 123_456_789)
 
     @Test func anAuthResponseCarriesBothMessagesTheClientAndTheTime() {
         let frame = Dnstap.frame(.authResponse, entry, identity: Array("ns1".utf8), version: Array("v".utf8))
@@ -60,6 +60,8 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
         #expect(uint(m[1]?.first) == 2)  // AUTH_RESPONSE
         #expect(uint(m[2]?.first) == 1 && uint(m[3]?.first) == 2)  // INET, TCP
         #expect(m[4] == [[192, 0, 2, 1]] && uint(m[6]?.first) == 5353)
+        // Issue 25: the address the query came in on (which line was asked), as response_address and port.
+        #expect(m[5] == [[198, 51, 100, 53]] && uint(m[7]?.first) == 53)
         #expect(uint(m[8]?.first) == 1_800_000_000)
         #expect(m[9] == [withUnsafeBytes(of: UInt32(123_456_789).littleEndian) { Array($0) }])
         #expect(m[10] == [[1, 2, 3]] && m[14] == [[4, 5, 6, 7]])
@@ -87,7 +89,13 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
         e.tcp = false
         e.client = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
         let line = Dnstap.text(e)
-        #expect(line.hasSuffix(" udp 2001:db8::1#5353 www.example.com. IN AAAA NXDOMAIN AA 0 12\n"), "\(line)")
+        #expect(
+            line.hasSuffix(" udp 2001:db8::1#5353 to 198.51.100.53#53 www.example.com. IN AAAA NXDOMAIN AA 0 12\n"),
+            "\(line)")
+        e.local = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [0x53]
+        #expect(Dnstap.text(e).contains(" 2001:db8::1#5353 to 2001:db8::53#53 "), "\(Dnstap.text(e))")
+        e.local = []
+        #expect(Dnstap.text(e).contains(" 2001:db8::1#5353 to - "), "\(Dnstap.text(e))")
         e.response = []
         #expect(Dnstap.text(e).contains(" dropped "))
     }
@@ -105,7 +113,9 @@ func uint(_ raw: [UInt8]?) -> UInt64 { raw.map { $0.reduce(0) { $0 << 8 | UInt64
         let query: [UInt8] = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
         query.withUnsafeBytes { q in
             [UInt8]([0, 1, 0x84, 0]).withUnsafeBytes { r in
-                log.record(query: q, response: r, client: .unknown, port: 0, tcp: false)
+                log.record(
+                    query: q, response: r, client: .unknown, ends: .init(clientPort: 0, local: nil, localPort: 0),
+                    tcp: false)
             }
         }
         log.disable()

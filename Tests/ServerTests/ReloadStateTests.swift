@@ -152,7 +152,8 @@ import Uplinks
                         length: QueryProcessor.respond(
                             snapshot: snapshot, query: q, transport: .udp, scratch: scratch, client: client,
                             deferring: completion.defers, into: out),
-                        into: out, scratch: scratch, client: client, now: 1000, port: { 5353 })
+                        into: out, scratch: scratch, client: client, now: 1000,
+                        ends: { QueryLog.Ends(clientPort: 5353, local: nil, localPort: 53) })
                 })
         }
         #expect(sent[0] > 12 && sent[1] == 0)  // the second identical answer in the same second is dropped

@@ -3,15 +3,21 @@
 
 import DNSWire
 import Server
+import TestSupport
 import Testing
 import Uplinks
 
 @Suite struct StatusReportTests {
+    /// The pools as `/v1/status` gives them, with cnc drained.
     static let pools = [
-        Pool(
-            name: try! DomainName("www.example.com."), members: [PoolMember(link: "unicom"), PoolMember(link: "cnc")],
-            policy: .weighted, ttl: 60),
-        Pool(name: try! DomainName("fo.example.com."), members: [PoolMember(link: "cnc")], policy: .failover, ttl: 60),
+        ControlAPI.PoolStatus(
+            name: "www.example.com.", policy: "weighted", linesUp: 1, lines: 2, addresses: ["192.0.2.10"],
+            members: [.init(link: "unicom", inAnswers: true), .init(link: "cnc", inAnswers: false)],
+            summary: "1 of 2 lines up; answering unicom"),
+        ControlAPI.PoolStatus(
+            name: "fo.example.com.", policy: "failover", linesUp: 0, lines: 1, addresses: [],
+            members: [.init(link: "cnc", inAnswers: false)],
+            summary: "0 of 1 line up; every line taken out by an operator, nothing to fail open to: answering NODATA"),
     ]
 
     static func line(_ name: String, _ state: String, override: String? = nil) -> StatusReport.Line {
@@ -30,14 +36,47 @@ import Uplinks
         // Every column starts at the same place on every row.
         let at = rows[0].range(of: "SINCE")!.lowerBound.utf16Offset(in: rows[0])
         #expect(rows[1...2].allSatisfy { $0.dropFirst(at).hasPrefix("2026-11-29") }, "\(text)")
-        #expect(rows.contains("pool www.example.com. (weighted): unicom up, cnc drained — 1 of 2 line(s) in answers"))
-        #expect(rows.contains("pool fo.example.com. (failover): cnc drained — 0 of 1 line(s) in answers"))
+        #expect(
+            rows.contains(
+                "pool www.example.com. (weighted): unicom up, cnc drained — 1 of 2 lines up; answering unicom"))
+        #expect(
+            rows.contains(where: { $0.hasPrefix("pool fo.example.com. (failover): cnc drained — 0 of 1 line up; ") }))
+    }
+
+    /// Issue 25: with every line down and `all-down: all`, status said "0 of 2 line(s) in answers" while the pool
+    /// answered both. It says what the answers carry: failing open, which lines, and which an operator keeps out.
+    @Test func aPoolThatFailsOpenSaysSo() {
+        func summary(
+            _ policy: PoolPolicy, up: Set<String>, held: [String: String] = [:], allDown: AllDownPolicy = .all
+        ) -> String {
+            let plan = poolPlan(policy, up: up, held: Set(held.keys), allDown: allDown)
+            return StatusReport.poolSummary(plan, linesUp: up.count, held: held)
+        }
+        #expect(summary(.weighted, up: []) == "0 of 2 lines up; failing open: answering all lines")
+        #expect(poolPlan(.weighted, up: []).failingOpen && poolPlan(.weighted, up: []).answered == ["unicom", "cnc"])
+        #expect(
+            summary(.weighted, up: [], held: ["cnc": "drained"])
+                == "0 of 2 lines up; failing open: answering unicom; cnc (drained) stays out")
+        #expect(
+            summary(.weighted, up: [], held: ["cnc": "drained", "unicom": "forced down"])
+                == "0 of 2 lines up; every line taken out by an operator, nothing to fail open to: answering NODATA")
+        #expect(summary(.weighted, up: [], allDown: .none) == "0 of 2 lines up; all-down: none, answering NODATA")
+        #expect(
+            summary(.weighted, up: [], allDown: .servfail) == "0 of 2 lines up; all-down: servfail, answering SERVFAIL")
+        #expect(summary(.weighted, up: ["unicom"]) == "1 of 2 lines up; answering unicom")
+        #expect(summary(.weighted, up: ["unicom", "cnc"]) == "2 of 2 lines up")
+        // Failover answers the first line up alone: said, with every line up too.
+        #expect(summary(.failover, up: ["unicom", "cnc"]) == "2 of 2 lines up; answering unicom")
+        #expect(summary(.failover, up: []) == "0 of 2 lines up; failing open: answering unicom")
+        #expect(!poolPlan(.weighted, up: ["unicom"]).failingOpen)
     }
 
     @Test func checkCodesForMonitoring() {
+        var allUp = Self.pools
+        allUp[0].linesUp = 2
+        allUp[1].linesUp = 1
         #expect(
-            StatusReport.health(pools: Self.pools, lines: [Self.line("unicom", "up"), Self.line("cnc", "up")]) == .allUp
-        )
+            StatusReport.health(pools: allUp, lines: [Self.line("unicom", "up"), Self.line("cnc", "up")]) == .allUp)
         #expect(
             StatusReport.health(pools: [Self.pools[0]], lines: [Self.line("unicom", "up"), Self.line("cnc", "down")])
                 == .degraded)

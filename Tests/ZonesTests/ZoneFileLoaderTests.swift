@@ -279,6 +279,52 @@ import Zones
         #expect(!errors.isEmpty && errors.allSatisfy { !$0.message.contains("NS records") }, "\(errors)")
     }
 
+    /// Issue 25: an SOA's `(` left open on line 3 was reported at the end of the file, where the scanner gave up.
+    /// A parenthesis or a quoted string left open is reported at the line where it opens, alone (the lines a
+    /// string swallowed are not reported apart).
+    @Test(arguments: [
+        (
+            "$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns1 hostmaster (\n    1 3600 900\n    1209600 300\n"
+                + "@ IN NS ns1\nns1 IN A 192.0.2.1\n",
+            3, "this parenthesis is never closed (the file ends inside it): @ IN SOA ns1 hostmaster ("
+        ),
+        (
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nt IN TXT ( \"a\"\n  \"b\"\n"
+                + "ns1 IN A 192.0.2.1\nx IN TXT ( \"c\" )\n",
+            4, "this parenthesis is not closed before line 7 opens another (add its ')'): t IN TXT ( \"a\""
+        ),
+        (
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+                + "t IN TXT ( \"hello\n world )\nx IN A 192.0.2.1\n",
+            5, "this quoted string is never closed (the file ends inside it): t IN TXT ( \"hello"
+        ),
+        (
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+                + "t IN TXT \"hello\nworld\"\nx IN A 192.0.2.1\n",
+            5,
+            "this quoted string is not closed on its line (it closes on line 6: a string spans lines only inside"
+                + " ( … )): t IN TXT \"hello"
+        ),
+        (
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+                + "t IN TXT \"hello\nx IN A 192.0.2.1\n",
+            5, "this quoted string is not closed on its line: t IN TXT \"hello"
+        ),
+    ])
+    func anUnclosedConstructIsReportedWhereItOpens(text: String, line: Int, message: String) {
+        let errors = zoneErrors(text)
+        #expect(errors.count == 1 && errors.first?.line == line, "\(errors)")
+        #expect(errors.first?.message == message, "\(errors)")
+    }
+
+    /// Parentheses and quotes inside comments, strings and escapes are not constructs: the zone loads.
+    @Test func parenthesesInCommentsAndStringsAreText() throws {
+        let zone = try loadZone(
+            "$ORIGIN example.com.\n@ 300 IN SOA ns1 h ( 1 2 3 ; ( not one\n 4 5 )\n@ IN NS ns1\n"
+                + "ns1 IN A 192.0.2.1\nt IN TXT ( \"a ( ; \\\" b\" ; )\n \"c\" )\n")
+        #expect(zone.rrset(try DomainName("t.example.com."), .txt) != nil)
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: ZoneLoadFailure.self) {
             try ZoneFileLoader.load(path: "/nonexistent/zone", origin: DomainName("example.com."))

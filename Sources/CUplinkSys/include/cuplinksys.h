@@ -4,6 +4,7 @@
 #define CUPLINKSYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /// Layout-identical to glibc's struct mmsghdr (checked by a static assertion in the .c file).
@@ -37,5 +38,9 @@ int uplink_enable_freebind(int fd, int ipv6);
 /// address as the reply's source, with the interface left to the routing table (so `ip rule from ADDR` applies).
 /// Returns the control length to send, or 0 when `received` has no such message.
 size_t uplink_reply_source(const struct msghdr *received, void *control, size_t size);
+
+/// The address a datagram was sent to, from the control data `received` carries (see `uplink_enable_pktinfo`):
+/// its octets into `out` (room for 16). Returns 4 or 16, or 0 when `received` has no such message.
+int uplink_destination(const struct msghdr *received, uint8_t *out);
 
 #endif

@@ -24,7 +24,7 @@ extension UplinkDNS {
                 printErrors(error)
                 throw ExitCode(1)
             }
-            let names = zones.zones.values.reduce(0) { $0 + $1.nodeCount }
+            let names = config.nameCount(zones)
             let u = config.uplinks
             // Warnings (servable, but worth a look) go where errors go, in file order; they do not fail the check.
             var warnings = zones.zones.values.sorted { $0.origin < $1.origin }.flatMap(\.warnings).map {
@@ -45,7 +45,7 @@ extension UplinkDNS {
             let prefixes = u.networks.reduce(0) { $0 + $1.prefixes.count }
             let networks = u.networks.isEmpty ? "" : ", \(u.networks.count) network(s) of \(prefixes) prefixes"
             print(
-                "ok: \(config.path): \(zones.zones.count) zone(s), \(names) names, \(u.links.count) line(s), "
+                "ok: \(config.path): \(zones.zones.count) zone(s), \(names), \(u.links.count) line(s), "
                     + "\(u.pools.count) pool(s)\(networks)\(warned)")
         }
     }

@@ -20,7 +20,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "The zone, e.g. example.com.")
+        @Argument(help: "The zone, e.g. example.com.", completion: Completion.zones)
         var zone: String
 
         @Option(name: .long, help: "current (lines up now) or all (every line).")
@@ -56,10 +56,7 @@ extension UplinkDNS {
             if addresses == .current, let c = ControlClient(config: config) {
                 do {
                     let (status, data) = try c.request("GET", ControlAPI.exportPath(origin.description))
-                    guard status == 200 else {
-                        let why = ControlAPI.decode(ControlAPI.Problem.self, from: data)?.message
-                        throw failure("the server answered \(status): \(why ?? String(decoding: data, as: UTF8.self))")
-                    }
+                    guard status == 200 else { throw failure(problem(status, data, from: c)) }
                     text = String(decoding: data, as: UTF8.self)
                 } catch let e as ControlError {
                     FileHandle.standardError.write(Data("note: \(e); exporting with every line up\n".utf8))

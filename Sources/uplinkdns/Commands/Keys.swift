@@ -19,7 +19,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "The zone, e.g. example.com.")
+        @Argument(help: "The zone, e.g. example.com.", completion: Completion.signedZones)
         var zone: String
 
         @Flag(name: .long, help: "JSON instead of text.")
@@ -29,6 +29,10 @@ extension UplinkDNS {
             let config = try options.load()
             guard let origin = try? DNSWire.DomainName(zone.hasSuffix(".") ? zone : zone + ".") else {
                 throw failure("'\(zone)' is not a domain name")
+            }
+            guard config.zones.contains(where: { $0.origin == origin }) else {
+                let names = config.zones.map(\.origin.description).joined(separator: ", ")
+                throw failure("\(origin) is not a zone in \(config.path) (zones: \(names))")
             }
             let keys: [SigningKey]
             do {

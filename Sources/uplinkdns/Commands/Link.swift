@@ -12,7 +12,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "The line's name.")
+        @Argument(help: "The line's name.", completion: Completion.lines)
         var name: String
 
         @Argument(help: "The override, or auto to return the line to its probes.")

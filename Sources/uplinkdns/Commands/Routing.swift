@@ -21,7 +21,9 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Option(name: .customLong("for"), help: "server, firewall:LINK, or gateway (a LAN gateway's outbound groups).")
+        @Option(
+            name: .customLong("for"), help: "server, firewall:LINK, or gateway (a LAN gateway's outbound groups).",
+            completion: Completion.routingTargets)
         var target: Target = .server
 
         @Option(name: .long, help: "iproute2 (server, gateway); nft or iptables (firewall).")
@@ -109,7 +111,10 @@ extension UplinkDNS {
             case .firewall(let link):
                 // The config's lines are known only now: a line it does not have is a failure (1), not a usage error.
                 guard u.link(link) != nil else {
-                    throw failure("no link '\(link)' (links: \(u.links.map(\.name).joined(separator: ", ")))")
+                    let names = u.links.map(\.name)
+                    throw failure(
+                        "no link '\(link)' "
+                            + (names.isEmpty ? "(there are no links)" : "(links: \(names.joined(separator: ", ")))"))
                 }
                 let text =
                     format == .iptables ? RoutingEmitter.iptables(u, link: link) : RoutingEmitter.nft(u, link: link)

@@ -20,7 +20,7 @@ extension UplinkDNS {
 
         @OptionGroup var options: ConfigOptions
 
-        @Argument(help: "A line: show its probe history and transitions.")
+        @Argument(help: "A line: show its probe history and transitions.", completion: Completion.lines)
         var link: String?
 
         @Flag(
@@ -49,25 +49,28 @@ extension UplinkDNS {
                 return
             }
             let list: [ControlAPI.LinkSummary]
+            let status: ControlAPI.Status
             do {
                 list = try decoded(
                     [ControlAPI.LinkSummary].self, try api(config, "GET", "/v1/links"), "a list of lines")
+                status = try decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status")
             } catch let code as ExitCode where check {
                 // Monitoring: the state is unknown (3), which is neither degraded (1) nor a pool down (2).
                 _ = code
                 throw ExitCode(3)
             }
             let lines = list.map(StatusReport.Line.init)
-            print(StatusReport.text(lines: lines, pools: config.uplinks.pools))
+            // The pools the server runs (not the file's, which may hold an edit not yet reloaded), each with what it
+            // answers now, failing open included.
+            print(StatusReport.text(lines: lines, pools: status.pools))
             // A failed reload stays in view until a reload succeeds: the server serves the previous config.
-            let status = try? decoded(ControlAPI.Status.self, try api(config, "GET", "/v1/status"), "the status")
-            let reload = status?.reload
-            if let failed = reload.flatMap(StatusReport.failedReload) { print(failed) }
-            if let routing = status?.routing.flatMap(StatusReport.routing) { print(routing) }
+            let reload = status.reload
+            if let failed = StatusReport.failedReload(reload) { print(failed) }
+            if let routing = status.routing.flatMap(StatusReport.routing) { print(routing) }
             if check {
-                let health = StatusReport.health(pools: config.uplinks.pools, lines: lines)
+                let health = StatusReport.health(pools: status.pools, lines: lines)
                 if health != .allUp { throw ExitCode(health.rawValue) }
-                if reload?.lastSuccessful == false { throw ExitCode(StatusReport.Health.degraded.rawValue) }
+                if !reload.lastSuccessful { throw ExitCode(StatusReport.Health.degraded.rawValue) }
             }
         }
     }

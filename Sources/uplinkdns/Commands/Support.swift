@@ -11,17 +11,20 @@ struct ConfigOptions: ParsableArguments {
         name: .shortAndLong,
         help: ArgumentHelp(
             "The configuration file (default: $UPLINKDNS_CONFIG, else /etc/uplinkdns/uplinkdns.yaml).",
-            valueName: "file"))
+            valueName: "file"), completion: Completion.configFile)
     var config: String?
 
     /// The default configuration file, as Debian's package installs it.
     static let defaultPath = "/etc/uplinkdns/uplinkdns.yaml"
 
     /// The file: `--config`, else `$UPLINKDNS_CONFIG`, else `defaultPath`.
-    var path: String {
+    var path: String { Self.path(config) }
+
+    /// The file for a `--config` of `config` (nil: not given).
+    static func path(_ config: String?) -> String {
         if let config { return config }
         if let env = ProcessInfo.processInfo.environment["UPLINKDNS_CONFIG"], !env.isEmpty { return env }
-        return Self.defaultPath
+        return defaultPath
     }
 
     /// The config for a command that asks the running server: the file if it loads; else (an edit in progress,
@@ -91,9 +94,23 @@ func api(_ config: Config, _ method: String, _ path: String, json: some Encodabl
 /// A reply decoded as the API's `type`, or exit 1 saying the answer was not one.
 func decoded<T: Decodable>(_ type: T.Type, _ data: Data, _ what: String) throws -> T {
     guard let value = ControlAPI.decode(type, from: data) else {
-        throw failure("the control API's answer is not \(what): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        // Not the body itself: it is not for people (JSON of another version, or another server's page).
+        throw failure(
+            "the control API's answer is not \(what) (\(data.count) octets): is the server another version of "
+                + "uplinkdns, or is something else listening there?")
     }
     return value
+}
+
+/// A failed call in one sentence: the server's own message (`ControlAPI.Problem`), or the status when the body is
+/// not one — never the raw body.
+func problem(_ status: Int, _ data: Data, from c: ControlClient) -> String {
+    if status == 401 {
+        return "the control API at \(c.address) refused the token (401): set server.control-token or "
+            + "control-token-file to the server's, or run where the state directory's control.token is readable"
+    }
+    return ControlAPI.decode(ControlAPI.Problem.self, from: data)?.message
+        ?? "the control API at \(c.address) answered \(status) without saying why"
 }
 
 /// The body of a 2xx answer from `exchange`; anything else becomes one clear error line and exit 1.
@@ -105,18 +122,7 @@ func answer(_ c: ControlClient, _ exchange: () throws -> (Int, Data)) throws -> 
     } catch {
         throw failure("\(error)")
     }
-    guard (200..<300).contains(status) else {
-        switch status {
-        case 401:
-            throw failure(
-                "the control API at \(c.address) refused the token (401): set server.control-token or "
-                    + "control-token-file to the server's, or run where the state directory's control.token is readable"
-            )
-        default:
-            let why = ControlAPI.decode(ControlAPI.Problem.self, from: data)?.message
-            throw failure(why ?? "the control API at \(c.address) answered \(status)")
-        }
-    }
+    guard (200..<300).contains(status) else { throw failure(problem(status, data, from: c)) }
     return data
 }
 
