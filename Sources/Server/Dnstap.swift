@@ -33,6 +33,8 @@ enum Dnstap {
         /// When the query was answered (seconds, nanoseconds since the epoch).
         var seconds: UInt64
         var nanoseconds: UInt32
+        /// The client network a pool's answer went by (`by-network`), if it did.
+        var network: String? = nil
     }
 
     /// A protobuf writer for the few field types dnstap uses.
@@ -95,6 +97,8 @@ enum Dnstap {
         var d = Proto()
         d.data(1, identity)  // identity
         d.data(2, version)  // version
+        // extra: the client network a pool's answer went by (`by-network`), which dnstap has no field for.
+        if let network = e.network { d.data(3, Array("network=\(network)".utf8)) }
         d.data(14, m.bytes)  // message
         d.uint(15, 1)  // type: MESSAGE
         return d.bytes
@@ -136,7 +140,8 @@ enum Dnstap {
         let answers = r.count >= 8 ? Int(r[6]) << 8 | Int(r[7]) : 0
         let flags = r.count >= 4 ? (r[2] & 0x02 != 0 ? " TC" : "") + (r[2] & 0x04 != 0 ? " AA" : "") : ""
         return
-            "\(stamp) \(e.tcp ? "tcp" : "udp") \(client) to \(local) \(question) \(rcode)\(flags) \(answers) \(r.count)\n"
+            "\(stamp) \(e.tcp ? "tcp" : "udp") \(client) to \(local) \(question) \(rcode)\(flags) \(answers) \(r.count)"
+            + (e.network.map { " network=\($0)" } ?? "") + "\n"
     }
 
     private static let rcodeNames: [Int: String] = [

@@ -114,9 +114,11 @@ public final class QueryLog: Sendable {
         /// The server's address the query came in on (nil: unknown) and its port.
         public var local: IPAddress?
         public var localPort: UInt16
+        /// The client network a pool's answer went by (`by-network`: its networks, or `other`), if it did.
+        public var network: String?
 
-        public init(clientPort: UInt16, local: IPAddress?, localPort: UInt16) {
-            (self.clientPort, self.local, self.localPort) = (clientPort, local, localPort)
+        public init(clientPort: UInt16, local: IPAddress?, localPort: UInt16, network: String? = nil) {
+            (self.clientPort, self.local, self.localPort, self.network) = (clientPort, local, localPort, network)
         }
     }
 
@@ -129,7 +131,7 @@ public final class QueryLog: Sendable {
         let entry = Dnstap.Entry(
             query: Array(query), response: Array(response), client: client.ipAddress?.octets ?? [],
             port: ends.clientPort, tcp: tcp, local: ends.local?.octets ?? [], localPort: ends.localPort,
-            seconds: UInt64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec))
+            seconds: UInt64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec), network: ends.network)
         let size = query.count + response.count
         let queued = pending.withLock { p -> Bool in
             guard p.entries.count < capacity, p.bytes + size <= byteCapacity else { return false }

@@ -145,11 +145,11 @@ final class DNSTCPHandler: ChannelInboundHandler {
     }
 
     /// The client's port and the server's address and port a connection came in on (for the query log).
-    static func ends(_ channel: Channel) -> QueryLog.Ends {
+    static func ends(_ channel: Channel, network: String? = nil) -> QueryLog.Ends {
         QueryLog.Ends(
             clientPort: UInt16(channel.remoteAddress?.port ?? 0),
             local: channel.localAddress?.ipAddress.flatMap { IPAddress($0) },
-            localPort: UInt16(channel.localAddress?.port ?? 0))
+            localPort: UInt16(channel.localAddress?.port ?? 0), network: network)
     }
 
     static func client(_ address: SocketAddress?) -> ClientAddress {
@@ -275,7 +275,7 @@ final class DNSTCPHandler: ChannelInboundHandler {
         query.withUnsafeReadableBytes {
             completion.record(
                 query: $0, response: response, qtype: scratch.lastQType, zone: scratch.lastZoneSlot, client: client,
-                ends: { Self.ends(context.channel) }, tcp: true)
+                ends: { Self.ends(context.channel, network: snapshot.networkLabel(scratch.lastNetwork)) }, tcp: true)
         }
         guard len > 0 else { return }
         var buf = context.channel.allocator.buffer(capacity: len + 2)

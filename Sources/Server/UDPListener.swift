@@ -229,8 +229,9 @@ public final class UDPListener: Sendable {
                     ends: {
                         QueryLog.Ends(
                             clientPort: Self.port(addrs + i),
-                            local: replySource ? Self.destination(&rmsg[i].msg_hdr) : boundAddress, localPort: boundPort
-                        )
+                            local: replySource ? Self.destination(&rmsg[i].msg_hdr) : boundAddress,
+                            localPort: boundPort,
+                            network: snapshot.networkLabel(scratch.lastNetwork))
                     })
                 guard rlen > 0 else { continue }
                 siov[out] = iovec(iov_base: dst.baseAddress, iov_len: rlen)

@@ -9,11 +9,12 @@ import Testing
 @Suite struct NetworkDigTests {
     /// The seed's site: the 2M line's ISP clients (unicom) on the 2M line, the 512K line's ISP clients (cnc) on the
     /// 512K line; loopback counts as a cnc client, so tools on this host (delv) ask as one.
-    static func config(dnssec: Bool = false) -> String {
+    static func config(dnssec: Bool = false, queryLog: Bool = false) -> String {
         """
         server:
           udp-workers: 1
           control-token: t
+          query-log: {format: text, path: queries.log, enabled: \(queryLog)}
         zones:
           - origin: example.com.
             file: example.com.zone
@@ -42,10 +43,10 @@ import Testing
 
     static let unicomList = "# unicom's address list\n198.18.0.0/16\n203.0.113.0/24\n"
 
-    static func start(dnssec: Bool = false) throws -> ServerProcess {
+    static func start(dnssec: Bool = false, queryLog: Bool = false) throws -> ServerProcess {
         try ServerProcess(
             files: [
-                "uplinkdns.yaml": config(dnssec: dnssec), "example.com.zone": poolZoneText,
+                "uplinkdns.yaml": config(dnssec: dnssec, queryLog: queryLog), "example.com.zone": poolZoneText,
                 "unicom.txt": unicomList,
             ])
     }
@@ -138,5 +139,27 @@ import Testing
         #expect(ok == 200, "\(reply)")
         #expect(try Self.ask(s, "203.0.113.0/24").addresses.count == 2)
         #expect(try Self.ask(s, "198.18.5.0/24").addresses == ["192.0.2.10"])
+    }
+
+    /// The query log names the network a pool's answer went by, over UDP and TCP.
+    @Test func theQueryLogNamesTheNetwork() throws {
+        let s = try Self.start(queryLog: true)
+        defer { s.stop() }
+        _ = try s.dig("www.example.com", "A", "+subnet=198.19.1.0/24")
+        _ = try s.dig("www.example.com", "A", "+tcp", "+subnet=198.18.1.0/24")
+        _ = try s.dig("www.example.com", "A", "+subnet=192.0.2.0/24")
+        _ = try s.dig("example.com", "SOA")
+        let file = s.dir.appendingPathComponent("queries.log")
+        var lines: [String] = []
+        for _ in 0..<100 {
+            lines = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            if lines.count >= 4 { break }
+            usleep(50_000)
+        }
+        #expect(lines.count == 4, "\(lines)")
+        #expect(lines.count == 4 && lines[0].hasPrefix("20") && lines[0].hasSuffix(" network=cnc-clients"), "\(lines)")
+        #expect(lines.count == 4 && lines[1].contains("tcp ") && lines[1].hasSuffix(" network=unicom-clients"))
+        #expect(lines.count == 4 && lines[2].hasSuffix(" network=other"), "\(lines)")
+        #expect(lines.count == 4 && !lines[3].contains("network="), "\(lines)")
     }
 }
