@@ -18,10 +18,19 @@ public enum Signer {
     /// labels (the owner's, less a leading `*`), the original TTL, the window, key tag, signer (the zone), and the
     /// signature over that RDATA and the RRset in canonical form and order.
     public static func sign(_ records: [ResourceRecord], key: SigningKey, validity: Validity) throws -> ResourceRecord {
+        try sign(records, key: key, validity: validity, with: key.prepared())
+    }
+
+    /// `sign` with the private key made ready before (`SigningKey.prepared`), for signing many RRsets.
+    /// `canonical`: the RRset in canonical form, when the caller made it already.
+    static func sign(
+        _ records: [ResourceRecord], key: SigningKey, validity: Validity, with prepared: SigningKey.Prepared,
+        canonical: [UInt8]? = nil
+    ) throws -> ResourceRecord {
         let first = records[0]
         let head = rrsigHead(
             type: first.type, owner: first.name, ttl: first.ttl, key: key, validity: validity)
-        let signature = try key.sign(head + canonicalRRset(records, ttl: first.ttl))
+        let signature = try prepared.sign(head + (canonical ?? canonicalRRset(records, ttl: first.ttl)))
         return ResourceRecord(name: first.name, type: .rrsig, ttl: first.ttl, rdata: head + signature)
     }
 

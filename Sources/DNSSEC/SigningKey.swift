@@ -116,11 +116,27 @@ public struct SigningKey: Sendable {
     }
 
     /// Signs `data` (RFC 6605 §4: ECDSA's r and s, 32 octets each; RFC 8080 §4: Ed25519's 64 octets).
-    func sign(_ data: [UInt8]) throws -> [UInt8] {
+    func sign(_ data: [UInt8]) throws -> [UInt8] { try prepared().sign(data) }
+
+    /// The private key ready to sign many times: made from its raw octets once (which computes the public point,
+    /// as costly as a signature), not once per signature.
+    func prepared() throws -> Prepared {
         switch secret {
-        case .p256(let raw):
-            Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: data).rawRepresentation)
-        case .ed25519(let raw): Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: data))
+        case .p256(let raw): .p256(try P256.Signing.PrivateKey(rawRepresentation: raw))
+        case .ed25519(let raw): .ed25519(try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
+        }
+    }
+
+    /// A key's private half as swift-crypto holds it (one per signing thread).
+    enum Prepared {
+        case p256(P256.Signing.PrivateKey)
+        case ed25519(Curve25519.Signing.PrivateKey)
+
+        func sign(_ data: [UInt8]) throws -> [UInt8] {
+            switch self {
+            case .p256(let key): Array(try key.signature(for: data).rawRepresentation)
+            case .ed25519(let key): Array(try key.signature(for: data))
+            }
         }
     }
 }

@@ -46,7 +46,7 @@ extension DNSServer {
                         let denial = settings.denial == .nsec3 ? "NSEC3" : "NSEC"
                         let until = Date(timeIntervalSince1970: TimeInterval(s.window.expiration))
                         logger.notice(
-                            "DNSSEC: zone \(origin) signed with key \(tags) and \(denial): \(s.additions.count) records added, valid until \(until)"
+                            "DNSSEC: zone \(origin) signed with key \(tags) and \(denial): \(s.additionCount) records added, valid until \(until)"
                         )
                     }
                     signed = s
