@@ -210,10 +210,12 @@ extension DNSServer {
         state.withLock { $0.saveProblem = problem }
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
         // is new. A change of the pools themselves comes with a reload, which compiles everything; so does the
-        // first build with signed zones (the provisional snapshot of `init` was compiled before they were signed).
+        // first build with signed zones (the provisional snapshot of `init` was compiled without them), and a build
+        // whose zones are not those compiled (a signed zone that could not be signed is served unsigned).
         let secure = signing.servingZones
         let snapshot =
-            current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
+            Set(current.zoneSet.zones.keys) == Set(zones.zones.keys)
+                && current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
             ? current.updating(
                 plans: plans, serials: served, counters: counters, secure: secure,
                 variantSignatures: signing.servingVariantSignatures)

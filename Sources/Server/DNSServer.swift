@@ -100,9 +100,18 @@ public final class DNSServer: Sendable {
         self.journal = Journal(stateDirectory: config.stateDirectory)
         // Provisional: served (if at all) only until `start` applies the lines' health and decides the serials; so
         // it neither moves nor persists a serial. `start` keeps its compiled zones and builds the pools' overlay.
+        // A zone that UplinkDNS signs is left out of it: `start` signs it before it listens, so its unsigned answers
+        // would never serve, and compiling them cost a second and 100 MB at the peak of signing a million records.
+        let signed = Set(config.zones.filter { $0.dnssec != nil }.map(\.origin))
+        let unsigned = zones.zones.values.filter { !signed.contains($0.origin) }
         let snapshot = Snapshot(
-            zoneSet: zones, options: config.responderOptions, plans: config.plans(),
+            zoneSet: signed.isEmpty ? zones : ZoneSet(unsigned),
+            options: config.responderOptions,
+            plans: config.plans().filter { plan in !signed.contains { plan.pool.name.isSubdomain(of: $0) } },
             serials: serials.current(zones.zones.keys), counters: counters)
+        let names =
+            snapshot.nameCount
+            + zones.zones.values.filter { signed.contains($0.origin) }.reduce(0) { $0 + $1.nodeCount }
         let compiled = clock.now
         self.notifier = Notifier(logger: logger)
         self.limiter = RateLimiter(config.rrl)
@@ -125,7 +134,7 @@ public final class DNSServer: Sendable {
         }
         let took =
             "in \(seconds(compiled - started)) (read \(seconds(loaded - started)), compiled \(seconds(compiled - loaded)))"
-        logger.info("loaded \(config.zones.count) zone(s), \(snapshot.nameCount) names \(took)")
+        logger.info("loaded \(config.zones.count) zone(s), \(names) names \(took)")
     }
 
     /// Logs what loading found doubtful in the zones (`uplinkdns check` prints the same), a few per zone.
