@@ -39,7 +39,7 @@ public enum Signer {
         type: RRType, owner: DomainName, ttl: UInt32, key: SigningKey, validity: Validity
     ) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(18 + key.zone.wire.count)
+        out.reserveCapacity(18 + key.signerWire.count)
         put16(&out, type.rawValue)
         out.append(key.algorithm.rawValue)
         out.append(UInt8(owner.labelCount - (owner.isWildcard ? 1 : 0)))
@@ -47,7 +47,7 @@ public enum Signer {
         put32(&out, validity.expiration)
         put32(&out, validity.inception)
         put16(&out, key.keyTag)
-        out += key.zone.lowercased().wire
+        out += key.signerWire
         return out
     }
 
@@ -56,8 +56,13 @@ public enum Signer {
     static func canonicalRRset(_ records: [ResourceRecord], ttl: UInt32) -> [UInt8] {
         let owner = records[0].name.lowercased().wire
         let type = records[0].type
-        let rdatas = Set(records.map { canonicalRDATA($0.type, $0.rdata) }).sorted { $0.lexicographicallyPrecedes($1) }
+        // Most RRsets hold one record: no set, no sort.
+        let rdatas =
+            records.count == 1
+            ? [canonicalRDATA(type, records[0].rdata)]
+            : Set(records.map { canonicalRDATA($0.type, $0.rdata) }).sorted { $0.lexicographicallyPrecedes($1) }
         var out = [UInt8]()
+        out.reserveCapacity(rdatas.reduce(0) { $0 + owner.count + 10 + $1.count })
         for rd in rdatas {
             out += owner
             put16(&out, type.rawValue)

@@ -164,14 +164,25 @@ public final class ZoneSigner: Sendable {
     /// RRsets signed at a time on every core (`additions`).
     static let batch = 16384
 
+    /// Where an RRset's jitter comes from: FNV-1a over its canonical form (owner, type, TTL and RDATA) and the
+    /// window, the same every time it is signed in a window.
+    static func digest(_ records: [ResourceRecord], validity: Validity, canonical: [UInt8]) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in canonical { h = (h ^ UInt32(b)) &* 16_777_619 }
+        for v in [validity.inception, validity.expiration] {
+            for shift in stride(from: 24, through: 0, by: -8) { h = (h ^ (v >> UInt32(shift) & 0xFF)) &* 16_777_619 }
+        }
+        return h
+    }
+
     /// What names an RRset in a window: its owner, type and canonical form, and the window (SHA-256). The cache's
-    /// key, and where the jitter comes from.
-    static func digest(_ records: [ResourceRecord], validity: Validity, canonical: [UInt8]? = nil) -> [UInt8] {
+    /// key.
+    static func digest(_ records: [ResourceRecord], validity: Validity) -> [UInt8] {
         let first = records[0]
         var h = SHA256()
         h.update(data: first.name.lowercased().wire)
         h.update(data: [UInt8(first.type.rawValue >> 8), UInt8(first.type.rawValue & 0xFF)])
-        h.update(data: canonical ?? Signer.canonicalRRset(records, ttl: first.ttl))
+        h.update(data: Signer.canonicalRRset(records, ttl: first.ttl))
         var windowOctets: [UInt8] = []
         Signer.put32(&windowOctets, validity.inception)
         Signer.put32(&windowOctets, validity.expiration)
@@ -188,7 +199,7 @@ public final class ZoneSigner: Sendable {
         var jittered = validity
         if policy.jitter > 0 {
             let digest = ZoneSigner.digest(records, validity: validity, canonical: canonical)
-            jittered.expiration &+= digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % policy.jitter
+            jittered.expiration &+= digest % policy.jitter
         }
         let sig = try Signer.sign(records, key: key, validity: jittered, with: prepared, canonical: canonical)
         made.add(1, ordering: .relaxed)
@@ -218,8 +229,8 @@ public final class ZoneSigner: Sendable {
         DispatchQueue.concurrentPerform(iterations: jobs) { job in
             var i = job * work.count / jobs
             let end = (job + 1) * work.count / jobs
-            // Each job its own private keys, made ready once for its run.
-            var prepared: [[UInt8]: SigningKey.Prepared] = [:]
+            // Each job its own private keys, made ready once for its run (a zone has a key or two).
+            var prepared: [(key: [UInt8], ready: SigningKey.Prepared)] = []
             while i < end {
                 let (records, key) = work[i]
                 if let sig = known?(records, key) {
@@ -227,11 +238,11 @@ public final class ZoneSigner: Sendable {
                 } else {
                     do {
                         let p: SigningKey.Prepared
-                        if let made = prepared[key.publicKey] {
-                            p = made
+                        if let made = prepared.first(where: { $0.key == key.publicKey }) {
+                            p = made.ready
                         } else {
                             p = try key.prepared()
-                            prepared[key.publicKey] = p
+                            prepared.append((key.publicKey, p))
                         }
                         slots.base[i] = try make(records, key: key, prepared: p, validity: validity)
                     } catch {
@@ -310,13 +321,32 @@ public final class ZoneSigner: Sendable {
         let perBuild =
             denial == .nsec3
             ? Set(unsignedNames.map { NSEC3Chain.owner(of: $0, origin: origin) }) : unsignedNames
-        // Signatures are made a batch at a time, on every core, and handed out before the next batch.
+        // Signatures are made a batch at a time, on every core, while this thread gathers the next batch (and
+        // hands out the records made so far): the signing threads never wait for the walk over the zone.
         var batch: [(records: [ResourceRecord], key: SigningKey)] = []
         batch.reserveCapacity(ZoneSigner.batch)
-        func flush() throws {
-            for sig in try sign(batch, validity: validity, known: known) { try emit(sig) }
-            batch.removeAll(keepingCapacity: true)
+        var inFlight: (group: DispatchGroup, made: Made)?
+        func collect() throws {
+            guard let (group, made) = inFlight else { return }
+            group.wait()
+            inFlight = nil
+            for sig in try made.result!.get() { try emit(sig) }
         }
+        func flush() throws {
+            try collect()
+            guard !batch.isEmpty else { return }
+            let work = batch
+            batch.removeAll(keepingCapacity: true)
+            let group = DispatchGroup()
+            let made = Made()
+            group.enter()
+            DispatchQueue.global().async {
+                made.result = Result { try self.sign(work, validity: validity, known: known) }
+                group.leave()
+            }
+            inFlight = (group, made)
+        }
+        defer { inFlight?.group.wait() }
         func denialRecord(_ record: ResourceRecord) throws {
             try emit(record)
             guard !perBuild.contains(record.name) else { return }
@@ -379,5 +409,11 @@ public final class ZoneSigner: Sendable {
             try chain.finish(emit: denialRecord)
         }
         try flush()
+        try collect()
+    }
+
+    /// A batch's signatures, made on another thread (`additions`); read once its group is done.
+    final class Made: @unchecked Sendable {
+        var result: Result<[ResourceRecord], any Error>?
     }
 }
