@@ -136,7 +136,14 @@ public final class ZoneSigner: Sendable {
     private let made = Atomic<Int>(0)
     public let policy: Policy
 
-    public init(policy: Policy = Policy()) { self.policy = policy }
+    /// RRsets signed at a time on every core (`additions`).
+    let batchSize: Int
+
+    /// `batch`: RRsets signed at a time (tests make it small, to sign a small zone in several batches).
+    public init(policy: Policy = Policy(), batch: Int = 16384) {
+        self.policy = policy
+        self.batchSize = max(batch, 1)
+    }
 
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
 
@@ -160,9 +167,6 @@ public final class ZoneSigner: Sendable {
         cache.withLock { $0[ck] = sig }
         return sig
     }
-
-    /// RRsets signed at a time on every core (`additions`).
-    static let batch = 16384
 
     /// Where an RRset's jitter comes from: FNV-1a over its canonical form (owner, type, TTL and RDATA) and the
     /// window, the same every time it is signed in a window.
@@ -324,7 +328,7 @@ public final class ZoneSigner: Sendable {
         // Signatures are made a batch at a time, on every core, while this thread gathers the next batch (and
         // hands out the records made so far): the signing threads never wait for the walk over the zone.
         var batch: [(records: [ResourceRecord], key: SigningKey)] = []
-        batch.reserveCapacity(ZoneSigner.batch)
+        batch.reserveCapacity(batchSize)
         var inFlight: (group: DispatchGroup, made: Made)?
         func collect() throws {
             guard let (group, made) = inFlight else { return }
@@ -351,7 +355,7 @@ public final class ZoneSigner: Sendable {
             try emit(record)
             guard !perBuild.contains(record.name) else { return }
             for k in zsks { batch.append(([record], k)) }
-            if batch.count >= ZoneSigner.batch { try flush() }
+            if batch.count >= batchSize { try flush() }
         }
         // Extra names (pools) join the chain where they sort.
         let extras = extraNames.filter { $0.key.isSubdomain(of: origin) }.sorted { $0.key < $1.key }
@@ -400,7 +404,7 @@ public final class ZoneSigner: Sendable {
                 let signers = type == .dnskey || type == .cds || type == .cdnskey ? ksks : zsks
                 for k in signers { batch.append((rs, k)) }
             }
-            if batch.count >= ZoneSigner.batch { try flush() }
+            if batch.count >= batchSize { try flush() }
         }
         for (name, types) in extras[nextExtra...] { try chainNode(name, types) }
         if denial == .nsec3 {
