@@ -18,10 +18,19 @@ public enum Signer {
     /// labels (the owner's, less a leading `*`), the original TTL, the window, key tag, signer (the zone), and the
     /// signature over that RDATA and the RRset in canonical form and order.
     public static func sign(_ records: [ResourceRecord], key: SigningKey, validity: Validity) throws -> ResourceRecord {
+        try sign(records, key: key, validity: validity, with: key.prepared())
+    }
+
+    /// `sign` with the private key made ready before (`SigningKey.prepared`), for signing many RRsets.
+    /// `canonical`: the RRset in canonical form, when the caller made it already.
+    static func sign(
+        _ records: [ResourceRecord], key: SigningKey, validity: Validity, with prepared: SigningKey.Prepared,
+        canonical: [UInt8]? = nil
+    ) throws -> ResourceRecord {
         let first = records[0]
         let head = rrsigHead(
             type: first.type, owner: first.name, ttl: first.ttl, key: key, validity: validity)
-        let signature = try key.sign(head + canonicalRRset(records, ttl: first.ttl))
+        let signature = try prepared.sign(head + (canonical ?? canonicalRRset(records, ttl: first.ttl)))
         return ResourceRecord(name: first.name, type: .rrsig, ttl: first.ttl, rdata: head + signature)
     }
 
@@ -30,7 +39,7 @@ public enum Signer {
         type: RRType, owner: DomainName, ttl: UInt32, key: SigningKey, validity: Validity
     ) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(18 + key.zone.wire.count)
+        out.reserveCapacity(18 + key.signerWire.count)
         put16(&out, type.rawValue)
         out.append(key.algorithm.rawValue)
         out.append(UInt8(owner.labelCount - (owner.isWildcard ? 1 : 0)))
@@ -38,7 +47,7 @@ public enum Signer {
         put32(&out, validity.expiration)
         put32(&out, validity.inception)
         put16(&out, key.keyTag)
-        out += key.zone.lowercased().wire
+        out += key.signerWire
         return out
     }
 
@@ -47,8 +56,13 @@ public enum Signer {
     static func canonicalRRset(_ records: [ResourceRecord], ttl: UInt32) -> [UInt8] {
         let owner = records[0].name.lowercased().wire
         let type = records[0].type
-        let rdatas = Set(records.map { canonicalRDATA($0.type, $0.rdata) }).sorted { $0.lexicographicallyPrecedes($1) }
+        // Most RRsets hold one record: no set, no sort.
+        let rdatas =
+            records.count == 1
+            ? [canonicalRDATA(type, records[0].rdata)]
+            : Set(records.map { canonicalRDATA($0.type, $0.rdata) }).sorted { $0.lexicographicallyPrecedes($1) }
         var out = [UInt8]()
+        out.reserveCapacity(rdatas.reduce(0) { $0 + owner.count + 10 + $1.count })
         for rd in rdatas {
             out += owner
             put16(&out, type.rawValue)

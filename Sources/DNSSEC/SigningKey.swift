@@ -49,6 +49,10 @@ public struct SigningKey: Sendable {
     let secret: Secret
     /// The public key as DNSKEY carries it: P-256's X and Y (RFC 6605 §4), Ed25519's 32 octets (RFC 8080 §3).
     public let publicKey: [UInt8]
+    /// The key tag (RFC 4034 Appendix B), computed once: every signature carries it.
+    public let keyTag: UInt16
+    /// The signer's name as RRSIG RDATA carries it: the zone, lower-cased (RFC 4034 §3.1.7, §6.2).
+    let signerWire: [UInt8]
 
     init(zone: DomainName, flags: UInt16, algorithm: SigningAlgorithm, secret: Secret) throws {
         self.zone = zone
@@ -61,6 +65,9 @@ public struct SigningKey: Sendable {
         case .ed25519(let raw):
             publicKey = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).publicKey.rawRepresentation)
         }
+        keyTag = SigningKey.keyTag(
+            [UInt8(flags >> 8), UInt8(flags & 0xFF), 3, algorithm.rawValue] + publicKey)
+        signerWire = zone.lowercased().wire
     }
 
     /// A new random key. `flags` 257 makes a KSK or, used alone, a combined signing key (CSK).
@@ -84,9 +91,6 @@ public struct SigningKey: Sendable {
     public func dnskey(ttl: UInt32) -> ResourceRecord {
         ResourceRecord(name: zone, type: .dnskey, ttl: ttl, rdata: dnskeyRDATA)
     }
-
-    /// The key tag (RFC 4034 Appendix B).
-    public var keyTag: UInt16 { SigningKey.keyTag(dnskeyRDATA) }
 
     /// The key tag of DNSKEY RDATA (RFC 4034 Appendix B; not for algorithm 1).
     public static func keyTag(_ rdata: [UInt8]) -> UInt16 {
@@ -116,11 +120,32 @@ public struct SigningKey: Sendable {
     }
 
     /// Signs `data` (RFC 6605 §4: ECDSA's r and s, 32 octets each; RFC 8080 §4: Ed25519's 64 octets).
-    func sign(_ data: [UInt8]) throws -> [UInt8] {
+    func sign(_ data: [UInt8]) throws -> [UInt8] { try prepared().sign(data) }
+
+    /// The private key ready to sign many times: made from its raw octets once (which computes the public point,
+    /// as costly as a signature), not once per signature.
+    func prepared() throws -> Prepared {
         switch secret {
-        case .p256(let raw):
-            Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: data).rawRepresentation)
-        case .ed25519(let raw): Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: data))
+        case .p256(let raw): .p256(try P256.Signing.PrivateKey(rawRepresentation: raw))
+        case .ed25519(let raw): .ed25519(try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
+        }
+    }
+
+    /// A key's private half as swift-crypto holds it (one per signing thread).
+    enum Prepared {
+        case p256(P256.Signing.PrivateKey)
+        case ed25519(Curve25519.Signing.PrivateKey)
+
+        func sign(_ data: [UInt8]) throws -> [UInt8] {
+            switch self {
+            case .p256(let key):
+                // The digest made here from the octets (RFC 6605 §4: SHA-256), not through `DataProtocol`.
+                var hash = SHA256()
+                data.withUnsafeBytes { hash.update(bufferPointer: $0) }
+                let digest = hash.finalize()
+                return Array(try key.signature(for: digest).rawRepresentation)
+            case .ed25519(let key): return Array(try key.signature(for: data))
+            }
         }
     }
 }

@@ -15,23 +15,52 @@ public enum NSECChain {
     public static func records(origin: DomainName, nodes: [(name: DomainName, types: Set<RRType>)], ttl: UInt32)
         -> [ResourceRecord]
     {
-        var chain: [(DomainName, Set<RRType>)] = []
+        var chain = Stream(origin: origin, ttl: ttl)
+        var out: [ResourceRecord] = []
+        for (name, types) in nodes { chain.add(name, types) { out.append($0) } }
+        chain.finish { out.append($0) }
+        return out
+    }
+
+    /// The chain made as the names come (canonical order), one NSEC out per name as soon as its successor is known:
+    /// what `records` makes, without holding the zone's names.
+    public struct Stream {
+        let origin: DomainName
+        let ttl: UInt32
         var cut: DomainName?
-        for (name, types) in nodes {
-            if let c = cut, name.isSubdomain(of: c), name != c { continue }
+        var pending: (name: DomainName, types: Set<RRType>)?
+
+        public init(origin: DomainName, ttl: UInt32) {
+            self.origin = origin
+            self.ttl = ttl
+        }
+
+        /// The next name with the types it owns; `emit` gets the NSEC of the chain's previous name.
+        public mutating func add(_ name: DomainName, _ types: Set<RRType>, emit: (ResourceRecord) throws -> Void)
+            rethrows
+        {
+            if let c = cut, name.isSubdomain(of: c), name != c { return }
             cut = nil
-            guard !types.isEmpty else { continue }
+            guard !types.isEmpty else { return }
+            let entry: (DomainName, Set<RRType>)
             if name != origin && types.contains(.ns) {
                 cut = name
-                chain.append((name, types.intersection([.ns, .ds]).union([.nsec, .rrsig])))
+                entry = (name, types.intersection([.ns, .ds]).union([.nsec, .rrsig]))
             } else {
-                chain.append((name, types.union([.nsec, .rrsig])))
+                entry = (name, types.union([.nsec, .rrsig]))
             }
+            if let p = pending {
+                try emit(ResourceRecord(name: p.name, type: .nsec, ttl: ttl, rdata: name.wire + bitmap(p.types)))
+            }
+            pending = entry
         }
-        return chain.enumerated().map { i, entry in
-            let next = i + 1 < chain.count ? chain[i + 1].0 : origin
-            return ResourceRecord(
-                name: entry.0, type: .nsec, ttl: ttl, rdata: next.wire + bitmap(entry.1))
+
+        /// The last name's NSEC, pointing back to the apex.
+        public mutating func finish(emit: (ResourceRecord) throws -> Void) rethrows {
+            if let p = pending {
+                try emit(ResourceRecord(name: p.name, type: .nsec, ttl: ttl, rdata: origin.wire + bitmap(p.types)))
+            }
+            pending = nil
         }
     }
 
@@ -107,7 +136,14 @@ public final class ZoneSigner: Sendable {
     private let made = Atomic<Int>(0)
     public let policy: Policy
 
-    public init(policy: Policy = Policy()) { self.policy = policy }
+    /// RRsets signed at a time on every core (`additions`).
+    let batchSize: Int
+
+    /// `batch`: RRsets signed at a time (tests make it small, to sign a small zone in several batches).
+    public init(policy: Policy = Policy(), batch: Int = 16384) {
+        self.policy = policy
+        self.batchSize = max(batch, 1)
+    }
 
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
 
@@ -124,6 +160,28 @@ public final class ZoneSigner: Sendable {
     /// The RRSIG of `records` (one RRset) with `key` for `validity`: from the cache when this RRset was signed in
     /// this window before.
     public func signature(_ records: [ResourceRecord], key: SigningKey, validity: Validity) throws -> ResourceRecord {
+        let digest = ZoneSigner.digest(records, validity: validity)
+        let ck = CacheKey(digest: digest, key: key.keyTag)
+        if let hit = cache.withLock({ $0[ck] }) { return hit }
+        let sig = try make(records, key: key, prepared: key.prepared(), validity: validity)
+        cache.withLock { $0[ck] = sig }
+        return sig
+    }
+
+    /// Where an RRset's jitter comes from: FNV-1a over its canonical form (owner, type, TTL and RDATA) and the
+    /// window, the same every time it is signed in a window.
+    static func digest(_ records: [ResourceRecord], validity: Validity, canonical: [UInt8]) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in canonical { h = (h ^ UInt32(b)) &* 16_777_619 }
+        for v in [validity.inception, validity.expiration] {
+            for shift in stride(from: 24, through: 0, by: -8) { h = (h ^ (v >> UInt32(shift) & 0xFF)) &* 16_777_619 }
+        }
+        return h
+    }
+
+    /// What names an RRset in a window: its owner, type and canonical form, and the window (SHA-256). The cache's
+    /// key.
+    static func digest(_ records: [ResourceRecord], validity: Validity) -> [UInt8] {
         let first = records[0]
         var h = SHA256()
         h.update(data: first.name.lowercased().wire)
@@ -133,17 +191,79 @@ public final class ZoneSigner: Sendable {
         Signer.put32(&windowOctets, validity.inception)
         Signer.put32(&windowOctets, validity.expiration)
         h.update(data: windowOctets)
-        let digest = Array(h.finalize())
-        let ck = CacheKey(digest: digest, key: key.keyTag)
-        if let hit = cache.withLock({ $0[ck] }) { return hit }
+        return Array(h.finalize())
+    }
+
+    /// A new signature, its expiration jittered by the RRset's `digest` (the RRset in canonical form made once for
+    /// both).
+    func make(
+        _ records: [ResourceRecord], key: SigningKey, prepared: SigningKey.Prepared, validity: Validity
+    ) throws -> ResourceRecord {
+        let canonical = Signer.canonicalRRset(records, ttl: records[0].ttl)
         var jittered = validity
         if policy.jitter > 0 {
-            jittered.expiration &+= digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % policy.jitter
+            let digest = ZoneSigner.digest(records, validity: validity, canonical: canonical)
+            jittered.expiration &+= digest % policy.jitter
         }
-        let sig = try Signer.sign(records, key: key, validity: jittered)
+        let sig = try Signer.sign(records, key: key, validity: jittered, with: prepared, canonical: canonical)
         made.add(1, ordering: .relaxed)
-        cache.withLock { $0[ck] = sig }
         return sig
+    }
+
+    /// A signature the caller already has for an RRset (`records`, `key`, the window): the one made before, when
+    /// the RRset has not changed. Nil: sign it.
+    public typealias Known = @Sendable (_ records: [ResourceRecord], _ key: SigningKey) -> ResourceRecord?
+
+    /// The RRSIGs of `work` (RRsets with the key to sign each with), in order, made on every core: each job a
+    /// run of RRsets (ECDSA signing is what a zone's signing spends its time on). Not cached: a zone's signatures
+    /// live in its data (`known` finds them there), not a second time here.
+    func sign(
+        _ work: [(records: [ResourceRecord], key: SigningKey)], validity: Validity, known: Known?
+    ) throws -> [ResourceRecord] {
+        guard !work.isEmpty else { return [] }
+        let results = UnsafeMutableBufferPointer<ResourceRecord?>.allocate(capacity: work.count)
+        results.initialize(repeating: nil)
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+        let slots = Slots(base: results.baseAddress!)
+        let failure = Mutex<(any Error)?>(nil)
+        let jobs = min(work.count, 32)
+        DispatchQueue.concurrentPerform(iterations: jobs) { job in
+            var i = job * work.count / jobs
+            let end = (job + 1) * work.count / jobs
+            // Each job its own private keys, made ready once for its run (a zone has a key or two).
+            var prepared: [(key: [UInt8], ready: SigningKey.Prepared)] = []
+            while i < end {
+                let (records, key) = work[i]
+                if let sig = known?(records, key) {
+                    slots.base[i] = sig
+                } else {
+                    do {
+                        let p: SigningKey.Prepared
+                        if let made = prepared.first(where: { $0.key == key.publicKey }) {
+                            p = made.ready
+                        } else {
+                            p = try key.prepared()
+                            prepared.append((key.publicKey, p))
+                        }
+                        slots.base[i] = try make(records, key: key, prepared: p, validity: validity)
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                        return
+                    }
+                }
+                i += 1
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.map { $0! }
+    }
+
+    /// The results' memory, written by the workers of `sign` (each its own slots).
+    struct Slots: @unchecked Sendable {
+        let base: UnsafeMutablePointer<ResourceRecord?>
     }
 
     /// Drops cached signatures of windows that have ended (after a refresh).
@@ -165,9 +285,27 @@ public final class ZoneSigner: Sendable {
     /// lone key of either kind signs everything (a combined signing key).
     public func additions(
         origin: DomainName, records: [ResourceRecord], keys: [SigningKey], extraNames: [DomainName: Set<RRType>] = [:],
-        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, signSOA: Bool = true, now: UInt32
+        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, signSOA: Bool = true, now: UInt32,
+        known: Known? = nil
     ) throws -> [ResourceRecord] {
-        guard let soa = records.first(where: { $0.type == .soa && $0.name == origin }), !keys.isEmpty else { return [] }
+        var out: [ResourceRecord] = []
+        try additions(
+            origin: origin, records: records, keys: keys, extraNames: extraNames, unsignedNames: unsignedNames,
+            denial: denial, signSOA: signSOA, now: now, known: known
+        ) { out.append($0) }
+        return out
+    }
+
+    /// `additions`, each record given to `emit` as it is made (in no particular order), so that a large zone's
+    /// additions never sit in one array: the chain is made as the names come, and the signatures a batch at a
+    /// time, on every core.
+    public func additions(
+        origin: DomainName, records: [ResourceRecord], keys: [SigningKey], extraNames: [DomainName: Set<RRType>] = [:],
+        unsignedNames: Set<DomainName> = [], denial: Denial = .nsec, signSOA: Bool = true, now: UInt32,
+        known: Known? = nil, emit: (ResourceRecord) throws -> Void
+    ) throws {
+        guard let soa = records.first(where: { $0.type == .soa && $0.name == origin }), !keys.isEmpty else { return }
+        guard records.first?.name == origin else { return }
         let validity = validity(at: now)
         let zsks = keys.filter { !$0.isKSK }.isEmpty ? keys : keys.filter { !$0.isKSK }
         let ksks = keys.filter(\.isKSK).isEmpty ? keys : keys.filter(\.isKSK)
@@ -180,56 +318,106 @@ public final class ZoneSigner: Sendable {
         if denial == .nsec3 {
             apexAdded.append(ResourceRecord(name: origin, type: .nsec3param, ttl: 0, rdata: NSEC3Chain.paramRDATA))
         }
-        // Group into nodes: records come by name in canonical order, the apex (the least name) first.
-        var nodes: [(name: DomainName, sets: [RRType: [ResourceRecord]])] = []
-        for r in records {
-            if let last = nodes.last, last.name == r.name {
-                nodes[nodes.count - 1].sets[r.type, default: []].append(r)
-            } else {
-                nodes.append((r.name, [r.type: [r]]))
-            }
-        }
-        guard nodes.first?.name == origin else { return [] }
-        for r in apexAdded { nodes[0].sets[r.type, default: []].append(r) }
-        // Extra names (pools) join the chain where they sort.
-        var names = nodes.map { (name: $0.name, types: Set($0.sets.keys)) }
-        for (name, types) in extraNames where name.isSubdomain(of: origin) {
-            if let i = names.firstIndex(where: { $0.name == name }) {
-                names[i].types.formUnion(types)
-            } else {
-                names.append((name, types))
-            }
-        }
-        names.sort { $0.name < $1.name }
+        for r in apexAdded { try emit(r) }
         let negativeTTL = min(soa.ttl, soa.soaMinimum ?? soa.ttl)
-        let nsecs =
-            denial == .nsec3
-            ? NSEC3Chain.records(origin: origin, nodes: names, ttl: negativeTTL)
-            : NSECChain.records(origin: origin, nodes: names, ttl: negativeTTL)
-        var out = apexAdded + nsecs
-        // Signatures: every authoritative RRset (not the NS of a delegation, not glue or anything else below one).
-        var cut: DomainName?
-        for n in nodes {
-            if let c = cut, n.name.isSubdomain(of: c), n.name != c { continue }
-            cut = nil
-            let delegation = n.name != origin && n.sets[.ns] != nil
-            if delegation { cut = n.name }
-            for (type, rs) in n.sets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                if unsignedNames.contains(n.name) && (type == .a || type == .aaaa) { continue }
-                if delegation && type != .ds { continue }
-                if type == .rrsig || (type == .soa && !signSOA) { continue }
-                let signers = type == .dnskey || type == .cds || type == .cdnskey ? ksks : zsks
-                for k in signers { out.append(try signature(rs, key: k, validity: validity)) }
-            }
-        }
         // The pools' names' NSEC (or NSEC3) records are left unsigned here: their bitmaps follow the lines' state,
         // so the caller signs them per build (`ZoneSigning`).
         let perBuild =
             denial == .nsec3
             ? Set(unsignedNames.map { NSEC3Chain.owner(of: $0, origin: origin) }) : unsignedNames
-        for nsec in nsecs where !perBuild.contains(nsec.name) {
-            for k in zsks { out.append(try signature([nsec], key: k, validity: validity)) }
+        // Signatures are made a batch at a time, on every core, while this thread gathers the next batch (and
+        // hands out the records made so far): the signing threads never wait for the walk over the zone.
+        var batch: [(records: [ResourceRecord], key: SigningKey)] = []
+        batch.reserveCapacity(batchSize)
+        var inFlight: (group: DispatchGroup, made: Made)?
+        func collect() throws {
+            guard let (group, made) = inFlight else { return }
+            group.wait()
+            inFlight = nil
+            for sig in try made.result!.get() { try emit(sig) }
         }
-        return out
+        func flush() throws {
+            try collect()
+            guard !batch.isEmpty else { return }
+            let work = batch
+            batch.removeAll(keepingCapacity: true)
+            let group = DispatchGroup()
+            let made = Made()
+            group.enter()
+            DispatchQueue.global().async {
+                made.result = Result { try self.sign(work, validity: validity, known: known) }
+                group.leave()
+            }
+            inFlight = (group, made)
+        }
+        defer { inFlight?.group.wait() }
+        func denialRecord(_ record: ResourceRecord) throws {
+            try emit(record)
+            guard !perBuild.contains(record.name) else { return }
+            for k in zsks { batch.append(([record], k)) }
+            if batch.count >= batchSize { try flush() }
+        }
+        // Extra names (pools) join the chain where they sort.
+        let extras = extraNames.filter { $0.key.isSubdomain(of: origin) }.sorted { $0.key < $1.key }
+        var nextExtra = 0
+        var chain = NSECChain.Stream(origin: origin, ttl: negativeTTL)
+        var hashed: [(name: DomainName, types: Set<RRType>)] = []
+        func chainNode(_ name: DomainName, _ types: Set<RRType>) throws {
+            if denial == .nsec3 {
+                hashed.append((name, types))
+            } else {
+                try chain.add(name, types, emit: denialRecord)
+            }
+        }
+        // Nodes: records come by name in canonical order, the apex (the least name) first.
+        var cut: DomainName?
+        var start = 0
+        while start < records.count {
+            let name = records[start].name
+            var end = start + 1
+            while end < records.count && records[end].name == name { end += 1 }
+            var sets: [RRType: [ResourceRecord]] = [:]
+            for r in records[start..<end] { sets[r.type, default: []].append(r) }
+            if start == 0 { for r in apexAdded { sets[r.type, default: []].append(r) } }
+            start = end
+            // The chain, with the extra names that sort before this one.
+            var types = Set(sets.keys)
+            while nextExtra < extras.count && extras[nextExtra].key <= name {
+                if extras[nextExtra].key == name {
+                    types.formUnion(extras[nextExtra].value)
+                } else {
+                    try chainNode(extras[nextExtra].key, extras[nextExtra].value)
+                }
+                nextExtra += 1
+            }
+            try chainNode(name, types)
+            // Signatures: every authoritative RRset (not the NS of a delegation, not glue or anything else below
+            // one).
+            if let c = cut, name.isSubdomain(of: c), name != c { continue }
+            cut = nil
+            let delegation = name != origin && sets[.ns] != nil
+            if delegation { cut = name }
+            for (type, rs) in sets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                if unsignedNames.contains(name) && (type == .a || type == .aaaa) { continue }
+                if delegation && type != .ds { continue }
+                if type == .rrsig || (type == .soa && !signSOA) { continue }
+                let signers = type == .dnskey || type == .cds || type == .cdnskey ? ksks : zsks
+                for k in signers { batch.append((rs, k)) }
+            }
+            if batch.count >= batchSize { try flush() }
+        }
+        for (name, types) in extras[nextExtra...] { try chainNode(name, types) }
+        if denial == .nsec3 {
+            for r in NSEC3Chain.records(origin: origin, nodes: hashed, ttl: negativeTTL) { try denialRecord(r) }
+        } else {
+            try chain.finish(emit: denialRecord)
+        }
+        try flush()
+        try collect()
+    }
+
+    /// A batch's signatures, made on another thread (`additions`); read once its group is done.
+    final class Made: @unchecked Sendable {
+        var result: Result<[ResourceRecord], any Error>?
     }
 }

@@ -46,7 +46,7 @@ extension DNSServer {
                         let denial = settings.denial == .nsec3 ? "NSEC3" : "NSEC"
                         let until = Date(timeIntervalSince1970: TimeInterval(s.window.expiration))
                         logger.notice(
-                            "DNSSEC: zone \(origin) signed with key \(tags) and \(denial): \(s.additions.count) records added, valid until \(until)"
+                            "DNSSEC: zone \(origin) signed with key \(tags) and \(denial): \(s.additionCount) records added, valid until \(until)"
                         )
                     }
                     signed = s
@@ -212,10 +212,12 @@ extension DNSServer {
         state.withLock { $0.saveProblem = problem }
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
         // is new. A change of the pools themselves comes with a reload, which compiles everything; so does the
-        // first build with signed zones (the provisional snapshot of `init` was compiled before they were signed).
+        // first build with signed zones (the provisional snapshot of `init` was compiled without them), and a build
+        // whose zones are not those compiled (a signed zone that could not be signed is served unsigned).
         let secure = signing.servingZones
         let snapshot =
-            current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
+            Set(current.zoneSet.zones.keys) == Set(zones.zones.keys)
+                && current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
             ? current.updating(
                 plans: plans, serials: served, counters: counters, secure: secure,
                 variantSignatures: signing.servingVariantSignatures)

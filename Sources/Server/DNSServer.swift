@@ -102,8 +102,14 @@ public final class DNSServer: Sendable {
         self.journal = Journal(stateDirectory: config.stateDirectory)
         // Provisional: served (if at all) only until `start` applies the lines' health and decides the serials; so
         // it neither moves nor persists a serial. `start` keeps its compiled zones and builds the pools' overlay.
+        // A zone that UplinkDNS signs is left out of it: `start` signs it before it listens, so its unsigned answers
+        // would never serve, and compiling them cost a second and 100 MB at the peak of signing a million records.
+        let signed = Set(config.zones.filter { $0.dnssec != nil }.map(\.origin))
+        let unsigned = zones.zones.values.filter { !signed.contains($0.origin) }
         let snapshot = Snapshot(
-            zoneSet: zones, options: config.responderOptions, plans: config.plans(),
+            zoneSet: signed.isEmpty ? zones : ZoneSet(unsigned),
+            options: config.responderOptions,
+            plans: config.plans().filter { plan in !signed.contains { plan.pool.name.isSubdomain(of: $0) } },
             serials: serials.current(zones.zones.keys), counters: counters)
         let compiled = clock.now
         self.notifier = Notifier(logger: logger)

@@ -2,6 +2,7 @@
 // file content (made once per load and signature window, off the serving threads), and the few signatures that
 // change with health and serial (the pools' RRsets, the SOA), made per build from a cache.
 
+import CUplinkSys
 import DNSSEC
 import DNSWire
 import Foundation
@@ -19,8 +20,11 @@ public final class ZoneSigning: Sendable {
         var file: UInt64
         var window: Validity
         var denial: ZoneSigner.Denial
-        /// DNSKEY, CDS, CDNSKEY, the NSEC chain, and the RRSIG of every file RRset but the SOA.
-        var additions: [ResourceRecord]
+        /// The unsigned file content it was made from.
+        var content: Zone
+        /// How many records signing added (DNSKEY, CDS, CDNSKEY, the NSEC chain, and the RRSIG of every file RRset
+        /// but the SOA), the pools' NSEC records aside. They live in `zone` alone (`additions` takes them out).
+        var additionCount: Int
         /// The pools' names' NSEC (or NSEC3) records as the chain made them (unsigned): each build writes their
         /// bitmaps for the families that have lines up, and signs them.
         var poolDenial: [ResourceRecord]
@@ -37,7 +41,7 @@ public final class ZoneSigning: Sendable {
     /// What each served version adds to a transfer (the file content's additions and the per-build signatures of
     /// the SOA and pools), by zone and serial: the newest few. Kept per version, so that a transfer of the version
     /// still served never mixes in the additions of one being built.
-    private let dynamic = Mutex<[DomainName: [(serial: UInt32, records: [ResourceRecord])]]>([:])
+    private let dynamic = Mutex<[DomainName: [(serial: UInt32, signed: Signed, records: [ResourceRecord])]]>([:])
     private let signers = Mutex<[DomainName: ZoneSigner]>([:])
     /// Each signed zone as it serves now (for DO queries): the signed file content with the pools' records, the
     /// served SOA and the per-build signatures.
@@ -93,32 +97,92 @@ public final class ZoneSigning: Sendable {
             return s
         }
         let keys = try ZoneSigning.keys(origin: origin, settings: settings, stateDirectory: stateDirectory)
-        let all = try signer.additions(
-            origin: origin, records: zone.records, keys: keys, extraNames: poolTypes,
-            unsignedNames: Set(poolTypes.keys), denial: settings.denial, signSOA: false, now: now())
         let owners = Set(
             poolTypes.keys.map { settings.denial == .nsec3 ? NSEC3Chain.owner(of: $0, origin: origin) : $0 })
         let isPoolDenial: (ResourceRecord) -> Bool = {
             ($0.type == .nsec || $0.type == .nsec3) && owners.contains($0.name)
         }
-        let additions = all.filter { !isPoolDenial($0) }
-        // The zone keeps them (unsigned; the serving zone lays each build's over them), so that the NSEC chain's
-        // order is whole for the predecessor search of denial proofs.
-        let signedZone = try Zone.build(origin: origin, file: zone.file, records: zone.records + all)
+        // The signed zone is built as signing goes: the file's records, then each addition as it is made, straight
+        // into the builder's arenas (no array of the additions, no object per signature kept). The zone keeps the
+        // pools' NSEC records too (unsigned; the serving zone lays each build's over them), so that the NSEC
+        // chain's order is whole for the predecessor search of denial proofs.
+        var records = zone.records
+        var builder = ZoneBuilder(origin: origin, file: zone.file)
+        // Per name: its records, an NSEC and the signatures of both.
+        builder.reserve(records: records.count * 4 + 64, octets: 0)
+        for r in records { builder.add(r, line: nil) }
+        var poolDenial: [ResourceRecord] = []
+        var additionCount = 0
+        try signer.additions(
+            origin: origin, records: records, keys: keys, extraNames: poolTypes,
+            unsignedNames: Set(poolTypes.keys), denial: settings.denial, signSOA: false, now: now(),
+            known: zones.withLock { $0[origin] }.flatMap { ZoneSigning.known(in: $0, window: window) }
+        ) { r in
+            builder.add(r, line: nil)
+            if isPoolDenial(r) { poolDenial.append(r) } else { additionCount += 1 }
+        }
+        // The file's records as objects are gone, and their memory given back to the system, before the build
+        // copies the arenas into the zone's: the peak of a large zone's signing.
+        records = []
+        _ = uplink_malloc_trim()
+        let signedZone = try builder.build()
         var fingerprint = file
         for k in keys { fingerprint = fingerprint &+ Zone.recordHash(origin, .dnskey, 0, k.dnskeyRDATA) }
         fingerprint = fingerprint &+ UInt64(window.inception) &* 0x9E37_79B9 &+ UInt64(window.expiration)
         fingerprint = fingerprint &+ (settings.denial == .nsec3 ? 0x5EC3 : 0)
         let signed = Signed(
-            keys: keys, file: file, window: window, denial: settings.denial, additions: additions,
-            poolDenial: all.filter(isPoolDenial), zone: signedZone,
-            fingerprint: fingerprint)
+            keys: keys, file: file, window: window, denial: settings.denial, content: zone,
+            additionCount: additionCount, poolDenial: poolDenial, zone: signedZone, fingerprint: fingerprint)
         zones.withLock { all in
             if let old = all[origin] { previous.withLock { $0[origin] = old } }
             all[origin] = signed
         }
         signer.forget(before: now())
         return signed
+    }
+
+    /// The signatures of `signed` that can be used again in `window`: an RRset's own, when it has not changed and
+    /// the key is the same (ECDSA signs at random: signing it again would change every signature, and with them
+    /// every transfer). Nil when the window turned.
+    static func known(in signed: Signed, window: Validity) -> ZoneSigner.Known? {
+        guard signed.window == window else { return nil }
+        let zone = signed.zone
+        let keys = signed.keys
+        return { records, key in
+            guard let first = records.first, keys.contains(where: { $0.dnskeyRDATA == key.dnskeyRDATA }),
+                let set = zone.rrset(first.name, first.type), set.ttl == first.ttl,
+                Set(set.rdatas) == Set(records.map(\.rdata)),
+                let sigs = zone.rrset(first.name, .rrsig)
+            else { return nil }
+            let tag = [UInt8(key.keyTag >> 8), UInt8(key.keyTag & 0xFF)]
+            let type = [UInt8(first.type.rawValue >> 8), UInt8(first.type.rawValue & 0xFF)]
+            let octets = { (v: UInt32) in
+                [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+            }
+            let ttl = octets(first.ttl)
+            let inception = octets(window.inception)
+            guard
+                let rd = sigs.rdatas.first(where: {
+                    $0.count > 18 && $0[0..<2].elementsEqual(type) && $0[2] == key.algorithm.rawValue
+                        && $0[4..<8].elementsEqual(ttl) && $0[12..<16].elementsEqual(inception)
+                        && $0[16..<18].elementsEqual(tag)
+                })
+            else { return nil }
+            return ResourceRecord(name: first.name, type: .rrsig, ttl: first.ttl, rdata: rd)
+        }
+    }
+
+    /// What signing added to `signed`'s file content (DNSKEY, CDS, CDNSKEY, the NSEC chain and signatures), the
+    /// pools' NSEC records aside: read back from the signed zone, for transfers and `export`.
+    static func additions(_ signed: Signed) -> [ResourceRecord] {
+        let added: Set<RRType> = [.dnskey, .cds, .cdnskey, .nsec3param, .nsec, .nsec3, .rrsig]
+        let pools = Set(signed.poolDenial.map(\.name))
+        return signed.zone.records.filter { r in
+            guard added.contains(r.type), !(pools.contains(r.name) && (r.type == .nsec || r.type == .nsec3)) else {
+                return false
+            }
+            return !(signed.content.rrset(r.name, r.type)?.rdatas.contains(r.rdata) ?? false)
+        }
     }
 
     /// The fingerprint of `origin`'s signed content now, or nil before it was first signed.
@@ -233,7 +297,7 @@ public final class ZoneSigning: Sendable {
         }
         dynamic.withLock { all in
             var list = all[origin, default: []].filter { $0.serial != serial }
-            list.append((serial, signed.additions + out))
+            list.append((serial, signed, out))
             all[origin] = Array(list.suffix(8))
         }
         return out
@@ -284,7 +348,8 @@ public final class ZoneSigning: Sendable {
     /// Everything DNSSEC adds to a transfer of `origin` at `serial`: the file content's additions and that
     /// version's per-build signatures. Nil when the zone is not signed or that version is not known.
     public func transferAdditions(_ origin: DomainName, serial: UInt32) -> [ResourceRecord]? {
-        dynamic.withLock { $0[origin]?.last(where: { $0.serial == serial })?.records }
+        guard let version = dynamic.withLock({ $0[origin]?.last(where: { $0.serial == serial }) }) else { return nil }
+        return ZoneSigning.additions(version.signed) + version.records
     }
 
     /// The keys in use for `origin` (nil: not signed, or not yet).

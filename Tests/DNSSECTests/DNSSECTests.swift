@@ -243,3 +243,56 @@ func scratch() throws -> URL {
         check(chain, "chain")
     }
 }
+
+@Suite struct BatchSigningTests {
+    let origin = try! DomainName("example.com.")
+
+    /// A zone signed in many small batches — each signed on every core while the next is gathered — gets what one
+    /// batch gives: the same chain, one signature per RRset, and every signature verifies over its RRset.
+    @Test func aZoneSignedInBatchesOnEveryCoreIsWholeAndVerifies() throws {
+        var text = exampleZone + "\n"
+        for i in 0..<150 { text += "n\(i) IN A 10.0.\(i >> 8).\(i & 255)\n" }
+        let zone = try loadZone(text)
+        let key = SigningKey.generate(zone: origin, algorithm: .ecdsaP256SHA256)
+        let now = UInt32(Date().timeIntervalSince1970)
+        let batched = try ZoneSigner(batch: 16).additions(origin: origin, records: zone.records, keys: [key], now: now)
+        let whole = try ZoneSigner().additions(origin: origin, records: zone.records, keys: [key], now: now)
+        #expect(Set(batched.filter { $0.type != .rrsig }) == Set(whole.filter { $0.type != .rrsig }))
+        func covered(_ sigs: [ResourceRecord]) -> [String] {
+            sigs.filter { $0.type == .rrsig }.map { "\($0.name.lowercased()) \($0.rdata[0]) \($0.rdata[1])" }.sorted()
+        }
+        #expect(covered(batched) == covered(whole) && covered(batched).count > 300)
+        let signed = try Zone.build(origin: origin, records: zone.records + batched)
+        for sig in batched where sig.type == .rrsig {
+            let type = RRType(UInt16(sig.rdata[0]) << 8 | UInt16(sig.rdata[1]))
+            let set = try #require(signed.rrset(sig.name, type))
+            #expect(Signer.verify(sig, over: set.records, key: key), "\(sig.name) \(type)")
+        }
+    }
+
+    /// Signing again in the same window keeps the signatures of the RRsets that did not change (`known`), and
+    /// signs the changed ones anew.
+    @Test func unchangedRRsetsKeepTheirSignaturesWhenKnown() throws {
+        let key = SigningKey.generate(zone: origin, algorithm: .ecdsaP256SHA256)
+        let now = UInt32(Date().timeIntervalSince1970)
+        let signer = ZoneSigner(batch: 8)
+        let zone = try loadZone(exampleZone)
+        let first = try signer.additions(origin: origin, records: zone.records, keys: [key], now: now)
+        let signed = try Zone.build(origin: origin, records: zone.records + first)
+        let mail = try DomainName("mail.example.com.")
+        let known: ZoneSigner.Known = { records, _ in
+            let r = records[0]
+            guard r.name != mail || r.type != .a else { return nil }
+            let sigs = signed.rrset(r.name, .rrsig)?.rdatas ?? []
+            return sigs.first { UInt16($0[0]) << 8 | UInt16($0[1]) == r.type.rawValue }.map {
+                ResourceRecord(name: r.name, type: .rrsig, ttl: r.ttl, rdata: $0)
+            }
+        }
+        let made = signer.signaturesMade
+        let again = try signer.additions(origin: origin, records: zone.records, keys: [key], now: now, known: known)
+        #expect(signer.signaturesMade == made + 1)
+        let kept = Set(again.filter { $0.type == .rrsig && !($0.name == mail && $0.rdata[0...1] == [0, 1]) })
+        #expect(kept.count > 20 && kept.subtracting(first).isEmpty)
+        #expect(!Set(first).contains { $0 == again.first { $0.name == mail && $0.rdata[0...1] == [0, 1] } })
+    }
+}
