@@ -5,6 +5,7 @@
 #   bind9-dnsutils           dig, for the integration tests and the conformance replay
 #   knot-dnsutils            kdig, for the integration tests
 #   knot                     knotd, the real secondary the zone-transfer test runs
+#   gdnsd                    the geoip plugin the client-network differential test compares answers with
 #   knot-dnssecutils         kzonecheck, which checks `uplinkdns export` output
 #   bind9-utils              named-checkzone, which checks it too; dnssec-verify, dnssec-keygen, dnssec-dsfromkey
 #   ldnsutils                ldns-verify-zone, which checks a signed zone (the DNSSEC tests)
@@ -17,11 +18,11 @@
 #   prometheus, python3-yaml promtool, which checks /metrics and contrib's alert rules (contrib/check.sh)
 #   fstrm-bin                fstrm_capture, the Frame Streams reader the query log's socket test writes to
 #   groff-base               groff, which renders the man page without a warning (ManPageTests)
-# Debian's knot package would start its daemon on install (port 53): a temporary policy-rc.d stops that, so the only
-# knotd that runs is the one the test starts and stops by PID.
+# Debian's knot and gdnsd packages would start their daemons on install (port 53): a temporary policy-rc.d stops that,
+# so the only knotd and gdnsd that run are the ones the tests start and stop by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
-packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils python3 iputils-ping
+packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot gdnsd knot-dnssecutils bind9-utils ldnsutils python3 iputils-ping
     iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin groff-base)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
