@@ -5,6 +5,7 @@
 #   bind9-dnsutils           dig, for the integration tests and the conformance replay
 #   knot-dnsutils            kdig, for the integration tests
 #   knot                     knotd, the real secondary the zone-transfer test runs
+#   gdnsd                    the geoip plugin the client-network differential test compares answers with
 #   knot-dnssecutils         kzonecheck, which checks `uplinkdns export` output
 #   bind9-utils              named-checkzone, which checks it too; dnssec-verify, dnssec-keygen, dnssec-dsfromkey
 #   ldnsutils                ldns-verify-zone, which checks a signed zone (the DNSSEC tests)
@@ -21,13 +22,14 @@
 #   unbound                  zonemaster test case, dnsviz probe/grok, a validating resolver; all of them inside a
 #                            loopback-only network namespace with a fake root (docs/dnssec.md, "Independent validators")
 #   zsh, fish                the shells whose completion scripts CompletionTests drives (bash is there already)
-# Debian's knot and unbound packages would start their daemons on install (port 53): a temporary policy-rc.d stops
-# that, so the only knotd or unbound that runs is one a test starts and stops by PID.
+#   gdnsd                    the reference for client networks (GdnsdNetworkTests, bench/networks.py)
+# Debian's knot, unbound and gdnsd packages would start their daemons on install (port 53): a temporary policy-rc.d
+# stops that, so the only knotd, unbound or gdnsd that runs is one a test starts and stops by PID.
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils
     python3 iputils-ping iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin
-    groff-base zonemaster-cli dnsviz unbound zsh fish)
+    groff-base zonemaster-cli dnsviz unbound zsh fish gdnsd)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -259,7 +259,7 @@ public struct RangeTable<K: FixedWidthInteger & UnsignedInteger & Sendable>: Sen
 
     /// The table of `prefixes` (start, length, class), longest match winning; an exact duplicate keeps the first.
     /// Where no prefix matches, class 0.
-    static func build(
+    package static func build(
         _ prefixes: [(start: K, length: UInt8, cls: UInt16)],
         duplicate: (_ start: K, _ length: UInt8, _ first: UInt16, _ second: UInt16) -> Void = { _, _, _, _ in }
     ) -> RangeTable {

@@ -175,6 +175,67 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
                 ]) != one)
     }
 
+    /// What `t.lookup` must answer for each address, by a plain binary search over its ranges: the class of the
+    /// range holding it, and the shortest prefix whose aligned block around it stays inside that range.
+    func expectPlainSearch<K: FixedWidthInteger & UnsignedInteger & Sendable>(_ t: RangeTable<K>, _ addresses: [K]) {
+        var wrong = 0
+        for a in addresses {
+            var lo = 0
+            var hi = t.starts.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if t.starts[mid] <= a { lo = mid } else { hi = mid - 1 }
+            }
+            let first = t.starts[lo]
+            let last = lo + 1 < t.starts.count ? t.starts[lo + 1] - 1 : K.max
+            let scope = (0...K.bitWidth).first { l in
+                let mask: K = l == 0 ? 0 : ~K(0) << K(K.bitWidth - l)
+                return a & mask >= first && a | ~mask <= last
+            }!
+            let got = t.lookup(a)
+            if got.cls != Int(t.classes[lo]) || got.scope != scope { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(wrong) of \(addresses.count) addresses")
+    }
+
+    /// Large tables (past 256 ranges a lookup starts from the index on the top 16 bits; here over 65,536 ranges, many
+    /// per slot): IPv4 prefixes over the whole space, IPv6 ones crowded into 2400::/6 as real allocations are; every
+    /// lookup answers as a plain search over the ranges does.
+    @Test func largeTablesAnswerAsAPlainSearch() {
+        var rng = SplitMix(seed: 23)
+        var v4: [(start: UInt32, length: UInt8, cls: UInt16)] = []
+        var v6: [(start: UInt128, length: UInt8, cls: UInt16)] = []
+        for _ in 0..<150_000 {
+            let length = 8 + Int(rng.next() % 25)
+            let start = UInt32(truncatingIfNeeded: rng.next()) & ~UInt32(0) << UInt32(32 - length)
+            v4.append((start, UInt8(length), UInt16(1 + rng.next() % 3)))
+            let length6 = 16 + Int(rng.next() % 49)
+            let a6 = UInt128(0x2400 | rng.next() & 0x7FF) << 112 | UInt128(rng.next()) << 48
+            v6.append((a6 & ~UInt128(0) << UInt128(128 - length6), UInt8(length6), UInt16(1 + rng.next() % 3)))
+        }
+        let t4 = RangeTable<UInt32>.build(v4)
+        let t6 = RangeTable<UInt128>.build(v6)
+        #expect(t4.starts.count > 65_536 && t6.starts.count > 65_536)
+        expectPlainSearch(t4, (0..<20_000).map { _ in UInt32(truncatingIfNeeded: rng.next()) })
+        expectPlainSearch(
+            t6,
+            (0..<20_000).map { i in
+                // Half near the prefixes, half anywhere.
+                i % 2 == 0
+                    ? UInt128(0x2400 | rng.next() & 0x7FF) << 112 | UInt128(rng.next()) << 48
+                    : UInt128(rng.next()) << 64 | UInt128(rng.next())
+            })
+        // The ends of the space, and every 29th range's first address and the one before it.
+        expectPlainSearch(
+            t4,
+            [0, UInt32.max]
+                + t4.starts.enumerated().filter { $0.offset % 29 == 0 }.flatMap { [$0.element, $0.element &- 1] })
+        expectPlainSearch(
+            t6,
+            [0, UInt128.max]
+                + t6.starts.enumerated().filter { $0.offset % 29 == 0 }.flatMap { [$0.element, $0.element &- 1] })
+    }
+
     @Test func eachNetworkGetsTheFirstLineOfItsListThatIsUp() throws {
         let nets = [network("unicom-clients", ["198.18.0.0/16"]), network("cnc-clients", ["198.19.0.0/16"])]
         let choices = [
