@@ -304,6 +304,10 @@ public enum ControlAPI {
         public var serving: String?
         /// Responses to them since the server started.
         public var answers: Int
+
+        public init(network: String, lines: [String], serving: String?, answers: Int) {
+            (self.network, self.lines, self.serving, self.answers) = (network, lines, serving, answers)
+        }
     }
 
     /// A zone's secondary: what it transferred, and the NOTIFYs sent to it.

@@ -122,6 +122,12 @@ public enum StatusReport {
         for pool in pools {
             let members = pool.members.map { m in "\(m.link) \(byName[m.link]?.label ?? "?")" }
             out.append("pool \(pool.name) (\(pool.policy)): \(members.joined(separator: ", ")) — \(pool.summary)")
+            // Its client networks (`by-network`): which line serves each now.
+            for n in pool.networks {
+                let serving = n.serving.map { "served by \($0)" } ?? "none of its lines in answers: the pool's policy"
+                out.append(
+                    "  clients of \(n.network) (\(n.lines.joined(separator: " > "))): \(serving), \(n.answers) answers")
+            }
         }
         return out.joined(separator: "\n")
     }

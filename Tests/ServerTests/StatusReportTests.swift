@@ -71,6 +71,22 @@ import Uplinks
         #expect(!poolPlan(.weighted, up: ["unicom"]).failingOpen)
     }
 
+    /// Issue 23: a pool with client networks lists them under it, each with the line serving its clients now.
+    @Test func aPoolsClientNetworksSayWhichLineServesThem() {
+        var pool = Self.pools[0]
+        pool.networks = [
+            .init(network: "unicom-clients", lines: ["unicom", "cnc"], serving: "unicom", answers: 12),
+            .init(network: "cnc-clients+mobile", lines: ["cnc"], serving: nil, answers: 3),
+        ]
+        let text = StatusReport.text(lines: [Self.line("unicom", "up"), Self.line("cnc", "down")], pools: [pool])
+        #expect(
+            text.hasSuffix(
+                """
+                  clients of unicom-clients (unicom > cnc): served by unicom, 12 answers
+                  clients of cnc-clients+mobile (cnc): none of its lines in answers: the pool's policy, 3 answers
+                """.trimmingCharacters(in: .newlines)), "\(text)")
+    }
+
     @Test func checkCodesForMonitoring() {
         var allUp = Self.pools
         allUp[0].linesUp = 2
