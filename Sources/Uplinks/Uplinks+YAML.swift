@@ -169,7 +169,8 @@ extension Uplinks {
         }
         if let node = r.value(entry, "names-file"), let file = r.string(node, what: "pools[].names-file") {
             let path = file.hasPrefix("/") ? file : base + "/" + file
-            if let bytes = readFile(path) {
+            switch readFile(path) {
+            case .success(let bytes):
                 var bad = 0
                 for (i, raw) in String(decoding: bytes, as: UTF8.self).split(
                     separator: "\n", omittingEmptySubsequences: false
@@ -186,8 +187,8 @@ extension Uplinks {
                     }
                 }
                 if bad > 20 { r.fail(file: path, line: nil, "and \(bad - 20) more lines that are not names") }
-            } else {
-                r.fail(node, "pools[].names-file: cannot read \(path)")
+            case .failure(let e):
+                r.fail(node, "pools[].names-file: \(e.message)")
             }
         }
         if out.isEmpty && !entry.has("name") && !entry.has("names") && !entry.has("names-file") {
@@ -219,12 +220,13 @@ extension Uplinks {
             if let fileNode = r.value(m, "file"), let file = r.string(fileNode, what: m.what("file")) {
                 network.file = file
                 let path = file.hasPrefix("/") ? file : base + "/" + file
-                if let bytes = readFile(path) {
+                switch readFile(path) {
+                case .success(let bytes):
                     let (errors, more) = network.prefixes.read(bytes)
                     for e in errors { r.fail(file: path, line: e.line, e.message) }
                     if more > 0 { r.fail(file: path, line: nil, "and \(more) more bad prefixes") }
-                } else {
-                    r.fail(fileNode, "\(m.what("file")): cannot read \(path)")
+                case .failure(let e):
+                    r.fail(fileNode, "\(m.what("file")): \(e.message)")
                 }
             }
             for p in r.list(m, "prefixes") {
@@ -245,20 +247,40 @@ extension Uplinks {
         return out
     }
 
-    /// A file's bytes (nil when it cannot be read).
-    private static func readFile(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
+    /// The largest names or prefix list read (an ISP's full table is a few MiB; a device or a runaway file is not).
+    static let maxListFile = 256 << 20
+
+    /// A list file's bytes, or why it cannot be read: missing, not a regular file (`/dev/zero` would never end), or
+    /// larger than `maxListFile`.
+    private static func readFile(_ path: String) -> Result<[UInt8], ListFileError> {
+        guard let f = fopen(path, "rb") else { return .failure(ListFileError("cannot read \(path)")) }
         defer { fclose(f) }
+        var st = stat()
+        guard fstat(fileno(f), &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            return .failure(ListFileError("\(path) is not a regular file"))
+        }
+        guard Int(st.st_size) <= maxListFile else {
+            return .failure(ListFileError("\(path) is larger than \(maxListFile >> 20) MiB"))
+        }
         var out: [UInt8] = []
+        out.reserveCapacity(Int(st.st_size))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
             if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+            if out.count > maxListFile {
+                return .failure(ListFileError("\(path) is larger than \(maxListFile >> 20) MiB"))
+            }
             if n < chunk.count {
-                if ferror(f) != 0 { return nil }
-                return out
+                if ferror(f) != 0 { return .failure(ListFileError("cannot read \(path)")) }
+                return .success(out)
             }
         }
+    }
+
+    struct ListFileError: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
     }
 
     /// A pool's `by-network`: network names (defined in `networks:`) to lists of the pool's own lines.

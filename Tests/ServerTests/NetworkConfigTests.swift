@@ -135,4 +135,19 @@ import Uplinks
         let map = try #require(c.uplinks.pools[0].networkMap)
         #expect(map.lookup(family: 4, hi: UInt64(0xCB00_7105) << 32, lo: 0).cls == 1)
     }
+
+    /// A list that is not a regular file (a device would never end) is refused, not read.
+    @Test func aListThatIsNotAFileIsRefused() throws {
+        let failure = try #require(throws: ConfigFailure.self) {
+            try Config.parse(
+                uplinksBase + pools + """
+                    networks:
+                      - name: unicom-clients
+                        file: /dev/zero
+                      - name: cnc-clients
+                        prefixes: [198.19.0.0/16]
+                    """, path: "/x/c.yaml")
+        }
+        #expect(failure.errors.map(\.message) == ["networks[unicom-clients].file: /dev/zero is not a regular file"])
+    }
 }
