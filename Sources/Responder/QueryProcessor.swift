@@ -191,8 +191,8 @@ public enum QueryProcessor {
                 }
             }
         case .group(let index):
-            // A pool's variants: the worker's counter, or the client network's bucket, picks one (RFC 7871 §7.2.1:
-            // the scope says how far the answer depends on the client: the source prefix for sticky, else /0).
+            // A pool's variants: the worker's counter, the client network's bucket (sticky) or the client's network
+            // (`by-network`) picks one, with the ECS scope that goes with it (`pick`).
             let o = s.overlay
             let (i, ecsScope) = pick(o, index, q, scratch: scratch, client: client)
             o.stepCounters[i]?.increment()
