@@ -93,8 +93,23 @@ extension DNSServer {
     /// One line on what is served, for systemd's STATUS.
     func servingStatus() -> String {
         let snapshot = store.current().0
-        return
-            "serving \(snapshot.zoneSet.zones.count) zone(s), \(health.up.count)/\(health.linkNames.count) line(s) in answers"
+        return Self.servingStatus(
+            zones: snapshot.zoneSet.zones.count, up: health.up.count, lines: health.linkNames.count,
+            plans: snapshot.plans)
+    }
+
+    /// `serving 1 zone(s), 2 of 2 line(s) up`, and the pools failing open (no line up, answering the lines probes
+    /// took out), as `status` and the page say it: systemd's STATUS must not say a pool answers nothing while it
+    /// answers every line.
+    public static func servingStatus(zones: Int, up: Int, lines: Int, plans: [PoolPlan]) -> String {
+        let open = plans.filter(\.failingOpen).map(\.pool.name.description)
+        let more = open.count > 3 ? " and \(open.count - 3) more" : ""
+        let failing =
+            open.isEmpty
+            ? ""
+            : "; failing open (answering the lines probes took out): "
+                + open.prefix(3).joined(separator: ", ") + more
+        return "serving \(zones) zone(s), \(up) of \(lines) line(s) up\(failing)"
     }
 
     private func applyReload() -> ReloadOutcome {

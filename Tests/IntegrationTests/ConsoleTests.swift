@@ -564,7 +564,7 @@ final class NotifySocket {
             }
         }
         let ready = notify.until("READY=1")
-        #expect(ready?.last?.contains("STATUS=serving 1 zone(s), 2/2 line(s) in answers") == true, "\(ready ?? [])")
+        #expect(ready?.last?.contains("STATUS=serving 1 zone(s), 2 of 2 line(s) up") == true, "\(ready ?? [])")
 
         // SIGHUP (systemctl reload with a kill-style ExecReload): RELOADING=1 with the monotonic time, then READY=1.
         kill(p.processIdentifier, SIGHUP)

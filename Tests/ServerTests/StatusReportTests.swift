@@ -87,6 +87,17 @@ import Uplinks
                 """.trimmingCharacters(in: .newlines)), "\(text)")
     }
 
+    /// Issue 25: systemd's STATUS said "0/2 line(s) in answers" while a pool failed open; it says so as status does.
+    @Test func systemdsStatusSaysAPoolFailsOpen() {
+        #expect(
+            DNSServer.servingStatus(zones: 1, up: 2, lines: 2, plans: [poolPlan(.weighted)])
+                == "serving 1 zone(s), 2 of 2 line(s) up")
+        #expect(
+            DNSServer.servingStatus(zones: 1, up: 0, lines: 2, plans: [poolPlan(.weighted, up: [])])
+                == "serving 1 zone(s), 0 of 2 line(s) up; failing open (answering the lines probes took out): "
+                + "www.example.com.")
+    }
+
     @Test func checkCodesForMonitoring() {
         var allUp = Self.pools
         allUp[0].linesUp = 2
