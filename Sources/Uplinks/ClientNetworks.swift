@@ -109,12 +109,25 @@ public struct NetworkPrefixes: Sendable, Equatable {
 
     static func ipv4(_ a: UInt32) -> String { "\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)" }
 
-    /// Reads a prefix list: one prefix a line, `#` starts a comment, blank lines are skipped. Returns the problems as
-    /// (line, message), at most `maxErrors` of them (and how many more there were).
+    /// Reads a prefix list (`ListFile`'s format): one prefix a line. Returns the problems as (line, message), at most
+    /// `maxErrors` of them (and how many more there were).
     public mutating func read(_ bytes: [UInt8], maxErrors: Int = 20) -> (
         errors: [(line: Int, message: String)], more: Int
     ) {
-        var errors: [(Int, String)] = []
+        ListFile.read(bytes, maxErrors: maxErrors) { entry, _ in add(entry) }
+    }
+}
+
+/// A list file as `networks[].file` and `pools[].names-file` are written: one entry a line, `#` starts a comment;
+/// blank lines, and spaces, tabs and a CR around an entry, are ignored. Read as bytes: a prefix list has up to a
+/// million lines.
+package enum ListFile {
+    /// Calls `entry` with each entry and its line; what it returns is that entry's problem. The first `maxErrors`
+    /// problems are kept with their lines, the rest counted.
+    package static func read(
+        _ bytes: [UInt8], maxErrors: Int = 20, _ entry: (UnsafeBufferPointer<UInt8>, Int) -> String?
+    ) -> (errors: [(line: Int, message: String)], more: Int) {
+        var errors: [(line: Int, message: String)] = []
         var more = 0
         var line = 0
         var start = 0
@@ -136,13 +149,13 @@ public struct NetworkPrefixes: Sendable, Equatable {
                 var lo = start
                 while lo < hi, b[lo] == 32 || b[lo] == 9 || b[lo] == 13 { lo += 1 }
                 while hi > lo, b[hi - 1] == 32 || b[hi - 1] == 9 || b[hi - 1] == 13 { hi -= 1 }
-                if lo < hi, let problem = add(UnsafeBufferPointer(rebasing: b[lo..<hi])) {
+                if lo < hi, let problem = entry(UnsafeBufferPointer(rebasing: b[lo..<hi]), line) {
                     if errors.count < maxErrors { errors.append((line, problem)) } else { more += 1 }
                 }
                 start = end + 1
             }
         }
-        return (errors.map { (line: $0.0, message: $0.1) }, more)
+        return (errors, more)
     }
 }
 

@@ -169,26 +169,11 @@ extension Uplinks {
         }
         if let node = r.value(entry, "names-file"), let file = r.string(node, what: "pools[].names-file") {
             let path = file.hasPrefix("/") ? file : base + "/" + file
-            switch readFile(path) {
-            case .success(let bytes):
-                var bad = 0
-                for (i, raw) in String(decoding: bytes, as: UTF8.self).split(
-                    separator: "\n", omittingEmptySubsequences: false
-                ).enumerated() {
-                    let text =
-                        raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
-                        .trimmingCharacters(in: .whitespaces) ?? ""
-                    guard !text.isEmpty else { continue }
-                    if let n = parse(text) {
-                        out.append((n, i + 1, path))
-                    } else {
-                        bad += 1
-                        if bad <= 20 { r.fail(file: path, line: i + 1, "'\(text)' is not a domain name") }
-                    }
-                }
-                if bad > 20 { r.fail(file: path, line: nil, "and \(bad - 20) more lines that are not names") }
-            case .failure(let e):
-                r.fail(node, "pools[].names-file: \(e.message)")
+            readList(path, node: node, what: "pools[].names-file", of: "names", &r) { bytes, line in
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard let n = parse(text) else { return "'\(text)' is not a domain name" }
+                out.append((n, line, path))
+                return nil
             }
         }
         if out.isEmpty && !entry.has("name") && !entry.has("names") && !entry.has("names-file") {
@@ -220,13 +205,8 @@ extension Uplinks {
             if let fileNode = r.value(m, "file"), let file = r.string(fileNode, what: m.what("file")) {
                 network.file = file
                 let path = file.hasPrefix("/") ? file : base + "/" + file
-                switch readFile(path) {
-                case .success(let bytes):
-                    let (errors, more) = network.prefixes.read(bytes)
-                    for e in errors { r.fail(file: path, line: e.line, e.message) }
-                    if more > 0 { r.fail(file: path, line: nil, "and \(more) more bad prefixes") }
-                case .failure(let e):
-                    r.fail(fileNode, "\(m.what("file")): \(e.message)")
+                readList(path, node: fileNode, what: m.what("file"), of: "prefixes", &r) { bytes, _ in
+                    network.prefixes.add(bytes)
                 }
             }
             for p in r.list(m, "prefixes") {
@@ -275,6 +255,22 @@ extension Uplinks {
                 if ferror(f) != 0 { return .failure(ListFileError("cannot read \(path)")) }
                 return .success(out)
             }
+        }
+    }
+
+    /// Reads the list file at `path` (`ListFile`), handing each entry to `entry`, and reports the entries' problems at
+    /// the file's lines (the first 20, then how many more `of`) and a file that cannot be read at `node`.
+    private static func readList(
+        _ path: String, node: Node, what: String, of noun: String, _ r: inout YAMLReader,
+        _ entry: (UnsafeBufferPointer<UInt8>, Int) -> String?
+    ) {
+        switch readFile(path) {
+        case .success(let bytes):
+            let (errors, more) = ListFile.read(bytes, entry)
+            for e in errors { r.fail(file: path, line: e.line, e.message) }
+            if more > 0 { r.fail(file: path, line: nil, "and \(more) more bad \(noun)") }
+        case .failure(let e):
+            r.fail(node, "\(what): \(e.message)")
         }
     }
 

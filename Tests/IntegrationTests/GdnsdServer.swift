@@ -61,13 +61,7 @@ final class GdnsdServer {
 
     /// Stops gdnsd by its PID and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        stopByPID(process)
         try? FileManager.default.removeItem(at: dir)
     }
 

@@ -71,8 +71,7 @@ final class KnotSecondary {
 
     func stop() {
         guard let p = process else { return }
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        stopByPID(p)
         process = nil
     }
 

@@ -175,12 +175,7 @@ final class ServerProcess {
 
     /// Stops the server by PID and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+        stopByPID(process)
         logPipe.fileHandleForReading.readabilityHandler = nil
         if !keep { try? FileManager.default.removeItem(at: dir) }
     }
@@ -192,6 +187,16 @@ final class ServerProcess {
         let r = try run(try tool("dig"), ["@127.0.0.1", "-p", "\(port)", "+norec", "+time=2", "+tries=1"] + args)
         return Dig(text: r.out)
     }
+}
+
+/// Stops a process a test started, by its PID: SIGTERM, then SIGKILL if it is still running after 5 s.
+func stopByPID(_ process: Process) {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGTERM)
+    let deadline = Date().addingTimeInterval(5)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
 }
 
 /// dig's output, parsed into what the tests look at.
