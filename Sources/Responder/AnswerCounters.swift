@@ -10,6 +10,8 @@ public final class AnswerCounters: Sendable {
     /// One counter.
     public final class Counter: Sendable {
         let value = Atomic<Int>(0)
+        /// Listed in `counts` even while zero (asked for by a compiled answer that can count it).
+        let listed = Atomic<Bool>(false)
         /// The count so far.
         public var count: Int { value.load(ordering: .relaxed) }
         @inline(__always) func increment() { value.add(1, ordering: .relaxed) }
@@ -21,13 +23,14 @@ public final class AnswerCounters: Sendable {
     public init() {}
 
     /// The counter for `line` first in `pool` (created on first use); with `network`, for the clients of that
-    /// network class (`by-network`) apart from the pool's policy's.
-    public func counter(pool: DomainName, line: String, network: String? = nil) -> Counter {
+    /// network class (`by-network`) apart from the pool's policy's. `listed`: shown in `counts` while still zero
+    /// (else once it has counted: a pool's table holds a counter for every line it may ever put first).
+    public func counter(pool: DomainName, line: String, network: String? = nil, listed: Bool = true) -> Counter {
         let key = "\(pool.lowercased())\u{1F}\(line)\u{1F}\(network ?? "")"
         return registry.withLock { r in
-            if let c = r[key] { return c }
-            let c = Counter()
+            let c = r[key] ?? Counter()
             r[key] = c
+            if listed { c.listed.store(true, ordering: .relaxed) }
             return c
         }
     }
@@ -44,7 +47,7 @@ public final class AnswerCounters: Sendable {
     /// Every count, as (pool, line, network, count) — network "" for the pool's policy — sorted.
     public var networkCounts: [(pool: String, line: String, network: String, count: Int)] {
         registry.withLock { r in
-            r.map { key, c in
+            r.filter { $0.value.listed.load(ordering: .relaxed) || $0.value.count > 0 }.map { key, c in
                 // Names are free text; the unit separator (0x1F) is in none of them.
                 let parts = key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
                 return (parts[0], parts[1], parts[2], c.count)

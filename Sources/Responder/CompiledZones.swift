@@ -70,6 +70,37 @@ public final class CompiledZones: Sendable {
         var mode: Mode
         /// A or AAAA at a pool's own name: answered SERVFAIL while the pool says so (`all-down: servfail`).
         var poolItself: Bool
+        /// Compiled for every pool of a class alike (`shared`): against `name` (one of them), anchored at the zone's
+        /// apex, the pool's records owned by the query name (0xC00C), so that one body serves each name.
+        var shared = false
+        /// The pools whose records the answer holds (their names in the zones as the overlay builds them).
+        var pools: [DomainName] = []
+    }
+
+    /// What a `.group` reference of a name names: the recipe whose group of bodies answers (shared by the pools of
+    /// a class), the pool it answers for (its counters, and its variant in signed answers), and for an alias whose
+    /// chain ends at a pool, the join: the alias's own records before the pool's current body.
+    struct GroupRef: Sendable {
+        /// Index into `recipes` (and the overlay's groups).
+        var recipe: Int32
+        /// Index into `pools`, or -1: the answer depends on no one pool's counters.
+        var pool: Int32 = -1
+        /// Index into `joins`, or -1.
+        var join: Int32 = -1
+    }
+
+    /// An alias whose CNAME chain ends at a pool (RFC 1034 §3.6.2: the chain and then the target's records), answered
+    /// by joining at query time: `prefix` (the chain, compiled for the alias) and then the pool class's current body
+    /// with each record's owner pointing at the target's name in the chain (`owner`). When the pool has no record of
+    /// the type now, `empty` (the chain and the target zone's NODATA). A drain touches the pool's class, not the
+    /// aliases (issue 27).
+    struct Join: Sendable {
+        /// The chain's body (an index into `answers`).
+        var prefix: Int32
+        /// The compression pointer (0xC000 | offset) each joined record's owner gets.
+        var owner: UInt16
+        /// The answer while the pool has none of the type.
+        var empty: AnswerRef
     }
 
     let table: NameTable
@@ -80,6 +111,11 @@ public final class CompiledZones: Sendable {
     let bodyBytes: [UInt8]
     let fixups: [Fixup]
     let recipes: [Recipe]
+    /// Per `.group` reference: which recipe, pool and join (`GroupRef`).
+    let groupRefs: [GroupRef]
+    let joins: [Join]
+    /// The pools the references name (`GroupRef.pool`), in order of first use.
+    let pools: [DomainName]
     /// CHAOS TXT answers by lower-cased wire name.
     let chaos: [(name: [UInt8], answer: AnswerRef)]
     /// The zone number by origin (serial fixups name zones by number).
@@ -93,7 +129,13 @@ public final class CompiledZones: Sendable {
 
     /// Compiles `zoneSet` with `options`; the names in `pools` get slots instead of records. `secure`: the signed
     /// zones as they serve now, by origin, whose NSEC records are answered by type without DO.
-    init(zoneSet rawZones: ZoneSet, options: ResponderOptions, pools: [DomainName], secure: [DomainName: Zone] = [:]) {
+    /// `classes`: the class of each pool (`Pool.shareKey`; pools of one class answer alike but for the name), whose
+    /// own answers and the aliases to them are compiled once per class (`Recipe.shared`, `Join`); a pool without one
+    /// is compiled on its own.
+    init(
+        zoneSet rawZones: ZoneSet, options: ResponderOptions, pools: [DomainName], classes: [DomainName: Int] = [:],
+        secure: [DomainName: Zone] = [:]
+    ) {
         let poolNames = Set(pools)
         // Each pool's name holds placeholder A and AAAA records, so that every answer that can ever contain the
         // pool's addresses (CNAME chains, ANY, additional data, referrals) contains them here and becomes a recipe.
@@ -107,7 +149,8 @@ public final class CompiledZones: Sendable {
             }
             return zone.adding(slots, names: mine)
         }.sorted { $0.origin.labelCount > $1.origin.labelCount }
-        var b = Builder(ordered: ordered, options: options, poolNames: poolNames, secure: secure)
+        var b = Builder(
+            ordered: ordered, options: options, poolNames: poolNames, classes: classes, secure: secure)
         b.build()
         self.table = b.table
         self.nodes = b.nodes
@@ -117,6 +160,9 @@ public final class CompiledZones: Sendable {
         self.bodyBytes = b.arena.bytes
         self.fixups = b.arena.fixups
         self.recipes = b.recipes
+        self.groupRefs = b.groupRefs
+        self.joins = b.joins
+        self.pools = b.poolList
         self.chaos = b.chaos
         self.zoneIndex = b.zoneIndex
         self.poolNames = poolNames
@@ -171,6 +217,14 @@ extension CompiledZones {
         var types: [TypeEntry] = []
         var zoneInfos: [ZoneInfo] = []
         var recipes: [Recipe] = []
+        var groupRefs: [GroupRef] = []
+        var joins: [Join] = []
+        /// The pools' classes (`init`'s `classes`).
+        let classes: [DomainName: Int]
+        /// The shared recipe of each (class, zone, type).
+        var sharedRecipes: [SharedKey: Int32] = [:]
+        var poolList: [DomainName] = []
+        var poolIndex: [DomainName: Int32] = [:]
         var chaos: [(name: [UInt8], answer: AnswerRef)] = []
         let zoneIndex: [DomainName: Int]
         /// Per zone: the types it holds.
@@ -182,10 +236,20 @@ extension CompiledZones {
         /// Per zone: whether it is signed (configured so, or given signed).
         let signed: [Bool]
 
-        init(ordered: [Zone], options: ResponderOptions, poolNames: Set<DomainName>, secure: [DomainName: Zone]) {
+        struct SharedKey: Hashable {
+            var poolClass: Int
+            var zone: Int
+            var type: RRType
+        }
+
+        init(
+            ordered: [Zone], options: ResponderOptions, poolNames: Set<DomainName>, classes: [DomainName: Int],
+            secure: [DomainName: Zone]
+        ) {
             self.ordered = ordered
             self.options = options
             self.poolNames = poolNames
+            self.classes = classes
             self.secure = ordered.map { secure[$0.origin] }
             self.signed = ordered.map { options.signedZones.contains($0.origin) || secure[$0.origin] != nil }
             self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
@@ -226,30 +290,133 @@ extension CompiledZones {
                 res, template: template, anchor: anchor, ownerIsQuery: ownerIsQuery, serialZone: { index[$0] })
         }
 
-        /// True when an answer holds a pool's A or AAAA records (in any section).
-        func hasPoolRecords(_ res: Resolution) -> Bool {
-            guard !poolNames.isEmpty else { return false }
+        /// The pools whose A or AAAA records an answer holds (in any section), in order of appearance.
+        func poolsIn(_ res: Resolution) -> [DomainName] {
+            guard !poolNames.isEmpty else { return [] }
+            var out: [DomainName] = []
             for section in [res.answer, res.authority, res.glue, res.additional] {
                 for rr in section where (rr.type == .a || rr.type == .aaaa) && poolNames.contains(rr.name) {
-                    return true
+                    if !out.contains(rr.name) { out.append(rr.name) }
                 }
             }
-            return false
+            return out
         }
 
-        /// A recipe for the overlay, as a group reference.
+        /// True when an answer holds a pool's A or AAAA records (in any section).
+        func hasPoolRecords(_ res: Resolution) -> Bool { !poolsIn(res).isEmpty }
+
+        /// The number of `pool` among the pools references name.
+        mutating func poolNumber(_ pool: DomainName) -> Int32 {
+            if let i = poolIndex[pool] { return i }
+            poolList.append(pool)
+            poolIndex[pool] = Int32(poolList.count - 1)
+            return Int32(poolList.count - 1)
+        }
+
+        /// A recipe for the overlay, as a group reference (for the first pool its answer holds).
         mutating func recipe(_ r: Recipe) -> AnswerRef {
+            var r = r
+            if r.pools.isEmpty, r.mode != .signed { r.pools = r.poolItself ? [r.name] : [] }
             recipes.append(r)
-            return .group(recipes.count - 1)
+            return reference(
+                GroupRef(recipe: Int32(recipes.count - 1), pool: r.pools.first.map { poolNumber($0) } ?? -1))
+        }
+
+        /// A group reference for `ref`.
+        mutating func reference(_ ref: GroupRef) -> AnswerRef {
+            groupRefs.append(ref)
+            return .group(groupRefs.count - 1)
+        }
+
+        /// The class's recipe for the A, AAAA or ANY answer of pool `name` in zone `zi` (one per class, zone and
+        /// type), as `name`'s reference; nil when the pool has no class, or is a wildcard.
+        mutating func sharedRecipe(_ name: DomainName, zi: Int, type: RRType, poolItself: Bool) -> AnswerRef? {
+            sharedRecipeIndex(name, zi: zi, type: type, poolItself: poolItself).map {
+                reference(GroupRef(recipe: $0, pool: poolNumber(name)))
+            }
+        }
+
+        /// The index of the class's recipe (`sharedRecipe`), made on first use.
+        mutating func sharedRecipeIndex(_ name: DomainName, zi: Int, type: RRType, poolItself: Bool) -> Int32? {
+            guard let c = classes[name], c >= 0, !name.isWildcard else { return nil }
+            let key = SharedKey(poolClass: c, zone: zi, type: type)
+            if let done = sharedRecipes[key] { return done }
+            recipes.append(
+                Recipe(
+                    zone: zi, name: name, type: type, mode: .exact, poolItself: poolItself, shared: true,
+                    pools: [name]))
+            sharedRecipes[key] = Int32(recipes.count - 1)
+            return Int32(recipes.count - 1)
+        }
+
+        /// An alias's answer for `type` (A or AAAA) when its chain ends at a pool with a class and nothing else comes
+        /// with it: the join of the chain and the pool class's body (`Join`); nil for any other answer. `empty`: the
+        /// alias's answer where the chain ends without data (the chain and the target zone's NODATA).
+        mutating func joinedAlias(_ res: Resolution, name: DomainName, type: RRType, empty: AnswerRef) -> AnswerRef? {
+            guard case .body = empty.kind, res.outcome == .cname, res.rcode == .noError, res.authority.isEmpty,
+                res.glue.isEmpty, res.additional.isEmpty,
+                let last = res.answer.lastIndex(where: { $0.type == .cname }), last + 1 < res.answer.count
+            else { return nil }
+            let target = res.answer[last + 1].name
+            guard res.answer[(last + 1)...].allSatisfy({ $0.type == type && $0.name == target }),
+                res.answer[...last].allSatisfy({ $0.type == .cname }), poolNames.contains(target),
+                let targetZone = ordered.firstIndex(where: { target.isSubdomain(of: $0.origin) })
+            else { return nil }
+            // The whole answer as the compiled path would write it (with the pool's slot): the chain is the bytes
+            // before the first pool record, whose owner pointer every joined record gets.
+            let chain = Array(res.answer[...last])
+            var whole = AnswerArena()
+            guard case .body(let full) = whole.add(res, template: name).kind, whole.answers[full].fixupCount == 0,
+                let at = Builder.recordOffset(whole.bytes, after: chain.count), at + 2 <= whole.bytes.count,
+                whole.bytes[at] & 0xC0 == 0xC0
+            else { return nil }
+            var prefix = Resolution(outcome: .cname)
+            prefix.answer = chain
+            var alone = AnswerArena()
+            guard case .body(let p) = alone.add(prefix, template: name).kind, alone.bytes[...] == whole.bytes[..<at],
+                alone.answers[p].fixupCount == 0,
+                let shared = sharedRecipeIndex(target, zi: targetZone, type: type, poolItself: true),
+                case .body(let stored) = add(prefix, template: name).kind
+            else { return nil }
+            let owner = UInt16(whole.bytes[at]) << 8 | UInt16(whole.bytes[at + 1])
+            joins.append(Join(prefix: Int32(stored), owner: owner, empty: empty))
+            return reference(GroupRef(recipe: shared, pool: poolNumber(target), join: Int32(joins.count - 1)))
+        }
+
+        /// The offset in a compiled body (`bytes`, the body alone) where the record after the first `count` ones
+        /// starts: owners skipped (labels or a pointer), then type, class, TTL, RDATA.
+        static func recordOffset(_ bytes: [UInt8], after count: Int) -> Int? {
+            var i = 0
+            for _ in 0..<count {
+                while true {
+                    guard i < bytes.count else { return nil }
+                    let b = bytes[i]
+                    if b == 0 {
+                        i += 1
+                        break
+                    }
+                    if b & 0xC0 == 0xC0 {
+                        i += 2
+                        break
+                    }
+                    i += Int(b) + 1
+                }
+                guard i + 10 <= bytes.count else { return nil }
+                i += 10 + (Int(bytes[i + 8]) << 8 | Int(bytes[i + 9]))
+            }
+            return i
         }
 
         /// Compiles an answer for `name` in zone `zi`; one that contains a pool's records becomes a recipe.
         mutating func compileRef(_ res: Resolution, zi: Int, name: DomainName, type: RRType, wildcard: Bool)
             -> AnswerRef
         {
-            if hasPoolRecords(res) {
+            let pools = poolsIn(res)
+            if !pools.isEmpty {
                 return recipe(
-                    Recipe(zone: zi, name: name, type: type, mode: wildcard ? .wildcard : .exact, poolItself: false))
+                    Recipe(
+                        zone: zi, name: name, type: type, mode: wildcard ? .wildcard : .exact, poolItself: false,
+                        pools: pools))
             }
             let info = zoneInfos[zi]
             // Shares the zone's negative bodies where an answer is just that.
@@ -265,9 +432,10 @@ extension CompiledZones {
         mutating func referral(_ cut: DomainName, zi: Int) -> AnswerRef {
             if let done = referralOf[cut] { return done }
             let res = ordered[zi].resolve(cut, .ns)
+            let pools = poolsIn(res)
             let ref =
-                hasPoolRecords(res)
-                ? recipe(Recipe(zone: zi, name: cut, type: .ns, mode: .referral, poolItself: false))
+                !pools.isEmpty
+                ? recipe(Recipe(zone: zi, name: cut, type: .ns, mode: .referral, poolItself: false, pools: pools))
                 : add(res, template: cut, anchor: cut)
             referralOf[cut] = ref
             return ref
@@ -375,13 +543,24 @@ extension CompiledZones {
                     zone.resolve(name, absent), zi: zi, name: name, type: absent, wildcard: wildcard)
             }
             var compiled: [RRType: AnswerRef] = [:]
+            let isAlias = node.rrsets[.cname] != nil
             for t in wanted.sorted() where t != .any {
                 let answer: AnswerRef
                 if isPool && (t == .a || t == .aaaa) {
-                    // The pool itself: always the overlay's (it may answer SERVFAIL, or NODATA for a family).
-                    answer = recipe(Recipe(zone: zi, name: name, type: t, mode: .exact, poolItself: true))
+                    // The pool itself: always the overlay's (it may answer SERVFAIL, or NODATA for a family), one
+                    // recipe for every pool of its class.
+                    answer =
+                        sharedRecipe(name, zi: zi, type: t, poolItself: true)
+                        ?? recipe(Recipe(zone: zi, name: name, type: t, mode: .exact, poolItself: true))
                 } else {
-                    answer = compileRef(zone.resolve(name, t), zi: zi, name: name, type: t, wildcard: wildcard)
+                    let res = zone.resolve(name, t)
+                    if isAlias, !wildcard, t == .a || t == .aaaa,
+                        let joined = joinedAlias(res, name: name, type: t, empty: n.defaultAnswer)
+                    {
+                        answer = joined
+                    } else {
+                        answer = compileRef(res, zi: zi, name: name, type: t, wildcard: wildcard)
+                    }
                 }
                 compiled[t] = answer
                 types.append(TypeEntry(type: t.rawValue, answer: answer))
@@ -396,8 +575,11 @@ extension CompiledZones {
                 if case .group = ref.kind { return nil }
                 return ref
             }
+            // A pool that holds nothing but its addresses answers ANY alike for its whole class.
+            let onlyAddresses = isPool && node.rrsets.keys.allSatisfy { $0 == .a || $0 == .aaaa }
             let anyAnswer =
-                reuse ?? compileRef(zone.resolve(name, .any), zi: zi, name: name, type: .any, wildcard: wildcard)
+                reuse ?? (onlyAddresses ? sharedRecipe(name, zi: zi, type: .any, poolItself: false) : nil)
+                ?? compileRef(zone.resolve(name, .any), zi: zi, name: name, type: .any, wildcard: wildcard)
             types.append(TypeEntry(type: RRType.any.rawValue, answer: anyAnswer))
         }
 

@@ -2,6 +2,7 @@
 // serials — rebuilt on every health change without touching the compiled zones.
 
 import DNSWire
+import Synchronization
 import Uplinks
 import Zones
 
@@ -22,15 +23,19 @@ public final class PoolOverlay: Sendable {
         var networkStart: Int32 = 0
     }
 
+    /// Per recipe of the compiled zones (`CompiledZones.recipes`): its group of bodies. A class's recipe serves
+    /// every pool of the class, and every alias whose chain ends there (`CompiledZones.Join`).
     let groups: [AnswerGroup]
-    /// Per group: the pool and type whose variants it picks among (nil: a group without variants).
+    /// Per group: the pool and type whose variants it picks among (nil: a group without variants); for a class's
+    /// recipe, the pool is the one it was compiled for (the reference names the pool asked about).
     let groupPools: [(name: DomainName, type: RRType)?]
     /// Per group step: the variant of the pool's family it answers with (its index in `PoolPlan.Family.variants`),
     /// -1 for none: what a signed answer to the same question substitutes (`QueryProcessor.secure`).
     let stepVariants: [Int32]
-    /// Per group step: the body (an index into `answers`), and the counter of the line it puts first.
+    /// Per group step: the body (an index into `answers`), and where the counter of the line it puts first is
+    /// among its pool's (`PoolTables.counters`; -1: none).
     let steps: [Int32]
-    let stepCounters: [AnswerCounters.Counter?]
+    let stepCounters: [Int32]
     /// The client-network maps the groups use (pools with the same `by-network` share one).
     let networkMaps: [ClientNetworkMap]
     /// Per group with networks, per class 1…: the step its clients get (after the group's own steps), or -1 when no
@@ -41,26 +46,39 @@ public final class PoolOverlay: Sendable {
     let fixups: [Fixup]
     /// The served SOA serial per zone number.
     let serials: [UInt32]
-    /// The zones as they answer now (pools' current records, served serials): for the slow path and transfers.
-    let zoneSet: ZoneSet
+    /// The zones as they answer now (pools' current records, served serials), for the slow path and transfers:
+    /// made when first asked (the builder asks right after the swap), since it costs every pool, not every class.
+    let now: LazyZones
+    /// The zones as they answer now (see `now`).
+    var zoneSet: ZoneSet { now.value }
     /// The pool plans compiled in.
     let plans: [PoolPlan]
+    /// Per compiled zones: the plans by name and the pools' counters, made once (`PoolTables`).
+    let tables: PoolTables
+    /// How many groups were compiled with bodies (for tests: a drain compiles each class once, not each name).
+    public let compiledGroups: Int
 
     /// Compiles every recipe of `base` for `plans`. `serials` gives the SOA serial to serve per zone; a zone not in
     /// it keeps its file's. `secure`: per zone of `base`, the signed zone as it serves now (nil: not signed, or not
-    /// yet), which the recipes of its DNSSEC records are answered from.
+    /// yet), which the recipes of its DNSSEC records are answered from. `previous`: the overlay this one replaces,
+    /// whose tables it reuses when both are over `base` (a health change).
     init(
         base: CompiledZones, plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters,
-        secure: [Zone?] = []
+        secure: [Zone?] = [], previous: PoolOverlay? = nil
     ) {
-        let poolByName = Dictionary(plans.map { ($0.pool.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let names = Array(base.poolNames)
-        // The zones with each pool's slot holding its current first variant (or nothing) and the served serial.
-        let now = base.zones.map { info in
+        let tables =
+            previous.flatMap { $0.tables.base === base && $0.plans.count == plans.count ? $0.tables : nil }
+            ?? PoolTables(base: base, plans: plans, counters: counters)
+        func plan(_ name: DomainName) -> PoolPlan? { tables.planIndex[name].map { plans[$0] } }
+        // The zones with the pools the recipes hold (each class's by one of its pools) filled in with their current
+        // first variant (or nothing), and the served serial: what the recipes are compiled from.
+        var involved = Set<DomainName>()
+        for r in base.recipes { involved.formUnion(r.pools) }
+        let nowForRecipes = base.zones.map { info in
             let zone = info.zone
-            let mine = names.filter { $0.isSubdomain(of: zone.origin) }
-            let sets = mine.compactMap { poolByName[$0] }.flatMap(PoolOverlay.canonicalSets)
-            let filled = zone.replacingPools(mine, with: sets)
+            let mine = involved.filter { $0.isSubdomain(of: zone.origin) }.sorted()
+            let sets = mine.compactMap(plan).flatMap(PoolOverlay.canonicalSets)
+            let filled = mine.isEmpty ? zone : zone.replacingPools(mine, with: sets)
             return serials[zone.origin].map { filled.withSerial($0) } ?? filled
         }
         var arena = AnswerArena()
@@ -68,16 +86,21 @@ public final class PoolOverlay: Sendable {
         var groupPools: [(name: DomainName, type: RRType)?] = []
         var stepVariants: [Int32] = []
         var steps: [Int32] = []
-        var stepCounters: [AnswerCounters.Counter?] = []
+        var stepCounters: [Int32] = []
         var networkMaps: [ClientNetworkMap] = []
         var mapIndex: [ObjectIdentifier: Int32] = [:]
         var networkSteps: [Int32] = []
         let index = base.zoneIndex
         for r in base.recipes {
-            let zone = now[r.zone]
+            let zone = nowForRecipes[r.zone]
             func compile(_ res: Resolution) -> Int32 {
                 let ref: AnswerRef
                 switch r.mode {
+                case .exact where r.shared:
+                    // One body for every pool of the class: owners are the query name, the rest anchored at the apex.
+                    ref = arena.add(
+                        res, template: r.name, anchor: base.zones[r.zone].zone.origin, ownerIsQuery: true,
+                        serialZone: { index[$0] })
                 case .exact, .signed:
                     ref = arena.add(res, template: r.name, serialZone: { index[$0] })
                 case .wildcard:
@@ -89,50 +112,46 @@ public final class PoolOverlay: Sendable {
                 }
                 return ref.raw
             }
-            if r.poolItself, poolByName[r.name]?.servfail ?? false {
+            func single(_ res: Resolution) {
+                groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
+                groupPools.append(nil)
+                steps.append(compile(res))
+                stepVariants.append(-1)
+                stepCounters.append(-1)
+            }
+            if r.poolItself, plan(r.name)?.servfail ?? false {
                 // Every line down and `all-down: servfail`: SERVFAIL for A and AAAA, not authoritative.
                 var fail = Resolution(outcome: .noData)
                 fail.rcode = .servFail
                 fail.authoritative = false
-                groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
-                groupPools.append(nil)
-                steps.append(compile(fail))
-                stepVariants.append(-1)
-                stepCounters.append(nil)
+                single(fail)
                 continue
             }
             if r.mode == .signed {
                 // The records as the signed zone holds them now, without signatures (those come with DO); NODATA
                 // while the zone is not signed yet.
                 let signed = r.zone < secure.count ? secure[r.zone] : nil
-                groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
-                groupPools.append(nil)
-                steps.append(compile((signed ?? zone).resolve(r.name, r.type)))
-                stepVariants.append(-1)
-                stepCounters.append(nil)
+                single((signed ?? zone).resolve(r.name, r.type))
                 continue
             }
             let res = zone.resolve(r.name, r.mode == .referral ? .ns : r.type)
-            guard let (plan, type) = PoolOverlay.firstPoolRecords(res, poolByName) else {
+            guard let (plan, type) = PoolOverlay.firstPoolRecords(res, plan) else {
                 // No address of the pool's in it now (a family without lines up): one body.
-                groups.append(AnswerGroup(selection: .fixed, start: Int32(steps.count), count: 1))
-                groupPools.append(nil)
-                steps.append(compile(res))
-                stepVariants.append(-1)
-                stepCounters.append(nil)
+                single(res)
                 continue
             }
             let family = type == .aaaa ? plan.v6 : plan.v4
             let bodies = family.variants.map { addrs in
                 compile(PoolOverlay.substitute(res, plan: plan, type: type, addresses: addrs))
             }
-            let lineCounters = family.firstLine.map { counters.counter(pool: plan.pool.name, line: $0) }
+            let members = plan.pool.members
+            let lineOffsets = family.firstLine.map { line in Int32(members.firstIndex { $0.link == line } ?? -1) }
             var group = AnswerGroup(
                 selection: plan.selection, start: Int32(steps.count), count: Int32(family.sequence.count))
             for v in family.sequence {
                 steps.append(bodies[v])
                 stepVariants.append(Int32(v))
-                stepCounters.append(lineCounters[v])
+                stepCounters.append(lineOffsets[v])
             }
             if let map = plan.pool.networkMap, !family.networkVariants.isEmpty {
                 // The network classes' steps follow the policy's; their counters name the class.
@@ -152,8 +171,8 @@ public final class PoolOverlay: Sendable {
                     networkSteps.append(Int32(steps.count))
                     steps.append(bodies[v])
                     stepVariants.append(Int32(v))
-                    stepCounters.append(
-                        counters.counter(pool: plan.pool.name, line: family.firstLine[v], network: map.label(k + 1)))
+                    let line = lineOffsets[v]
+                    stepCounters.append(line < 0 ? -1 : Int32(k + 1) * Int32(members.count) + line)
                 }
             }
             groups.append(group)
@@ -170,8 +189,32 @@ public final class PoolOverlay: Sendable {
         self.bodyBytes = arena.bytes
         self.fixups = arena.fixups
         self.serials = base.zones.map { info in serials[info.zone.origin] ?? info.zone.fileSerial }
-        self.zoneSet = ZoneSet(now)
         self.plans = plans
+        self.tables = tables
+        self.compiledGroups = groups.count
+        self.now = LazyZones { [tables] in
+            ZoneSet(
+                base.zones.map { info in
+                    let zone = info.zone
+                    let mine = base.poolNames.filter { $0.isSubdomain(of: zone.origin) }.sorted()
+                    let sets = mine.compactMap { tables.planIndex[$0].map { plans[$0] } }.flatMap(
+                        PoolOverlay.canonicalSets)
+                    let filled = zone.replacingPools(mine, with: sets)
+                    return serials[zone.origin].map { filled.withSerial($0) } ?? filled
+                })
+        }
+    }
+
+    /// The plan of the pool called `name`.
+    func plan(named name: DomainName) -> PoolPlan? { tables.planIndex[name].map { plans[$0] } }
+
+    /// The counter of step `step` answered for pool `pool` (`CompiledZones.pools`), if it counts.
+    @inline(__always)
+    func counter(step: Int, pool: Int32) -> AnswerCounters.Counter? {
+        let offset = stepCounters[step]
+        guard offset >= 0, pool >= 0 else { return nil }
+        let at = Int(tables.counterStart[Int(pool)]) + Int(offset)
+        return at < tables.counters.count ? tables.counters[at] : nil
     }
 
     /// A pool's records as the zone holds them: its first variant per family (none for a family without
@@ -187,10 +230,9 @@ public final class PoolOverlay: Sendable {
     }
 
     /// The first pool whose A or AAAA records appear in an answer (in any section), with that type.
-    static func firstPoolRecords(_ res: Resolution, _ pools: [DomainName: PoolPlan]) -> (PoolPlan, RRType)? {
-        guard !pools.isEmpty else { return nil }
+    static func firstPoolRecords(_ res: Resolution, _ plan: (DomainName) -> PoolPlan?) -> (PoolPlan, RRType)? {
         for rr in res.answer + res.authority + res.glue + res.additional where rr.type == .a || rr.type == .aaaa {
-            if let plan = pools[rr.name] { return (plan, rr.type) }
+            if let plan = plan(rr.name) { return (plan, rr.type) }
         }
         return nil
     }
@@ -209,5 +251,67 @@ public final class PoolOverlay: Sendable {
             return out
         }
         return res.mapSections(replace)
+    }
+}
+
+/// What every overlay over one compiled zones shares: the plans' order by pool name, and each pool's answer
+/// counters (per line it may put first, per client-network class), fetched from the registry once rather than on
+/// every health change (which then costs the classes, not the names).
+final class PoolTables: Sendable {
+    /// The compiled zones these are for.
+    let base: CompiledZones
+    /// The index of each pool's plan in the plans (the same order in every build from one config).
+    let planIndex: [DomainName: Int]
+    /// Per pool of `base.pools`: where its counters start in `counters`: per network class k (0: the pool's
+    /// policy), per line of the pool (in `members` order), at k × lines + line.
+    let counterStart: [Int32]
+    let counters: [AnswerCounters.Counter]
+
+    init(base: CompiledZones, plans: [PoolPlan], counters registry: AnswerCounters) {
+        self.base = base
+        var index: [DomainName: Int] = [:]
+        index.reserveCapacity(plans.count)
+        for (i, p) in plans.enumerated() where index[p.pool.name] == nil { index[p.pool.name] = i }
+        planIndex = index
+        var starts: [Int32] = []
+        var counters: [AnswerCounters.Counter] = []
+        starts.reserveCapacity(base.pools.count)
+        for name in base.pools {
+            starts.append(Int32(counters.count))
+            guard let i = index[name] else { continue }
+            let pool = plans[i].pool
+            let classes = pool.networkMap.map { $0.lists.count } ?? 1
+            for k in 0..<max(classes, 1) {
+                for m in pool.members {
+                    counters.append(
+                        registry.counter(
+                            pool: pool.name, line: m.link, network: k == 0 ? nil : pool.networkMap?.label(k),
+                            listed: false))
+                }
+            }
+        }
+        counterStart = starts
+        self.counters = counters
+    }
+}
+
+/// A value made on first use, once, by whichever thread asks first (the others wait for it): the zones as they
+/// answer now, which the slow path, transfers and export read and the query path never does.
+final class LazyZones: Sendable {
+    private let state: Mutex<ZoneSet?>
+    private let make: @Sendable () -> ZoneSet
+
+    init(_ make: @escaping @Sendable () -> ZoneSet) {
+        self.make = make
+        state = Mutex(nil)
+    }
+
+    var value: ZoneSet {
+        state.withLock { made in
+            if let made { return made }
+            let value = make()
+            made = value
+            return value
+        }
     }
 }

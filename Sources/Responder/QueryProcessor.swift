@@ -169,10 +169,16 @@ public enum QueryProcessor {
             let nx = answer == b.zones[Int(node.zone)].nxDomain && depth > 0
             // A pool's answer: the variant the compiled path would pick, signed as that variant.
             var variant: SecureVariant?
-            if case .group(let index) = answer.kind, let pool = s.overlay.groupPools[index] {
-                let (i, _) = pick(s.overlay, index, q, scratch: scratch, client: client)
-                s.overlay.stepCounters[i]?.increment()
-                variant = SecureVariant(pool: pool.name, type: pool.type, index: Int(s.overlay.stepVariants[i]))
+            if case .group(let index) = answer.kind {
+                let ref = b.groupRefs[index]
+                let unit = Int(ref.recipe)
+                if let pool = s.overlay.groupPools[unit] {
+                    let (i, _) = pick(s.overlay, unit, q, scratch: scratch, client: client)
+                    s.overlay.counter(step: i, pool: ref.pool)?.increment()
+                    // A class's group was compiled for one of its pools: the answer is for the one asked about.
+                    let name = b.recipes[unit].shared && ref.pool >= 0 ? b.pools[Int(ref.pool)] : pool.name
+                    variant = SecureVariant(pool: name, type: pool.type, index: Int(s.overlay.stepVariants[i]))
+                }
             }
             return secure(
                 z, q, query, s, out, transport: transport, scratch: scratch, nxDomain: nx, variant: variant)
@@ -194,15 +200,44 @@ public enum QueryProcessor {
             // A pool's variants: the worker's counter, the client network's bucket (sticky) or the client's network
             // (`by-network`) picks one, with the ECS scope that goes with it (`pick`).
             let o = s.overlay
-            let (i, ecsScope) = pick(o, index, q, scratch: scratch, client: client)
-            o.stepCounters[i]?.increment()
+            let ref = b.groupRefs[index]
+            let (i, ecsScope) = pick(o, Int(ref.recipe), q, scratch: scratch, client: client)
+            o.counter(step: i, pool: ref.pool)?.increment()
             let scope = ecsScope
+            let body = o.answers[Int(o.steps[i])]
+            if ref.join >= 0 {
+                // An alias to a pool: its chain, then the pool's body (or, with no record of the type now, the
+                // chain's NODATA).
+                let join = b.joins[Int(ref.join)]
+                guard body.answerCount > 0 else {
+                    guard case .body(let empty) = join.empty.kind else {
+                        return error(.servFail, q, query, s, out, question: true, opt: q.hasEDNS)
+                    }
+                    return b.bodyBytes.withUnsafeBufferPointer { bytes in
+                        b.fixups.withUnsafeBufferPointer { fixups in
+                            serials.withUnsafeBufferPointer { serials in
+                                emit(
+                                    b.answers[empty], bytes: bytes, fixups: fixups, serials: serials, q, query, s,
+                                    out, transport: transport, ecsScope: scope)
+                            }
+                        }
+                    }
+                }
+                return b.bodyBytes.withUnsafeBufferPointer { chain in
+                    o.bodyBytes.withUnsafeBufferPointer { bytes in
+                        emitJoined(
+                            chain: b.answers[Int(join.prefix)], chainBytes: chain, body, bytes: bytes,
+                            owner: join.owner, q,
+                            query, s, out, transport: transport, ecsScope: scope)
+                    }
+                }
+            }
             return o.bodyBytes.withUnsafeBufferPointer { bytes in
                 o.fixups.withUnsafeBufferPointer { fixups in
                     serials.withUnsafeBufferPointer { serials in
                         emit(
-                            o.answers[Int(o.steps[i])], bytes: bytes, fixups: fixups, serials: serials, q, query, s,
-                            out, transport: transport, ecsScope: scope)
+                            body, bytes: bytes, fixups: fixups, serials: serials, q, query, s, out,
+                            transport: transport, ecsScope: scope)
                     }
                 }
             }
@@ -339,6 +374,45 @@ public enum QueryProcessor {
         return p
     }
 
+    /// Writes an alias's answer joined at query time (`CompiledZones.Join`): header, question, the alias's chain
+    /// (`chain`, compiled for the alias's name: final bytes), then the pool's records (`body`, each owned by the
+    /// query name as the pool answers for itself) with each owner pointing at the target's name in the chain. Both
+    /// are required (the answer section): what does not fit is truncated (TC), as `emit` does.
+    static func emitJoined(
+        chain: CompiledAnswer, chainBytes: UnsafeBufferPointer<UInt8>, _ body: CompiledAnswer,
+        bytes: UnsafeBufferPointer<UInt8>, owner: UInt16, _ q: QueryView, _ query: UnsafeRawBufferPointer,
+        _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, transport: Transport, ecsScope: UInt8 = 0
+    ) -> Int {
+        let qend = q.questionEnd
+        let room = limit(q, s, transport) - qend - optLength(q, s)
+        var flags = Header.Flag.qr | (q.flags & Header.Flag.rd) | chain.flags
+        if q.qclass == RRClass.any.rawValue { flags &= ~Header.Flag.aa }
+        let first = Int(chain.length)
+        var len = first + Int(body.length)
+        var an = chain.answerCount + body.answerCount
+        if len > room {
+            flags |= Header.Flag.tc
+            (an, len) = (0, 0)
+        }
+        var p = header(out, id: q.id, flags: flags, an: an, ns: 0, ar: q.hasEDNS ? 1 : 0)
+        copy(query, from: 12, count: qend - 12, to: out, at: &p)
+        if len > 0 {
+            let dst = out.baseAddress!.advanced(by: p)
+            dst.copyMemory(from: chainBytes.baseAddress! + Int(chain.offset), byteCount: first)
+            dst.advanced(by: first).copyMemory(from: bytes.baseAddress! + Int(body.offset), byteCount: len - first)
+            // Each record: owner (a 2-octet pointer), type, class, TTL, RDATA length, RDATA.
+            var r = p + first
+            let end = p + len
+            while r + 12 <= end {
+                put16(out, r, owner)
+                r += 12 + (Int(out[r + 10]) << 8 | Int(out[r + 11]))
+            }
+            p = end
+        }
+        if q.hasEDNS { opt(q, s, out, at: &p, extendedRCode: 0, ecsScope: ecsScope) }
+        return p
+    }
+
     /// A response without records: FORMERR, NOTIMP, REFUSED or BADVERS.
     static func error(
         _ rcode: RCode, _ q: QueryView, _ query: UnsafeRawBufferPointer, _ s: Snapshot,
@@ -458,7 +532,7 @@ public enum QueryProcessor {
     /// `res` (a signed answer holding a pool's whole RRset) with the variant `v` instead: its addresses, in its
     /// order, and its signatures in place of the whole set's.
     static func substitute(_ res: Resolution, _ v: SecureVariant, _ s: Snapshot) -> Resolution {
-        guard let plan = s.overlay.plans.first(where: { $0.pool.name == v.pool }) else { return res }
+        guard let plan = s.overlay.plan(named: v.pool) else { return res }
         let family = v.type == .aaaa ? plan.v6 : plan.v4
         guard v.index >= 0, v.index < family.variants.count else { return res }
         let addresses = family.variants[v.index]

@@ -39,8 +39,29 @@ public final class Snapshot: Sendable {
         return overlay.networkMaps[Int(code >> 16)].label(Int(code & 0xFFFF))
     }
 
-    /// How many answers a health change rebuilds: those that hold a pool's records, and a signed zone's keys.
+    /// How many answers a health change rebuilds: those that hold a pool's records, and a signed zone's keys (a
+    /// class of pools with the same definition, and the aliases to them, count once).
     public var poolAnswerCount: Int { base.recipes.count }
+    /// How many groups of bodies this snapshot's overlay compiled (what a health change cost).
+    public var compiledGroups: Int { overlay.compiledGroups }
+
+    /// Each pool's class (`Pool.shareKey`) where every pool of the class has the same definition (a pool changed
+    /// after its class was numbered compiles on its own).
+    static func classes(_ plans: [PoolPlan]) -> [DomainName: Int] {
+        var first: [Int: Pool] = [:]
+        var out: [DomainName: Int] = [:]
+        out.reserveCapacity(plans.count)
+        for plan in plans where plan.pool.shareKey >= 0 {
+            let pool = plan.pool
+            if let f = first[pool.shareKey] {
+                out[pool.name] = f.sameDefinition(pool) ? pool.shareKey : -1
+            } else {
+                first[pool.shareKey] = pool
+                out[pool.name] = pool.shareKey
+            }
+        }
+        return out
+    }
 
     init(
         base: CompiledZones, overlay: PoolOverlay, secure: [DomainName: Zone] = [:],
@@ -62,7 +83,9 @@ public final class Snapshot: Sendable {
         serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters(),
         secure: [DomainName: Zone] = [:], variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) {
-        let base = CompiledZones(zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name), secure: secure)
+        let base = CompiledZones(
+            zoneSet: zoneSet, options: options, pools: plans.map(\.pool.name), classes: Snapshot.classes(plans),
+            secure: secure)
         self.init(
             base: base,
             overlay: PoolOverlay(
@@ -89,7 +112,7 @@ public final class Snapshot: Sendable {
             base: base,
             overlay: PoolOverlay(
                 base: base, plans: plans, serials: serials, counters: counters,
-                secure: base.zones.map { secure[$0.zone.origin] }),
+                secure: base.zones.map { secure[$0.zone.origin] }, previous: overlay),
             secure: secure, variantSignatures: variantSignatures)
     }
 }

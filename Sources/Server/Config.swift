@@ -488,7 +488,7 @@ public struct Config: Sendable {
     /// The pools planned with the lines in `up` healthy (every line when nil) and those in `held` out by an operator.
     public func plans(up: Set<String>? = nil, held: Set<String> = []) -> [PoolPlan] {
         let healthy = up ?? Set(uplinks.links.map(\.name))
-        return uplinks.pools.map { PoolPlan(pool: $0, uplinks: uplinks, up: healthy, held: held) }
+        return PoolPlan.plans(uplinks, up: healthy, held: held)
     }
 
     /// Loads the zones and compiles the snapshot the query path serves, with every line up unless `up` says

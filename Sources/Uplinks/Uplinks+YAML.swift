@@ -142,6 +142,7 @@ extension Uplinks {
             }
         }
         compileNetworks(&out, &r)
+        out.assignShareKeys()
         return out
     }
 

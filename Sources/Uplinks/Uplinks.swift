@@ -115,6 +115,9 @@ public struct Pool: Sendable, Equatable {
     public var networkMap: ClientNetworkMap?
     /// The config line that defines it.
     @SourceLine public var line: Int?
+    /// Its class (`Uplinks.assignShareKeys`): pools with the same definition but for the name share a number and
+    /// are planned and compiled once (issue 27); -1 until assigned, which shares nothing.
+    public var shareKey: Int = -1
 
     /// Makes a pool.
     public init(
@@ -128,6 +131,15 @@ public struct Pool: Sendable, Equatable {
         self.ttl = ttl
         self.allDown = allDown
         self.line = line
+    }
+}
+
+extension Pool {
+    /// True when `other` answers exactly as this pool does but for the name: the same lines and addresses, policy,
+    /// answer count, TTLs, all-down behaviour and client networks.
+    public func sameDefinition(_ other: Pool) -> Bool {
+        members == other.members && policy == other.policy && answers == other.answers && ttl == other.ttl
+            && ttlDegraded == other.ttlDegraded && allDown == other.allDown && networkMap === other.networkMap
     }
 }
 
@@ -182,6 +194,37 @@ public struct Uplinks: Sendable, Equatable {
     public init(links: [Link] = [], pools: [Pool] = []) {
         self.links = links
         self.pools = pools
+        assignShareKeys()
+    }
+
+    /// Numbers the pools' classes (`Pool.shareKey`): pools whose definitions are the same but for the name and the
+    /// line that wrote it share one. Called once the pools are read; a pool changed afterwards is checked against
+    /// its class before it shares (`Pool.sameDefinition`).
+    public mutating func assignShareKeys() {
+        struct Key: Hashable {
+            var members: [String]
+            var addresses: [[IPAddress]?]
+            var policy: PoolPolicy
+            var answers: Int?
+            var ttl: UInt32
+            var ttlDegraded: UInt32?
+            var allDown: AllDownPolicy
+            var networks: ObjectIdentifier?
+        }
+        var keys: [Key: Int] = [:]
+        for i in pools.indices {
+            let p = pools[i]
+            let key = Key(
+                members: p.members.map(\.link), addresses: p.members.map(\.addresses), policy: p.policy,
+                answers: p.answers, ttl: p.ttl, ttlDegraded: p.ttlDegraded, allDown: p.allDown,
+                networks: p.networkMap.map(ObjectIdentifier.init))
+            if let k = keys[key] {
+                pools[i].shareKey = k
+            } else {
+                keys[key] = keys.count
+                pools[i].shareKey = keys.count - 1
+            }
+        }
     }
 
     /// The link called `name`.
