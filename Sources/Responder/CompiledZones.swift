@@ -147,7 +147,7 @@ public final class CompiledZones: Sendable {
                     RRset(name: name, type: .aaaa, ttl: 0, rdatas: [[UInt8](repeating: 0, count: 16)]),
                 ]
             }
-            return zone.adding(slots, names: mine)
+            return zone.adding(slots, names: mine).settled()
         }.sorted { $0.origin.labelCount > $1.origin.labelCount }
         var b = Builder(
             ordered: ordered, options: options, poolNames: poolNames, classes: classes, secure: secure)

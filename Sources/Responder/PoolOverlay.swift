@@ -196,7 +196,7 @@ public final class PoolOverlay: Sendable {
             ZoneSet(
                 base.zones.map { info in
                     let zone = info.zone
-                    let mine = base.poolNames.filter { $0.isSubdomain(of: zone.origin) }.sorted()
+                    let mine = Array(base.poolNames.filter { $0.isSubdomain(of: zone.origin) })
                     let sets = mine.compactMap { tables.planIndex[$0].map { plans[$0] } }.flatMap(
                         PoolOverlay.canonicalSets)
                     let filled = zone.replacingPools(mine, with: sets)

@@ -26,6 +26,8 @@ public final class Snapshot: Sendable {
 
     /// The zones as they answer now, for the slow path and for export.
     public var zoneSet: ZoneSet { overlay.zoneSet }
+    /// The zones served, by origin (without making the zones as they answer now, which `zoneSet` does).
+    public var origins: [DomainName] { base.zones.map(\.zone.origin) }
     /// The settings compiled in.
     public var options: ResponderOptions { base.options }
     /// How many names the table holds (for logs and tests).
@@ -98,7 +100,17 @@ public final class Snapshot: Sendable {
     /// `secure`, also when its compiled zones were compiled with those signed zones (their NSEC records, which a
     /// provisional snapshot made before the first signing lacks).
     public func canUpdate(to plans: [PoolPlan], secure: Set<DomainName>? = nil) -> Bool {
-        Set(plans.map(\.pool.name)) == base.poolNames && (secure == nil || secure == base.secureOrigins)
+        // The same pools in the same order (a build from the same config) is a walk over the names in place, each
+        // compared by its storage first; else the sets of names.
+        let same =
+            plans.count == overlay.plans.count
+            ? plans.withUnsafeBufferPointer { new in
+                overlay.plans.withUnsafeBufferPointer { old in
+                    new.indices.allSatisfy { new[$0].pool.name.wire == old[$0].pool.name.wire }
+                }
+            }
+            : Set(plans.map(\.pool.name)) == base.poolNames
+        return same && (secure == nil || secure == base.secureOrigins)
     }
 
     /// This snapshot with the pools answering `plans` and the zones served with `serials`: a new overlay over the
@@ -107,7 +119,7 @@ public final class Snapshot: Sendable {
         plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:],
         variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) -> Snapshot {
-        precondition(canUpdate(to: plans), "updating a snapshot needs the same pools")
+        assert(canUpdate(to: plans), "updating a snapshot needs the same pools")
         return Snapshot(
             base: base,
             overlay: PoolOverlay(

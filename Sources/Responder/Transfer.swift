@@ -2,6 +2,7 @@
 // A/AAAA records — and the AXFR messages (RFC 5936) that carry it.
 
 import DNSWire
+import Synchronization
 import Uplinks
 import Zones
 
@@ -33,12 +34,24 @@ public enum ZoneContent {
         plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
     }
 
-    /// The fingerprint of `zone`'s file content (`Zone.contentFingerprint`, computed once per load) combined with
-    /// the pools' records: equal exactly when a transfer would carry the same records.
-    public static func fingerprint(file: UInt64, origin: DomainName, pools sets: [RRset]) -> UInt64 {
+    /// The fingerprint of a zone with its pools: its file content's (`Zone.contentFingerprint`, computed once per
+    /// load) plus, for each class of pools in the zone (`PoolDigests`), a mix of the class's names (fixed per
+    /// config) and the records `records` gives for the class's first pool (its index in `pools`). Equal exactly when
+    /// a transfer would carry the same records (for one config), and it costs the classes, not the names
+    /// (issue 27).
+    public static func fingerprint(
+        file: UInt64, origin: DomainName, pools: [Pool], digests: PoolDigests, records: (Int) -> [RRset]
+    ) -> UInt64 {
         var sum = file
-        for set in sets where set.name.isSubdomain(of: origin) {
-            for rdata in set.rdatas { sum = sum &+ Zone.recordHash(set.name, set.type, set.ttl, rdata) }
+        for entry in digests.entries(pools, in: origin) {
+            var content: UInt64 = 0
+            for set in records(entry.representative) {
+                for rdata in set.rdatas { content = content &+ Zone.recordHash(.root, set.type, set.ttl, rdata) }
+            }
+            var h = StableHash()
+            h.add(entry.names)
+            h.add(content)
+            sum = sum &+ h.value
         }
         return sum
     }
@@ -58,7 +71,9 @@ extension Snapshot {
     }
 
     /// The served SOA serial of the zone at `origin`.
-    public func serial(_ origin: DomainName) -> UInt32? { zoneSet.zones[origin]?.fileSerial }
+    public func serial(_ origin: DomainName) -> UInt32? {
+        base.zoneIndex[origin].map { overlay.serials[$0] }
+    }
 }
 
 /// Builds the messages of a zone transfer response.
@@ -112,5 +127,54 @@ public enum TransferMessages {
             messages.append(bytes)
         } while i < records.count
         return messages
+    }
+}
+
+/// Per config (its pools, as read): for each zone, its pools by class (`Pool.shareKey`, a pool whose definition
+/// differs from its class's first standing alone), each class's first pool and a digest of its names. Made once per
+/// config and kept, so that a health change fingerprints the classes, not the names (`ZoneContent.fingerprint`).
+public final class PoolDigests: Sendable {
+    /// One class of pools in one zone.
+    public struct Entry: Sendable {
+        /// The index of its first pool (in the config's pools, which is also the plans' order).
+        public var representative: Int
+        /// The sum of its names' hashes.
+        public var names: UInt64
+    }
+
+    private let state = Mutex<(pools: [Pool], byOrigin: [DomainName: [Entry]])?>(nil)
+
+    /// An empty cache.
+    public init() {}
+
+    /// The classes of `pools` in the zone at `origin`.
+    public func entries(_ pools: [Pool], in origin: DomainName) -> [Entry] {
+        state.withLock { state in
+            // The same config: the same array (it is kept here, so its storage cannot be another's).
+            let same =
+                state.map { cached in
+                    cached.pools.count == pools.count
+                        && cached.pools.withUnsafeBufferPointer { a in
+                            pools.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress }
+                        }
+                } ?? false
+            if !same { state = (pools, [:]) }
+            if let done = state?.byOrigin[origin] { return done }
+            var entries: [Entry] = []
+            var byKey: [Int: Int] = [:]
+            for (i, pool) in pools.enumerated() where pool.name.isSubdomain(of: origin) {
+                let name = Zone.recordHash(pool.name, RRType(0), 0, [])
+                if pool.shareKey >= 0, let e = byKey[pool.shareKey],
+                    pools[entries[e].representative].sameDefinition(pool)
+                {
+                    entries[e].names = entries[e].names &+ name
+                    continue
+                }
+                if pool.shareKey >= 0, byKey[pool.shareKey] == nil { byKey[pool.shareKey] = entries.count }
+                entries.append(Entry(representative: i, names: name))
+            }
+            state?.byOrigin[origin] = entries
+            return entries
+        }
     }
 }

@@ -15,23 +15,29 @@ extension DNSServer {
     /// Decides each zone's served serial for `zones` with the pools answering `plans`, from its content
     /// (`SerialKeeper`), and notes each new version in the IXFR journal (`previous`: the zones served before, when a
     /// reload replaces them, to diff against): the serials, the zones whose serial moved, and what could not be saved.
+    /// The journal's new versions are not noted here but by `journalWork`, which the caller runs once the answers
+    /// serve (a flap of 100,000 pools is a journal entry of 100,000 records: it must not hold the answers back).
+    /// `digests`: the pools' classes per config (`PoolDigests`), so that an unsigned zone's fingerprint costs the
+    /// classes, not the names.
     static func decideSerials(
         zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], config: Config, serials: SerialKeeper,
         journal: Journal, signing: ZoneSigning, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])? = nil,
-        logger: Logger
-    ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?) {
+        digests: PoolDigests, logger: Logger
+    ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?, journalWork: @Sendable () -> String?) {
         var served: [DomainName: UInt32] = [:]
         var moved: [DomainName] = []
         var problems: [String] = []
+        var entries: [@Sendable () -> String?] = []
         let policies = config.serialPolicies
         let limits = config.journalLimits
         for (origin, zone) in zones.zones {
-            let sets = ZoneContent.poolSets(plans, in: origin)
+            let settings = config.zones.first { $0.origin == origin }?.dnssec
+            // A signed zone's pools are signed per name anyway; an unsigned zone's go to the journal after the swap.
+            let sets = settings == nil ? [] : ZoneContent.poolSets(plans, in: origin)
             var file = fingerprints[origin] ?? zone.contentFingerprint
             var content = zone
             var before = (zone: previous?.zones.zones[origin], file: previous?.fingerprints[origin])
             var signed: ZoneSigning.Signed?
-            let settings = config.zones.first { $0.origin == origin }?.dnssec
             if settings == nil { signing.drop(origin) }
             if let settings {
                 // DNSSEC: the file content's signatures are made once per load and signature window; the serial
@@ -59,7 +65,9 @@ extension DNSServer {
                     problems.append(problem)
                 }
             }
-            let fingerprint = ZoneContent.fingerprint(file: file, origin: origin, pools: sets)
+            let fingerprint = ZoneContent.fingerprint(
+                file: file, origin: origin, pools: config.uplinks.pools, digests: digests,
+                records: { plans[$0].transferSets })
             let (serial, changed) = serials.serial(
                 for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
                 policy: policies[origin] ?? .increment)
@@ -70,6 +78,7 @@ extension DNSServer {
             }
             let soa = zone.withSerial(serial).soa
             var extras = sets.flatMap(\.records)
+            let unsigned = settings == nil
             if let signed, let settings {
                 do {
                     extras += try signing.dynamicSignatures(
@@ -81,13 +90,16 @@ extension DNSServer {
             // The pools' NSEC records in the signed content are the chain's; the ones transfers carry are each
             // build's, among the extras.
             let chainDenial = Set((signed?.poolDenial ?? []).map(\.name))
-            if let problem = journal.record(
-                origin, soa: soa, zone: content, file: file, pools: extras, previous: before.zone,
-                previousFile: before.file, limits: limits[origin] ?? JournalLimits(),
-                ignore: { ($0.type == .nsec || $0.type == .nsec3) && chainDenial.contains($0.name) })
-            {
-                logger.error("\(problem)")
-                problems.append(problem)
+            let limit = limits[origin] ?? JournalLimits()
+            let (recorded, before0) = (extras, before)
+            entries.append { [content, file] in
+                let pools = unsigned ? ZoneContent.poolSets(plans, in: origin).flatMap(\.records) : recorded
+                let problem = journal.record(
+                    origin, soa: soa, zone: content, file: file, pools: pools, previous: before0.zone,
+                    previousFile: before0.file, limits: limit,
+                    ignore: { ($0.type == .nsec || $0.type == .nsec3) && chainDenial.contains($0.name) })
+                if let problem { logger.error("\(problem)") }
+                return problem
             }
         }
         if !moved.isEmpty {
@@ -98,7 +110,11 @@ extension DNSServer {
                 problems.insert(problem, at: 0)
             }
         }
-        return (served, moved, problems.isEmpty ? nil : problems.joined(separator: "; "))
+        let work: @Sendable () -> String? = { [entries] in
+            let found = entries.compactMap { $0() }
+            return found.isEmpty ? nil : found.joined(separator: "; ")
+        }
+        return (served, moved, problems.isEmpty ? nil : problems.joined(separator: "; "), work)
     }
 
     /// Compiles the snapshot for `config` and `zones` with the lines in `up` (nil = all; `held`: out by an operator,
@@ -107,16 +123,18 @@ extension DNSServer {
     static func compile(
         config: Config, zones: ZoneSet, fingerprints: [DomainName: UInt64], up: Set<String>?,
         held: Set<String> = [], serials: SerialKeeper, journal: Journal, signing: ZoneSigning,
-        previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?, counters: AnswerCounters, logger: Logger
+        previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])?, digests: PoolDigests,
+        counters: AnswerCounters, logger: Logger
     ) -> (Snapshot, [DomainName], String?) {
         let plans = config.plans(up: up, held: held)
-        let (served, moved, problem) = decideSerials(
+        let (served, moved, serialProblem, journalWork) = decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
-            journal: journal, signing: signing, previous: previous, logger: logger)
+            journal: journal, signing: signing, previous: previous, digests: digests, logger: logger)
+        let problem = [serialProblem, journalWork()].compactMap { $0 }.joined(separator: "; ")
         let snapshot = Snapshot(
             zoneSet: zones, options: config.responderOptions, plans: plans, serials: served, counters: counters,
             secure: signing.servingZones, variantSignatures: signing.servingVariantSignatures)
-        return (snapshot, moved, problem)
+        return (snapshot, moved, problem.isEmpty ? nil : problem)
     }
 
     /// Every ten minutes on the builder, while serving: when a signed zone's signature window has turned
@@ -201,22 +219,27 @@ extension DNSServer {
     /// On the builder: the answers for the lines the health module has up now (with `force` also when they are the
     /// ones served: a signature refresh).
     func buildForLines(force: Bool = false) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        func ms(since t: UInt64) -> String {
+            String(format: "%.1f ms", Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+        }
         let (config, zones, fingerprints) = state.withLock { st in (st.config, st.zones, st.fingerprints) }
         let (up, held) = health.answering
         let current = store.current().0
         let plans = config.plans(up: up, held: held)
-        guard force || current.plans != plans else { return }
-        let (served, moved, problem) = DNSServer.decideSerials(
+        guard force || !PoolPlan.sameAnswers(current.plans, plans) else { return }
+        let planned = ms(since: started)
+        let (served, moved, problem, journalWork) = DNSServer.decideSerials(
             zones: zones, fingerprints: fingerprints, plans: plans, config: config, serials: serials,
-            journal: journal, signing: signing, logger: logger)
-        state.withLock { $0.saveProblem = problem }
+            journal: journal, signing: signing, digests: poolDigests, logger: logger)
+        let decided = ms(since: started)
         // The compiled zones are those of the last load (reloads build on this queue too): only the pools' overlay
         // is new. A change of the pools themselves comes with a reload, which compiles everything; so does the
         // first build with signed zones (the provisional snapshot of `init` was compiled without them), and a build
         // whose zones are not those compiled (a signed zone that could not be signed is served unsigned).
         let secure = signing.servingZones
         let snapshot =
-            Set(current.zoneSet.zones.keys) == Set(zones.zones.keys)
+            Set(current.origins) == Set(zones.zones.keys)
                 && current.canUpdate(to: plans, secure: Set(secure.keys.filter { zones.zones[$0] != nil }))
             ? current.updating(
                 plans: plans, serials: served, counters: counters, secure: secure,
@@ -225,6 +248,14 @@ extension DNSServer {
                 zoneSet: zones, options: current.options, plans: plans, serials: served, counters: counters,
                 secure: secure, variantSignatures: signing.servingVariantSignatures)
         store.replace(snapshot)
+        logger.debug(
+            "answers built in \(ms(since: started)) (planned in \(planned), serials by \(decided)); \(snapshot.compiledGroups) group(s)"
+        )
+        // Once the answers serve: the journal's new versions, which cost every pool. (So do the zones as they
+        // answer now, made when first asked: by a transfer, an export or the slow path, not here.)
+        let journalProblem = journalWork()
+        let saveProblem = [problem, journalProblem].compactMap { $0 }.joined(separator: "; ")
+        state.withLock { $0.saveProblem = saveProblem.isEmpty ? nil : saveProblem }
         store.reclaim()
         if !config.uplinks.links.isEmpty {
             let out = config.uplinks.links.map(\.name).filter { !up.contains($0) }

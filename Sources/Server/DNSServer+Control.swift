@@ -59,7 +59,7 @@ extension DNSServer {
             },
             zones: { [store] in
                 let snapshot = store.current().0
-                return snapshot.zoneSet.zones.keys.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
+                return snapshot.origins.sorted().map { ($0.description, snapshot.serial($0) ?? 0) }
             },
             status: { [weak self] in self?.status() },
             link: { [weak self] name in self?.linkDetail(name) },
@@ -170,7 +170,7 @@ extension DNSServer {
             }
             let snapshot = store.current().0
             m.gauge("uplinkdns_snapshot_generation", [], Double(store.generation))
-            for zone in snapshot.zoneSet.zones.keys.sorted() {
+            for zone in snapshot.origins.sorted() {
                 m.gauge(
                     "uplinkdns_zone_serial", [("zone", zone.lowercased().description)],
                     Double(snapshot.serial(zone) ?? 0))

@@ -94,7 +94,7 @@ extension DNSServer {
     func servingStatus() -> String {
         let snapshot = store.current().0
         return Self.servingStatus(
-            zones: snapshot.zoneSet.zones.count, up: health.up.count, lines: health.linkNames.count,
+            zones: snapshot.origins.count, up: health.up.count, lines: health.linkNames.count,
             plans: snapshot.plans)
     }
 
@@ -148,7 +148,9 @@ extension DNSServer {
                     let (up, held) = health.answering
                     let (snapshot, changed, problem) = DNSServer.compile(
                         config: applied, zones: zones, fingerprints: fingerprints, up: up, held: held, serials: serials,
-                        journal: journal, signing: signing, previous: previous, counters: counters, logger: logger)
+                        journal: journal, signing: signing, previous: previous, digests: poolDigests,
+                        counters: counters,
+                        logger: logger)
                     store.replace(snapshot)
                     state.withLock { st in
                         st.config = applied

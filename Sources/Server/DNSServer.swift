@@ -71,6 +71,8 @@ public final class DNSServer: Sendable {
     let startedAt = Date()
     /// Each pool's first places over the last minute (the status page), sampled every 5 s off the query path.
     let shares = ShareWindow()
+    /// The pools' classes per config, for fingerprints that cost the classes (`PoolDigests`).
+    let poolDigests = PoolDigests()
     /// The one builder: every snapshot (health change, override, reload) is built and installed here, in order,
     /// never on a thread that serves queries or the control API; old snapshots are freed here too.
     let builder = DispatchQueue(label: "uplinkdns.builder", qos: .userInitiated)

@@ -179,7 +179,7 @@ extension DNSServer {
         }
         let secondaries = transfer.secondaryStates
         let notifies = notifier.records
-        let zones: [ControlAPI.ZoneStatus] = snapshot.zoneSet.zones.keys.sorted().map { origin in
+        let zones: [ControlAPI.ZoneStatus] = snapshot.origins.sorted().map { origin in
             let name = origin.lowercased().description
             var rows: [String: ControlAPI.SecondaryStatus] = [:]
             // The configured NOTIFY targets from the start, before any NOTIFY to them has ended.

@@ -36,15 +36,21 @@ public enum ZoneExport {
         }
         guard let zone = zones.zones[origin] else { throw Failure(description: "\(origin) did not load") }
         let sets: [RRset]
+        let records: (Int) -> [RRset]
         switch addresses {
         case .up(let up):
-            sets = ZoneContent.poolSets(config.plans(up: up), in: origin)
+            let plans = config.plans(up: up)
+            sets = ZoneContent.poolSets(plans, in: origin)
+            records = { plans[$0].transferSets }
         case .every:
-            sets = config.uplinks.pools.filter { $0.name.isSubdomain(of: origin) }.flatMap {
-                everySets($0, config.uplinks)
-            }
+            let pools = config.uplinks.pools
+            sets = pools.filter { $0.name.isSubdomain(of: origin) }.flatMap { everySets($0, config.uplinks) }
+            records = { everySets(pools[$0], config.uplinks) }
         }
-        let fingerprint = ZoneContent.fingerprint(file: zone.contentFingerprint, origin: origin, pools: sets)
+        // As the server fingerprints it (`DNSServer.decideSerials`): per class of pools.
+        let fingerprint = ZoneContent.fingerprint(
+            file: zone.contentFingerprint, origin: origin, pools: config.uplinks.pools, digests: PoolDigests(),
+            records: records)
         let serial = SerialKeeper(directory: config.stateDirectory).serial(
             for: origin, fileSerial: zone.fileSerial, fingerprint: fingerprint,
             policy: config.serialPolicies[origin] ?? .increment

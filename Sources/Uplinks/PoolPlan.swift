@@ -42,20 +42,49 @@ public struct PoolPlan: Sendable, Equatable {
 
     /// The pool planned for.
     public let pool: Pool
+    /// What it answers, shared by every pool of its class planned alike (`renamed`): a plan for one of 100,000
+    /// names on the same lines is the pool and one reference.
+    private let answers: Answers
+
     /// How responses pick a variant.
-    public let selection: Selection
+    public var selection: Selection { answers.selection }
     /// True when every line is down and the pool's `all-down` is `servfail`.
-    public let servfail: Bool
+    public var servfail: Bool { answers.servfail }
     /// IPv4 answers (A).
-    public let v4: Family
+    public var v4: Family { answers.v4 }
     /// IPv6 answers (AAAA).
-    public let v6: Family
+    public var v6: Family { answers.v6 }
     /// The TTL answers carry: the pool's, or while any of its lines is down its `ttl-degraded` (default half).
-    public let ttl: UInt32
+    public var ttl: UInt32 { answers.ttl }
     /// The lines whose addresses the answers carry now, in the pool's order (failover: the first line up alone).
-    public let answered: [String]
+    public var answered: [String] { answers.answered }
     /// True when no line of the pool is up and `all-down: all` answers the lines probes took out anyway.
-    public let failingOpen: Bool
+    public var failingOpen: Bool { answers.failingOpen }
+
+    /// The plan but for the pool: what pools of one class share.
+    final class Answers: Sendable, Equatable {
+        let selection: Selection
+        let servfail: Bool
+        let v4: Family
+        let v6: Family
+        let ttl: UInt32
+        let answered: [String]
+        let failingOpen: Bool
+
+        init(
+            selection: Selection, servfail: Bool, v4: Family, v6: Family, ttl: UInt32, answered: [String],
+            failingOpen: Bool
+        ) {
+            (self.selection, self.servfail, self.v4, self.v6) = (selection, servfail, v4, v6)
+            (self.ttl, self.answered, self.failingOpen) = (ttl, answered, failingOpen)
+        }
+
+        static func == (a: Answers, b: Answers) -> Bool {
+            a === b
+                || (a.selection == b.selection && a.servfail == b.servfail && a.v4 == b.v4 && a.v6 == b.v6
+                    && a.ttl == b.ttl && a.answered == b.answered && a.failingOpen == b.failingOpen)
+        }
+    }
 
     /// Plans `pool` with the lines named in `up` healthy. With none of its lines up, `all-down` decides: all (fail
     /// open), none (NODATA) or servfail. Failing open brings back the lines probes took out, never those in `held`,
@@ -66,7 +95,7 @@ public struct PoolPlan: Sendable, Equatable {
         self.pool = pool
         let weights = uplinks.weights
         var healthy = pool.members.filter { up.contains($0.link) }
-        ttl = healthy.count < pool.members.count ? (pool.ttlDegraded ?? pool.ttl / 2) : pool.ttl
+        let ttl = healthy.count < pool.members.count ? (pool.ttlDegraded ?? pool.ttl / 2) : pool.ttl
         var servfail = false
         var failingOpen = false
         if healthy.isEmpty {
@@ -78,8 +107,7 @@ public struct PoolPlan: Sendable, Equatable {
             case .servfail: servfail = true
             }
         }
-        self.servfail = servfail
-        self.failingOpen = failingOpen
+        let selection: Selection
         switch pool.policy {
         case .roundRobin, .weighted: selection = .rotate
         case .failover: selection = .fixed
@@ -94,40 +122,65 @@ public struct PoolPlan: Sendable, Equatable {
             return PoolPlan.family(
                 lines, policy: pool.policy, answers: pool.answers, networkLists: pool.networkMap?.lists ?? [])
         }
-        v4 = family(false)
-        v6 = family(true)
+        let v4 = family(false)
+        let v6 = family(true)
         let answeredAddresses = Set((v4.variants + v6.variants).joined())
-        answered = healthy.filter { m in
+        let answered = healthy.filter { m in
             (m.addresses ?? uplinks.link(m.link)?.publicAddresses ?? []).contains(where: answeredAddresses.contains)
         }.map(\.link)
+        answers = Answers(
+            selection: selection, servfail: servfail, v4: v4, v6: v6, ttl: ttl, answered: answered,
+            failingOpen: failingOpen)
     }
 
     /// This plan for `pool`, which has the same definition but another name (`Pool.sameDefinition`): what planning
     /// it would give, without planning again (a host's 100,000 names on the same lines plan once).
-    public func renamed(to pool: Pool) -> PoolPlan { PoolPlan(self, pool: pool) }
+    public func renamed(to pool: Pool) -> PoolPlan { PoolPlan(answers, pool: pool) }
 
-    private init(_ plan: PoolPlan, pool: Pool) {
+    private init(_ answers: Answers, pool: Pool) {
         self.pool = pool
-        selection = plan.selection
-        servfail = plan.servfail
-        v4 = plan.v4
-        v6 = plan.v6
-        ttl = plan.ttl
-        answered = plan.answered
-        failingOpen = plan.failingOpen
+        self.answers = answers
     }
 
     /// Plans every pool of `uplinks` (`init(pool:uplinks:up:held:)`), each class of pools with the same
     /// definition once (`Pool.shareKey`).
     public static func plans(_ uplinks: Uplinks, up: Set<String>, held: Set<String> = []) -> [PoolPlan] {
-        var byClass: [Int: PoolPlan] = [:]
-        return uplinks.pools.map { pool in
-            if pool.shareKey >= 0, let done = byClass[pool.shareKey], done.pool.sameDefinition(pool) {
-                return done.renamed(to: pool)
+        // Per class (`Pool.shareKey`, numbered from 0): the index of the pool it was planned for.
+        var planned = [Int](repeating: -1, count: uplinks.pools.count)
+        var out: [PoolPlan] = []
+        out.reserveCapacity(uplinks.pools.count)
+        uplinks.pools.withUnsafeBufferPointer { pools in
+            for i in pools.indices {
+                let key = pools[i].shareKey
+                if key >= 0, key < planned.count, planned[key] >= 0, pools[planned[key]].sameDefinition(pools[i]) {
+                    out.append(PoolPlan(out[planned[key]].answers, pool: pools[i]))
+                    continue
+                }
+                if key >= 0, key < planned.count, planned[key] < 0 { planned[key] = i }
+                out.append(PoolPlan(pool: pools[i], uplinks: uplinks, up: up, held: held))
             }
-            let plan = PoolPlan(pool: pool, uplinks: uplinks, up: up, held: held)
-            if pool.shareKey >= 0, byClass[pool.shareKey] == nil { byClass[pool.shareKey] = plan }
-            return plan
+        }
+        return out
+    }
+
+    /// True when `a` and `b`, plans of the same config's pools in the same order (as two `plans` calls give),
+    /// answer alike: the answers compared once per class (plans of one class share them), the names by storage.
+    /// What decides whether a health change needs a build, at the cost of the classes.
+    public static func sameAnswers(_ a: [PoolPlan], _ b: [PoolPlan]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                var known: (Answers, Answers)?
+                for i in x.indices {
+                    guard x[i].pool.name.wire == y[i].pool.name.wire else { return false }
+                    let (p, q) = (x[i].answers, y[i].answers)
+                    if p === q { continue }
+                    if let (kp, kq) = known, kp === p, kq === q { continue }
+                    guard p == q else { return false }
+                    known = (p, q)
+                }
+                return true
+            }
         }
     }
 

@@ -24,7 +24,7 @@ public struct Zone: Sendable {
     let data: ZoneData
     /// Nodes changed since loading (the pools' current records, the served SOA), looked up first. They are few, so
     /// changing them costs what changed: the loaded data is shared, never copied.
-    let patch: [DomainName: Node]
+    let patch: Patch
     /// The apex SOA record.
     public let soa: ResourceRecord
     /// What loading found doubtful but servable (a TTL that differs within an RRset, data hidden below a delegation
@@ -32,7 +32,7 @@ public struct Zone: Sendable {
     public internal(set) var warnings: [ZoneError] = []
 
     /// Makes a zone from data already validated.
-    init(origin: DomainName, file: String, data: ZoneData, patch: [DomainName: Node] = [:], soa: ResourceRecord) {
+    init(origin: DomainName, file: String, data: ZoneData, patch: Patch = Patch(), soa: ResourceRecord) {
         self.origin = origin
         self.file = file
         self.data = data
@@ -44,7 +44,7 @@ public struct Zone: Sendable {
     /// tests and small zones (iterate with `names` and `node(_:)` otherwise).
     public var nodes: [DomainName: Node] {
         var out: [DomainName: Node] = [:]
-        out.reserveCapacity(data.count + patch.count)
+        out.reserveCapacity(data.count)
         for i in 0..<data.count {
             let n = data.node(i)
             out[n.name] = n

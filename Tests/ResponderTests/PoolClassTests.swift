@@ -147,6 +147,11 @@ private let questions: [(String, RRType)] = {
         let (many, uplinks) = try snapshot(1000)
         #expect(many.compiledGroups == one.compiledGroups)
         #expect(many.poolAnswerCount == one.poolAnswerCount)
+        // Plans are made once per class, and compared once per class.
+        let now = PoolPlan.plans(uplinks, up: ["unicom", "cnc"])
+        #expect(PoolPlan.sameAnswers(now, PoolPlan.plans(uplinks, up: ["unicom", "cnc"])))
+        #expect(!PoolPlan.sameAnswers(now, PoolPlan.plans(uplinks, up: ["unicom"])))
+        #expect(try now[1].v4 == now[1000].v4 && now[1000].pool.name == DomainName("p999.example.com."))
         let drained = many.updating(
             plans: PoolPlan.plans(uplinks, up: ["unicom"]), serials: [:], counters: AnswerCounters())
         #expect(drained.compiledGroups == one.compiledGroups)

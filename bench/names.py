@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Many names on the same lines (issue 27, docs/performance.md): a dual-line host's zone, side by side with NSD
+loading the same zone (the pools as plain A records).
+
+Cases:
+- N pools over the same two lines (10,000 and 100,000), written as one pool entry with a `names-file` (how a host
+  writes them) and, for `check`, also as N pool blocks;
+- 100,000 CNAMEs to one pool;
+- 1,000,000 CNAMEs to one pool (load only).
+
+For each: start until a name in the middle answers (polled every 5 ms), the memory once it answers (RSS and PSS),
+then `cnc` drained and restored through the control API (12 switches, 1 s apart) while a name in the middle is
+asked in a loop: the time from the call to the first answer without (or again with) cnc; and the IXFR that follows
+one flap (records and octets). NSD loads the same zone in the same run. `uplinkdns check` of the config is timed too.
+
+Targets (issue 27): 100,000 pools answering within 2 s of start, RSS at most 150 MiB, a drain in the answers within
+20 ms, `check` within 1 s; 100,000 CNAMEs to one pool loading within 1.5x NSD, a drain within 20 ms and the alias
+carrying the pool's addresses; 1,000,000 CNAMEs loading within 1.5x NSD.
+
+Writes bench/results/names.md. Usage: bench/names.py [--cases pools-10000,pools-100000,cnames-100000,cnames-1000000]
+Loopback only; the release build; NSD from Debian (bench/install-deps.sh)."""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import ROOT, a_records, api, dns_query, write  # noqa: E402
+
+HEAD = """$ORIGIN example.com.
+$TTL 3600
+@ IN SOA ns1 hostmaster 1 3600 900 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.1
+"""
+BOTH = {"192.0.2.10", "198.51.100.10"}
+
+
+def zone_text(kind, n, static):
+    """The zone: N customer names that are pools (static: as A records, for NSD), or N aliases to www."""
+    if kind == "pools":
+        body = "".join(f"c{i} 60 IN A 192.0.2.10\nc{i} 60 IN A 198.51.100.10\n" for i in range(n)) if static else ""
+    else:
+        body = "".join(f"c{i} IN CNAME www\n" for i in range(n))
+        if static:
+            body += "www 60 IN A 192.0.2.10\nwww 60 IN A 198.51.100.10\n"
+    return HEAD + body
+
+
+def uplinkdns_config(d, kind, n, port, blocks=False):
+    write(f"{d}/example.com.zone", zone_text(kind, n, static=False))
+    if kind == "pools" and blocks:
+        pools = "".join(f"  - {{name: c{i}.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}}\n"
+                        for i in range(n))
+    elif kind == "pools":
+        write(f"{d}/names.txt", "".join(f"c{i}.example.com.\n" for i in range(n)))
+        pools = "  - {names-file: names.txt, links: [unicom, cnc], policy: weighted, ttl: 60}\n"
+    else:
+        pools = "  - {name: www.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}\n"
+    name = "blocks.yaml" if blocks else "uplinkdns.yaml"
+    write(f"{d}/{name}", f"""server:
+  listen: ["127.0.0.1:{port}"]
+  udp-workers: 1
+  control: 127.0.0.1:{port + 1000}
+  control-token: bench
+zones:
+  - {{origin: example.com., file: example.com.zone, transfer: [127.0.0.1]}}
+links:
+  - {{name: unicom, public: [192.0.2.10], bandwidth: 2mbit}}
+  - {{name: cnc, public: [198.51.100.10], bandwidth: 512kbit}}
+pools:
+{pools}health:
+  state-dir: state
+""")
+    return f"{d}/{name}"
+
+
+def nsd_config(d, kind, n, port):
+    write(f"{d}/example.com.zone", zone_text(kind, n, static=True))
+    write(f"{d}/nsd.conf", f"""server:
+  ip-address: 127.0.0.1@{port}
+  server-count: 1
+  zonesdir: {d}
+  database: ""
+  pidfile: {d}/nsd.pid
+  xfrdfile: {d}/xfrd.state
+  zonelistfile: {d}/zone.list
+  username: ""
+  chroot: ""
+  verbosity: 0
+  rrl-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: example.com
+  zonefile: example.com.zone
+""")
+    return ["nsd", "-d", "-c", f"{d}/nsd.conf"]
+
+
+def start(cmd, port, probe, log, timeout=600):
+    """Starts `cmd` pinned to CPU 0; the process and the seconds until `probe` has A records (polled every 5 ms)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.005)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=subprocess.STDOUT)
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited: see {log.name}")
+        s.sendto(dns_query(probe, 1), ("127.0.0.1", port))
+        try:
+            if a_records(s.recv(4096)):
+                return proc, time.monotonic() - t0
+        except OSError:
+            pass
+    raise RuntimeError(f"{cmd[0]} did not answer within {timeout} s")
+
+
+def memory(pid):
+    with open(f"/proc/{pid}/status") as f:
+        rss = int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1)) / 1024
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        pss = int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1)) / 1024
+    return rss, pss
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def soa_serial(port):
+    r = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+short", "example.com", "SOA"],
+                       capture_output=True, text=True).stdout.split()
+    return int(r[2]) if len(r) > 2 else None
+
+
+def drains(port, probe, switches=12):
+    """cnc drained and restored through the API; per switch the seconds until `probe` answers accordingly, and the
+    alias's answer carries the pool's addresses throughout. Also the IXFR of the first flap."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect(("127.0.0.1", port))
+    times, wrong = [], 0
+    before = soa_serial(port)
+    ixfr = None
+    for k in range(switches):
+        state = "drain" if k % 2 == 0 else "auto"
+        want = {"192.0.2.10"} if state == "drain" else BOTH
+        result = {}
+        t0 = time.monotonic()
+        caller = threading.Thread(target=lambda: result.update(r=api(port + 1000, "/v1/links/cnc", {"state": state})))
+        caller.start()
+        seen = None
+        while time.monotonic() - t0 < 60:
+            s.send(dns_query(probe, k))
+            try:
+                got = a_records(s.recv(4096))
+            except OSError:
+                continue
+            if not got:
+                wrong += 1
+            if got == want:
+                seen = time.monotonic() - t0
+                break
+        caller.join()
+        times.append(seen if seen is not None else float("inf"))
+        if k == 1 and before is not None:
+            # The flap's journal: an IXFR from the serial before it (drained, then restored: two versions).
+            time.sleep(1)
+            r = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tcp", "example.com", f"IXFR={before}",
+                                "+nostats", "+nocmd", "+noall", "+answer"], capture_output=True, text=True)
+            lines = [x for x in r.stdout.splitlines() if x and not x.startswith(";")]
+            ixfr = (len(lines), sum(len(x) for x in lines))
+        time.sleep(1)
+    return times, wrong, ixfr
+
+
+def check_time(config):
+    t0 = time.monotonic()
+    r = subprocess.run([f"{ROOT}/.build/release/uplinkdns", "check", "--config", config], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"check failed: {r.stdout}{r.stderr}")
+    return time.monotonic() - t0
+
+
+def run_case(work, case, port):
+    kind, n = case.split("-")
+    n = int(n)
+    out = {"case": case}
+    d = os.path.join(work, case)
+    os.makedirs(d, exist_ok=True)
+    probe = f"c{n // 2}.example.com"
+    config = uplinkdns_config(d, kind, n, port)
+    out["check"] = check_time(config)
+    if kind == "pools":
+        out["check_blocks"] = check_time(uplinkdns_config(d, kind, n, port, blocks=True))
+    with open(f"{d}/uplinkdns.log", "w") as log:
+        proc, out["start"] = start([f"{ROOT}/.build/release/uplinkdns", "serve", "--config", config, "--log-level",
+                                    "warning"], port, probe, log)
+        try:
+            time.sleep(1)
+            out["rss"], out["pss"] = memory(proc.pid)
+            if n <= 100_000:
+                out["drains"], out["wrong"], out["ixfr"] = drains(port, probe)
+                out["rss_after"], _ = memory(proc.pid)
+        finally:
+            stop(proc)
+    nd = os.path.join(work, case + "-nsd")
+    os.makedirs(nd, exist_ok=True)
+    os.chmod(nd, 0o755)
+    with open(f"{nd}/nsd.log", "w") as log:
+        proc, out["nsd_start"] = start(nsd_config(nd, kind, n, port + 1), port + 1, probe, log)
+        try:
+            time.sleep(1)
+            out["nsd_rss"], out["nsd_pss"] = memory(proc.pid)
+        finally:
+            stop(proc)
+    return out
+
+
+def report(results):
+    cpu = open("/proc/cpuinfo").read()
+    model = re.search(r"model name\s*:\s*(.*)", cpu).group(1) if "model name" in cpu else "unknown CPU"
+    lines = ["# Many names on the same lines (bench/names.py)", "",
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {model}; {os.cpu_count()} cores; each server "
+             "on CPU 0; start = until a name in the middle answers (polled every 5 ms).", "",
+             "| case | start | NSD start | × NSD | RSS (PSS) | NSD RSS | drain → answers, median (max) | IXFR of one "
+             "flap | check (pool blocks) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        drain = "–"
+        if "drains" in r:
+            finite = [x for x in r["drains"] if x != float("inf")]
+            drain = (f"{statistics.median(r['drains']) * 1000:.1f} ms ({max(r['drains']) * 1000:.1f} ms)"
+                     if len(finite) == len(r["drains"]) else "✗ not seen")
+            if r["wrong"]:
+                drain += f", ✗ {r['wrong']} answers without addresses"
+        ixfr = f"{r['ixfr'][0]:,} records, {r['ixfr'][1] / 1024:.0f} KiB of text" if r.get("ixfr") else "–"
+        check = f"{r['check']:.2f} s" + (f" ({r['check_blocks']:.2f} s)" if "check_blocks" in r else "")
+        lines.append(
+            f"| {r['case']} | {r['start']:.2f} s | {r['nsd_start']:.2f} s | {r['start'] / r['nsd_start']:.2f} | "
+            f"{r['rss']:.0f} MiB ({r['pss']:.0f}) | {r['nsd_rss']:.0f} MiB | {drain} | {ixfr} | {check} |")
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "names.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="pools-10000,pools-100000,cnames-100000,cnames-1000000")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="uplinkdns-names-")
+    os.chmod(work, 0o755)
+    results = []
+    try:
+        port = 15700
+        for case in a.cases.split(","):
+            port += 2
+            r = run_case(work, case, port)
+            print(r, flush=True)
+            results.append(r)
+        report(results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
