@@ -61,13 +61,14 @@ conformance: build
 # then DO=1 answers against Knot and NSD serving the zone pre-signed (bench/results/dnssec.md), then a 1,000,000-record
 # zone signed by UplinkDNS and by Knot's automatic signing, side by side (bench/results/signing.md), then client
 # networks of 10,000 and 1,000,000 prefixes against the pool without them and gdnsd's geoip nets
-# (bench/results/networks.md).
+# (bench/results/networks.md), then many names on the same lines against NSD (bench/results/names.md).
 bench: release
 	@bash bench/install-deps.sh
 	python3 bench/bench.py
 	python3 bench/dnssec.py
 	python3 bench/signing.py
 	python3 bench/networks.py
+	python3 bench/names.py
 
 # libFuzzer over the message parser, the query path, the zone-file and config loaders (docs/security.md):
 # FUZZ_SECONDS per target (default 60); CI runs a shorter smoke.
