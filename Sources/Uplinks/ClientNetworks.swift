@@ -1,6 +1,7 @@
 // ClientNetworks: named client networks (`networks:`), read compactly from prefix lists, and the range tables that
 // map a client address to a pool's ordered lines and its ECS scope.
 
+import CUplinkSys
 import Synchronization
 
 #if canImport(Glibc)
@@ -257,6 +258,14 @@ public struct RangeTable<K: FixedWidthInteger & UnsignedInteger & Sendable>: Sen
         return (Int(classes[lo]), Self.scope(a, first, last))
     }
 
+    /// Starts loading the index slot `lookup(a)` reads first (`ClientNetworkMap.prefetch`).
+    @inline(__always)
+    func prefetch(_ a: K) {
+        guard !index.isEmpty else { return }
+        let t = Int(truncatingIfNeeded: a >> K(K.bitWidth - 16))
+        index.withUnsafeBufferPointer { uplink_prefetch($0.baseAddress! + t) }
+    }
+
     /// The shortest prefix length L whose aligned block around `a` lies in [first, last].
     @inline(__always)
     static func scope(_ a: K, _ first: K, _ last: K) -> Int {
@@ -446,6 +455,12 @@ package struct LineTable: @unchecked Sendable {
         return answer(a, head, i == 0 ? head : block[i], i == 15 ? Self.padding : block[i + 1], first: i == 0)
     }
 
+    /// Starts loading `a`'s block (`ClientNetworkMap.prefetch`).
+    @inline(__always)
+    func prefetch(_ a: UInt32) {
+        uplink_prefetch(blocks + Int(a >> (32 - bits)) &* 16)
+    }
+
     @inline(never)
     func overflowLookup(_ a: UInt32, _ at: Int, _ x: UInt32) -> (cls: Int, scope: Int) {
         overflow.withUnsafeBufferPointer { o in
@@ -528,6 +543,17 @@ public final class ClientNetworkMap: Sendable, Equatable {
             return (c, UInt8(s))
         default:
             return (0, 0)
+        }
+    }
+
+    /// Starts loading the cache line `lookup` reads first for this address (the IPv4 block, the IPv6 index slot),
+    /// without waiting for it: called as soon as the client is known, the miss overlaps what comes before the
+    /// lookup (the name's) instead of stalling it.
+    public func prefetch(family: UInt8, hi: UInt64, lo: UInt64) {
+        switch family {
+        case 4: v4Lines.prefetch(UInt32(truncatingIfNeeded: hi >> 32))
+        case 6: v6.prefetch(UInt128(hi) << 64 | UInt128(lo))
+        default: break
         }
     }
 

@@ -63,6 +63,7 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
             ])
         func cls(_ a: String) -> (Int, UInt8) {
             let c = client(a)
+            map.prefetch(family: c.family, hi: c.hi, lo: c.lo)  // a hint: no effect on the answer
             let r = map.lookup(family: c.family, hi: c.hi, lo: c.lo)
             return (r.cls, r.scope)
         }
