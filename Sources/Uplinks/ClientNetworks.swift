@@ -331,7 +331,7 @@ public struct RangeTable<K: FixedWidthInteger & UnsignedInteger & Sendable>: Sen
 /// - word 0: the class of the range holding the slot's first address; where no range starts inside the slot, also
 ///   its scope (the same for every address of the slot: at most `bits`) at bit 16;
 /// - words 1…15: the ranges that start inside the slot, ascending, each as `(start's low bits − 1) << bits | class`,
-///   then padding (all ones). `bits` is never below the class's width, and the low bits never above 32 − `bits`.
+///   then padding (all ones). `bits` is never below the classes' width, so that a word holds both.
 ///
 /// A slot with more than 15 starts says so (bit 31 of word 0) and where its words are in `overflow`: the first
 /// address's class, the count, the words, padding; searched there by bisection. `bits` is chosen so that such slots
@@ -344,8 +344,7 @@ package struct LineTable: @unchecked Sendable {
     let lowMask: UInt32
     /// A word's class bits.
     let classMask: UInt32
-    /// The blocks, 16 words each, 64-octet aligned (on 2 MiB huge pages where the kernel has them, so a random
-    /// lookup does not also miss the TLB).
+    /// The blocks, 16 words each, 64-octet aligned.
     let blocks: UnsafePointer<UInt32>
     /// Slots with more than 15 starts.
     package let overflow: [UInt32]
@@ -355,24 +354,13 @@ package struct LineTable: @unchecked Sendable {
     static let padding: UInt32 = .max
     static let overflowFlag: UInt32 = 1 << 31
 
+    /// The blocks' memory, aligned to cache lines (an Array's is not).
     final class Storage: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer
         init(bytes: Int) {
-            // Huge pages for a table of several of them: random lookups over many MiB would otherwise miss the TLB
-            // too (a page walk, nested under virtualisation).
-            let huge = 2 << 20
-            let rounded = (bytes + huge - 1) / huge * huge
             var p: UnsafeMutableRawPointer?
-            if bytes >= 2 * huge, posix_memalign(&p, huge, rounded) == 0, let p {
-                #if os(Linux)
-                    _ = madvise(p, rounded, MADV_HUGEPAGE)
-                #endif
-                pointer = p
-            } else if posix_memalign(&p, 64, bytes) == 0, let p {
-                pointer = p
-            } else {
-                fatalError("out of memory for a network table")
-            }
+            guard posix_memalign(&p, 64, bytes) == 0, let p else { fatalError("out of memory for a network table") }
+            pointer = p
         }
         deinit { free(pointer) }
     }
@@ -384,9 +372,11 @@ package struct LineTable: @unchecked Sendable {
         let maxClass = UInt32(classes.max() ?? 0)
         let classBits = UInt32(max(1, 32 - maxClass.leadingZeroBitCount))
         // The fewest slots with at most one range in 16 in slots that overflow; at most one slot per four ranges.
-        let most = max(classBits, UInt32(max(1, Int.bitWidth - 1 - (starts.count / 4).leadingZeroBitCount)))
-        var bits = classBits
-        while bits < min(most, 24) {
+        // Fewer than one slot per 16 ranges always overflows more (15 per slot hold less than 15/16 of them).
+        func log2(_ n: Int) -> UInt32 { UInt32(max(0, Int.bitWidth - 1 - n.leadingZeroBitCount)) }
+        let most = min(max(classBits, log2(starts.count / 4), 1), 24)
+        var bits = min(max(classBits, log2(starts.count / 16)), most)
+        while bits < most {
             var over = 0
             var run = 0
             var slot = UInt32.max
