@@ -317,8 +317,9 @@ def main():
 
 def profile(srv, qfile, seconds, work, label):
     """`perf record -e cpu-clock` of the server (kernel and user) during one more run: the share of the samples in
-    the client network lookup (`ClientNetworkMap`, `RangeTable`, inlined into `QueryProcessor.pick` where the
-    symbols say so), and the ten symbols with the most samples."""
+    the client network lookup (`ClientNetworkMap.lookup` and `.prefetch`, `LineTable`, `RangeTable`,
+    `QueryProcessor.prefetchNetworks`), and the ten symbols with the most samples (demangled where `swift demangle`
+    is at hand)."""
     os.makedirs(work, exist_ok=True)
     data = os.path.join(work, f"perf-{label}.data")
     rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-p", str(srv.proc.pid), "-o",
@@ -333,8 +334,14 @@ def profile(srv, qfile, seconds, work, label):
         m = re.match(r"\s*([\d.]+)%\s+\[.\]\s+(.*)", line)
         if m:
             rows.append((float(m.group(1)), m.group(2).strip()))
-    lookup = sum(p for p, sym in rows if re.search(r"ClientNetworkMap|RangeTable", sym))
-    return lookup, rows[:10]
+    lookup = sum(p for p, sym in rows if re.search(r"ClientNetworkMap|RangeTable|LineTable|prefetchNetworks", sym))
+    top = rows[:10]
+    if shutil.which("swift"):
+        names = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(sym for _, sym in top),
+                               capture_output=True, text=True).stdout.splitlines()
+        if len(names) == len(top):
+            top = [(p, name) for (p, _), name in zip(top, names)]
+    return lookup, top
 
 
 def report(loads, cpu, profiles, sizes, names, a):
@@ -345,6 +352,8 @@ def report(loads, cpu, profiles, sizes, names, a):
              f"lines), 90 % IPv4; the same prefixes as UplinkDNS prefix files and as gdnsd's nets file.", "",
              f"## UDP CPU per query, 200,000 distinct ECS clients ({a.seconds} s runs)", "",
              "| server | prefixes | qps | µs CPU/query | × without networks | answers |", "|---|---|---|---|---|---|"]
+    if a.before:
+        lines[2] += f" `uplinkdns-before`: {a.before} (`--before`), with the networks, in the same rounds."
     rows = [(name, size) for name in names for size in [0] + sizes]
     if a.before and "uplinkdns" in names:
         rows[len(sizes) + 1:len(sizes) + 1] = [("uplinkdns-before", size) for size in sizes]
