@@ -45,9 +45,10 @@ let package = Package(
             name: "Zones",
             dependencies: ["DNSWire", "CLDNS", "CZScanner", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // Uplinks: CUplinkSys for a prefetch hint (the client network maps).
         .target(
             name: "Uplinks",
-            dependencies: ["DNSWire", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DNSWire", "CUplinkSys", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),

@@ -11,8 +11,11 @@ loading the same networks as a `nets` file.
   and PSS once it answers; with the networks and without, so the difference is what the networks cost. Targets:
   load at most gdnsd's; a million prefixes in under 1 s and under 64 MiB.
 
-Writes bench/results/networks.md. Usage: bench/networks.py [--seconds 4] [--repeats 3] [--sizes 10000,1000000].
-Loopback only; the release build; dnsperf and gdnsd from Debian (bench/install-deps.sh)."""
+Writes bench/results/networks.md. Usage: bench/networks.py [--seconds 4] [--repeats 3] [--sizes 10000,1000000]
+[--servers uplinkdns,gdnsd] [--skip-load] [--before OLD] [--perf]. `--before OLD` also runs an earlier build (OLD: its
+binary) with the networks, in the same alternation ("uplinkdns-before"); `--perf` records each UplinkDNS server
+with networks for one more run (`perf record -e cpu-clock`) and reports the share of the samples in the client
+network lookup. Loopback only; the release build; dnsperf and gdnsd from Debian (bench/install-deps.sh)."""
 
 import argparse
 import ipaddress
@@ -108,12 +111,15 @@ class NetServer(Server):
     """A Server of bench.py whose www answers by client network: UplinkDNS's pool with `by-network` (or without,
     the baseline), gdnsd's geoip plugin with the nets file (or with no nets)."""
 
-    def __init__(self, name, work, port, nets_dir, label):
-        self.nets_dir = nets_dir
+    def __init__(self, name, work, port, nets_dir, label, binary=None):
+        self.nets_dir, self.binary = nets_dir, binary
         super().__init__(name, os.path.join(work, label), port, ZONE_HEAD)
 
+    def setup_uplinkdns_before(self, zone):
+        return self.setup_uplinkdns(zone)
+
     def setup_uplinkdns(self, zone, binary=None):
-        cmd = super().setup_uplinkdns(zone, binary)
+        cmd = super().setup_uplinkdns(zone, binary or self.binary)
         if self.nets_dir:
             cfg = f"{self.dir}/uplinkdns.yaml"
             pool = "  - {name: www.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}\n"
@@ -229,13 +235,21 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="10000,1000000")
+    ap.add_argument("--servers", default="uplinkdns,gdnsd")
+    ap.add_argument("--skip-load", action="store_true", help="only the CPU per query")
+    ap.add_argument("--before", metavar="OLD", help="an earlier uplinkdns binary, measured with the networks too")
+    ap.add_argument("--perf", action="store_true", help="profile each UplinkDNS server with networks for one run")
+    ap.add_argument("--perf-dir", help="with --perf: keep the perf data there (perf annotate, perf script)")
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(",")]
+    names = a.servers.split(",")
+    binaries = {"uplinkdns-before": os.path.abspath(a.before)} if a.before else {}
     work = tempfile.mkdtemp(prefix="uplinkdns-networks-")
     os.chmod(work, 0o755)
     port = 15700
     loads = {}  # (server, size or 0) -> [(seconds, PSS MiB)]
     cpu = {}  # (server, size or 0) -> [(qps, µs, problem)]
+    profiles = {}  # (server, size) -> the lookup's share of the samples, and the top symbols
     try:
         nets = {}
         for size in sizes:
@@ -253,8 +267,8 @@ def main():
         probe = ecs_query(4, p[1], 32)
 
         # Load time and memory: each alone, with and without networks, `repeats` times.
-        configs = [(name, size) for name in ("uplinkdns", "gdnsd") for size in [0] + sizes]
-        for _ in range(a.repeats):
+        configs = [(name, size) for name in names for size in [0] + sizes]
+        for _ in range(0 if a.skip_load else a.repeats):
             for name, size in configs:
                 port += 1
                 srv = NetServer(name, work, port, nets[size][0] if size else None, f"{name}-{size}")
@@ -272,9 +286,10 @@ def main():
 
         # CPU per query: every server up at once (idle but for the one measured), runs alternating.
         servers = {}
-        for name, size in configs:
+        extra = [("uplinkdns-before", size) for size in sizes] if a.before and "uplinkdns" in names else []
+        for name, size in configs + extra:
             port += 1
-            srv = NetServer(name, work, port, nets[size][0] if size else None, f"{name}-{size}")
+            srv = NetServer(name, work, port, nets[size][0] if size else None, f"{name}-{size}", binaries.get(name))
             srv.start_timed(probe)
             servers[(name, size)] = srv
         for _ in range(a.repeats):
@@ -287,14 +302,49 @@ def main():
                 cpu.setdefault(key, []).append((r["qps"], us, problem))
                 print(f"{key[0]}, {key[1]:,} prefixes: {r['qps']:,.0f} qps, {us:.2f} µs CPU/query {problem}",
                       flush=True)
+        if a.perf:
+            for key, srv in servers.items():
+                if key[0].startswith("uplinkdns") and key[1]:
+                    profiles[key] = profile(srv, qfile, a.seconds, a.perf_dir or work, f"{key[0]}-{key[1]}")
+                    print(f"{key[0]}, {key[1]:,} prefixes: {profiles[key][0]:.1f} % of samples in the lookup",
+                          flush=True)
         for srv in servers.values():
             srv.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(loads, cpu, sizes, a)
+    report(loads, cpu, profiles, sizes, names, a)
 
 
-def report(loads, cpu, sizes, a):
+def profile(srv, qfile, seconds, work, label):
+    """`perf record -e cpu-clock` of the server (kernel and user) during one more run: the share of the samples in
+    the client network lookup (`ClientNetworkMap.lookup` and `.prefetch`, `LineTable`, `RangeTable`,
+    `QueryProcessor.prefetchNetworks`), and the ten symbols with the most samples (demangled where `swift demangle`
+    is at hand)."""
+    os.makedirs(work, exist_ok=True)
+    data = os.path.join(work, f"perf-{label}.data")
+    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-p", str(srv.proc.pid), "-o",
+                            data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    dnsperf_bin(srv.port, qfile, seconds)
+    rec.send_signal(2)
+    rec.wait(30)
+    out = sh(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "sym", "--percent-limit", "0.05"]).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+\[.\]\s+(.*)", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2).strip()))
+    lookup = sum(p for p, sym in rows if re.search(r"ClientNetworkMap|RangeTable|LineTable|prefetchNetworks", sym))
+    top = rows[:10]
+    if shutil.which("swift"):
+        names = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(sym for _, sym in top),
+                               capture_output=True, text=True).stdout.splitlines()
+        if len(names) == len(top):
+            top = [(p, name) for (p, _), name in zip(top, names)]
+    return lookup, top
+
+
+def report(loads, cpu, profiles, sizes, names, a):
     med = statistics.median
     lines = ["# Client networks", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `bench/networks.py`; each server on CPU 0 with one "
@@ -302,14 +352,32 @@ def report(loads, cpu, sizes, a):
              f"lines), 90 % IPv4; the same prefixes as UplinkDNS prefix files and as gdnsd's nets file.", "",
              f"## UDP CPU per query, 200,000 distinct ECS clients ({a.seconds} s runs)", "",
              "| server | prefixes | qps | µs CPU/query | × without networks | answers |", "|---|---|---|---|---|---|"]
-    for name in ("uplinkdns", "gdnsd"):
-        base = med(x[1] for x in cpu[(name, 0)])
-        for size in [0] + sizes:
-            rs = cpu[(name, size)]
-            us = [x[1] for x in rs]
-            bad = "; ".join(sorted({x[2] for x in rs if x[2]})) or "ok"
-            lines.append(f"| {name} | {'none' if size == 0 else f'{size:,}'} | {med(x[0] for x in rs):,.0f} | "
-                         f"{med(us):.2f} [{min(us):.2f}–{max(us):.2f}] | {med(us) / base:.3f} | {bad} |")
+    if a.before:
+        lines[2] += f" `uplinkdns-before`: {a.before} (`--before`), with the networks, in the same rounds."
+    rows = [(name, size) for name in names for size in [0] + sizes]
+    if a.before and "uplinkdns" in names:
+        rows[len(sizes) + 1:len(sizes) + 1] = [("uplinkdns-before", size) for size in sizes]
+    per_run = []
+    for name, size in rows:
+        base = med(x[1] for x in cpu[(name.replace("-before", ""), 0)])
+        rs = cpu[(name, size)]
+        us = [x[1] for x in rs]
+        bad = "; ".join(sorted({x[2] for x in rs if x[2]})) or "ok"
+        lines.append(f"| {name} | {'none' if size == 0 else f'{size:,}'} | {med(x[0] for x in rs):,.0f} | "
+                     f"{med(us):.2f} [{min(us):.2f}–{max(us):.2f}] | {med(us) / base:.3f} | {bad} |")
+        if size:
+            # Each run against the run of the same server without networks that came just before it.
+            pairs = [x[1] / b[1] for x, b in zip(rs, cpu[(name.replace("-before", ""), 0)])]
+            per_run.append(f"- {name}, {size:,}: " + ", ".join(f"{x:.3f}" for x in pairs)
+                           + f" (median {med(pairs):.3f})")
+    lines += ["", "Per run, × the same server's run without networks in the same round:", ""] + per_run
+    if profiles:
+        lines += ["", f"## Profile (`perf record -e cpu-clock`, one more {a.seconds} s run)", ""]
+        for (name, size), (share, top) in profiles.items():
+            lines.append(f"- {name}, {size:,} prefixes: {share:.1f} % of the samples in the client network lookup; "
+                         "top: " + "; ".join(f"{sym} {p:.1f} %" for p, sym in top[:6]))
+    if not loads:
+        return finish(lines)
     lines += ["", "## Load time and memory", "",
               "Start until an ECS query is answered (polled every 5 ms); then PSS (as bench.py) and private memory "
               "(USS: pages no other process shares, which the other servers on the machine do not move). The "
@@ -317,7 +385,7 @@ def report(loads, cpu, sizes, a):
               "set while loading (VmHWM), also as the difference.", "",
               "| server | prefixes | load (s) | networks' load (s) | PSS (MiB) | private (MiB) | networks' private (MiB) "
               "| networks' peak (MiB) | probe answer |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in ("uplinkdns", "gdnsd"):
+    for name in names:
         t0 = med(x[0] for x in loads[(name, 0)])
         p0 = med(x[4] for x in loads[(name, 0)])
         h0 = med(x[5] for x in loads[(name, 0)])
@@ -331,6 +399,10 @@ def report(loads, cpu, sizes, a):
                          f"| {'' if size == 0 else f'{med(t) - t0:.3f}'} | {m:.1f} | {p:.1f} | "
                          f"{'' if size == 0 else f'{p - p0:.1f}'} | "
                          f"{'' if size == 0 else f'{med(x[5] for x in rs) - h0:.1f}'} | {probe} |")
+    finish(lines)
+
+
+def finish(lines):
     text_ = "\n".join(lines) + "\n"
     print("\n" + text_)
     write(os.path.join(ROOT, "bench", "results", "networks.md"), text_)

@@ -96,6 +96,9 @@ public enum QueryProcessor {
         case .ok:
             break
         }
+        // A pool that answers by the client's network reads its map at the client's address: start loading that
+        // now, so that the cache miss overlaps the name lookup below instead of stalling the pick.
+        if !s.overlay.networkMaps.isEmpty { prefetchNetworks(s.overlay, q, client: client) }
         guard q.opcode == 0 else { return error(.notImp, q, query, s, out, question: true, opt: q.hasEDNS) }
         if q.hasEDNS && q.ednsVersion > 0 {
             return error(.badVers, q, query, s, out, question: true, opt: true)
@@ -297,6 +300,17 @@ public enum QueryProcessor {
             }
         }
         return (Int(g.start) + step % Int(g.count), ecsScope)
+    }
+
+    /// `ClientNetworkMap.prefetch` for the client `pick` would look up, in each of the first few maps.
+    static func prefetchNetworks(_ o: PoolOverlay, _ q: QueryView, client: ClientAddress) {
+        for i in 0..<min(o.networkMaps.count, 4) {
+            if !q.hasECS {
+                o.networkMaps[i].prefetch(family: client.family, hi: client.hi, lo: client.lo)
+            } else if q.ecsSourcePrefix > 0 {
+                o.networkMaps[i].prefetch(family: q.ecsFamily == 2 ? 6 : 4, hi: q.ecsAddress.0, lo: q.ecsAddress.1)
+            }
+        }
     }
 
     /// The size a response may have (RFC 6891 §6.2.5: never below 512, never above what we advertise).

@@ -1,6 +1,7 @@
 // ClientNetworks: named client networks (`networks:`), read compactly from prefix lists, and the range tables that
 // map a client address to a pool's ordered lines and its ECS scope.
 
+import CUplinkSys
 import Synchronization
 
 #if canImport(Glibc)
@@ -257,6 +258,14 @@ public struct RangeTable<K: FixedWidthInteger & UnsignedInteger & Sendable>: Sen
         return (Int(classes[lo]), Self.scope(a, first, last))
     }
 
+    /// Starts loading the index slot `lookup(a)` reads first (`ClientNetworkMap.prefetch`).
+    @inline(__always)
+    func prefetch(_ a: K) {
+        guard !index.isEmpty else { return }
+        let t = Int(truncatingIfNeeded: a >> K(K.bitWidth - 16))
+        index.withUnsafeBufferPointer { uplink_prefetch($0.baseAddress! + t) }
+    }
+
     /// The shortest prefix length L whose aligned block around `a` lies in [first, last].
     @inline(__always)
     static func scope(_ a: K, _ first: K, _ last: K) -> Int {
@@ -317,6 +326,161 @@ public struct RangeTable<K: FixedWidthInteger & UnsignedInteger & Sendable>: Sen
     }
 }
 
+/// IPv4 ranges laid out so that a lookup reads one cache line: the address space cut into 2^`bits` aligned slots, each
+/// slot one 64-octet block found directly from the address's top bits (no index to load first). A block is 16 words:
+/// - word 0: the class of the range holding the slot's first address; where no range starts inside the slot, also
+///   its scope (the same for every address of the slot: at most `bits`) at bit 16;
+/// - words 1…15: the ranges that start inside the slot, ascending, each as `(start's low bits − 1) << bits | class`,
+///   then padding (all ones). `bits` is never below the classes' width, so that a word holds both.
+///
+/// A slot with more than 15 starts says so (bit 31 of word 0) and where its words are in `overflow`: the first
+/// address's class, the count, the words, padding; searched there by bisection. `bits` is chosen so that such slots
+/// hold few of the ranges (at most one in 16, if the table is large enough to afford it), and at most one slot per
+/// four ranges, so the blocks take at most 16 octets a range beside the range table.
+package struct LineTable: @unchecked Sendable {
+    /// The slots' width: an address's top `bits` bits pick its block.
+    package let bits: UInt32
+    /// The low bits, below the slot.
+    let lowMask: UInt32
+    /// A word's class bits.
+    let classMask: UInt32
+    /// The blocks, 16 words each, 64-octet aligned.
+    let blocks: UnsafePointer<UInt32>
+    /// Slots with more than 15 starts.
+    package let overflow: [UInt32]
+    /// Owns `blocks`.
+    private let owner: Storage
+
+    static let padding: UInt32 = .max
+    static let overflowFlag: UInt32 = 1 << 31
+
+    /// The blocks' memory, aligned to cache lines (an Array's is not).
+    final class Storage: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        init(bytes: Int) {
+            var p: UnsafeMutableRawPointer?
+            guard posix_memalign(&p, 64, bytes) == 0, let p else { fatalError("out of memory for a network table") }
+            pointer = p
+        }
+        deinit { free(pointer) }
+    }
+
+    /// The blocks of `t`'s ranges.
+    package init(_ t: RangeTable<UInt32>) {
+        let starts = t.starts
+        let classes = t.classes
+        let maxClass = UInt32(classes.max() ?? 0)
+        let classBits = UInt32(max(1, 32 - maxClass.leadingZeroBitCount))
+        // The fewest slots with at most one range in 16 in slots that overflow; at most one slot per four ranges.
+        // Fewer than one slot per 16 ranges always overflows more (15 per slot hold less than 15/16 of them).
+        func log2(_ n: Int) -> UInt32 { UInt32(max(0, Int.bitWidth - 1 - n.leadingZeroBitCount)) }
+        let most = min(max(classBits, log2(starts.count / 4), 1), 24)
+        var bits = min(max(classBits, log2(starts.count / 16)), most)
+        while bits < most {
+            var over = 0
+            var run = 0
+            var slot = UInt32.max
+            for start in starts where start != 0 {
+                let s = start >> (32 - bits)
+                if s == slot {
+                    run += 1
+                } else {
+                    if run > 15 { over += run }
+                    (slot, run) = (s, 1)
+                }
+            }
+            if run > 15 { over += run }
+            if over * 16 <= starts.count { break }
+            bits += 1
+        }
+        let lowMask = UInt32.max >> bits
+        self.bits = bits
+        self.lowMask = lowMask
+        classMask = UInt32.max >> (32 - classBits)
+        let slots = 1 << Int(bits)
+        owner = Storage(bytes: slots * 64)
+        let words = owner.pointer.bindMemory(to: UInt32.self, capacity: slots * 16)
+        var overflow: [UInt32] = []
+        var r = 0  // the range holding the slot's first address
+        for slot in 0..<slots {
+            let base = UInt32(slot) << (32 - bits)
+            while r + 1 < starts.count, starts[r + 1] <= base { r += 1 }
+            var end = r + 1  // the ranges starting inside the slot: r + 1 ..< end
+            while end < starts.count, starts[end] >> (32 - bits) == UInt32(slot) { end += 1 }
+            let block = words + slot * 16
+            var head = UInt32(classes[r])
+            if end == r + 1 {
+                let last = end < starts.count ? starts[end] - 1 : UInt32.max
+                head |= UInt32(RangeTable.scope(base, starts[r], last)) << 16
+            }
+            func word(_ j: Int) -> UInt32 { (starts[j] & lowMask - 1) << bits | UInt32(classes[j]) }
+            if end - r - 1 <= 15 {
+                block[0] = head
+                for k in 1..<16 { block[k] = r + k < end ? word(r + k) : LineTable.padding }
+            } else {
+                block[0] = LineTable.overflowFlag | UInt32(overflow.count)
+                for k in 1..<16 { block[k] = LineTable.padding }
+                overflow.append(head)
+                overflow.append(UInt32(end - r - 1))
+                for j in r + 1..<end { overflow.append(word(j)) }
+                overflow.append(LineTable.padding)
+            }
+            r = max(r, end - 1)
+        }
+        self.overflow = overflow
+        blocks = UnsafePointer(words)
+    }
+
+    /// As `RangeTable.lookup`: the class of `a`'s range and the ECS scope.
+    @inline(__always)
+    package func lookup(_ a: UInt32) -> (cls: Int, scope: Int) {
+        let block = blocks + Int(a >> (32 - bits)) &* 16
+        let head = block[0]
+        // The starts inside the slot at or below `a`: words below its low bits shifted up (a start's word holds its
+        // low bits minus one).
+        let x = (a & lowMask) << bits
+        if head & Self.overflowFlag != 0 { return overflowLookup(a, Int(head & ~Self.overflowFlag), x) }
+        var i = 0
+        for k in 1..<16 { i &+= block[k] < x ? 1 : 0 }
+        return answer(a, head, i == 0 ? head : block[i], i == 15 ? Self.padding : block[i + 1], first: i == 0)
+    }
+
+    /// Starts loading `a`'s block (`ClientNetworkMap.prefetch`).
+    @inline(__always)
+    func prefetch(_ a: UInt32) {
+        uplink_prefetch(blocks + Int(a >> (32 - bits)) &* 16)
+    }
+
+    @inline(never)
+    func overflowLookup(_ a: UInt32, _ at: Int, _ x: UInt32) -> (cls: Int, scope: Int) {
+        overflow.withUnsafeBufferPointer { o in
+            var lo = 0
+            var hi = Int(o[at + 1])
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if o[at + 2 + mid] < x { lo = mid + 1 } else { hi = mid }
+            }
+            return answer(a, o[at], lo == 0 ? o[at] : o[at + 1 + lo], o[at + 2 + lo], first: lo == 0)
+        }
+    }
+
+    /// The answer from the word of `a`'s range (`head` for the one holding the slot's start: `first`) and the next
+    /// one's. Inside the slot the scope is that of the range cut to the slot, which is the range's own: a range that
+    /// starts before the slot and ends inside it is bounded by its end, past the slot's width, and likewise one that
+    /// starts inside and ends after. A slot inside one range has its scope in `head`.
+    @inline(__always)
+    func answer(_ a: UInt32, _ head: UInt32, _ word: UInt32, _ next: UInt32, first: Bool) -> (cls: Int, scope: Int) {
+        let cls = Int(word & classMask)
+        if first && next == Self.padding { return (cls, Int(head >> 16 & 63)) }
+        let base = a & ~lowMask
+        let start = first ? base : base | ((word >> bits) + 1)
+        return (cls, RangeTable.scope(a, start, base | next >> bits))
+    }
+
+    /// The octets the table takes.
+    package var bytes: Int { (1 << Int(bits)) * 64 + overflow.count * 4 }
+}
+
 /// Which of a pool's ordered line lists a client address gets, and the ECS scope: class 0 is the pool's own policy
 /// (clients in no network the pool lists), class k > 0 the k-th distinct list. Built once per config for each
 /// distinct `by-network` (pools that share one share the map), never on a health change.
@@ -328,6 +492,8 @@ public final class ClientNetworkMap: Sendable, Equatable {
     /// IPv4 and IPv6 ranges by class.
     let v4: RangeTable<UInt32>
     let v6: RangeTable<UInt128>
+    /// `v4` as lookups read it: one cache line each.
+    let v4Lines: LineTable
 
     /// A hash of everything above: unequal maps (a changed network file) compare unequal at once.
     let fingerprint: UInt64
@@ -341,6 +507,7 @@ public final class ClientNetworkMap: Sendable, Equatable {
         self.networks = networks
         self.v4 = v4
         self.v6 = v6
+        v4Lines = LineTable(v4)
         var h = StableHash()
         for (list, names) in zip(lists, networks) {
             for x in list + ["|"] + names + ["\n"] { h.add(Array(x.utf8)) }
@@ -359,13 +526,24 @@ public final class ClientNetworkMap: Sendable, Equatable {
     public func lookup(family: UInt8, hi: UInt64, lo: UInt64) -> (cls: Int, scope: UInt8) {
         switch family {
         case 4:
-            let (c, s) = v4.lookup(UInt32(truncatingIfNeeded: hi >> 32))
+            let (c, s) = v4Lines.lookup(UInt32(truncatingIfNeeded: hi >> 32))
             return (c, UInt8(s))
         case 6:
             let (c, s) = v6.lookup(UInt128(hi) << 64 | UInt128(lo))
             return (c, UInt8(s))
         default:
             return (0, 0)
+        }
+    }
+
+    /// Starts loading the cache line `lookup` reads first for this address (the IPv4 block, the IPv6 index slot),
+    /// without waiting for it: called as soon as the client is known, the miss overlaps what comes before the
+    /// lookup (the name's) instead of stalling it.
+    public func prefetch(family: UInt8, hi: UInt64, lo: UInt64) {
+        switch family {
+        case 4: v4Lines.prefetch(UInt32(truncatingIfNeeded: hi >> 32))
+        case 6: v6.prefetch(UInt128(hi) << 64 | UInt128(lo))
+        default: break
         }
     }
 

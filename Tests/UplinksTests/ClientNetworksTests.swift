@@ -63,6 +63,7 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
             ])
         func cls(_ a: String) -> (Int, UInt8) {
             let c = client(a)
+            map.prefetch(family: c.family, hi: c.hi, lo: c.lo)  // a hint: no effect on the answer
             let r = map.lookup(family: c.family, hi: c.hi, lo: c.lo)
             return (r.cls, r.scope)
         }
@@ -177,7 +178,10 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
 
     /// What `t.lookup` must answer for each address, by a plain binary search over its ranges: the class of the
     /// range holding it, and the shortest prefix whose aligned block around it stays inside that range.
-    func expectPlainSearch<K: FixedWidthInteger & UnsignedInteger & Sendable>(_ t: RangeTable<K>, _ addresses: [K]) {
+    /// `lookup` is what answers for the table (by default its own `lookup`).
+    func expectPlainSearch<K: FixedWidthInteger & UnsignedInteger & Sendable>(
+        _ t: RangeTable<K>, _ addresses: [K], lookup: ((K) -> (cls: Int, scope: Int))? = nil
+    ) {
         var wrong = 0
         for a in addresses {
             var lo = 0
@@ -192,7 +196,7 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
                 let mask: K = l == 0 ? 0 : ~K(0) << K(K.bitWidth - l)
                 return a & mask >= first && a | ~mask <= last
             }!
-            let got = t.lookup(a)
+            let got = lookup?(a) ?? t.lookup(a)
             if got.cls != Int(t.classes[lo]) || got.scope != scope { wrong += 1 }
         }
         #expect(wrong == 0, "\(wrong) of \(addresses.count) addresses")
@@ -234,6 +238,53 @@ func client(_ text: String) -> (family: UInt8, hi: UInt64, lo: UInt64) {
             t6,
             [0, UInt128.max]
                 + t6.starts.enumerated().filter { $0.offset % 29 == 0 }.flatMap { [$0.element, $0.element &- 1] })
+    }
+
+    /// The IPv4 blocks a map's lookups read (one cache line per slot of the top `bits` bits) answer as the plain
+    /// search: over the whole space, at every range's start and the address before it, at every slot's first and
+    /// last address; with slots of more than 15 starts (searched in the overflow) and without.
+    @Test func lineTablesAnswerAsAPlainSearch() {
+        var rng = SplitMix(seed: 71)
+        func check(_ t: RangeTable<UInt32>, random: Int = 20_000) -> LineTable {
+            let lines = LineTable(t)
+            let slot = UInt32.max >> lines.bits
+            let slots = (0..<(1 << Int(lines.bits))).flatMap { s in
+                let base = UInt32(s) << (32 - lines.bits)
+                return [base, base | slot, base | slot >> 1]
+            }
+            let edges = t.starts.flatMap { [$0, $0 &- 1, $0 &+ 1] }
+            let anywhere = (0..<random).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
+            expectPlainSearch(t, [0, 1, UInt32.max] + slots + edges + anywhere, lookup: lines.lookup)
+            return lines
+        }
+        /// `count` random prefixes inside `within` (an address and a length no longer than `lengths`').
+        func table(_ count: Int, lengths: ClosedRange<Int>, within: (UInt32, Int) = (0, 0), classes: UInt64 = 3)
+            -> RangeTable<UInt32>
+        {
+            RangeTable<UInt32>.build(
+                (0..<count).map { _ in
+                    let length = Int.random(in: lengths, using: &rng)
+                    let mask = ~UInt32(0) << UInt32(32 - length)
+                    let start = (within.0 | UInt32(truncatingIfNeeded: rng.next()) >> UInt32(within.1)) & mask
+                    return (start, UInt8(length), UInt16(1 + rng.next() % classes))
+                })
+        }
+        // Nothing, one network, the ends of the space.
+        #expect(check(RangeTable<UInt32>.build([])).overflow.isEmpty)
+        _ = check(RangeTable<UInt32>.build([(0x0A00_0000, 8, 1)]))
+        _ = check(
+            RangeTable<UInt32>.build([(0, 32, 1), (UInt32.max, 32, 2), (0x8000_0000, 1, 1), (0xC000_0000, 2, 2)]))
+        // Many prefixes over the space, as the bench's: few slots overflow.
+        let wide = check(table(150_000, lengths: 8...32))
+        #expect(wide.bits >= 15 && wide.overflow.count < 150_000 / 4)
+        // Crowded into 10.0.0.0/8 and into 10.10.0.0/16 (one slot holds them all): slots overflow, and are searched
+        // there.
+        _ = check(table(3_000, lengths: 16...32, within: (0x0A00_0000, 8)))
+        let dense = check(table(20_000, lengths: 28...32, within: (0x0A0A_0000, 16)))
+        #expect(!dense.overflow.isEmpty)
+        // Hundreds of classes: the words keep more class bits.
+        let many = check(table(5_000, lengths: 12...30, classes: 700))
+        #expect(many.bits >= 10)
     }
 
     @Test func eachNetworkGetsTheFirstLineOfItsListThatIsUp() throws {

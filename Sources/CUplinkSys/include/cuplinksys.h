@@ -19,6 +19,10 @@ int uplink_recvmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count);
 /// sendmmsg.
 int uplink_sendmmsg(int fd, struct uplink_mmsghdr *msgs, unsigned int count);
 
+/// Starts loading the cache line at `p` into the caches, without waiting for it (a hint, which never faults): for a
+/// lookup whose address is known well before its result is needed (the client network maps).
+static inline __attribute__((always_inline)) void uplink_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /// Gives freed heap memory back to the system (glibc's malloc_trim; a no-op elsewhere). Returns 1 when some was.
 int uplink_malloc_trim(void);
 
