@@ -235,6 +235,8 @@ extension CompiledZones {
         let secure: [Zone?]
         /// Per zone: whether it is signed (configured so, or given signed).
         let signed: [Bool]
+        /// Per zone: whether a cut or DNAME lies below its apex (`Zone.hasCutsOrDNAMEs`).
+        let decisiveZones: [Bool]
 
         struct SharedKey: Hashable {
             var poolClass: Int
@@ -254,6 +256,7 @@ extension CompiledZones {
             self.signed = ordered.map { options.signedZones.contains($0.origin) || secure[$0.origin] != nil }
             self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
             self.zoneTypes = ordered.map(\.allTypes)
+            self.decisiveZones = ordered.map(\.hasCutsOrDNAMEs)
             self.zoneIndex = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.origin, $0) })
         }
 
@@ -352,7 +355,16 @@ extension CompiledZones {
         /// An alias's answer for `type` (A or AAAA) when its chain ends at a pool with a class and nothing else comes
         /// with it: the join of the chain and the pool class's body (`Join`); nil for any other answer. `empty`: the
         /// alias's answer where the chain ends without data (the chain and the target zone's NODATA).
-        mutating func joinedAlias(_ res: Resolution, name: DomainName, type: RRType, empty: AnswerRef) -> AnswerRef? {
+        /// An alias's chain as compiled for its first join (A and AAAA share it): the records, the body, the owner.
+        struct JoinPrefix {
+            var chain: [ResourceRecord]
+            var stored: Int32
+            var owner: UInt16
+        }
+
+        mutating func joinedAlias(
+            _ res: Resolution, name: DomainName, type: RRType, empty: AnswerRef, prefix cache: inout JoinPrefix?
+        ) -> AnswerRef? {
             guard case .body = empty.kind, res.outcome == .cname, res.rcode == .noError, res.authority.isEmpty,
                 res.glue.isEmpty, res.additional.isEmpty,
                 let last = res.answer.lastIndex(where: { $0.type == .cname }), last + 1 < res.answer.count
@@ -362,25 +374,54 @@ extension CompiledZones {
                 res.answer[...last].allSatisfy({ $0.type == .cname }), poolNames.contains(target),
                 let targetZone = ordered.firstIndex(where: { target.isSubdomain(of: $0.origin) })
             else { return nil }
-            // The whole answer as the compiled path would write it (with the pool's slot): the chain is the bytes
-            // before the first pool record, whose owner pointer every joined record gets.
             let chain = Array(res.answer[...last])
-            var whole = AnswerArena()
-            guard case .body(let full) = whole.add(res, template: name).kind, whole.answers[full].fixupCount == 0,
-                let at = Builder.recordOffset(whole.bytes, after: chain.count), at + 2 <= whole.bytes.count,
-                whole.bytes[at] & 0xC0 == 0xC0
-            else { return nil }
-            var prefix = Resolution(outcome: .cname)
-            prefix.answer = chain
-            var alone = AnswerArena()
-            guard case .body(let p) = alone.add(prefix, template: name).kind, alone.bytes[...] == whole.bytes[..<at],
-                alone.answers[p].fixupCount == 0,
-                let shared = sharedRecipeIndex(target, zi: targetZone, type: type, poolItself: true),
-                case .body(let stored) = add(prefix, template: name).kind
-            else { return nil }
-            let owner = UInt16(whole.bytes[at]) << 8 | UInt16(whole.bytes[at + 1])
-            joins.append(Join(prefix: Int32(stored), owner: owner, empty: empty))
+            guard let shared = sharedRecipeIndex(target, zi: targetZone, type: type, poolItself: true) else {
+                return nil
+            }
+            if cache == nil || cache?.chain != chain {
+                // The whole answer as the compiled path would write it (with the pool's slot): the chain is the
+                // bytes before the first pool record, whose owner pointer every joined record gets.
+                var whole = AnswerArena()
+                guard case .body(let full) = whole.add(res, template: name).kind, whole.answers[full].fixupCount == 0,
+                    let at = Builder.recordOffset(whole.bytes, after: chain.count), at + 2 <= whole.bytes.count,
+                    whole.bytes[at] & 0xC0 == 0xC0
+                else { return nil }
+                var prefix = Resolution(outcome: .cname)
+                prefix.answer = chain
+                guard case .body(let p) = add(prefix, template: name).kind, arena.answers[p].fixupCount == 0,
+                    arena.answers[p].length == Int32(at),
+                    arena.bytes[Int(arena.answers[p].offset)...].prefix(at).elementsEqual(whole.bytes[..<at])
+                else { return nil }
+                cache = JoinPrefix(
+                    chain: chain, stored: Int32(p), owner: UInt16(whole.bytes[at]) << 8 | UInt16(whole.bytes[at + 1]))
+            }
+            guard let prefix = cache else { return nil }
+            joins.append(Join(prefix: prefix.stored, owner: prefix.owner, empty: empty))
             return reference(GroupRef(recipe: shared, pool: poolNumber(target), join: Int32(joins.count - 1)))
+        }
+
+        /// The types an alias's answer can differ by: those its chain's end holds (a pool's addresses among them),
+        /// when the chain stays in zone `zi`, every name on it exists and the zone has no cut or DNAME below its apex
+        /// (so nothing else decides); nil otherwise (every type the zone holds then). Every other type ends at the
+        /// end's NODATA, as the alias's default answer does.
+        func aliasEndTypes(_ name: DomainName, zi: Int) -> Set<RRType>? {
+            let zone = ordered[zi]
+            guard !decisiveZones[zi] else { return nil }
+            var current = name
+            for _ in 0..<8 {
+                guard let rdata = zone.rrset(current, .cname)?.rdatas.first,
+                    let target = try? DomainName(wire: rdata), target.isSubdomain(of: zone.origin),
+                    zone.exists(target), !target.isWildcard
+                else { return nil }
+                if !zone.has(target, .cname) {
+                    var out = Set(zone.types(target))
+                    if poolNames.contains(target) { out.formUnion([.a, .aaaa]) }
+                    out.insert(.cname)
+                    return out
+                }
+                current = target
+            }
+            return nil
         }
 
         /// The offset in a compiled body (`bytes`, the body alone) where the record after the first `count` ones
@@ -450,7 +491,7 @@ extension CompiledZones {
             // Per zone, once: a type it does not hold (for the answers aliases give); whether names need the walk
             // from the apex (zones without cuts or DNAMEs below the apex do not).
             let absentTypes = zoneTypes.map(CompiledZones.absentType(notIn:))
-            let decisive = ordered.map(\.hasCutsOrDNAMEs)
+            let decisive = decisiveZones
             let set = ZoneSet(ordered)
             let total = ordered.reduce(0) { $0 + $1.nodeCount }
             nodes.reserveCapacity(total)
@@ -537,11 +578,13 @@ extension CompiledZones {
             wanted.insert(.any)
             if node.rrsets[.cname] != nil {
                 // An alias answers every type through its chain; each type present in the zone may end
-                // differently, every other type ends like `absent`.
-                wanted.formUnion(zoneTypes)
+                // differently, every other type ends like `absent`. Where the chain ends plainly in this zone, only
+                // the types its end holds end otherwise.
+                wanted.formUnion(wildcard ? zoneTypes : aliasEndTypes(name, zi: zi) ?? zoneTypes)
                 n.defaultAnswer = compileRef(
                     zone.resolve(name, absent), zi: zi, name: name, type: absent, wildcard: wildcard)
             }
+            var joinPrefix: JoinPrefix?
             var compiled: [RRType: AnswerRef] = [:]
             let isAlias = node.rrsets[.cname] != nil
             for t in wanted.sorted() where t != .any {
@@ -555,7 +598,8 @@ extension CompiledZones {
                 } else {
                     let res = zone.resolve(name, t)
                     if isAlias, !wildcard, t == .a || t == .aaaa,
-                        let joined = joinedAlias(res, name: name, type: t, empty: n.defaultAnswer)
+                        let joined = joinedAlias(
+                            res, name: name, type: t, empty: n.defaultAnswer, prefix: &joinPrefix)
                     {
                         answer = joined
                     } else {
