@@ -74,6 +74,11 @@ extension Snapshot {
     public func serial(_ origin: DomainName) -> UInt32? {
         base.zoneIndex[origin].map { overlay.serials[$0] }
     }
+
+    /// The served SOA record of the zone at `origin` (without making the zones as they answer now).
+    public func soa(_ origin: DomainName) -> ResourceRecord? {
+        base.zoneIndex[origin].map { base.zones[$0].zone.withSerial(overlay.serials[$0]).soa }
+    }
 }
 
 /// Builds the messages of a zone transfer response.

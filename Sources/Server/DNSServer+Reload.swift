@@ -23,7 +23,7 @@ extension DNSServer {
         let snapshot = store.current().0
         for origin in origins {
             guard let entry = config.zones.first(where: { $0.origin == origin }), !entry.notify.isEmpty,
-                let soa = snapshot.zoneSet.zones[origin]?.soa
+                let soa = snapshot.soa(origin)
             else { continue }
             notifier.notify(zone: origin, soa: soa, targets: entry.notify, key: entry.key)
         }

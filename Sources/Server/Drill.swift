@@ -99,8 +99,16 @@ public struct Drill {
     /// The pool that `link` is the last line in answers of, if any.
     public static func lastLineOf(_ link: String, lines: [Before], pools: [Pool]) -> Pool? {
         let inAnswers = Set(lines.filter(\.inAnswers).map(\.name))
+        // Pools of one class have the same lines: each class is looked at once (100,000 names on two lines are
+        // one question, on the path of every drain).
+        var seen = [Bool](repeating: false, count: pools.count)
         return pools.first { pool in
-            pool.members.contains { $0.link == link }
+            let key = pool.shareKey
+            if key >= 0, key < seen.count {
+                if seen[key] { return false }
+                seen[key] = true
+            }
+            return pool.members.contains { $0.link == link }
                 && pool.members.allSatisfy { $0.link == link || !inAnswers.contains($0.link) }
         }
     }
