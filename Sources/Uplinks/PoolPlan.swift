@@ -145,19 +145,23 @@ public struct PoolPlan: Sendable, Equatable {
     /// Plans every pool of `uplinks` (`init(pool:uplinks:up:held:)`), each class of pools with the same
     /// definition once (`Pool.shareKey`).
     public static func plans(_ uplinks: Uplinks, up: Set<String>, held: Set<String> = []) -> [PoolPlan] {
-        // Per class (`Pool.shareKey`, numbered from 0): the index of the pool it was planned for.
+        // Per class (`Pool.shareKey`, numbered from 0): the pool it was planned for, and its answers.
         var planned = [Int](repeating: -1, count: uplinks.pools.count)
+        var answers = [Answers?](repeating: nil, count: uplinks.pools.count)
         var out: [PoolPlan] = []
         out.reserveCapacity(uplinks.pools.count)
         uplinks.pools.withUnsafeBufferPointer { pools in
             for i in pools.indices {
                 let key = pools[i].shareKey
-                if key >= 0, key < planned.count, planned[key] >= 0, pools[planned[key]].sameDefinition(pools[i]) {
-                    out.append(PoolPlan(out[planned[key]].answers, pool: pools[i]))
+                if key >= 0, key < planned.count, let shared = answers[key],
+                    pools[planned[key]].sameDefinition(pools[i])
+                {
+                    out.append(PoolPlan(shared, pool: pools[i]))
                     continue
                 }
-                if key >= 0, key < planned.count, planned[key] < 0 { planned[key] = i }
-                out.append(PoolPlan(pool: pools[i], uplinks: uplinks, up: up, held: held))
+                let plan = PoolPlan(pool: pools[i], uplinks: uplinks, up: up, held: held)
+                if key >= 0, key < planned.count, planned[key] < 0 { (planned[key], answers[key]) = (i, plan.answers) }
+                out.append(plan)
             }
         }
         return out
