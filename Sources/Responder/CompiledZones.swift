@@ -379,21 +379,23 @@ extension CompiledZones {
                 return nil
             }
             if cache == nil || cache?.chain != chain {
-                // The whole answer as the compiled path would write it (with the pool's slot): the chain is the
-                // bytes before the first pool record, whose owner pointer every joined record gets.
-                var whole = AnswerArena()
-                guard case .body(let full) = whole.add(res, template: name).kind, whole.answers[full].fixupCount == 0,
-                    let at = Builder.recordOffset(whole.bytes, after: chain.count), at + 2 <= whole.bytes.count,
-                    whole.bytes[at] & 0xC0 == 0xC0
-                else { return nil }
+                // The chain alone, as the compiled path writes it before the pool's records; their owner is the
+                // target's name where the chain first wrote it: the last CNAME's RDATA, or where that RDATA points
+                // when it is a pointer alone (a target that is a suffix of the question).
                 var prefix = Resolution(outcome: .cname)
                 prefix.answer = chain
-                guard case .body(let p) = add(prefix, template: name).kind, arena.answers[p].fixupCount == 0,
-                    arena.answers[p].length == Int32(at),
-                    arena.bytes[Int(arena.answers[p].offset)...].prefix(at).elementsEqual(whole.bytes[..<at])
+                guard case .body(let p) = add(prefix, template: name).kind, arena.answers[p].fixupCount == 0 else {
+                    return nil
+                }
+                let body = Array(arena.bytes[Int(arena.answers[p].offset)...].prefix(Int(arena.answers[p].length)))
+                guard let lastRecord = Builder.recordOffset(body, after: chain.count - 1),
+                    let rdata = Builder.rdataStart(body, record: lastRecord), rdata + 2 <= body.count
                 else { return nil }
-                cache = JoinPrefix(
-                    chain: chain, stored: Int32(p), owner: UInt16(whole.bytes[at]) << 8 | UInt16(whole.bytes[at + 1]))
+                let owner =
+                    body[rdata] & 0xC0 == 0xC0
+                    ? UInt16(body[rdata]) << 8 | UInt16(body[rdata + 1])
+                    : 0xC000 | UInt16(12 + name.wire.count + 4 + rdata)
+                cache = JoinPrefix(chain: chain, stored: Int32(p), owner: owner)
             }
             guard let prefix = cache else { return nil }
             joins.append(Join(prefix: prefix.stored, owner: prefix.owner, empty: empty))
@@ -429,23 +431,30 @@ extension CompiledZones {
         static func recordOffset(_ bytes: [UInt8], after count: Int) -> Int? {
             var i = 0
             for _ in 0..<count {
-                while true {
-                    guard i < bytes.count else { return nil }
-                    let b = bytes[i]
-                    if b == 0 {
-                        i += 1
-                        break
-                    }
-                    if b & 0xC0 == 0xC0 {
-                        i += 2
-                        break
-                    }
-                    i += Int(b) + 1
-                }
-                guard i + 10 <= bytes.count else { return nil }
-                i += 10 + (Int(bytes[i + 8]) << 8 | Int(bytes[i + 9]))
+                guard let rdata = rdataStart(bytes, record: i) else { return nil }
+                i = rdata + (Int(bytes[rdata - 2]) << 8 | Int(bytes[rdata - 1]))
             }
             return i
+        }
+
+        /// Where the RDATA of the record at `record` starts: its owner skipped (labels, or a pointer), then type,
+        /// class, TTL and RDATA length.
+        static func rdataStart(_ bytes: [UInt8], record: Int) -> Int? {
+            var i = record
+            while true {
+                guard i < bytes.count else { return nil }
+                let b = bytes[i]
+                if b == 0 {
+                    i += 1
+                    break
+                }
+                if b & 0xC0 == 0xC0 {
+                    i += 2
+                    break
+                }
+                i += Int(b) + 1
+            }
+            return i + 10 <= bytes.count ? i + 10 : nil
         }
 
         /// Compiles an answer for `name` in zone `zi`; one that contains a pool's records becomes a recipe.
@@ -595,6 +604,9 @@ extension CompiledZones {
                     answer =
                         sharedRecipe(name, zi: zi, type: t, poolItself: true)
                         ?? recipe(Recipe(zone: zi, name: name, type: t, mode: .exact, poolItself: true))
+                } else if t == .cname, let prefix = joinPrefix, prefix.chain.count == 1 {
+                    // The alias's own record alone: the bytes its joins begin with.
+                    answer = .body(Int(prefix.stored))
                 } else {
                     let res = zone.resolve(name, t)
                     if isAlias, !wildcard, t == .a || t == .aaaa,

@@ -26,6 +26,8 @@ private let hostZone = """
     txtpool IN TXT "beside"
     sub IN NS c2
     other IN CNAME www.example.net.
+    x.www IN CNAME www
+    apex IN CNAME @
     """
 
 private let netZone = """
@@ -73,7 +75,8 @@ private let questions: [(String, RRType)] = {
         "www.example.com.", "WwW.Example.COM.", "a0.example.com.", "A1.example.com.", "a2.example.com.",
         "chain.example.com.", "x.wild.example.com.", "mx.example.com.", "example.com.", "txtpool.example.com.",
         "odd.example.com.", "c0.example.com.", "c4.example.com.", "sub.example.com.", "x.sub.example.com.",
-        "other.example.com.", "www.example.net.", "nx.example.com.",
+        "other.example.com.", "www.example.net.", "nx.example.com.", "x.www.example.com.", "X.WWW.example.com.",
+        "apex.example.com.",
     ]
     return names.flatMap { n in [RRType.a, .aaaa, .any, .mx, .txt, .cname, .ns].map { (n, $0) } }
 }()
