@@ -1,0 +1,93 @@
+// DirectorFollowerTests: the follower's table changes as the real servers' health changes (the commands it would
+// run, recorded, not run).
+
+import Foundation
+import Health
+import Logging
+import Routing
+import Synchronization
+import TestSupport
+import Testing
+import Uplinks
+
+@testable import Server
+
+@Suite struct DirectorFollowerTests {
+    /// A prober whose answers the test sets, per check.
+    final class Prober: Health.Prober {
+        let down = Mutex<Set<String>>([])
+        func probe(_ check: CheckSpec, source: IPAddress?) async -> CheckResult {
+            let ok = !down.withLock { $0.contains(check.kind.description) }
+            return CheckResult(ok: ok, detail: ok ? "connected" : "connection refused")
+        }
+    }
+
+    /// The shared site (TestSupport): web is wrr 2:3 over 198.18.1.12 (http, tcp) and 198.18.1.13 (icmp, exec,
+    /// file), interval 1, rise 2, fall 2.
+    static let director: Director = {
+        try! Config.parse("zones: [{origin: example.com., file: a.zone}]\n" + directorSiteYAML, path: "/x/c.yaml")
+            .director
+    }()
+
+    /// The table is loaded at start for the real servers in; a server failing `fall` rounds has its slots moved in
+    /// one nft transaction that touches only the map's elements (no rule, no conntrack entry: open connections stay);
+    /// one bad round moves nothing; `rise` good rounds give it its slots back.
+    @Test func aFailedRealServerLeavesTheMapAndComesBack() async throws {
+        let prober = Prober()
+        let scripts = Mutex<[String]>([])
+        let follower = DirectorFollower(
+            director: Self.director, stateDirectory: nil, logger: Logger(label: "test"), prober: prober,
+            command: { _, _, input in
+                scripts.withLock { $0.append(input ?? "") }
+                return (0, "")
+            })
+        await follower.start(loops: false)
+        let start = try #require(scripts.withLock { $0.first })
+        #expect(start.contains("sysctl -qw net.ipv4.ip_forward=1") && start.contains("table ip uplinkdns_director {"))
+        #expect(start.contains("dnat to numgen inc mod 100 map @svc0_web"))
+        let target = try #require(Self.director.healthTargets.link("web/198.18.1.13"))
+        prober.down.withLock { $0 = ["icmp 198.18.1.13"] }
+        await follower.health.round(target)
+        follower.settle()
+        #expect(scripts.withLock { $0.count } == 1)  // one bad round: nothing moves
+        await follower.health.round(target)
+        follower.settle()
+        let out = try #require(scripts.withLock { $0.count == 2 ? $0[1] : nil })
+        #expect(out.contains("flush map ip uplinkdns_director svc0_web\nadd element ip uplinkdns_director svc0_web {"))
+        #expect(!out.contains("198.18.1.13") && !out.contains("dnat") && !out.contains("conntrack"))
+        #expect(follower.out == ["web/198.18.1.13"] && follower.current.out == ["web/198.18.1.13"])
+        prober.down.withLock { $0 = [] }
+        await follower.health.round(target)
+        await follower.health.round(target)
+        follower.settle()
+        let back = try #require(scripts.withLock { $0.count == 3 ? $0[2] : nil })
+        let slots = DirectorEmitter.slots(Self.director.services[0])
+        #expect(back.contains(DirectorEmitter.nftUpdate(Self.director.services[0], index: 0, slots: slots)))
+        #expect(follower.current.changes == 3 && follower.current.failures == 0)
+    }
+
+    /// A failed write is retried and reported; ipvs takes a failed server out by weight 0.
+    @Test func ipvsTakesAFailedServerOutByWeightZero() async throws {
+        var d = Self.director
+        d.apply = .ipvs
+        let prober = Prober()
+        let scripts = Mutex<[String]>([])
+        let follower = DirectorFollower(
+            director: d, stateDirectory: nil, logger: Logger(label: "test"), prober: prober,
+            command: { _, _, input in
+                scripts.withLock { $0.append(input ?? "") }
+                return (0, "")
+            })
+        await follower.start(loops: false)
+        let start = try #require(scripts.withLock { $0.first })
+        #expect(start.contains("ipvsadm -D -t 203.0.113.80:80 2>/dev/null || true"))
+        #expect(
+            start.contains("-a -t 203.0.113.80:80 -r 198.18.1.13 -m -w 3\n") && start.contains("-A -f 6 -s rr -p 300\n")
+        )
+        prober.down.withLock { $0 = ["tcp 198.18.1.12:80"] }
+        let target = try #require(d.healthTargets.link("web/198.18.1.12"))
+        for _ in 0..<2 { await follower.health.round(target) }
+        follower.settle()
+        #expect(scripts.withLock { $0.last } == "set -e\nipvsadm -e -t 203.0.113.80:80 -r 198.18.1.12 -m -w 0\n")
+    }
+}
