@@ -19,13 +19,7 @@ let namespacesAvailable: Bool = {
 @Suite struct NamespaceTests {
     @Test(.enabled(if: namespacesAvailable, "needs root and ip netns to build the two-line site in namespaces"))
     func replyLeavesByTheLineItCameInOnAndFailoverFollowsTheLine() throws {
-        let script = packageRoot.appendingPathComponent("tests/netns/two-lines.sh").path
-        let r = try run("/bin/bash", [script, binaryPath], timeout: 180)
-        if r.status == 77 {
-            Issue.record("skipped: \(r.out)")  // the script could not build its topology here
-            return
-        }
-        #expect(r.status == 0 && r.out.contains("PASS"), "\(r.out)\(r.err)")
+        try runScript("two-lines.sh", timeout: 180)
     }
 
     /// Issue 26: with `routing.apply`, the server applies its routing at start, moves the main default route off a
@@ -35,13 +29,7 @@ let namespacesAvailable: Bool = {
     /// (tests/netns/follow-health.sh).
     @Test(.enabled(if: namespacesAvailable, "needs root and ip netns to build the two-line site in namespaces"))
     func outboundRoutingAndGatewayGroupsFollowTheLinesInAnswers() throws {
-        let script = packageRoot.appendingPathComponent("tests/netns/follow-health.sh").path
-        let r = try run("/bin/bash", [script, binaryPath], timeout: 240)
-        if r.status == 77 {
-            Issue.record("skipped: \(r.out)")  // the script could not build its topology here
-            return
-        }
-        #expect(r.status == 0 && r.out.contains("PASS"), "\(r.out)\(r.err)")
+        try runScript("follow-health.sh", timeout: 240)
     }
 
     /// Issue 24: the director in seed 002's NAT topology with `director.apply: nft` — rr 250/250 and wrr 2:3 over 500
@@ -50,10 +38,16 @@ let namespacesAvailable: Bool = {
     /// it returns, in status, metrics and the hook (tests/netns/director.sh).
     @Test(.enabled(if: namespacesAvailable, "needs root and ip netns to build the director's site in namespaces"))
     func theDirectorSpreadsConnectionsAndFollowsTheRealServersHealth() throws {
-        let script = packageRoot.appendingPathComponent("tests/netns/director.sh").path
-        let r = try run("/bin/bash", [script, binaryPath], timeout: 240)
+        try runScript("director.sh", timeout: 240)
+    }
+
+    /// Runs `tests/netns/NAME` with the binary; it passes when it says PASS, and is recorded as skipped when it could
+    /// not build its topology here (exit 77).
+    func runScript(_ name: String, timeout: Double) throws {
+        let script = packageRoot.appendingPathComponent("tests/netns/\(name)").path
+        let r = try run("/bin/bash", [script, binaryPath], timeout: timeout)
         if r.status == 77 {
-            Issue.record("skipped: \(r.out)")  // the script could not build its topology here
+            Issue.record("skipped: \(r.out)")
             return
         }
         #expect(r.status == 0 && r.out.contains("PASS"), "\(r.out)\(r.err)")

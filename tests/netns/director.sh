@@ -19,30 +19,12 @@ BIN=$(readlink -f "$1")
 P="upld$$"
 WORK=$(mktemp -d)
 NSS="c d r1 r2"
-ns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
-cleanup() {
-    for n in $NSS; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-    done
-    sleep 0.3
-    for n in $NSS; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-        ip netns del "$P-$n" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 fail() {
     echo "FAIL: $*"
     ns d nft list table ip uplinkdns_director 2>/dev/null | grep -v "^\s*[0-9]* :" | head -40 || true
     echo "--- server log"; tail -40 "$WORK/server.log" 2>/dev/null
     exit 1
-}
-step() { echo "== $*"; }
-wait_for() {  # wait_for SECONDS CONDITION-COMMAND...: polls every 0.1 s
-    local end; end=$(($(date +%s%N) + ${1%.*} * 1000000000)); shift
-    while [ "$(date +%s%N)" -le "$end" ]; do "$@" && return 0; sleep 0.1; done
-    return 1
 }
 
 if ! ip netns add "$P-c" 2>/dev/null; then
