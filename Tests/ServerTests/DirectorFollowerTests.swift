@@ -91,3 +91,46 @@ import Uplinks
         #expect(scripts.withLock { $0.last } == "set -e\nipvsadm -e -t 203.0.113.80:80 -r 198.18.1.12 -m -w 0\n")
     }
 }
+
+/// The director in a server: its real servers in `/v1/status` (as lines are), `uplinkdns status`'s table and
+/// `--check`, and a reload that changes them. `apply: none`: nothing on this host is touched.
+@Suite struct DirectorStatusTests {
+    @Test func realServersAreReportedAndReloaded() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("director-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "@ 300 IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+            .write(to: dir.appendingPathComponent("a.zone"), atomically: true, encoding: .utf8)
+        try "down\n".write(to: dir.appendingPathComponent("rs13.state"), atomically: true, encoding: .utf8)
+        let path = dir.appendingPathComponent("c.yaml")
+        func write(servers: String) throws {
+            try """
+            zones: [{origin: example.com., file: a.zone}]
+            health: {state-dir: state}
+            director:
+              services:
+                - {name: web, address: 203.0.113.80, port: 80, real-servers: [\(servers)]}
+            """.write(to: path, atomically: true, encoding: .utf8)
+        }
+        let rs13 = "{address: 198.18.1.13, checks: [{file: \(dir.path)/rs13.state}]}"
+        try write(servers: "{address: 198.18.1.12}, " + rs13)
+        let server = try DNSServer(config: try Config.load(path: path.path), logger: Logger(label: "test"))
+        server.buildAnswers()
+        await server.director.start(loops: false)
+        let status = server.status()
+        let servers = try #require(status.realServers)
+        #expect(servers.map(\.name) == ["web/198.18.1.12", "web/198.18.1.13"])
+        #expect(servers.map(\.state) == ["up", "down"] && servers[1].addresses == ["198.18.1.13"])
+        #expect(servers[1].checks.first?.results.first?.detail == "file says down")
+        #expect(status.director?.apply == "none")
+        let text = try #require(StatusReport.director(status))
+        #expect(text.hasPrefix("REAL SERVER") && text.contains("web/198.18.1.13  down"), "\(text)")
+        #expect(text.contains("director: table not kept (director.apply: none)"))
+        #expect(StatusReport.health(status) == .degraded)
+        try write(servers: "{address: 198.18.1.12}")
+        #expect(server.reloadOutcome().errors == nil)
+        #expect(server.status().realServers?.map(\.name) == ["web/198.18.1.12"])
+        #expect(StatusReport.health(server.status()) == .allUp)
+        server.director.stop()
+    }
+}
