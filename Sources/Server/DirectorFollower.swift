@@ -18,6 +18,8 @@ import Uplinks
 /// - `apply: ipvs`: at start, each service deleted and restored with `ipvsadm -R`; then `ipvsadm -e … -w 0` takes a
 ///   failed real server out of new connections (IPVS keeps its open ones) and its weight puts it back.
 /// - `apply: none`: the real servers are still probed and reported; nothing on the host is touched.
+/// With `apply: nft` it also compares the live table with what it wrote every `driftInterval` seconds, and writes it
+/// again whole when they differ (`routing --check` reports the same drift).
 /// It runs on its own queue, never on a thread that serves queries, and never on the builder.
 final class DirectorFollower: Sendable {
     /// What the follower has done, for `/v1/status`, the page and the metrics.
@@ -43,13 +45,21 @@ final class DirectorFollower: Sendable {
     private let queue = DispatchQueue(label: "uplinkdns.director", qos: .userInitiated)
     private let queued = Atomic<Bool>(false)
     private let command: @Sendable (_ path: String, _ arguments: [String], _ input: String?) -> (Int32, String)
+    /// How the live table differs from what the real servers in call for (`DirectorCheck.live`; tests fake it).
+    private let drift: @Sendable (_ director: Director, _ out: Set<String>) -> [String]
+    /// While started, the drift check runs every `driftInterval` seconds and writes the table again on drift.
+    private let watching = Atomic<Bool>(false)
+    /// Seconds between drift checks: an `nft flush` by hand, or a reboot of nftables.service, is undone within them.
+    static let driftInterval: Double = 5
 
     init(
         director: Director, stateDirectory: String?, restoreMaxAge: TimeInterval = 3600, hooks: [String] = [],
         hookDirectory: String? = nil, logger: Logger, prober: any Prober = SystemProber(),
         clock: @escaping @Sendable () -> Date = { Date() },
-        command: @escaping @Sendable (String, [String], String?) -> (Int32, String) = RouteFollower.runCommand
+        command: @escaping @Sendable (String, [String], String?) -> (Int32, String) = RouteFollower.runCommand,
+        drift: @escaping @Sendable (Director, Set<String>) -> [String] = { DirectorCheck.live($0, out: $1) }
     ) {
+        self.drift = drift
         self.director = Mutex(director)
         self.logger = logger
         self.command = command
@@ -82,11 +92,40 @@ final class DirectorFollower: Sendable {
         health.restore()
         await health.initialRound()
         queue.sync { write(configured, why: "at start") }
-        if loops { health.start() }
+        if loops {
+            health.start()
+            watching.store(true, ordering: .relaxed)
+            queue.asyncAfter(deadline: .now() + Self.driftInterval) { [weak self] in self?.watch() }
+        }
     }
 
-    /// Stops probing (the table stays as it is: forwarding goes on with the last real servers in).
-    func stop() { health.stop() }
+    /// Stops probing and watching (the table stays as it is: forwarding goes on with the last real servers in).
+    func stop() {
+        watching.store(false, ordering: .relaxed)
+        health.stop()
+    }
+
+    /// On the queue, every `driftInterval` while started: with `apply: nft`, compares the live table with the slots
+    /// the real servers in call for and, when they differ (a map flushed by hand, the table deleted), logs the drift and
+    /// writes the table again whole.
+    private func watch() {
+        guard watching.load(ordering: .relaxed) else { return }
+        defer { queue.asyncAfter(deadline: .now() + Self.driftInterval) { [weak self] in self?.watch() } }
+        checkDrift()
+    }
+
+    /// One drift check now, on the queue (tests).
+    func checkDriftNow() { queue.sync { checkDrift() } }
+
+    /// On the queue: one drift check.
+    private func checkDrift() {
+        let d = configured
+        guard d.apply == .nft, current.out != nil else { return }
+        let found = drift(d, out)
+        guard !found.isEmpty else { return }
+        for problem in found { logger.error("director: drift: \(problem)") }
+        write(d, why: "again after drift")
+    }
 
     /// Returns once every change asked for so far is done (tests).
     func settle() { queue.sync {} }

@@ -66,6 +66,26 @@ import Uplinks
         #expect(follower.current.changes == 3 && follower.current.failures == 0)
     }
 
+    /// A table changed by hand (the drift check says so) is written again whole; no drift, nothing written.
+    @Test func aDriftedTableIsWrittenAgain() async throws {
+        let scripts = Mutex<[String]>([])
+        let drifted = Mutex<[String]>([])
+        let follower = DirectorFollower(
+            director: Self.director, stateDirectory: nil, logger: Logger(label: "test"), prober: Prober(),
+            command: { _, _, input in
+                scripts.withLock { $0.append(input ?? "") }
+                return (0, "")
+            },
+            drift: { _, _ in drifted.withLock { $0 } })
+        await follower.start(loops: false)
+        follower.checkDriftNow()
+        #expect(scripts.withLock { $0.count } == 1)
+        drifted.withLock { $0 = ["director service web: map svc0_web differs in 40 of 100 slots"] }
+        follower.checkDriftNow()
+        let again = try #require(scripts.withLock { $0.count == 2 ? $0[1] : nil })
+        #expect(again.contains("table ip uplinkdns_director {") && again.contains("map svc0_web {"))
+    }
+
     /// A failed write is retried and reported; ipvs takes a failed server out by weight 0.
     @Test func ipvsTakesAFailedServerOutByWeightZero() async throws {
         var d = Self.director

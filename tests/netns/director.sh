@@ -10,7 +10,8 @@
 #   4. an open connection stays with its real server when that server is taken out (its file check says down), and
 #      new connections go to the other;
 #   5. r2's http server killed: from fall x interval + 1 s on, no new connection reaches it and none fails; status,
-#      metrics and the on-change hook say so; started again, it gets its share back after rise x interval.
+#      metrics and the on-change hook say so; started again, it gets its share back after rise x interval;
+#   6. a map flushed by hand is drift for routing --check, and the server writes the table again within 5 s.
 # Usage: director.sh UPLINKDNS_BINARY. Exit 0 = pass, 77 = skipped (no namespaces or nft here), else fail.
 # Addresses only from the documentation and benchmarking ranges; every namespace is removed on exit, and every process
 # it started is stopped by its PID (those left in its namespaces by `ip netns pids`).
@@ -307,6 +308,16 @@ echo "   100 more: $again"
 r2=$(share "$again" r2)
 [ "$r2" -ge 40 ] && [ "$r2" -le 60 ] || fail "r2 did not get its share back: $again"
 grep -q "real-server rr/198.18.1.13 up" "$WORK/hook.log" || fail "the on-change hook did not hear rr/198.18.1.13 come back"
+
+step "6. a map flushed by hand: routing --check says so, and the server writes the table again"
+ns d nft flush map ip uplinkdns_director svc1_wrr
+out=$(ns d "$BIN" routing --config "$WORK/uplinkdns.yaml" --check 2>&1) && fail "routing --check missed a flushed map: $out"
+echo "$out" | grep -q "drift: director service wrr: map svc1_wrr" || fail "routing --check did not name the map: $out"
+wait_for 8 ns d "$BIN" routing --config "$WORK/uplinkdns.yaml" --check >/dev/null || fail "the server did not write the table again"
+grep -q "director: drift: director service wrr" "$WORK/server.log" || fail "no log of the drift"
+wrr=$(client count 203.0.113.81 80 100)
+[ "$(share "$wrr" FAIL)" -eq 0 ] || fail "wrr after the drift was undone: $wrr"
+echo "   flushed map noticed by --check and written again; 100 connections: $wrr"
 
 kill "$(cat "$WORK/server.pid")"
 echo "PASS"
