@@ -280,25 +280,80 @@ public enum DirectorEmitter {
         s.persistence != nil || s.scheduler == .sh ? "jhash ip saddr mod \(slots)" : "numgen inc mod \(slots)"
     }
 
-    /// `--for director --format nft`: a file for `nft -f` with a table of its own (loading it replaces that table
-    /// whole): a mark rule per fwmark service, a map of slots per service and a `dnat` through it. NAT services only
-    /// (DR and TUN are ipvs's and keepalived's). `out`: real servers the health module has out.
+    /// The nft table a service's map is in: `ip uplinkdns_director` (NAT), `netdev uplinkdns_director_dr` (DR); nil
+    /// when nft does not forward it (TUN, IPv6, DR without `interface`).
+    public static func nftTable(_ s: VirtualService) -> String? {
+        guard !s.address.isIPv6 else { return nil }
+        switch s.mode {
+        case .nat: return "ip \(table)"
+        case .dr: return s.interface == nil ? nil : "netdev \(drTable)"
+        case .tun: return nil
+        }
+    }
+
+    /// The netdev table of the DR services.
+    public static let drTable = "uplinkdns_director_dr"
+
+    /// How a DR service picks a slot in the netdev ingress hook, which has no connection tracking: per flow (client
+    /// address and port), so every packet of a connection goes to one real server; per client address with
+    /// persistence or sh.
+    static func drPicker(_ s: VirtualService, slots: Int) -> String {
+        s.persistence != nil || s.scheduler == .sh
+            ? "jhash ip saddr mod \(slots)" : "jhash ip saddr . \(s.proto) sport mod \(slots)"
+    }
+
+    /// One service's map, with its comment.
+    static func nftMap(_ s: VirtualService, name: String, slots: [IPAddress], how: String) -> String {
+        let ports = s.allPorts.map(String.init).joined(separator: ", ")
+        return """
+                # service \(s.name): \(s.proto) \(s.address) port \(ports); \(how)
+                map \(name) {
+                    typeof numgen inc mod 2 : ip daddr
+            \(slots.isEmpty ? "" : "        elements = { \(elements(slots)) }\n")    }
+
+            """
+    }
+
+    /// `--for director --format nft`: a file for `nft -f` with tables of its own (loading it replaces them whole): for
+    /// NAT services a mark rule per fwmark service, a map of slots per service and a `dnat` through it; for DR services
+    /// with an `interface`, a netdev table whose ingress hook forwards the frame unchanged to the slot's real server
+    /// (`fwd ip to … device`: direct routing, the replies go straight to the client). TUN is ipvs's and keepalived's.
+    /// `out`: real servers the health module has out.
     public static func nft(_ d: Director, out: Set<String> = []) -> String {
         var maps = ""
         var marks = ""
         var dnat = ""
         var notes = ""
+        var drMaps = ""
+        var drRules: [String: String] = [:]
         for (i, s) in d.services.enumerated() {
-            guard s.mode == .nat, !s.address.isIPv6 else {
+            guard let family = nftTable(s) else {
+                let why =
+                    s.address.isIPv6
+                    ? "IPv6" : s.mode == .dr ? "dr without interface" : s.mode.rawValue
                 notes +=
-                    "# skipped: service \(s.name) (\(s.address.isIPv6 ? "IPv6" : s.mode.rawValue)): "
-                    + "nft forwards IPv4 NAT services; use ipvsadm or keepalived\n"
+                    "# skipped: service \(s.name) (\(why)): nft forwards IPv4 NAT, and DR with an interface; use "
+                    + "ipvsadm or keepalived\n"
                 continue
             }
             let slots = slots(s, out: out)
             let name = mapName(s, index: i)
             let ports = s.allPorts.map(String.init)
             let portMatch = ports.count == 1 ? ports[0] : "{ \(ports.joined(separator: ", ")) }"
+            if family.hasPrefix("netdev") {
+                let dev = s.interface!
+                let how =
+                    s.persistence != nil || s.scheduler == .sh
+                    ? "dr, by client address (jhash)"
+                    : "dr, \(s.scheduler.rawValue) as a hash of each connection (jhash)"
+                drMaps += nftMap(s, name: name, slots: slots, how: how)
+                drRules[dev, default: ""] +=
+                    slots.isEmpty
+                    ? "        # service \(s.name): every weight is 0, nothing to forward to\n"
+                    : "        ip daddr \(s.address) \(s.proto) dport \(portMatch) fwd ip to "
+                        + "\(drPicker(s, slots: slots.count)) map @\(name) device \"\(dev)\"\n"
+                continue
+            }
             let how =
                 s.persistence != nil
                 ? "persistence \(s.persistence!) s: by client address (jhash; a client keeps its server while it is in)"
@@ -307,13 +362,7 @@ public enum DirectorEmitter {
                     : s.scheduler == .lc || s.scheduler == .wlc
                         ? "\(s.scheduler.rawValue) as \(s.scheduler == .lc ? "rr" : "wrr") (nft counts no connections)"
                         : "\(s.scheduler.rawValue): the next slot per new connection (numgen)"
-            maps += """
-                    # service \(s.name): \(s.proto) \(s.address) port \(ports.joined(separator: ", ")); \(how)
-                    map \(name) {
-                        typeof numgen inc mod 2 : ip daddr
-                \(slots.isEmpty ? "" : "        elements = { \(elements(slots)) }\n")    }
-
-                """
+            maps += nftMap(s, name: name, slots: slots, how: how)
             let match: String
             if let mark = s.fwmark {
                 marks += "        ip daddr \(s.address) \(s.proto) dport \(portMatch) meta mark set \(mark)\n"
@@ -327,7 +376,7 @@ public enum DirectorEmitter {
                 dnat += "        \(match) dnat to \(picker(s, slots: slots.count)) map @\(name)\n"
             }
         }
-        return """
+        var text = """
             #!/usr/sbin/nft -f
             # UplinkDNS: the director's NAT services in nftables (kernels without IPVS). Needs net.ipv4.ip_forward=1;
             # the real servers' default route goes via this host (seed 002), which undoes the DNAT of their replies.
@@ -346,14 +395,37 @@ public enum DirectorEmitter {
             }
 
             """
+        guard !drRules.isEmpty else { return text }
+        text += """
+            # The DR services: in the ingress hook of the interface their traffic arrives on, each frame for the VIP goes
+            # out unchanged to its real server's MAC address (seed 002's DR; the real servers hold the VIP on lo, from
+            # `routing --for real-server:ADDRESS`). No connection tracking here: a connection keeps its real server by
+            # its hash, while that server is in (one coming back takes its slots back, and the connections the others
+            # took over on them).
+            table netdev \(drTable)
+            delete table netdev \(drTable)
+            table netdev \(drTable) {
+            \(drMaps)
+            """
+        for dev in drRules.keys.sorted() {
+            let chain = "ingress_" + String(dev.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
+            text += """
+                    chain \(chain) {
+                        type filter hook ingress device "\(dev)" priority filter; policy accept;
+                \(drRules[dev]!)    }
+
+                """
+        }
+        return text + "}\n"
     }
 
     /// An `nft -f` batch that sets service `index`'s map to `slots` in one transaction (the map is never seen
-    /// half-written).
+    /// half-written); empty for a service nft does not forward.
     public static func nftUpdate(_ s: VirtualService, index: Int, slots: [IPAddress]) -> String {
+        guard let table = nftTable(s) else { return "" }
         let name = mapName(s, index: index)
-        var text = "flush map ip \(table) \(name)\n"
-        if !slots.isEmpty { text += "add element ip \(table) \(name) { \(elements(slots)) }\n" }
+        var text = "flush map \(table) \(name)\n"
+        if !slots.isEmpty { text += "add element \(table) \(name) { \(elements(slots)) }\n" }
         return text
     }
 

@@ -202,7 +202,7 @@ final class DirectorFollower: Sendable {
         for (i, s) in d.services.enumerated() {
             switch d.apply {
             case .nft:
-                guard s.mode == .nat, !s.address.isIPv6 else { continue }
+                guard DirectorEmitter.nftTable(s) != nil else { continue }
                 let now = DirectorEmitter.slots(s, out: out)
                 if now != DirectorEmitter.slots(s, out: before) || last.error != nil {
                     script += DirectorEmitter.nftUpdate(s, index: i, slots: now)

@@ -42,6 +42,11 @@ extension Director {
         ConfigKey(
             "persistence", .int(1...31_536_000),
             doc: "seconds a client keeps its real server (ipvsadm -p; default: none)"),
+        ConfigKey(
+            "interface", .text,
+            doc:
+                "mode dr with nft: the director's interface the VIP's traffic comes in on and the real servers are on "
+                + "(netdev ingress, fwd)"),
         ConfigKey("real-servers", .entries(realServerSchema), doc: "the real servers. At least one"),
         ConfigKey(
             "interval", .number(0.1...3600), default: "5", doc: "seconds between rounds of the real servers' probes"),

@@ -44,6 +44,10 @@ extension Director {
             if let v = r.choice(m, "mode", as: ForwardingMode.self) { service.mode = v }
             if let v = r.choice(m, "scheduler", as: Scheduler.self) { service.scheduler = v }
             service.persistence = r.int(m, "persistence")
+            service.interface = r.string(m, "interface").flatMap { $0.isEmpty ? nil : $0 }
+            if service.interface != nil && service.mode != .dr {
+                r.fail(m.values["interface"], "\(m.what("interface")) is for mode dr (nft's netdev fwd)")
+            }
             let key = service.fwmark.map { "fwmark \($0)" } ?? "\(service.proto) \(vip.address):\(service.port ?? 0)"
             if let other = endpoints[key] {
                 r.fail(item, "director services '\(other)' and '\(name)' are both \(key)")
@@ -84,11 +88,12 @@ extension Director {
             out.services.append(service)
         }
         if out.apply == .nft {
-            for s in out.services where s.mode != .nat {
+            for s in out.services where s.mode == .tun || (s.mode == .dr && s.interface == nil) {
                 r.fail(
                     d.values["apply"],
-                    "director.apply: nft forwards NAT services only, and service '\(s.name)' (line \(s.line ?? 0)) is "
-                        + "\(s.mode.rawValue): use apply: ipvs, or none and keepalived (docs/director.md)")
+                    "director.apply: nft forwards NAT services, and DR with an interface; service '\(s.name)' (line "
+                        + "\(s.line ?? 0)) is \(s.mode.rawValue)\(s.mode == .dr ? " without one: add interface" : ""): "
+                        + "use apply: ipvs, or none and keepalived (docs/director.md)")
             }
             for s in out.services where s.address.isIPv6 {
                 r.fail(d.values["apply"], "director.apply: nft writes an IPv4 table; service '\(s.name)' is IPv6")

@@ -89,6 +89,8 @@ public struct VirtualService: Sendable, Equatable {
     public var mode: ForwardingMode = .nat
     /// How it schedules.
     public var scheduler: Scheduler = .wlc
+    /// DR with nft: the director's interface the VIP's traffic arrives on and the real servers are reached by.
+    public var interface: String?
     /// Seconds a client keeps its real server (`-p`); nil: no persistence.
     public var persistence: Int?
     /// The real servers, in config order.

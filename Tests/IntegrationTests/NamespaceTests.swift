@@ -41,6 +41,15 @@ let namespacesAvailable: Bool = {
         try runScript("director.sh", timeout: 240)
     }
 
+    /// Issue 24: seed 002's DR topology forwarded by nftables' netdev fwd with `director.apply: nft`: the real servers
+    /// set up by `routing --for real-server:RIP`, every connection answered straight from a real server (none of the
+    /// replies from the director's MAC), a killed real server out within fall × interval + 1 s and back
+    /// (tests/netns/director-dr.sh).
+    @Test(.enabled(if: namespacesAvailable, "needs root and ip netns to build the director's DR site in namespaces"))
+    func directRoutingSendsTheRepliesStraightFromTheRealServers() throws {
+        try runScript("director-dr.sh", timeout: 180)
+    }
+
     /// Runs `tests/netns/NAME` with the binary; it passes when it says PASS, and is recorded as skipped when it could
     /// not build its topology here (exit 77).
     func runScript(_ name: String, timeout: Double) throws {

@@ -144,6 +144,55 @@ func temporaryFile(_ name: String, _ text: String) throws -> String {
         #expect(tunnelled == (try golden("director-tun-real-server.sh", made: tunnelled)))
     }
 
+    /// Seed 002's DR with an interface: a netdev table whose ingress forwards each frame for the VIP unchanged to a
+    /// real server, per connection by a hash (no conntrack there); `nft -c` accepts it (below).
+    @Test func drGoesByNetdevFwd() throws {
+        var d = try director(seed002DR)
+        d.services[0].interface = "lo"
+        let made = DirectorEmitter.nft(d)
+        #expect(made.contains("table netdev uplinkdns_director_dr {"))
+        #expect(made.contains("type filter hook ingress device \"lo\" priority filter; policy accept;"))
+        #expect(
+            made.contains(
+                "ip daddr 172.16.5.11 tcp dport 80 fwd ip to jhash ip saddr . tcp sport mod 100 map @svc0_web device \"lo\""
+            ))
+        #expect(made == (try golden("director-002-dr.nft", made: made)))
+        let s = d.services[0]
+        #expect(
+            DirectorEmitter.nftUpdate(s, index: 0, slots: []) == "flush map netdev uplinkdns_director_dr svc0_web\n")
+        d.services[0].interface = nil
+        #expect(DirectorEmitter.nft(d).contains("# skipped: service web (dr without interface)"))
+    }
+
+    /// The drift check reads `nft -j`: clean when the maps hold the slots, a map emptied by hand is named.
+    @Test func theDriftCheckReadsTheLiveMaps() throws {
+        let d = try director(directorSiteYAML)
+        func json(_ flushed: String? = nil) throws -> Data {
+            var items: [[String: Any]] = [["metainfo": ["json_schema_version": 1]]]
+            for (i, s) in d.services.enumerated() {
+                let name = DirectorEmitter.mapName(s, index: i)
+                let slots = name == flushed ? [] : DirectorEmitter.slots(s)
+                items.append([
+                    "map": [
+                        "family": "ip", "name": name, "table": "uplinkdns_director", "type": "integer",
+                        "map": "ipv4_addr", "elem": slots.enumerated().map { [$0.offset, $0.element.description] },
+                    ]
+                ])
+            }
+            return try JSONSerialization.data(withJSONObject: ["nftables": items])
+        }
+        #expect(DirectorCheck.drift(d, out: [], json: [try json()]).isEmpty)
+        #expect(
+            DirectorCheck.drift(d, out: [], json: [try json("svc1_shop")])
+                == ["director service shop: map svc1_shop differs in 100 of 100 slots (live: empty)"])
+        let out = DirectorCheck.drift(d, out: ["web/198.18.1.13"], json: [try json()])
+        #expect(
+            out == [
+                "director service web: map svc0_web differs in 60 of 100 slots (live: 198.18.1.12 40, 198.18.1.13 60)"
+            ])
+        #expect(DirectorCheck.drift(d, out: [], json: []).count == 3)
+    }
+
     /// The site's keepalived.conf and nft file, as golden files.
     @Test func theSiteMatchesTheGoldenFiles() throws {
         let d = try director(directorSiteYAML)
@@ -173,7 +222,10 @@ func temporaryFile(_ name: String, _ text: String) throws -> String {
     @Test(.enabled(if: installed("/usr/sbin/nft") && getuid() == 0, "needs nft and root (nft -c speaks netlink)"))
     func nftAcceptsEveryEmittedFile() throws {
         let site = try director(directorSiteYAML)
-        var files = [DirectorEmitter.nft(try director(seed002NAT)), DirectorEmitter.nft(site)]
+        var dr = try director(seed002DR)
+        dr.services[0].interface = "lo"
+        var files = [DirectorEmitter.nft(try director(seed002NAT)), DirectorEmitter.nft(site), DirectorEmitter.nft(dr)]
+        files.append(DirectorEmitter.nft(dr) + DirectorEmitter.nftUpdate(dr.services[0], index: 0, slots: []))
         files.append(DirectorEmitter.nft(site, out: ["web/198.18.1.12", "shop/198.18.1.13"]))
         for (i, s) in site.services.enumerated() {
             let update = DirectorEmitter.nftUpdate(

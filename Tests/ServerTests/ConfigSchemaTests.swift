@@ -149,6 +149,13 @@ let everyKey = """
           ports: [80, 443]
           real-servers:
             - address: 198.18.1.13
+        - name: direct
+          address: 192.0.2.81
+          port: 80
+          mode: dr
+          interface: eth0
+          real-servers:
+            - address: 198.18.1.14
 
     """
 

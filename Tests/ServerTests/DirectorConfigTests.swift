@@ -55,7 +55,10 @@ import Uplinks
         ("address: 203.0.113.80\n      port: 80\n      fwmark: 6", 10, "set port, or fwmark with ports, not both"),
         ("address: 203.0.113.80\n      fwmark: 6", 9, "a fwmark service needs 'ports'"),
         ("address: 203.0.113.80", 7, "needs 'port' (e.g. 80), or 'fwmark' with 'ports'"),
-        ("address: 203.0.113.80\n      port: 80\n      mode: dr", 5, "nft forwards NAT services only"),
+        (
+            "address: 203.0.113.80\n      port: 80\n      mode: dr", 5,
+            "nft forwards NAT services, and DR with an interface"
+        ),
         ("address: 203.0.113.80\n      port: 80\n      scheduler: lblc", 10, "is not one of rr | wrr | sh | lc | wlc"),
     ])
     func mistakesAreRefusedAtTheirLine(_ service: String, _ line: Int, _ words: String) throws {
