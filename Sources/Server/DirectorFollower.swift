@@ -86,12 +86,14 @@ final class DirectorFollower: Sendable {
     }
 
     /// At start: the persisted state, one probe round, the table for its result, then (with `loops`; tests drive the
-    /// rounds themselves) the probe loops. Returns at once without services.
+    /// rounds themselves) the probe loops and the drift check. Without services only the loops' machinery starts, so
+    /// that a reload adding services has its real servers probed at once.
     func start(loops: Bool = true) async {
-        guard !configured.services.isEmpty else { return }
-        health.restore()
-        await health.initialRound()
-        queue.sync { write(configured, why: "at start") }
+        if !configured.services.isEmpty {
+            health.restore()
+            await health.initialRound()
+            queue.sync { write(configured, why: "at start") }
+        }
         if loops {
             health.start()
             watching.store(true, ordering: .relaxed)

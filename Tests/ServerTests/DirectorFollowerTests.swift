@@ -86,6 +86,27 @@ import Uplinks
         #expect(again.contains("table ip uplinkdns_director {") && again.contains("map svc0_web {"))
     }
 
+    /// A server started without a director gets one by a reload: its real servers are probed at once (out until a
+    /// probe passes), the table is written, and once the probes pass their slots are theirs.
+    @Test func aReloadAddsADirector() async throws {
+        let scripts = Mutex<[String]>([])
+        let follower = DirectorFollower(
+            director: Director(), stateDirectory: nil, logger: Logger(label: "test"), prober: Prober(),
+            command: { _, _, input in
+                scripts.withLock { $0.append(input ?? "") }
+                return (0, "")
+            }, drift: { _, _ in [] })
+        await follower.start()
+        defer { follower.stop() }
+        #expect(scripts.withLock { $0.isEmpty })
+        follower.reconfigure(director: Self.director, hooks: [])
+        let deadline = Date().addingTimeInterval(10)
+        while follower.current.out != [] && Date() < deadline { try await Task.sleep(nanoseconds: 100_000_000) }
+        follower.settle()
+        #expect(follower.current.out == [] && follower.out.isEmpty, "\(String(describing: follower.current.out))")
+        #expect(scripts.withLock { $0.first?.contains("table ip uplinkdns_director {") ?? false })
+    }
+
     /// A failed write is retried and reported; ipvs takes a failed server out by weight 0.
     @Test func ipvsTakesAFailedServerOutByWeightZero() async throws {
         var d = Self.director
