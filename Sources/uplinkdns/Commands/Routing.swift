@@ -116,7 +116,7 @@ extension UplinkDNS {
             if check {
                 let outbound = OutboundRoute.desired(u, up: up)
                 var drift = RoutingCheck.live(u, outbound: outbound)
-                if config.director.apply != .none {
+                if config.director.apply == .nft {
                     drift += DirectorCheck.live(config.director, out: Self.realServersOut(config))
                 }
                 for d in drift { print("drift: \(d)") }
