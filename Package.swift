@@ -115,7 +115,9 @@ let package = Package(
             dependencies: ["Health", "Uplinks", .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: strict),
         .testTarget(
-            name: "RoutingTests", dependencies: ["Routing", "Uplinks"], resources: [.copy("golden")],
+            name: "RoutingTests",
+            dependencies: ["Routing", "Uplinks", "TestSupport", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("golden")],
             swiftSettings: strict),
         // Helpers shared by the test targets: zones and records written as master-file text, query bytes, the UDP
         // exchange with a server on loopback, the test lines and their pool.

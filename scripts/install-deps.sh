@@ -23,13 +23,15 @@
 #                            loopback-only network namespace with a fake root (docs/dnssec.md, "Independent validators")
 #   zsh, fish                the shells whose completion scripts CompletionTests drives (bash is there already)
 #   gdnsd                    the reference for client networks (GdnsdNetworkTests, bench/networks.py)
-# Debian's knot, unbound and gdnsd packages would start their daemons on install (port 53): a temporary policy-rc.d
-# stops that, so the only knotd, unbound or gdnsd that runs is one a test starts and stops by PID.
+#   keepalived               keepalived --config-test, which checks every emitted keepalived.conf (DirectorEmitterTests)
+# Debian's knot, unbound, gdnsd and keepalived packages would start their daemons on install (port 53, IPVS): a
+# temporary policy-rc.d stops that, so the only knotd, unbound or gdnsd that runs is one a test starts and stops by PID
+# (keepalived is only asked to check files).
 # Arguments replace the list (bench/install-deps.sh passes the benchmark's peers), with the same policy-rc.d guard.
 set -euo pipefail
 packages=(libldns-dev libknot-dev pkg-config bind9-dnsutils knot-dnsutils knot knot-dnssecutils bind9-utils ldnsutils
     python3 iputils-ping iproute2 nftables systemd dpkg-dev lintian chromium prometheus python3-yaml fstrm-bin
-    groff-base zonemaster-cli dnsviz unbound zsh fish gdnsd)
+    groff-base zonemaster-cli dnsviz unbound zsh fish gdnsd keepalived)
 if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do

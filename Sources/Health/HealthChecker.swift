@@ -44,19 +44,22 @@ public final class HealthChecker: Sendable {
     private let saving = Mutex<Void>(())
     /// The last probe results per check and transitions per line; the health metrics.
     public let history: ProbeHistory
+    /// What its targets are called in the log and in hooks' `KIND` (`link`; the director's `real-server`).
+    private let kind: String
 
     /// Makes a checker for the lines of `uplinks`, all up until probed.
     public init(
         uplinks: Uplinks, prober: any Prober = SystemProber(), logger: Logger, stateDirectory: String? = nil,
         restoreMaxAge: TimeInterval = 3600, hooks: [String] = [], hookDirectory: String? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }, history: ProbeHistory = ProbeHistory(),
-        onChange: @escaping @Sendable (Set<String>) -> Void
+        kind: String = "link", stateFile: String = "health.json", onChange: @escaping @Sendable (Set<String>) -> Void
     ) {
         self.history = history
+        self.kind = kind
         self.config = Mutex((uplinks, hooks))
         self.prober = prober
         self.logger = logger
-        self.store = stateDirectory.map { HealthStore(directory: $0) }
+        self.store = stateDirectory.map { HealthStore(directory: $0, file: stateFile) }
         self.restoreMaxAge = restoreMaxAge
         self.hookDirectory = hookDirectory
         self.clock = clock
@@ -106,7 +109,7 @@ public final class HealthChecker: Sendable {
             return names
         }
         restored.withLock { $0 = names }
-        logger.info("health: restored the state of \(names.count) line(s) from \(store!.path)")
+        logger.info("health: restored the state of \(names.count) \(kind)(s) from \(store!.path)")
         return !names.isEmpty
     }
 
@@ -179,7 +182,7 @@ public final class HealthChecker: Sendable {
         history.record(link: link.name, checks: spec.checks, results: timed, fresh: due, at: now)
         if !good {
             // Every failed round, also those below `fall` that change nothing yet (they show a line going bad).
-            logger.debug("link \(link.name): probe round failed (\(passed)/\(results.count) passed): \(reason)")
+            logger.debug("\(kind) \(link.name): probe round failed (\(passed)/\(results.count) passed): \(reason)")
         }
         update(link.name, at: now) { h in
             h.lastResults = summary
@@ -364,7 +367,7 @@ public final class HealthChecker: Sendable {
         }
         transitionCount.add(1, ordering: .relaxed)
         history.transition(link: name, to: isNow, reason: after.reason, at: now)
-        logger.notice("link \(name) \(isNow.rawValue): \(after.reason)")
+        logger.notice("\(kind) \(name) \(isNow.rawValue): \(after.reason)")
         persist()
         onChange(up)
         runHooks(link: name, state: isNow, reason: after.reason)
@@ -407,14 +410,15 @@ public final class HealthChecker: Sendable {
             env["LINK"] = link
             env["STATE"] = state.rawValue
             env["REASON"] = reason
+            env["KIND"] = kind
             p.environment = env
             do {
                 try p.run()
-                let logger = self.logger
+                let (logger, kind) = (self.logger, self.kind)
                 DispatchQueue.global().async {
                     p.waitUntilExit()
                     if p.terminationStatus != 0 {
-                        logger.warning("on-change hook '\(hook)' exited \(p.terminationStatus) for link \(link)")
+                        logger.warning("on-change hook '\(hook)' exited \(p.terminationStatus) for \(kind) \(link)")
                     }
                 }
             } catch {

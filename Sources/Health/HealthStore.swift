@@ -9,9 +9,10 @@ public struct HealthStore: Sendable {
     /// The state file.
     public let path: String
 
-    /// A store in `directory` (created if missing).
-    public init(directory: String) {
-        path = (directory as NSString).appendingPathComponent("health.json")
+    /// A store in `directory` (created if missing), in `file` (the lines' `health.json`; the director's real servers
+    /// keep theirs apart).
+    public init(directory: String, file: String = "health.json") {
+        path = (directory as NSString).appendingPathComponent(file)
     }
 
     struct File: Codable {

@@ -111,22 +111,26 @@ public enum RoutingCheck {
 
     /// The drift of the live system (runs `ip -j …`); a line name limits it to that line; `outbound` as in `drift`.
     public static func live(_ uplinks: Uplinks, only: String? = nil, outbound: OutboundRoute? = nil) -> [String] {
-        func ip(_ args: [String]) -> Data {
-            let p = Process()
-            p.executableURL = URL(
-                fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
-                    ? "/usr/sbin/ip" : "/sbin/ip")
-            p.arguments = ["-j"] + args
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return Data() }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return data
-        }
+        func ip(_ args: [String]) -> Data { output("ip", ["-j"] + args) }
         return drift(
             uplinks, addr: ip(["addr"]), rule: ip(["rule"]), route: ip(["route", "show", "table", "all"]), only: only,
             outbound: outbound)
+    }
+
+    /// The standard output of the system tool `name` (`ip`, `nft`, from /usr/sbin or /sbin) run with `arguments`;
+    /// empty when it cannot run.
+    static func output(_ name: String, _ arguments: [String]) -> Data {
+        let p = Process()
+        let path =
+            FileManager.default.isExecutableFile(atPath: "/usr/sbin/\(name)") ? "/usr/sbin/\(name)" : "/sbin/\(name)"
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return Data() }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return data
     }
 }

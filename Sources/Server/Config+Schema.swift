@@ -202,6 +202,9 @@ extension Config {
         ConfigKey(
             "routing", .section(routingSchema),
             doc: "the source-routing config `uplinkdns routing` emits, and whether the server applies it"),
+        ConfigKey(
+            "director", .section(Director.schema),
+            doc: "the LVS director's virtual services and real servers (`routing --for director`; docs/director.md)"),
     ]
 
     /// Every key by its path (`server.tcp.idle-timeout`, `links[].checks[].tcp`), in declaration order.

@@ -101,6 +101,8 @@ public struct Config: Sendable {
     public var user: String?
     /// The query log (`server.query-log`): where it goes, its format, and whether it is on at start.
     public var queryLog = QueryLogSettings()
+    /// The LVS director's services and real servers (`director`; docs/director.md).
+    public var director = Director()
 
     /// The version string printed by `--version` and answered to `version.bind` by default.
     public static let softwareVersion = "0.1.0"
@@ -379,6 +381,7 @@ public struct Config: Sendable {
                         + "docs/routing.md)")
             }
         }
+        config.director = Director.read(r.value(top, "director"), links: config.uplinks.links, &r)
         config.uplinks.services = []
         for item in r.list(top, "services") {
             guard let text = r.string(item, what: "services entry") else { continue }

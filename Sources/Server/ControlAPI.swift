@@ -403,12 +403,30 @@ public enum ControlAPI {
         public var listen: [String]
         /// The host's outbound default route as the server keeps it (`routing.apply`).
         public var routing: RoutingStatus?
+        /// The director's real servers (`SERVICE/ADDRESS`), as the lines are given; nil or empty without a director.
+        public var realServers: [LinkDetail]? = nil
+        /// The director's table as the server keeps it (`director.apply`).
+        public var director: DirectorStatus? = nil
 
         enum CodingKeys: String, CodingKey {
-            case version, now, generation, links, pools, zones, reload, querylog, queries, listen, routing
+            case version, now, generation, links, pools, zones, reload, querylog, queries, listen, routing, director
+            case realServers = "real_servers"
             case uptimeSeconds = "uptime_seconds"
             case tcpOpen = "tcp_open"
         }
+    }
+
+    /// The director's table as the server keeps it (`director.apply`, docs/director.md).
+    public struct DirectorStatus: Codable, Sendable, Equatable {
+        /// `director.apply`: nft, ipvs or none.
+        public var apply: String
+        /// The real servers out of new connections when the table was last written.
+        public var out: [String]
+        /// When the table last changed, the last failure, and the writes so far.
+        public var since: String?
+        public var error: String?
+        public var changes: Int
+        public var failures: Int
     }
 
     /// The main table's default route as the server keeps it (`routing.apply`, docs/routing.md).

@@ -148,6 +148,7 @@ extension DNSServer {
                 m.counter("uplinkdns_routing_changes_total", [("result", "ok")], route.changes)
                 m.counter("uplinkdns_routing_changes_total", [("result", "failed")], route.failures)
             }
+            directorMetrics(m, now: now)
             let up = health.up
             for pool in config.uplinks.pools {
                 let labels = [("pool", pool.name.lowercased().description)]

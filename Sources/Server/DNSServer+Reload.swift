@@ -164,6 +164,8 @@ extension DNSServer {
                 case .routing:
                     routing.reconfigure(
                         uplinks: applied.uplinks, enabled: applied.routingApply, gateway: applied.routingGateway)
+                case .director:
+                    director.reconfigure(director: applied.director, hooks: applied.onChange)
                 case .tcpLimits:
                     for t in state.withLock({ $0.tcp }) { t.update(applied.tcpLimits) }
                 case .rateLimit:

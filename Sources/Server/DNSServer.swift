@@ -49,6 +49,8 @@ public final class DNSServer: Sendable {
     public let health: HealthChecker
     /// `routing.apply`: the host's routing applied at start and the main default route kept on the lines in answers.
     let routing: RouteFollower
+    /// `director`: its real servers' health, and with `director.apply` the director's table kept true.
+    let director: DirectorFollower
     /// Served SOA serials, moved on every change of content and persisted.
     public let serials: SerialKeeper
     /// Each zone's change history, which IXFR answers from.
@@ -118,18 +120,22 @@ public final class DNSServer: Sendable {
         self.limiter = RateLimiter(config.rrl)
         self.queryLog = QueryLog(
             path: config.queryLogPath, format: config.queryLog.format, identity: config.identity, logger: logger)
-        let box = WeakServer()
+        let box = WeakOwner<DNSServer>()
         let checker = HealthChecker(
             uplinks: config.uplinks, logger: logger, stateDirectory: config.stateDirectory,
             restoreMaxAge: config.restoreMaxAge, hooks: config.onChange,
             hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path,
             history: ProbeHistory(factory: metrics.factory)
-        ) { _ in box.server?.linesChanged(wait: false) }
+        ) { _ in box.owner?.linesChanged(wait: false) }
         self.health = checker
         self.routing = RouteFollower(
             uplinks: config.uplinks, enabled: config.routingApply, gateway: config.routingGateway,
             directory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path, logger: logger,
             answering: { checker.up })
+        self.director = DirectorFollower(
+            director: config.director, stateDirectory: config.stateDirectory, restoreMaxAge: config.restoreMaxAge,
+            hooks: config.onChange, hookDirectory: URL(fileURLWithPath: config.path).deletingLastPathComponent().path,
+            logger: logger)
         self.store = SnapshotStore(snapshot)
         self.transfer = ZoneTransfer(store: store, journal: journal, signing: signing, logger: logger)
         transfer.configure(config)
@@ -174,6 +180,7 @@ public final class DNSServer: Sendable {
         buildAnswers()
         routing.follow()
         health.start()
+        startDirector()
         // Replaced snapshots are freed once every serving thread has moved past them (`SnapshotStore.reclaim`).
         reclaiming.store(true, ordering: .relaxed)
         scheduleReclaim()
@@ -277,7 +284,10 @@ public final class DNSServer: Sendable {
     }
 
     /// Stops probing (the lines' state is saved as it goes).
-    public func stopHealth() { health.stop() }
+    public func stopHealth() {
+        health.stop()
+        director.stop()
+    }
 
     /// Stops the builder's reclaim loop once the builds asked for are done.
     public func stopBuilder() {
@@ -291,12 +301,12 @@ public struct PrivilegeError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Lets the health module reach the server without keeping it alive (the server owns the checker).
-private final class WeakServer: Sendable {
-    private let ref = Mutex<WeakRef?>(nil)
-    private struct WeakRef: Sendable {
-        weak var server: DNSServer?
+/// Lets the health module reach its owner (the server, the director's follower) without keeping it alive.
+final class WeakOwner<Owner: AnyObject & Sendable>: Sendable {
+    private let ref = Mutex<Ref?>(nil)
+    private struct Ref: Sendable {
+        weak var owner: Owner?
     }
-    func set(_ s: DNSServer) { ref.withLock { $0 = WeakRef(server: s) } }
-    var server: DNSServer? { ref.withLock { $0?.server } }
+    func set(_ owner: Owner) { ref.withLock { $0 = Ref(owner: owner) } }
+    var owner: Owner? { ref.withLock { $0?.owner } }
 }

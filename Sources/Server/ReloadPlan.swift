@@ -23,6 +23,9 @@ public struct ReloadPlan: Sendable {
         /// the server applies its routing script again (the main default route for the lines in answers), deals the
         /// gateway's groups again, or stops following (docs/routing.md).
         case routing
+        /// The director's services or the `on-change` hooks differ: its real servers are probed anew and its table
+        /// written again (docs/director.md).
+        case director
         /// The TCP limits differ: applied to open connections too.
         case tcpLimits
         /// Response rate limiting differs.
@@ -38,9 +41,10 @@ public struct ReloadPlan: Sendable {
             case .queryLog: 2
             case .answers: 3
             case .routing: 4
-            case .tcpLimits: 5
-            case .rateLimit: 6
-            case .notify: 7
+            case .director: 5
+            case .tcpLimits: 6
+            case .rateLimit: 7
+            case .notify: 8
             }
         }
 
@@ -83,6 +87,11 @@ public struct ReloadPlan: Sendable {
                     || running.uplinks.defaultRoute != applied.uplinks.defaultRoute))
         {
             steps.append(.routing)
+        }
+        if running.director != applied.director
+            || (running.onChange != applied.onChange && !applied.director.services.isEmpty)
+        {
+            steps.append(.director)
         }
         if running.tcpLimits != applied.tcpLimits { steps.append(.tcpLimits) }
         if running.rrl != applied.rrl { steps.append(.rateLimit) }

@@ -87,6 +87,11 @@ final class ServerMetrics: Sendable {
             "Whether no line is in answers and the last default route is kept (1), or the route follows them (0).",
         "uplinkdns_routing_changes_total":
             "Changes of the host's routing by the server (the start's script, each default route), ok or failed.",
+        "uplinkdns_real_server_up":
+            "Whether the director's real server takes new connections (1) or is out of them (0), overrides included.",
+        "uplinkdns_real_server_probed_up": "Whether the real server's probes say up (1), overrides aside.",
+        "uplinkdns_director_changes_total":
+            "Writes of the director's table by the server (the start's, each real server out or back), ok or failed.",
         "uplinkdns_snapshot_generation": "The generation of the answers serving now (each build adds one).",
         "process_cpu_seconds_total": "User and system CPU time spent, in seconds.",
         "process_resident_memory_bytes": "Resident memory size, in bytes.",

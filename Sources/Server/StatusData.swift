@@ -76,17 +76,21 @@ extension DNSServer {
 
     /// Each line (or the one named `only`) as the page and `/v1/links/NAME` show it: state, why, since, weight,
     /// addresses, each check's recent results (newest first) and the recent transitions.
-    func linkDetails(config: Config, now: Date, iso: ISO8601DateFormatter, only: String? = nil)
-        -> [ControlAPI.LinkDetail]
-    {
-        let weights = config.uplinks.weights
+    /// `checker`: another health module's targets (the director's real servers), with their weights and addresses.
+    func linkDetails(
+        config: Config, now: Date, iso: ISO8601DateFormatter, only: String? = nil, checker: HealthChecker? = nil,
+        weights: [String: Int]? = nil, addresses: ((String) -> [String])? = nil
+    ) -> [ControlAPI.LinkDetail] {
+        let health = checker ?? self.health
+        let weights = weights ?? config.uplinks.weights
+        let addresses = addresses ?? { config.uplinks.link($0)?.publicAddresses.map(\.description) ?? [] }
         return health.links.filter { only == nil || $0.name == only }.map { h in
             ControlAPI.LinkDetail(
                 name: h.name, state: h.effective(at: now).rawValue, probed: h.probed.rawValue,
                 override: h.activeOverride(at: now)?.rawValue ?? "auto",
                 overrideUntil: h.activeOverride(at: now) == nil ? nil : h.overrideUntil.map { iso.string(from: $0) },
                 since: iso.string(from: h.since), reason: h.reason, weight: weights[h.name] ?? 1,
-                addresses: config.uplinks.link(h.name)?.publicAddresses.map(\.description) ?? [],
+                addresses: addresses(h.name),
                 checks: health.history.checks(h.name).map { c in
                     ControlAPI.CheckHistory(
                         check: c.check, type: c.type,
@@ -226,7 +230,8 @@ extension DNSServer {
             uptimeSeconds: Int(now.timeIntervalSince(startedAt)), generation: store.generation, links: links,
             pools: pools, zones: zones, reload: reload, querylog: ControlAPI.QueryLogState(queryLog.status),
             queries: queries, tcpOpen: tcpTotals().open, listen: boundAddresses.map(\.description),
-            routing: routingStatus(config: config, iso: iso))
+            routing: routingStatus(config: config, iso: iso), realServers: realServerDetails(now: now, iso: iso),
+            director: directorStatus(iso: iso))
     }
 
     /// The outbound default route as `routing.apply` keeps it (or would, when off).

@@ -85,6 +85,8 @@ enum StatusPage {
         </p></noscript>
         <section><h2>Lines</h2><div class="cards" id="links"></div></section>
         <section><h2>Pools</h2><div class="cards" id="pools"></div></section>
+        <section id="director-section" hidden><h2>Real servers</h2><p id="director"></p>
+        <div class="cards" id="real-servers"></div></section>
         <section><h2>Zones</h2><div class="cards" id="zones"></div></section>
         <section><h2>Server</h2><div class="cards"><div class="card" id="server"></div>
         <div class="card"><h3>Operator token</h3>
@@ -131,33 +133,16 @@ enum StatusPage {
           $("overall").innerHTML = failedReload + '<span class="badge ' + overall[0] + '">' + esc(overall[1]) + "</span>";
           $("meta").textContent = "v" + s.version + " · generation " + s.generation + " · updated " +
             new Date(s.now).toLocaleTimeString([], { timeZoneName: "short" });
-          $("links").innerHTML = s.links.map((l) => {
-            const checks = l.checks.map((c) => {
-              const last = c.results[0];
-              const dots = c.results.slice().reverse().map((r) => '<span class="dot ' + (r.ok ? "up" : "down") +
-                '" title="' + esc(r.at + " " + r.detail + " (" + r.ms + " ms)") + '"></span>').join("");
-              return "<tr><td><code>" + esc(c.check) + '</code> <span class="muted">(last ' + c.results.length +
-                ")</span><div class=\\"dots\\">" + dots + "</div></td><td>" +
-                (last ? '<span class="' + (last.ok ? "ok" : "bad") + '">' + esc(last.detail) + "</span><br>" +
-                '<span class="muted">' + last.ms + " ms · " + when(last.at) + "</span>" : "no probe yet") + "</td></tr>";
-            }).join("");
-            const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + when(t.at) + '</td><td class="' +
-              (t.to === "up" ? "ok" : "bad") + '">' + esc(t.to) + "</td><td>" + esc(t.reason) + "</td></tr>").join("");
-            return '<div class="card" data-link="' + esc(l.name) + '"><h3>' + esc(l.name) + ' <span class="badge ' +
-              (l.override !== "auto" ? "op" : l.state === "up" ? "up" : "down") + '">' + esc(label(l)) + "</span></h3>" +
-              '<div class="muted">since ' + when(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
-              '<span title="' + esc(l.override_until) + '">' + new Date(l.override_until).toLocaleTimeString() + "</span>" : "") +
-              "</div>" +
-              '<div class="muted">' + esc(l.addresses.join(", ")) + " · weight " + l.weight + " · probes say " +
-              esc(l.probed) + "</div>" +
-              (checks ? '<div class="scroll"><table><tr><th>Check</th><th>Last result</th></tr>' + checks +
-              "</table></div>" : '<p class="muted">no checks</p>') +
-              (transitions ? '<div class="scroll"><table><tr><th colspan="3">Recent transitions</th></tr>' + transitions +
-              "</table></div>" : '<p class="muted">no transitions since start</p>') +
-              '<div class="actions">' + ["drain", "force-up", "force-down", "auto"].map((st) =>
-                '<button data-link="' + esc(l.name) + '" data-state="' + st + '">' + st + "</button>").join("") +
-              "</div></div>";
-          }).join("");
+          $("links").innerHTML = s.links.map((l) => card(l, true)).join("");
+          // The director's real servers (docs/director.md), each as a line is shown; no override buttons.
+          const rs = s.real_servers || [];
+          $("director-section").hidden = rs.length === 0;
+          $("real-servers").innerHTML = rs.map((l) => card(l, false)).join("");
+          const d = s.director;
+          $("director").innerHTML = d ? "Table: " + (d.apply === "none" ? "not kept (director.apply: none)" :
+            esc(d.apply) + " · real servers out: " + (d.out.length ? '<span class="bad">' + esc(d.out.join(", ")) +
+            "</span>" : "none") + (d.since ? " · last written " + when(d.since) : "") +
+            (d.error ? ' <span class="bad">' + esc(d.error) + "</span>" : "")) : "";
           $("pools").innerHTML = s.pools.map((p) => {
             const rows = p.members.map((m) => "<tr><td>" + esc(m.link) + (m.in_answers ? "" : ' <span class="bad">(out)</span>') +
               "</td><td>" + m.weight + "</td><td>" + pct(m.configured_share) + (m.expected_share !== m.configured_share ?
@@ -201,6 +186,35 @@ enum StatusPage {
             new Date(s.querylog.until).toLocaleTimeString() : "") + ")" : "off") +
             (s.querylog.error ? ' <span class="bad">' + esc(s.querylog.error) + "</span>" : "") + "</p>" +
             routingText(s.routing);
+        }
+
+        // A line's card (or a real server's, without the override buttons): state, why, since, checks, transitions.
+        function card(l, buttons) {
+          const checks = l.checks.map((c) => {
+            const last = c.results[0];
+            const dots = c.results.slice().reverse().map((r) => '<span class="dot ' + (r.ok ? "up" : "down") +
+              '" title="' + esc(r.at + " " + r.detail + " (" + r.ms + " ms)") + '"></span>').join("");
+            return "<tr><td><code>" + esc(c.check) + '</code> <span class="muted">(last ' + c.results.length +
+              ")</span><div class=\\"dots\\">" + dots + "</div></td><td>" +
+              (last ? '<span class="' + (last.ok ? "ok" : "bad") + '">' + esc(last.detail) + "</span><br>" +
+              '<span class="muted">' + last.ms + " ms · " + when(last.at) + "</span>" : "no probe yet") + "</td></tr>";
+          }).join("");
+          const transitions = l.transitions.slice(0, 5).map((t) => "<tr><td>" + when(t.at) + '</td><td class="' +
+            (t.to === "up" ? "ok" : "bad") + '">' + esc(t.to) + "</td><td>" + esc(t.reason) + "</td></tr>").join("");
+          return '<div class="card" data-link="' + esc(l.name) + '"><h3>' + esc(l.name) + ' <span class="badge ' +
+            (l.override !== "auto" ? "op" : l.state === "up" ? "up" : "down") + '">' + esc(label(l)) + "</span></h3>" +
+            '<div class="muted">since ' + when(l.since) + " · " + esc(l.reason) + (l.override_until ? " · until " +
+            '<span title="' + esc(l.override_until) + '">' + new Date(l.override_until).toLocaleTimeString() + "</span>" : "") +
+            "</div>" +
+            '<div class="muted">' + esc(l.addresses.join(", ")) + " · weight " + l.weight + " · probes say " +
+            esc(l.probed) + "</div>" +
+            (checks ? '<div class="scroll"><table><tr><th>Check</th><th>Last result</th></tr>' + checks +
+            "</table></div>" : '<p class="muted">no checks</p>') +
+            (transitions ? '<div class="scroll"><table><tr><th colspan="3">Recent transitions</th></tr>' + transitions +
+            "</table></div>" : '<p class="muted">no transitions since start</p>') +
+            (buttons ? '<div class="actions">' + ["drain", "force-up", "force-down", "auto"].map((st) =>
+              '<button data-link="' + esc(l.name) + '" data-state="' + st + '">' + st + "</button>").join("") +
+            "</div>" : "") + "</div>";
         }
 
         // The outbound default route (routing.apply): what it leaves by, since when, and a failure or a hold in red.

@@ -356,7 +356,7 @@ extension Uplinks {
         }
     }
 
-    private static func address(_ node: Node?, what: String, _ r: inout YAMLReader) -> IPAddress? {
+    package static func address(_ node: Node?, what: String, _ r: inout YAMLReader) -> IPAddress? {
         guard let node, let text = r.string(node, what: what) else { return nil }
         guard let a = IPAddress(text) else {
             r.fail(node, "\(what): '\(text)' is not an IPv4 or IPv6 address")
@@ -400,12 +400,24 @@ extension Uplinks {
     /// A link's `checks` and timing: `interval` (default 5 s) and `timeout` (default half the interval) per link,
     /// overridable per check; `rise` (2) and `fall` (3); `require` all (default), any, or a count.
     private static func healthSpec(_ m: ConfigSection, link line: Link, _ r: inout YAMLReader) -> HealthSpec {
+        var (spec, interval, timeout) = healthTiming(m, &r)
+        spec.checks = checks(
+            r.list(m, "checks"), path: "links[].checks[]", what: m.what("checks"), link: line, interval: interval,
+            timeout: timeout, &r)
+        return spec
+    }
+
+    /// The timing of a mapping's probes (a line's, a director service's): `rise`, `fall`, `require` where declared,
+    /// and the `interval` and `timeout` its checks default to.
+    package static func healthTiming(_ m: ConfigSection, _ r: inout YAMLReader) -> (
+        spec: HealthSpec, interval: Double, timeout: Double?
+    ) {
         var spec = HealthSpec()
         let interval = r.double(m, "interval") ?? 5
         let timeout = r.double(m, "timeout")
         spec.rise = r.int(m, "rise") ?? spec.rise
         spec.fall = r.int(m, "fall") ?? spec.fall
-        if let req = r.value(m, "require") {
+        if m.keys.contains(where: { $0.name == "require" }), let req = r.value(m, "require") {
             switch req.string {
             case "all": spec.require = .all
             case "any": spec.require = .any
@@ -415,19 +427,28 @@ extension Uplinks {
                 }
             }
         }
-        for item in r.list(m, "checks") {
-            let c = r.section(item, path: "links[].checks[]", label: "a \(m.what("checks")) entry", keys: checkSchema)
-            let kinds = checkKinds.filter { c.has($0) }
-            guard kinds.count == 1, let key = kinds.first, let value = r.string(c, key) else {
-                r.fail(
-                    item,
-                    "each \(m.what("checks")) entry has exactly one of \(checkKinds.joined(separator: ", "))")
+        return (spec, interval, timeout)
+    }
+
+    /// The entries of a `checks:` list (schema path `path`): one kind each, of `kinds` (the routing check only with
+    /// a `link` to check the return path of).
+    package static func checks(
+        _ items: [Node], path: String, what: String, kinds: [String] = checkKinds, schema: [ConfigKey] = checkSchema,
+        link line: Link?, interval: Double, timeout: Double?, _ r: inout YAMLReader
+    ) -> [CheckSpec] {
+        var out: [CheckSpec] = []
+        for item in items {
+            let c = r.section(item, path: path, label: "a \(what) entry", keys: schema)
+            let present = kinds.filter { c.has($0) }
+            guard present.count == 1, let key = present.first, let value = r.string(c, key) else {
+                r.fail(item, "each \(what) entry has exactly one of \(kinds.joined(separator: ", "))")
                 continue
             }
             if c.has("expect") && key != "http" {
                 r.fail(c.values["expect"], "expect is for http checks only (this is a \(key) check)")
             }
-            if key == "routing" {
+            var kind: CheckKind?
+            if key == "routing", let line {
                 guard value == "true" else {
                     r.fail(c.values[key], "routing: true is the only form of the routing check")
                     continue
@@ -436,14 +457,17 @@ extension Uplinks {
                     r.fail(c.values[key], "a routing check needs the link's inside, gateway, interface and table")
                     continue
                 }
+                kind = .routing(link: line)
+            } else {
+                kind = checkKind(key, value, c, &r)
             }
-            guard let kind = key == "routing" ? .routing(link: line) : checkKind(key, value, c, &r) else { continue }
+            guard let kind else { continue }
             let ci = r.double(c, "interval") ?? interval
             let ct = r.double(c, "timeout") ?? timeout ?? ci / 2
             let source = address(r.value(c, "source"), what: c.what("source"), &r)
-            spec.checks.append(CheckSpec(kind: kind, source: source, interval: ci, timeout: ct, line: item.mark?.line))
+            out.append(CheckSpec(kind: kind, source: source, interval: ci, timeout: ct, line: item.mark?.line))
         }
-        return spec
+        return out
     }
 
     /// A tcp or http probe's target host must be an address: probes go out through a line by their source address,

@@ -8,21 +8,6 @@ import TestSupport
 import Testing
 import Zones
 
-/// Runs a tool; its status and output.
-func tool(_ path: String, _ args: [String], in dir: URL? = nil) throws -> (status: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let dir { p.currentDirectoryURL = dir }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 let bindTools =
     FileManager.default.isExecutableFile(atPath: "/usr/bin/dnssec-keygen")
     && FileManager.default.isExecutableFile(atPath: "/usr/bin/dnssec-verify")

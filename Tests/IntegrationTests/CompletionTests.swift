@@ -94,7 +94,7 @@ private struct CompletionSite {
         #expect(
             try complete("routing", "--config", cfg, "--for", "")
                 == ["server", "gateway", "firewall:unicom", "firewall:line two"])
-        #expect(try complete("routing", "--format", "") == ["iproute2", "nft", "iptables"])
+        #expect(try complete("routing", "--format", "") == ["iproute2", "nft", "iptables", "ipvsadm", "keepalived"])
         #expect(try complete("export", "--config", cfg, "") == ["example.com.", "signed.test."])
         #expect(try complete("export", "--format", "") == ["zone", "registrar"])
         #expect(try complete("export", "--addresses", "") == ["current", "all"])
@@ -127,7 +127,8 @@ private struct CompletionSite {
         #expect(
             try complete("uplinkdns routing --config \(cfg) --for ")
                 == ["server", "gateway", "firewall:unicom", "firewall:line two"])
-        #expect(try complete("uplinkdns routing --format ") == ["iproute2", "nft", "iptables"])
+        #expect(
+            try complete("uplinkdns routing --format ") == ["iproute2", "nft", "iptables", "ipvsadm", "keepalived"])
         #expect(try complete("uplinkdns keys --config \(cfg) ") == ["signed.test."])
         #expect(Set(try complete("uplinkdns status --config ")) == ["site.yaml", "conf.d/", "bin/"])
     }
@@ -174,7 +175,7 @@ private struct CompletionSite {
         // The choices behind _state and _format are in the script.
         let text = try String(contentsOfFile: script, encoding: .utf8)
         #expect(text.contains("local -ar _state=('drain' 'force-up' 'force-down' 'auto')"))
-        #expect(text.contains("local -ar ___format=('iproute2' 'nft' 'iptables')"))
+        #expect(text.contains("local -ar ___format=('iproute2' 'nft' 'iptables' 'ipvsadm' 'keepalived')"))
         #expect(text.contains("local -ar ___format=('zone' 'registrar')"))
     }
 

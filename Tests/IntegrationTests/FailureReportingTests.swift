@@ -137,6 +137,11 @@ import Testing
             (["link", "cnc", "drain", "--for", "0"], cfg, "error: for: a duration such as 30s"),
             (["querylog", "on", "--for", "soon"], cfg, "error: for: with on, a duration such as 30s"),
             (["routing", "--for", "firewall:nosuch"], cfg, "error: no link 'nosuch' (links: unicom, cnc)"),
+            (["routing", "--for", "director"], cfg, "error: \(cfg) has no director services"),
+            (
+                ["routing", "--for", "real-server:198.18.1.99"], cfg,
+                "error: no real server '198.18.1.99' (there are none)"
+            ),
             (["zones"], wrongToken.path, ""),  // reading needs no token: it works
         ]
         for c in cases {

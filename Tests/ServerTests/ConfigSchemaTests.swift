@@ -116,6 +116,46 @@ let everyKey = """
       default-route: keep
       apply: false
       gateway-command: bash
+    director:
+      apply: nft
+      services:
+        - name: web
+          address: 192.0.2.80
+          port: 80
+          protocol: tcp
+          mode: nat
+          scheduler: wrr
+          persistence: 300
+          real-servers:
+            - address: 198.18.1.12
+              weight: 2
+              checks:
+                - tcp: 198.18.1.12:80
+                  source: 198.18.0.1
+                  interval: 2
+                  timeout: 1
+                - http: http://198.18.1.12/
+                  expect: 200-399
+                - icmp: 198.18.1.12
+                - exec: /bin/true
+                - file: /run/rs.state
+          interval: 1
+          timeout: 0.5
+          rise: 1
+          fall: 2
+        - name: shop
+          address: isp a
+          fwmark: 6
+          ports: [80, 443]
+          real-servers:
+            - address: 198.18.1.13
+        - name: direct
+          address: 192.0.2.81
+          port: 80
+          mode: dr
+          interface: eth0
+          real-servers:
+            - address: 198.18.1.14
 
     """
 
@@ -203,6 +243,10 @@ func keyPaths(_ node: Node, prefix: String = "", into out: inout [String: Int]) 
         "keys[].secret-file": ["/nonexistent/secret"], "links[].name": ["\"\""],
         "pools[].by-network": ["[a]"], "pools[].names": ["[a..b]"], "pools[].names-file": ["/nonexistent/names"],
         "networks[].name": ["\"\""], "networks[].file": ["/nonexistent/nets"],
+        "director.services[].name": ["\"\""], "director.services[].address": ["nosuchline", "192.0.2.300"],
+        "director.services[].real-servers[].checks[].tcp": ["198.18.1.12", "localhost:80"],
+        "director.services[].real-servers[].checks[].http": ["https://198.18.1.12/", "http://localhost/"],
+        "director.services[].real-servers[].checks[].expect": ["600", "banana"],
     ]
 
     static func mistakes(_ kind: ConfigKey.Kind) -> [String] {

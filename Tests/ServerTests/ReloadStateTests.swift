@@ -61,6 +61,10 @@ import Uplinks
         ("server: {identity: other}\n", [.queryLog, .answers, .notify]),
         ("server: {query-log: {format: text}}\n", [.queryLog, .answers, .notify]),
         ("health: {on-change: [/bin/true]}\n", [.lines, .answers, .notify]),
+        (
+            "director: {services: [{name: web, address: 203.0.113.80, port: 80, real-servers: [{address: 198.18.1.12}]}]}\n",
+            [.answers, .director, .notify]
+        ),
         ("routing: {apply: true}\n", [.answers, .routing, .notify]),
         ("routing: {default-route: keep}\n", [.answers, .notify]),
         ("routing: {gateway-command: bash}\n", [.answers, .routing, .notify]),

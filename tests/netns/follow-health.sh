@@ -19,26 +19,8 @@ BIN=$(readlink -f "$1")
 P="uplf$$"
 WORK=$(mktemp -d)
 NSS="c f1 f2 b s g l"
-ns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
-cleanup() {
-    for n in $NSS; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-    done
-    sleep 0.3
-    for n in $NSS; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-        ip netns del "$P-$n" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 fail() { echo "FAIL: $*"; [ -n "${DEBUG:-}" ] && { ns g nft list table ip uplinkdns_gateway; ns g ip rule; ns g conntrack -L 2>/dev/null | head; }; echo "--- server log"; tail -40 "$WORK/server.log" 2>/dev/null; exit 1; }
-step() { echo "== $*"; }
-wait_for() {  # wait_for SECONDS CONDITION-COMMAND...: polls every 0.1 s
-    local end; end=$(($(date +%s%N) + ${1%.*} * 1000000000)); shift
-    while [ "$(date +%s%N)" -le "$end" ]; do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 
 if ! ip netns add "$P-c" 2>/dev/null; then
     echo "SKIP: cannot create network namespaces here (needs root and ip netns)"

@@ -31,7 +31,12 @@ enum Completion {
 
     /// `routing --for`: `server`, or `firewall:LINE` for each line.
     static let routingTargets = CompletionKind.custom { words, _, prefix in
-        matching(["server", "gateway"] + config(words).uplinks.links.map { "firewall:\($0.name)" }, prefix)
+        let c = config(words)
+        let director = c.director.services.isEmpty ? [] : ["director"]
+        let realServers = Set(c.director.services.flatMap(\.realServers).map(\.address)).sorted()
+        return matching(
+            ["server", "gateway"] + c.uplinks.links.map { "firewall:\($0.name)" } + director
+                + realServers.map { "real-server:\($0)" }, prefix)
     }
 
     /// The arguments of a custom completion request (`---completion SUBCOMMAND… -- ARGUMENT INDEX CURSOR WORD…`,

@@ -22,11 +22,18 @@ extension UplinkDNS {
         @OptionGroup var options: ConfigOptions
 
         @Option(
-            name: .customLong("for"), help: "server, firewall:LINK, or gateway (a LAN gateway's outbound groups).",
+            name: .customLong("for"),
+            help: ArgumentHelp(
+                "server, firewall:LINK, gateway (a LAN gateway's outbound groups), director (its services) or "
+                    + "real-server:ADDRESS (what a DR or TUN real server needs)."),
             completion: Completion.routingTargets)
         var target: Target = .server
 
-        @Option(name: .long, help: "iproute2 (server, gateway); nft or iptables (firewall).")
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "iproute2 (server, gateway, real-server); nft or iptables (firewall); ipvsadm, keepalived, nft or "
+                    + "iptables (the fwmark rules) for the director."))
         var format: Format?
 
         @Flag(name: .long, help: "Compare the live system (ip -j) with what would be emitted; exit 1 on drift.")
@@ -44,12 +51,18 @@ extension UplinkDNS {
             case server
             case gateway
             case firewall(String)
+            case director
+            case realServer(String)
 
             init?(argument: String) {
                 if argument == "server" {
                     self = .server
                 } else if argument == "gateway" {
                     self = .gateway
+                } else if argument == "director" {
+                    self = .director
+                } else if argument.hasPrefix("real-server:"), argument.count > "real-server:".count {
+                    self = .realServer(String(argument.dropFirst("real-server:".count)))
                 } else if argument.hasPrefix("firewall:"), argument.count > "firewall:".count {
                     self = .firewall(String(argument.dropFirst("firewall:".count)))
                 } else {
@@ -57,12 +70,14 @@ extension UplinkDNS {
                 }
             }
 
-            static var allValueStrings: [String] { ["server", "firewall:LINK", "gateway"] }
+            static var allValueStrings: [String] {
+                ["server", "firewall:LINK", "gateway", "director", "real-server:ADDRESS"]
+            }
         }
 
         /// The text to print: a script for the server, rules for a firewall.
         enum Format: String, ExpressibleByArgument, CaseIterable {
-            case iproute2, nft, iptables
+            case iproute2, nft, iptables, ipvsadm, keepalived
         }
 
         func validate() throws {
@@ -70,7 +85,14 @@ extension UplinkDNS {
                 throw ValidationError("--apply applies --for server or --for gateway")
             }
             if check && target != .server { throw ValidationError("--check reads this machine: use --for server") }
+            if format == .ipvsadm || format == .keepalived, target != .director {
+                throw ValidationError("--format \(format!.rawValue) is for --for director")
+            }
             switch (target, format) {
+            case (.director, .some(.iproute2)):
+                throw ValidationError("--for director takes --format ipvsadm, keepalived, nft or iptables")
+            case (.realServer, .some(let f)) where f != .iproute2:
+                throw ValidationError("--for real-server:ADDRESS takes --format iproute2")
             case (.server, .some(let f)) where f != .iproute2:
                 throw ValidationError("--for server takes --format iproute2")
             case (.gateway, .some(let f)) where f != .iproute2:
@@ -93,7 +115,10 @@ extension UplinkDNS {
             }
             if check {
                 let outbound = OutboundRoute.desired(u, up: up)
-                let drift = RoutingCheck.live(u, outbound: outbound)
+                var drift = RoutingCheck.live(u, outbound: outbound)
+                if config.director.apply == .nft {
+                    drift += DirectorCheck.live(config.director, out: Self.realServersOut(config))
+                }
                 for d in drift { print("drift: \(d)") }
                 let why =
                     config.routingApply
@@ -120,7 +145,34 @@ extension UplinkDNS {
                     format == .iptables ? RoutingEmitter.iptables(u, link: link) : RoutingEmitter.nft(u, link: link)
                 guard let text else { throw failure("link '\(link)' needs an IPv4 inside address") }
                 print(text, terminator: "")
+            case .director:
+                let d = config.director
+                guard !d.services.isEmpty else { throw failure("\(config.path) has no director services") }
+                switch format ?? .ipvsadm {
+                case .keepalived: print(DirectorEmitter.keepalived(d), terminator: "")
+                case .nft: print(DirectorEmitter.nft(d), terminator: "")
+                case .iptables: print(DirectorEmitter.marks(d), terminator: "")
+                default: print(DirectorEmitter.ipvsadm(d), terminator: "")
+                }
+            case .realServer(let text):
+                let known = config.director.services.flatMap(\.realServers).map(\.address)
+                let list = Set(known).sorted().map(\.description).joined(separator: ", ")
+                guard let address = IPAddress(text),
+                    let script = DirectorEmitter.realServer(config.director, address: address)
+                else {
+                    throw failure(
+                        "no real server '\(text)' " + (list.isEmpty ? "(there are none)" : "(real servers: \(list))"))
+                }
+                print(script, terminator: "")
             }
+        }
+
+        /// The real servers the running server has out (`SERVICE/ADDRESS`), or none when no server answers.
+        static func realServersOut(_ config: Config) -> Set<String> {
+            guard let c = ControlClient(config: config), let (code, data) = try? c.request("GET", "/v1/status"),
+                code == 200, let status = ControlAPI.decode(ControlAPI.Status.self, from: data)
+            else { return [] }
+            return Set((status.realServers ?? []).filter { $0.state != "up" }.map(\.name))
         }
 
         /// The lines in answers of the running server (its control API), or nil when no server answers (every line

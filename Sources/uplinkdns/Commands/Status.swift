@@ -67,9 +67,11 @@ extension UplinkDNS {
             let reload = status.reload
             if let failed = StatusReport.failedReload(reload) { print(failed) }
             if let routing = status.routing.flatMap(StatusReport.routing) { print(routing) }
+            if let director = StatusReport.director(status) { print(director) }
             if check {
                 let health = StatusReport.health(pools: status.pools, lines: lines)
                 if health != .allUp { throw ExitCode(health.rawValue) }
+                if StatusReport.health(status) != .allUp { throw ExitCode(StatusReport.Health.degraded.rawValue) }
                 if !reload.lastSuccessful { throw ExitCode(StatusReport.Health.degraded.rawValue) }
             }
         }
