@@ -100,7 +100,9 @@ import Uplinks
         defer { follower.stop() }
         #expect(scripts.withLock { $0.isEmpty })
         follower.reconfigure(director: Self.director, hooks: [])
-        let deadline = Date().addingTimeInterval(10)
+        // Real time (interval 1 s, rise 2): generous, since the whole unit suite shares two cores' cooperative
+        // threads with it and a synchronous test can hold them for seconds.
+        let deadline = Date().addingTimeInterval(60)
         while follower.current.out != [] && Date() < deadline { try await Task.sleep(nanoseconds: 100_000_000) }
         follower.settle()
         #expect(follower.current.out == [] && follower.out.isEmpty, "\(String(describing: follower.current.out))")
