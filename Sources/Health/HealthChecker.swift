@@ -109,7 +109,9 @@ public final class HealthChecker: Sendable {
             return names
         }
         restored.withLock { $0 = names }
-        logger.info("health: restored the state of \(names.count) \(kind)(s) from \(store!.path)")
+        // In words: the lines' checker says "line(s)", as it always has (logs and tests read it); others their kind.
+        let noun = kind == "link" ? "line" : kind.replacingOccurrences(of: "-", with: " ")
+        logger.info("health: restored the state of \(names.count) \(noun)(s) from \(store!.path)")
         return !names.isEmpty
     }
 

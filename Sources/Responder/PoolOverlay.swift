@@ -47,7 +47,7 @@ public final class PoolOverlay: Sendable {
     /// The served SOA serial per zone number.
     let serials: [UInt32]
     /// The zones as they answer now (pools' current records, served serials), for the slow path and transfers:
-    /// made when first asked (the builder asks right after the swap), since it costs every pool, not every class.
+    /// made when first asked (by a transfer, an export or the slow path), since it costs every pool, not every class.
     let now: LazyZones
     /// The zones as they answer now (see `now`).
     var zoneSet: ZoneSet { now.value }
