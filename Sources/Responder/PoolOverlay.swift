@@ -74,12 +74,8 @@ public final class PoolOverlay: Sendable {
         // first variant (or nothing), and the served serial: what the recipes are compiled from.
         var involved = Set<DomainName>()
         for r in base.recipes { involved.formUnion(r.pools) }
-        let nowForRecipes = base.zones.map { info in
-            let zone = info.zone
-            let mine = involved.filter { $0.isSubdomain(of: zone.origin) }.sorted()
-            let sets = mine.compactMap(plan).flatMap(PoolOverlay.canonicalSets)
-            let filled = mine.isEmpty ? zone : zone.replacingPools(mine, with: sets)
-            return serials[zone.origin].map { filled.withSerial($0) } ?? filled
+        let nowForRecipes = base.zones.map {
+            PoolOverlay.filled($0.zone, pools: involved, plans: plans, tables: tables, serials: serials)
         }
         var arena = AnswerArena()
         var groups: [AnswerGroup] = []
@@ -194,15 +190,22 @@ public final class PoolOverlay: Sendable {
         self.compiledGroups = groups.count
         self.now = LazyZones { [tables] in
             ZoneSet(
-                base.zones.map { info in
-                    let zone = info.zone
-                    let mine = Array(base.poolNames.filter { $0.isSubdomain(of: zone.origin) })
-                    let sets = mine.compactMap { tables.planIndex[$0].map { plans[$0] } }.flatMap(
-                        PoolOverlay.canonicalSets)
-                    let filled = zone.replacingPools(mine, with: sets)
-                    return serials[zone.origin].map { filled.withSerial($0) } ?? filled
+                base.zones.map {
+                    PoolOverlay.filled(
+                        $0.zone, pools: base.poolNames, plans: plans, tables: tables, serials: serials)
                 })
         }
+    }
+
+    /// `zone` with the pools among `pools` in it holding their current first variant (or nothing), and the served
+    /// serial: what the recipes are compiled from (the pools they hold), and the zones as they answer now (all).
+    static func filled(
+        _ zone: Zone, pools: Set<DomainName>, plans: [PoolPlan], tables: PoolTables, serials: [DomainName: UInt32]
+    ) -> Zone {
+        let mine = Array(pools.filter { $0.isSubdomain(of: zone.origin) })
+        let sets = mine.compactMap { tables.planIndex[$0].map { plans[$0] } }.flatMap(PoolOverlay.canonicalSets)
+        let filled = mine.isEmpty ? zone : zone.replacingPools(mine, with: sets)
+        return serials[zone.origin].map { filled.withSerial($0) } ?? filled
     }
 
     /// The plan of the pool called `name`.
