@@ -124,6 +124,8 @@ public final class CompiledZones: Sendable {
     let poolNames: Set<DomainName>
     /// The settings compiled in.
     let options: ResponderOptions
+    /// How many aliases `Builder.compileAlias` compiled.
+    let aliasesFromArenas: Int
     /// The signed zones whose NSEC records are compiled in (`init`'s `secure`).
     let secureOrigins: Set<DomainName>
 
@@ -167,6 +169,7 @@ public final class CompiledZones: Sendable {
         self.zoneIndex = b.zoneIndex
         self.poolNames = poolNames
         self.options = options
+        self.aliasesFromArenas = b.aliasesFromArenas
         self.secureOrigins = Set(ordered.map(\.origin).filter { secure[$0] != nil })
     }
 
@@ -237,6 +240,22 @@ extension CompiledZones {
         let signed: [Bool]
         /// Per zone: whether a cut or DNAME lies below its apex (`Zone.hasCutsOrDNAMEs`).
         let decisiveZones: [Bool]
+        /// Per zone: whether another served zone lies below its apex.
+        let childZones: [Bool]
+        /// Per zone: the SOA of its negative answers, taken apart (`compileAlias`).
+        let negativeSOAs: [NegativeSOA?]
+        /// The body an alias is written in, and its target's RDATA (`compileAlias`), reused.
+        var writer = BodyWriter()
+        var targetWire: [UInt8] = []
+        /// The last alias's bodies (`AliasShape`) where the next alike can take them; the current alias's bodies and
+        /// the owner of its target's records (`compileAlias`).
+        var aliasShape: AliasShape?
+        var aliasBody: [UInt8] = []
+        var aliasOwner: UInt16 = 0
+        /// The last alias's target (RDATA and zone) and what it holds.
+        var lastAlias: (wire: [UInt8], zone: Int, target: AliasTarget?)?
+        /// How many aliases `compileAlias` compiled.
+        var aliasesFromArenas = 0
 
         struct SharedKey: Hashable {
             var poolClass: Int
@@ -257,6 +276,10 @@ extension CompiledZones {
             self.table = NameTable(capacity: ordered.reduce(0) { $0 + $1.nodeCount })
             self.zoneTypes = ordered.map(\.allTypes)
             self.decisiveZones = ordered.map(\.hasCutsOrDNAMEs)
+            self.childZones = ordered.map { zone in
+                ordered.contains { $0.origin != zone.origin && $0.origin.isSubdomain(of: zone.origin) }
+            }
+            self.negativeSOAs = ordered.map { NegativeSOA($0.negativeSOA) }
             self.zoneIndex = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.origin, $0) })
         }
 
@@ -503,14 +526,20 @@ extension CompiledZones {
             let decisive = decisiveZones
             let set = ZoneSet(ordered)
             let total = ordered.reduce(0) { $0 + $1.nodeCount }
+            // Room for what the names compile to, so that the arrays are not copied as they grow: a plain name is
+            // about two type entries, one answer and 16 octets; an alias (`compileAlias`) adds about two entries,
+            // an answer, two joins and 80 octets (a million aliases in a zone are what this is for).
+            let aliases = ordered.reduce(0) { $0 + $1.loadedSetCount(of: .cname) }
             nodes.reserveCapacity(total)
-            types.reserveCapacity(total * 2)
-            arena.answers.reserveCapacity(total)
-            arena.bytes.reserveCapacity(total * 16)
+            types.reserveCapacity(total * 2 + aliases * 2)
+            arena.answers.reserveCapacity(total + aliases)
+            arena.bytes.reserveCapacity(total * 16 + aliases * 80)
+            joins.reserveCapacity(aliases * 2)
+            groupRefs.reserveCapacity(aliases * 2)
             for (zi, zone) in ordered.enumerated() {
                 let origin = zone.origin
                 // Only a zone with another served zone below it needs the per-name check.
-                let hasChildZone = ordered.contains { $0.origin != origin && $0.origin.isSubdomain(of: origin) }
+                let hasChildZone = childZones[zi]
                 zone.forEachNode { name, view in
                     if hasChildZone, set.zone(for: name, qtype: .a)?.origin != origin { return }
                     let idx = Int32(nodes.count)
@@ -534,7 +563,9 @@ extension CompiledZones {
                         n.dsAnswer = compileRef(
                             zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
                     } else if n.block == .none {
-                        if view.isChanged || !compilePlain(view, zi: zi, &n) {
+                        if view.isChanged
+                            || !(compilePlain(view, zi: zi, &n) || compileAlias(view, name: name, zi: zi, &n))
+                        {
                             compileTypes(
                                 &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi],
                                 absent: absentTypes[zi])

@@ -38,7 +38,11 @@ struct NameTable: Sendable {
     @discardableResult
     mutating func insert(folding name: UnsafeRawBufferPointer, value: Int32) -> Bool {
         let at = keys.count
-        for b in name { keys.append(DomainName.fold(b)) }
+        // One append and a fold in place: an append per octet checks the storage's uniqueness each time.
+        keys.append(contentsOf: name)
+        keys.withUnsafeMutableBufferPointer { k in
+            for i in at..<k.count { k[i] = DomainName.fold(k[i]) }
+        }
         let h = keys.withUnsafeBytes { NameTable.hash(UnsafeRawBufferPointer(rebasing: $0[at...])) }
         var i = Int(h) & mask
         let present = keys.withUnsafeBytes { k in

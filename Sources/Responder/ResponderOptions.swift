@@ -16,6 +16,10 @@ public struct ResponderOptions: Sendable, Equatable {
     /// The zones the server signs (`dnssec:`): their apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM are answered from
     /// the signed zone as it serves now, with or without DO (`CompiledZones`).
     public var signedZones: Set<DomainName> = []
+    /// Compile the common alias straight from the zone's arenas (`CompiledZones.Builder.compileAlias`), as the server
+    /// always does. Off, every alias is compiled through the resolver: the answers must be the same bytes, which
+    /// `AliasCompileTests` checks. Not a configuration key.
+    public var aliasesFromArenas = true
 
     /// Makes options.
     public init(

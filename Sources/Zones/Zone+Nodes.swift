@@ -109,6 +109,11 @@ extension Zone {
         for name in added[a...] { body(name, NodeView(data: data, index: -1, patched: patch[name])) }
     }
 
+    /// How many RRsets of `type` the zone loaded (the patch aside): a count to reserve room by.
+    public func loadedSetCount(of type: RRType) -> Int {
+        data.sets.reduce(0) { $0 + ($1.type == type.rawValue ? 1 : 0) }
+    }
+
     /// Every type the zone holds (the patch included).
     public var allTypes: Set<RRType> {
         var out = Set(data.sets.lazy.map { RRType($0.type) })
