@@ -43,7 +43,9 @@ let package = Package(
         // Zones: swift-crypto for NSEC3's SHA-1 owner names in signed answers (`Zone.resolveSecure`).
         .target(
             name: "Zones",
-            dependencies: ["DNSWire", "CLDNS", "CZScanner", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "DNSWire", "CLDNS", "CZScanner", "CUplinkSys", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         // Uplinks: CUplinkSys for a prefetch hint (the client network maps).
         .target(
@@ -51,7 +53,9 @@ let package = Package(
             dependencies: ["DNSWire", "CUplinkSys", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        .target(name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks"], swiftSettings: strict),
+        // Responder, Zones: CUplinkSys for a prefetch hint too (filling the name tables of a million names).
+        .target(
+            name: "Responder", dependencies: ["DNSWire", "Zones", "Uplinks", "CUplinkSys"], swiftSettings: strict),
         // DNSSEC: keys, RRSIG signing and verification, the NSEC chain, with swift-crypto (P-256, Ed25519, SHA-2;
         // _CryptoExtras for RSA, which `check` verifies in zones signed elsewhere).
         .target(

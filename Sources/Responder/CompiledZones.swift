@@ -538,12 +538,28 @@ extension CompiledZones {
             groupRefs.reserveCapacity(aliases * 2)
             for (zi, zone) in ordered.enumerated() {
                 let origin = zone.origin
-                // Only a zone with another served zone below it needs the per-name check.
+                // Only a zone with another served zone below it needs the per-name check, and the check that a name
+                // is new (the child's apex is the parent's delegation point). Any other zone's names are new and
+                // unique: they go into the table as a batch once the zone is done (`NameTable.commit`), and its
+                // wildcards are attached to their parents then.
                 let hasChildZone = childZones[zi]
+                var wildcards: [(node: Int32, parent: DomainName)] = []
+                defer {
+                    table.commit()
+                    for (idx, parent) in wildcards {
+                        if let p = parent.lowercased().wire.withUnsafeBytes({ table.find($0) }) {
+                            nodes[Int(p)].wildcard = idx
+                        }
+                    }
+                }
                 zone.forEachNode { name, view in
                     if hasChildZone, set.zone(for: name, qtype: .a)?.origin != origin { return }
                     let idx = Int32(nodes.count)
-                    guard name.wire.withUnsafeBytes({ table.insert(folding: $0, value: idx) }) else { return }
+                    if hasChildZone {
+                        guard name.wire.withUnsafeBytes({ table.insert(folding: $0, value: idx) }) else { return }
+                    } else {
+                        name.wire.withUnsafeBytes { table.append(folding: $0, value: idx) }
+                    }
                     var n = NodeInfo(
                         zone: Int32(zi), block: .none, wildcard: -1, typeStart: Int32(types.count), typeCount: 0,
                         defaultAnswer: zoneInfos[zi].noData, dsAnswer: .none, hasDNAME: view.has(.dname),
@@ -577,11 +593,7 @@ extension CompiledZones {
                     }
                     n.typeCount = Int32(types.count) - n.typeStart
                     nodes.append(n)
-                    if name.isWildcard, let parent = name.parent,
-                        let p = parent.lowercased().wire.withUnsafeBytes({ table.find($0) })
-                    {
-                        nodes[Int(p)].wildcard = idx
-                    }
+                    if name.isWildcard, let parent = name.parent { wildcards.append((idx, parent)) }
                 }
             }
         }

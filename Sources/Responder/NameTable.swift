@@ -1,5 +1,6 @@
 // NameTable: an open-addressing hash table from lower-cased wire names to node indexes, probed without allocating.
 
+import CUplinkSys
 import DNSWire
 
 /// Maps lower-cased uncompressed wire names to integers. Keys live in one byte arena; a probe hashes and compares
@@ -9,6 +10,8 @@ struct NameTable: Sendable {
     /// Per slot: key offset and length in `keys`, its hash, and value + 1 (0 = empty slot).
     private var slots: [Slot]
     private let mask: Int
+    /// Keys appended (`append`) and not yet in `slots` (`commit`): key offset and length, value.
+    private var pending: [(offset: Int32, length: Int32, value: Int32)] = []
 
     struct Slot: Sendable {
         var offset: Int32 = 0
@@ -65,6 +68,42 @@ struct NameTable: Sendable {
         }
         slots[i] = Slot(offset: Int32(at), length: Int32(name.count), hash: h, valuePlusOne: value + 1)
         return true
+    }
+
+    /// Appends `name` lower-cased with `value`, to be put in the table by `commit`: for names known to be new (one
+    /// zone's, which are unique), so that they go in as a batch whose cache misses overlap.
+    mutating func append(folding name: UnsafeRawBufferPointer, value: Int32) {
+        let at = keys.count
+        keys.append(contentsOf: name)
+        keys.withUnsafeMutableBufferPointer { k in
+            for i in at..<k.count { k[i] = DomainName.fold(k[i]) }
+        }
+        pending.append((Int32(at), Int32(name.count), value))
+    }
+
+    /// Puts the appended names in the table. The table is larger than the caches, so each slot is asked for a few
+    /// names before it is written (`uplink_prefetch`): the misses overlap, which is most of what filling a table
+    /// of a million names costs.
+    mutating func commit() {
+        guard !pending.isEmpty else { return }
+        let hashes = keys.withUnsafeBytes { k in
+            pending.map {
+                NameTable.hash(UnsafeRawBufferPointer(rebasing: k[Int($0.offset)..<Int($0.offset + $0.length)]))
+            }
+        }
+        let ahead = 8
+        let mask = self.mask
+        slots.withUnsafeMutableBufferPointer { s in
+            for j in pending.indices {
+                if j + ahead < hashes.count { uplink_prefetch(s.baseAddress! + (Int(hashes[j + ahead]) & mask)) }
+                let h = hashes[j]
+                var i = Int(h) & mask
+                while s[i].valuePlusOne != 0 { i = (i + 1) & mask }
+                let p = pending[j]
+                s[i] = Slot(offset: p.offset, length: p.length, hash: h, valuePlusOne: p.value + 1)
+            }
+        }
+        pending.removeAll()
     }
 
     /// The value for `key`, or nil.
