@@ -18,6 +18,7 @@ Targets (issue 27): 100,000 pools answering within 2 s of start, RSS at most 150
 carrying the pool's addresses; 1,000,000 CNAMEs loading within 1.5x NSD.
 
 Writes bench/results/names.md. Usage: bench/names.py [--cases pools-10000,pools-100000,cnames-100000,cnames-1000000]
+[--repeats 3]
 Loopback only; the release build; NSD from Debian (bench/install-deps.sh)."""
 
 import argparse
@@ -199,7 +200,10 @@ def check_time(config):
     return time.monotonic() - t0
 
 
-def run_case(work, case, port):
+def run_case(work, case, port, repeats):
+    """One case: `repeats` rounds, each starting UplinkDNS (with a fresh state directory) and then NSD on the same zone;
+    the first round also measures memory, the drains and the IXFR. Start times are the medians, the ratio the median
+    of the rounds' ratios (this machine's speed varies by minutes; a round's two starts are seconds apart)."""
     kind, n = case.split("-")
     n = int(n)
     out = {"case": case}
@@ -210,27 +214,38 @@ def run_case(work, case, port):
     out["check"] = check_time(config)
     if kind == "pools":
         out["check_blocks"] = check_time(uplinkdns_config(d, kind, n, port, blocks=True))
-    with open(f"{d}/uplinkdns.log", "w") as log:
-        proc, out["start"] = start([f"{ROOT}/.build/release/uplinkdns", "serve", "--config", config, "--log-level",
-                                    "warning"], port, probe, log)
-        try:
-            time.sleep(1)
-            out["rss"], out["pss"] = memory(proc.pid)
-            if n <= 100_000:
-                out["drains"], out["wrong"], out["ixfr"] = drains(port, probe)
-                out["rss_after"], _ = memory(proc.pid)
-        finally:
-            stop(proc)
     nd = os.path.join(work, case + "-nsd")
     os.makedirs(nd, exist_ok=True)
     os.chmod(nd, 0o755)
-    with open(f"{nd}/nsd.log", "w") as log:
-        proc, out["nsd_start"] = start(nsd_config(nd, kind, n, port + 1), port + 1, probe, log)
-        try:
-            time.sleep(1)
-            out["nsd_rss"], out["nsd_pss"] = memory(proc.pid)
-        finally:
-            stop(proc)
+    nsd = nsd_config(nd, kind, n, port + 1)
+    ours, theirs = [], []
+    for k in range(repeats):
+        shutil.rmtree(f"{d}/state", ignore_errors=True)
+        with open(f"{d}/uplinkdns.log", "w") as log:
+            proc, t = start([f"{ROOT}/.build/release/uplinkdns", "serve", "--config", config, "--log-level",
+                             "warning"], port, probe, log)
+            ours.append(t)
+            try:
+                if k == 0:
+                    time.sleep(1)
+                    out["rss"], out["pss"] = memory(proc.pid)
+                    if n <= 100_000:
+                        out["drains"], out["wrong"], out["ixfr"] = drains(port, probe)
+                        out["rss_after"], _ = memory(proc.pid)
+            finally:
+                stop(proc)
+        with open(f"{nd}/nsd.log", "w") as log:
+            proc, t = start(nsd, port + 1, probe, log)
+            theirs.append(t)
+            try:
+                if k == 0:
+                    time.sleep(1)
+                    out["nsd_rss"], out["nsd_pss"] = memory(proc.pid)
+            finally:
+                stop(proc)
+    out["start"], out["nsd_start"] = statistics.median(ours), statistics.median(theirs)
+    out["ratio"] = statistics.median(a / b for a, b in zip(ours, theirs))
+    out["starts"], out["nsd_starts"] = ours, theirs
     return out
 
 
@@ -239,7 +254,9 @@ def report(results):
     model = re.search(r"model name\s*:\s*(.*)", cpu).group(1) if "model name" in cpu else "unknown CPU"
     lines = ["# Many names on the same lines (bench/names.py)", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {model}; {os.cpu_count()} cores; each server "
-             "on CPU 0; start = until a name in the middle answers (polled every 5 ms).", "",
+             "on CPU 0; start = until a name in the middle answers (polled every 5 ms), the median of "
+             f"{results[0]['repeats'] if results else 0} rounds that start UplinkDNS and then NSD; × NSD = the median "
+             "of the rounds' ratios.", "",
              "| case | start | NSD start | × NSD | RSS (PSS) | NSD RSS | drain → answers, median (max) | IXFR of one "
              "flap | check (pool blocks) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -253,7 +270,7 @@ def report(results):
         ixfr = f"{r['ixfr'][0]:,} records, {r['ixfr'][1] / 1024:.0f} KiB of text" if r.get("ixfr") else "–"
         check = f"{r['check']:.2f} s" + (f" ({r['check_blocks']:.2f} s)" if "check_blocks" in r else "")
         lines.append(
-            f"| {r['case']} | {r['start']:.2f} s | {r['nsd_start']:.2f} s | {r['start'] / r['nsd_start']:.2f} | "
+            f"| {r['case']} | {r['start']:.2f} s | {r['nsd_start']:.2f} s | {r['ratio']:.2f} | "
             f"{r['rss']:.0f} MiB ({r['pss']:.0f}) | {r['nsd_rss']:.0f} MiB | {drain} | {ixfr} | {check} |")
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
@@ -265,6 +282,7 @@ def report(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="pools-10000,pools-100000,cnames-100000,cnames-1000000")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds per case (start times are their medians)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="uplinkdns-names-")
     os.chmod(work, 0o755)
@@ -273,7 +291,8 @@ def main():
         port = 15700
         for case in a.cases.split(","):
             port += 2
-            r = run_case(work, case, port)
+            r = run_case(work, case, port, a.repeats)
+            r["repeats"] = a.repeats
             print(r, flush=True)
             results.append(r)
         report(results)

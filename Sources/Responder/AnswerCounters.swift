@@ -46,12 +46,18 @@ public final class AnswerCounters: Sendable {
 
     /// Every count, as (pool, line, network, count) — network "" for the pool's policy — sorted.
     public var networkCounts: [(pool: String, line: String, network: String, count: Int)] {
+        // A walk over the registry that keeps what shows (a host's 100,000 pools hold counters that never count):
+        // no filtered copy of the registry is made under the lock, which the overlay's compile also takes.
+        var out: [(pool: String, line: String, network: String, count: Int)] = []
         registry.withLock { r in
-            r.filter { $0.value.listed.load(ordering: .relaxed) || $0.value.count > 0 }.map { key, c in
+            for (key, c) in r {
+                let count = c.count
+                guard count > 0 || c.listed.load(ordering: .relaxed) else { continue }
                 // Names are free text; the unit separator (0x1F) is in none of them.
                 let parts = key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
-                return (parts[0], parts[1], parts[2], c.count)
-            }.sorted { ($0.pool, $0.line, $0.network) < ($1.pool, $1.line, $1.network) }
+                out.append((parts[0], parts[1], parts[2], count))
+            }
         }
+        return out.sorted { ($0.pool, $0.line, $0.network) < ($1.pool, $1.line, $1.network) }
     }
 }

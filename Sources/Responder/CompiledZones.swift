@@ -141,13 +141,13 @@ public final class CompiledZones: Sendable {
         let poolNames = Set(pools)
         // Each pool's name holds placeholder A and AAAA records, so that every answer that can ever contain the
         // pool's addresses (CNAME chains, ANY, additional data, referrals) contains them here and becomes a recipe.
+        // The placeholders' RDATA, one storage shared by every slot (a host's 100,000 pools hold 200,000 slots).
+        let v4: [[UInt8]] = [[0, 0, 0, 0]]
+        let v6: [[UInt8]] = [[UInt8](repeating: 0, count: 16)]
         let ordered = rawZones.zones.values.map { zone in
             let mine = pools.filter { $0.isSubdomain(of: zone.origin) }
             let slots = mine.flatMap { name in
-                [
-                    RRset(name: name, type: .a, ttl: 0, rdatas: [[0, 0, 0, 0]]),
-                    RRset(name: name, type: .aaaa, ttl: 0, rdatas: [[UInt8](repeating: 0, count: 16)]),
-                ]
+                [RRset(name: name, type: .a, ttl: 0, rdatas: v4), RRset(name: name, type: .aaaa, ttl: 0, rdatas: v6)]
             }
             return zone.adding(slots, names: mine).settled()
         }.sorted { $0.origin.labelCount > $1.origin.labelCount }

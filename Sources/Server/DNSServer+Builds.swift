@@ -199,10 +199,13 @@ extension DNSServer {
     }
 
     /// Builds the answers for the lines up now and decides the served serials, even when the lines are those of the
-    /// provisional snapshot `init` made (what `start` does first); returns once they serve.
-    public func buildAnswers() {
+    /// provisional snapshot `init` made (what `start` does first); returns once they serve. `journalLater`: return as
+    /// soon as they serve, the journal's version (which costs every pool: seconds for 100,000 of them) recorded next
+    /// on the builder, before any later build (what `start` does, so that the listeners open without waiting for it;
+    /// a secondary asking for IXFR in between is answered AXFR-style, RFC 1995 §4).
+    public func buildAnswers(journalLater: Bool = false) {
         dispatchPrecondition(condition: .notOnQueue(builder))
-        builder.sync { buildForLines(force: true) }
+        builder.sync { buildForLines(force: true, journalLater: journalLater) }
     }
 
     /// Waits until every build asked for so far serves.
@@ -218,7 +221,7 @@ extension DNSServer {
 
     /// On the builder: the answers for the lines the health module has up now (with `force` also when they are the
     /// ones served: a signature refresh).
-    func buildForLines(force: Bool = false) {
+    func buildForLines(force: Bool = false, journalLater: Bool = false) {
         let started = DispatchTime.now().uptimeNanoseconds
         func ms(since t: UInt64) -> String {
             String(format: "%.1f ms", Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
@@ -253,16 +256,19 @@ extension DNSServer {
         )
         // Once the answers serve: the journal's new versions, which cost every pool. (So do the zones as they
         // answer now, made when first asked: by a transfer, an export or the slow path, not here.)
-        let journalProblem = journalWork()
-        let saveProblem = [problem, journalProblem].compactMap { $0 }.joined(separator: "; ")
-        state.withLock { $0.saveProblem = saveProblem.isEmpty ? nil : saveProblem }
-        store.reclaim()
-        if !config.uplinks.links.isEmpty {
-            let out = config.uplinks.links.map(\.name).filter { !up.contains($0) }
-            let upText = up.isEmpty ? "none" : up.sorted().joined(separator: ", ")
-            let outText = out.isEmpty ? "" : "; out: \(out.joined(separator: ", "))"
-            logger.info("answers built for the lines up: \(upText)\(outText)")
+        let afterSwap: @Sendable () -> Void = { [self] in
+            let journalProblem = journalWork()
+            let saveProblem = [problem, journalProblem].compactMap { $0 }.joined(separator: "; ")
+            state.withLock { $0.saveProblem = saveProblem.isEmpty ? nil : saveProblem }
+            store.reclaim()
+            if !config.uplinks.links.isEmpty {
+                let out = config.uplinks.links.map(\.name).filter { !up.contains($0) }
+                let upText = up.isEmpty ? "none" : up.sorted().joined(separator: ", ")
+                let outText = out.isEmpty ? "" : "; out: \(out.joined(separator: ", "))"
+                logger.info("answers built for the lines up: \(upText)\(outText)")
+            }
+            sendNotifies(moved)
         }
-        sendNotifies(moved)
+        if journalLater { builder.async(execute: afterSwap) } else { afterSwap() }
     }
 }

@@ -177,7 +177,7 @@ public final class DNSServer: Sendable {
             done.signal()
         }
         done.wait()
-        buildAnswers()
+        buildAnswers(journalLater: true)
         routing.follow()
         health.start()
         startDirector()
