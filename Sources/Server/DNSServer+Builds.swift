@@ -223,7 +223,7 @@ extension DNSServer {
     /// ones served: a signature refresh).
     func buildForLines(force: Bool = false, journalLater: Bool = false) {
         let started = DispatchTime.now().uptimeNanoseconds
-        func ms(since t: UInt64) -> String {
+        @Sendable func ms(since t: UInt64) -> String {
             String(format: "%.1f ms", Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
         }
         let (config, zones, fingerprints) = state.withLock { st in (st.config, st.zones, st.fingerprints) }
@@ -257,7 +257,9 @@ extension DNSServer {
         // Once the answers serve: the journal's new versions, which cost every pool. (So do the zones as they
         // answer now, made when first asked: by a transfer, an export or the slow path, not here.)
         let afterSwap: @Sendable () -> Void = { [self] in
+            let recording = DispatchTime.now().uptimeNanoseconds
             let journalProblem = journalWork()
+            logger.debug("journal recorded in \(ms(since: recording))")
             let saveProblem = [problem, journalProblem].compactMap { $0 }.joined(separator: "; ")
             state.withLock { $0.saveProblem = saveProblem.isEmpty ? nil : saveProblem }
             store.reclaim()
