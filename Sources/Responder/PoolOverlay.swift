@@ -52,7 +52,7 @@ public final class PoolOverlay: Sendable {
     /// The zones as they answer now (see `now`).
     var zoneSet: ZoneSet { now.value }
     /// The pool plans compiled in.
-    let plans: [PoolPlan]
+    let plans: PoolPlans
     /// Per compiled zones: the plans by name and the pools' counters, made once (`PoolTables`).
     let tables: PoolTables
     /// How many groups were compiled with bodies (for tests: a drain compiles each class once, not each name).
@@ -63,7 +63,7 @@ public final class PoolOverlay: Sendable {
     /// yet), which the recipes of its DNSSEC records are answered from. `previous`: the overlay this one replaces,
     /// whose tables it reuses when both are over `base` (a health change).
     init(
-        base: CompiledZones, plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters,
+        base: CompiledZones, plans: PoolPlans, serials: [DomainName: UInt32], counters: AnswerCounters,
         secure: [Zone?] = [], previous: PoolOverlay? = nil
     ) {
         let tables =
@@ -200,7 +200,7 @@ public final class PoolOverlay: Sendable {
     /// `zone` with the pools among `pools` in it holding their current first variant (or nothing), and the served
     /// serial: what the recipes are compiled from (the pools they hold), and the zones as they answer now (all).
     static func filled(
-        _ zone: Zone, pools: Set<DomainName>, plans: [PoolPlan], tables: PoolTables, serials: [DomainName: UInt32]
+        _ zone: Zone, pools: Set<DomainName>, plans: PoolPlans, tables: PoolTables, serials: [DomainName: UInt32]
     ) -> Zone {
         let mine = Array(pools.filter { $0.isSubdomain(of: zone.origin) })
         let sets = mine.compactMap { tables.planIndex[$0].map { plans[$0] } }.flatMap(PoolOverlay.canonicalSets)
@@ -270,7 +270,7 @@ final class PoolTables: Sendable {
     let counterStart: [Int32]
     let counters: [AnswerCounters.Counter]
 
-    init(base: CompiledZones, plans: [PoolPlan], counters registry: AnswerCounters) {
+    init(base: CompiledZones, plans: PoolPlans, counters registry: AnswerCounters) {
         self.base = base
         var index: [DomainName: Int] = [:]
         index.reserveCapacity(plans.count)

@@ -33,7 +33,7 @@ public final class Snapshot: Sendable {
     /// How many names the table holds (for logs and tests).
     public var nameCount: Int { base.nodes.count }
     /// The pool plans compiled in.
-    public var plans: [PoolPlan] { overlay.plans }
+    public var plans: PoolPlans { overlay.plans }
     /// The client network a pool answer went by (`QueryScratch.lastNetwork`): its networks joined by `+`, `other`
     /// for the pool's policy, nil when the answer did not depend on networks.
     public func networkLabel(_ code: Int32) -> String? {
@@ -49,21 +49,14 @@ public final class Snapshot: Sendable {
     /// How many groups of bodies this snapshot's overlay compiled (what a health change cost).
     public var compiledGroups: Int { overlay.compiledGroups }
 
-    /// Each pool's class (`Pool.shareKey`) where every pool of the class has the same definition (a pool changed
-    /// after its class was numbered compiles on its own).
-    static func classes(_ plans: [PoolPlan]) -> [DomainName: Int] {
-        var first: [Int: Pool] = [:]
+    /// Each numbered pool's class (`PoolPlans.classes`: a `Pool.shareKey` whose pools have the same definition; a
+    /// pool changed after its class was numbered is a class of its own). A pool without a `shareKey` has none and
+    /// compiles on its own.
+    static func classes(_ plans: PoolPlans) -> [DomainName: Int] {
+        let classOf = PoolPlans.classes(of: plans.pools).classOf
         var out: [DomainName: Int] = [:]
         out.reserveCapacity(plans.count)
-        for plan in plans where plan.pool.shareKey >= 0 {
-            let pool = plan.pool
-            if let f = first[pool.shareKey] {
-                out[pool.name] = f.sameDefinition(pool) ? pool.shareKey : -1
-            } else {
-                first[pool.shareKey] = pool
-                out[pool.name] = pool.shareKey
-            }
-        }
+        for (i, pool) in plans.pools.enumerated() where pool.shareKey >= 0 { out[pool.name] = Int(classOf[i]) }
         return out
     }
 
@@ -83,7 +76,7 @@ public final class Snapshot: Sendable {
     /// SOA serial to serve per zone (the server moves it when content changes); a zone not in it keeps its file's.
     /// `secure`: the signed zones as they serve now (see `secure`).
     public convenience init(
-        zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: [PoolPlan] = [],
+        zoneSet: ZoneSet, options: ResponderOptions = ResponderOptions(), plans: PoolPlans = [],
         serials: [DomainName: UInt32] = [:], counters: AnswerCounters = AnswerCounters(),
         secure: [DomainName: Zone] = [:], variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) {
@@ -101,24 +94,25 @@ public final class Snapshot: Sendable {
     /// True when `plans` are for the same pools as this snapshot's, so that `updating` can serve them; with
     /// `secure`, also when its compiled zones were compiled with those signed zones (their NSEC records, which a
     /// provisional snapshot made before the first signing lacks).
-    public func canUpdate(to plans: [PoolPlan], secure: Set<DomainName>? = nil) -> Bool {
+    public func canUpdate(to plans: PoolPlans, secure: Set<DomainName>? = nil) -> Bool {
         // The same pools in the same order (a build from the same config) is a walk over the names in place, each
         // compared by its storage first; else the sets of names.
         let same =
             plans.count == overlay.plans.count
-            ? plans.withUnsafeBufferPointer { new in
-                overlay.plans.withUnsafeBufferPointer { old in
-                    new.indices.allSatisfy { new[$0].pool.name.wire == old[$0].pool.name.wire }
+            ? plans.pools.withUnsafeBufferPointer { new in
+                overlay.plans.pools.withUnsafeBufferPointer { old in
+                    new.baseAddress == old.baseAddress
+                        || new.indices.allSatisfy { new[$0].name.wire == old[$0].name.wire }
                 }
             }
-            : Set(plans.map(\.pool.name)) == base.poolNames
+            : Set(plans.pools.map(\.name)) == base.poolNames
         return same && (secure == nil || secure == base.secureOrigins)
     }
 
     /// This snapshot with the pools answering `plans` and the zones served with `serials`: a new overlay over the
     /// same compiled zones. The pools must be the same (`canUpdate`); the answers equal a full compile's.
     public func updating(
-        plans: [PoolPlan], serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:],
+        plans: PoolPlans, serials: [DomainName: UInt32], counters: AnswerCounters, secure: [DomainName: Zone] = [:],
         variantSignatures: [VariantKey: [ResourceRecord]] = [:]
     ) -> Snapshot {
         assert(canUpdate(to: plans), "updating a snapshot needs the same pools")

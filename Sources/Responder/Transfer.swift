@@ -30,7 +30,7 @@ public enum ZoneContent {
     }
 
     /// The records of the pools whose names lie in the zone at `origin`.
-    public static func poolSets(_ plans: [PoolPlan], in origin: DomainName) -> [RRset] {
+    public static func poolSets(_ plans: PoolPlans, in origin: DomainName) -> [RRset] {
         plans.filter { $0.pool.name.isSubdomain(of: origin) }.flatMap(\.transferSets)
     }
 
@@ -165,17 +165,17 @@ public final class PoolDigests: Sendable {
                 } ?? false
             if !same { state = (pools, [:]) }
             if let done = state?.byOrigin[origin] { return done }
+            // One entry per class (`PoolPlans.classes`) with pools in this zone.
+            let classOf = PoolPlans.classes(of: pools).classOf
             var entries: [Entry] = []
-            var byKey: [Int: Int] = [:]
+            var byClass: [Int32: Int] = [:]
             for (i, pool) in pools.enumerated() where pool.name.isSubdomain(of: origin) {
                 let name = Zone.recordHash(pool.name, RRType(0), 0, [])
-                if pool.shareKey >= 0, let e = byKey[pool.shareKey],
-                    pools[entries[e].representative].sameDefinition(pool)
-                {
+                if let e = byClass[classOf[i]] {
                     entries[e].names = entries[e].names &+ name
                     continue
                 }
-                if pool.shareKey >= 0, byKey[pool.shareKey] == nil { byKey[pool.shareKey] = entries.count }
+                byClass[classOf[i]] = entries.count
                 entries.append(Entry(representative: i, names: name))
             }
             state?.byOrigin[origin] = entries

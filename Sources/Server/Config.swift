@@ -489,7 +489,7 @@ public struct Config: Sendable {
     }
 
     /// The pools planned with the lines in `up` healthy (every line when nil) and those in `held` out by an operator.
-    public func plans(up: Set<String>? = nil, held: Set<String> = []) -> [PoolPlan] {
+    public func plans(up: Set<String>? = nil, held: Set<String> = []) -> PoolPlans {
         let healthy = up ?? Set(uplinks.links.map(\.name))
         return PoolPlan.plans(uplinks, up: healthy, held: held)
     }

@@ -20,7 +20,7 @@ extension DNSServer {
     /// `digests`: the pools' classes per config (`PoolDigests`), so that an unsigned zone's fingerprint costs the
     /// classes, not the names.
     static func decideSerials(
-        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: [PoolPlan], config: Config, serials: SerialKeeper,
+        zones: ZoneSet, fingerprints: [DomainName: UInt64], plans: PoolPlans, config: Config, serials: SerialKeeper,
         journal: Journal, signing: ZoneSigning, previous: (zones: ZoneSet, fingerprints: [DomainName: UInt64])? = nil,
         digests: PoolDigests, logger: Logger
     ) -> (served: [DomainName: UInt32], moved: [DomainName], problem: String?, journalWork: @Sendable () -> String?) {

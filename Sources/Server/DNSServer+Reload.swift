@@ -101,7 +101,7 @@ extension DNSServer {
     /// `serving 1 zone(s), 2 of 2 line(s) up`, and the pools failing open (no line up, answering the lines probes
     /// took out), as `status` and the page say it: systemd's STATUS must not say a pool answers nothing while it
     /// answers every line.
-    public static func servingStatus(zones: Int, up: Int, lines: Int, plans: [PoolPlan]) -> String {
+    public static func servingStatus(zones: Int, up: Int, lines: Int, plans: PoolPlans) -> String {
         let open = plans.filter(\.failingOpen).map(\.pool.name.description)
         let more = open.count > 3 ? " and \(open.count - 3) more" : ""
         let failing =

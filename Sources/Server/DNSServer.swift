@@ -113,7 +113,9 @@ public final class DNSServer: Sendable {
         let snapshot = Snapshot(
             zoneSet: signed.isEmpty ? zones : ZoneSet(unsigned),
             options: config.responderOptions,
-            plans: config.plans().filter { plan in !signed.contains { plan.pool.name.isSubdomain(of: $0) } },
+            plans: signed.isEmpty
+                ? config.plans()
+                : PoolPlans(config.plans().filter { plan in !signed.contains { plan.pool.name.isSubdomain(of: $0) } }),
             serials: serials.current(zones.zones.keys), counters: counters)
         let compiled = clock.now
         self.notifier = Notifier(logger: logger)

@@ -235,7 +235,7 @@ public final class ZoneSigning: Sendable {
     /// signatures of those, of the SOA with the served serial and of the pools' RRsets as transfers carry them
     /// (each variant's set is signed too, for DO answers). Kept by serial for the transfers of that version.
     func dynamicSignatures(
-        origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], plans: [PoolPlan] = [],
+        origin: DomainName, signed: Signed, soa: ResourceRecord, pools: [RRset], plans: PoolPlans = [],
         settings: DNSSECSettings
     ) throws -> [ResourceRecord] {
         let signer = signer(origin, settings)

@@ -1,6 +1,7 @@
 // PoolPlan: what a pool answers, given which lines are up — a few precomputed orderings and how to pick one.
 
 import DNSWire
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -44,7 +45,7 @@ public struct PoolPlan: Sendable, Equatable {
     public let pool: Pool
     /// What it answers, shared by every pool of its class planned alike (`renamed`): a plan for one of 100,000
     /// names on the same lines is the pool and one reference.
-    private let answers: Answers
+    let answers: Answers
 
     /// How responses pick a variant.
     public var selection: Selection { answers.selection }
@@ -137,54 +138,31 @@ public struct PoolPlan: Sendable, Equatable {
     /// it would give, without planning again (a host's 100,000 names on the same lines plan once).
     public func renamed(to pool: Pool) -> PoolPlan { PoolPlan(answers, pool: pool) }
 
-    private init(_ answers: Answers, pool: Pool) {
+    init(_ answers: Answers, pool: Pool) {
         self.pool = pool
         self.answers = answers
     }
 
     /// Plans every pool of `uplinks` (`init(pool:uplinks:up:held:)`), each class of pools with the same
-    /// definition once (`Pool.shareKey`).
-    public static func plans(_ uplinks: Uplinks, up: Set<String>, held: Set<String> = []) -> [PoolPlan] {
-        // Per class (`Pool.shareKey`, numbered from 0): the pool it was planned for, and its answers.
-        var planned = [Int](repeating: -1, count: uplinks.pools.count)
-        var answers = [Answers?](repeating: nil, count: uplinks.pools.count)
-        var out: [PoolPlan] = []
-        out.reserveCapacity(uplinks.pools.count)
-        uplinks.pools.withUnsafeBufferPointer { pools in
-            for i in pools.indices {
-                let key = pools[i].shareKey
-                if key >= 0, key < planned.count, let shared = answers[key],
-                    pools[planned[key]].sameDefinition(pools[i])
-                {
-                    out.append(PoolPlan(shared, pool: pools[i]))
-                    continue
-                }
-                let plan = PoolPlan(pool: pools[i], uplinks: uplinks, up: up, held: held)
-                if key >= 0, key < planned.count, planned[key] < 0 { (planned[key], answers[key]) = (i, plan.answers) }
-                out.append(plan)
-            }
+    /// definition once (`Pool.shareKey`): what it costs is the classes, whatever the number of names.
+    public static func plans(_ uplinks: Uplinks, up: Set<String>, held: Set<String> = []) -> PoolPlans {
+        let classes = PoolPlans.classes(of: uplinks.pools)
+        let answers = classes.representatives.map { i in
+            PoolPlan(pool: uplinks.pools[i], uplinks: uplinks, up: up, held: held).answers
         }
-        return out
+        return PoolPlans(pools: uplinks.pools, classOf: classes.classOf, answers: answers)
     }
 
     /// True when `a` and `b`, plans of the same config's pools in the same order (as two `plans` calls give),
-    /// answer alike: the answers compared once per class (plans of one class share them), the names by storage.
+    /// answer alike. Plans of one config share their pools and classes: the answers are compared once per class.
     /// What decides whether a health change needs a build, at the cost of the classes.
-    public static func sameAnswers(_ a: [PoolPlan], _ b: [PoolPlan]) -> Bool {
+    public static func sameAnswers(_ a: PoolPlans, _ b: PoolPlans) -> Bool {
         guard a.count == b.count else { return false }
-        return a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in
-                var known: (Answers, Answers)?
-                for i in x.indices {
-                    guard x[i].pool.name.wire == y[i].pool.name.wire else { return false }
-                    let (p, q) = (x[i].answers, y[i].answers)
-                    if p === q { continue }
-                    if let (kp, kq) = known, kp === p, kq === q { continue }
-                    guard p == q else { return false }
-                    known = (p, q)
-                }
-                return true
-            }
+        if PoolPlans.sameStorage(a.pools, b.pools), PoolPlans.sameStorage(a.classOf, b.classOf) {
+            return zip(a.answers, b.answers).allSatisfy { $0 == $1 }
+        }
+        return a.indices.allSatisfy { i in
+            a.pools[i].name.wire == b.pools[i].name.wire && a.answers(at: i) == b.answers(at: i)
         }
     }
 
@@ -315,4 +293,74 @@ public struct StableHash: Sendable {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+}
+
+/// Every pool's plan, held per class: the config's pools (their storage shared, not copied), each pool's class and
+/// each class's answers. A plan for one of 100,000 names on the same lines is made when asked for (`subscript`): a
+/// health change plans the classes, whatever the number of names (issue 27).
+public struct PoolPlans: RandomAccessCollection, Sendable, ExpressibleByArrayLiteral {
+    /// The pools, in config order.
+    public let pools: [Pool]
+    /// Per pool: its class, an index into `answers`.
+    let classOf: [Int32]
+    /// Per class: what its pools answer.
+    let answers: [PoolPlan.Answers]
+
+    init(pools: [Pool], classOf: [Int32], answers: [PoolPlan.Answers]) {
+        (self.pools, self.classOf, self.answers) = (pools, classOf, answers)
+    }
+
+    /// Plans made one by one: each its own class.
+    public init(_ plans: [PoolPlan]) {
+        self.init(
+            pools: plans.map(\.pool), classOf: plans.indices.map { Int32($0) }, answers: plans.map(\.answers))
+    }
+
+    public init(arrayLiteral plans: PoolPlan...) { self.init(plans) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { pools.count }
+
+    public subscript(i: Int) -> PoolPlan { PoolPlan(answers[Int(classOf[i])], pool: pools[i]) }
+
+    /// What pool `i` answers (its class's answers), without making its plan.
+    func answers(at i: Int) -> PoolPlan.Answers { answers[Int(classOf[i])] }
+
+    /// The number of classes planned.
+    public var classCount: Int { answers.count }
+
+    /// True when both arrays are one storage (two values of one config's arrays).
+    static func sameStorage<T>(_ a: [T], _ b: [T]) -> Bool {
+        a.count == b.count
+            && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { $0.baseAddress == x.baseAddress } }
+    }
+
+    /// The classes of `pools`: pools with one `Pool.shareKey` and the same definition (`Pool.sameDefinition`) as the
+    /// first of them are one class; any other pool is a class of its own. Made once per config (the pools' storage)
+    /// and kept while it is the last one asked for.
+    public static func classes(of pools: [Pool]) -> (classOf: [Int32], representatives: [Int]) {
+        cache.withLock { cached in
+            if let c = cached, sameStorage(c.pools, pools) { return (c.classOf, c.representatives) }
+            var classOf = [Int32](repeating: 0, count: pools.count)
+            var representatives: [Int] = []
+            var byKey: [Int: Int32] = [:]
+            for (i, pool) in pools.enumerated() {
+                if pool.shareKey >= 0, let c = byKey[pool.shareKey],
+                    pools[representatives[Int(c)]].sameDefinition(pool)
+                {
+                    classOf[i] = c
+                    continue
+                }
+                let c = Int32(representatives.count)
+                representatives.append(i)
+                if pool.shareKey >= 0, byKey[pool.shareKey] == nil { byKey[pool.shareKey] = c }
+                classOf[i] = c
+            }
+            cached = (pools, classOf, representatives)
+            return (classOf, representatives)
+        }
+    }
+
+    /// The last config's classes (its pools kept, so that their storage is not another's).
+    private static let cache = Mutex<(pools: [Pool], classOf: [Int32], representatives: [Int])?>(nil)
 }

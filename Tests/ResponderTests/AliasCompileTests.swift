@@ -53,7 +53,7 @@ private let zoneText = """
     """
 
 /// The pools: www and txtpool of one definition, `sticky` alone.
-private func plans(up: Set<String>, allDown: AllDownPolicy) -> [PoolPlan] {
+private func plans(up: Set<String>, allDown: AllDownPolicy) -> PoolPlans {
     let links = [unicom, cnc]
     func pool(_ name: String, _ policy: PoolPolicy = .weighted) -> Pool {
         Pool(

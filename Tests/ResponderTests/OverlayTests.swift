@@ -33,7 +33,7 @@ import Zones
     static let types: [RRType] = [.a, .aaaa, .txt, .mx, .srv, .ns, .soa, .cname, .any, .ds, RRType(65280)]
     static let subsets: [Set<String>] = [[], ["unicom"], ["cnc"], ["unicom", "cnc"], ["unicom", "cnc", "ctc"]]
 
-    static func plans(_ policy: PoolPolicy, allDown: AllDownPolicy, up: Set<String>) throws -> [PoolPlan] {
+    static func plans(_ policy: PoolPolicy, allDown: AllDownPolicy, up: Set<String>) throws -> PoolPlans {
         [poolPlan(policy, links: [unicom, cnc, ctc], up: up, allDown: allDown)]
     }
 

@@ -40,7 +40,7 @@ private let netZone = """
 /// sticky pool), www.example.net. like www. `shared`: classes numbered (as a config read from YAML has them); else
 /// every pool compiled on its own (the path before classes).
 private func hostPlans(up: Set<String>, held: Set<String> = [], allDown: AllDownPolicy = .all, shared: Bool)
-    -> [PoolPlan]
+    -> PoolPlans
 {
     let links = [unicom, cnc]
     func pool(_ name: String, _ policy: PoolPolicy = .weighted) -> Pool {

@@ -132,4 +132,28 @@ extension PoolPlanTests {
         same.health.checks[0].interval = 9
         #expect(moved != same)
     }
+
+    /// Plans cost the classes: a thousand pools of one definition are planned once, each name's plan is its class's
+    /// answers with its own pool, and a pool changed after its class was numbered is a class of its own.
+    @Test func plansAreMadeOncePerClass() throws {
+        func pool(_ name: String, ttl: UInt32 = 60) -> Pool {
+            Pool(
+                name: try! DomainName(name), members: [unicom, cnc].map { PoolMember(link: $0.name) },
+                policy: .weighted, ttl: ttl)
+        }
+        var uplinks = Uplinks(
+            links: [unicom, cnc], pools: (0..<1000).map { pool("c\($0).example.com.") } + [pool("x.example.com.")])
+        let plans = PoolPlan.plans(uplinks, up: ["unicom"])
+        #expect(plans.classCount == 1)
+        let c500 = try DomainName("c500.example.com.")
+        #expect(plans.count == 1001 && plans[500].pool.name == c500)
+        let alone = PoolPlan(pool: uplinks.pools[500], uplinks: uplinks, up: ["unicom"])
+        #expect(plans[500].v4 == alone.v4 && plans[500].ttl == alone.ttl && plans[500].answered == alone.answered)
+        // Two plannings of one config for the same lines answer alike, for other lines not.
+        #expect(PoolPlan.sameAnswers(plans, PoolPlan.plans(uplinks, up: ["unicom"])))
+        #expect(!PoolPlan.sameAnswers(plans, PoolPlan.plans(uplinks, up: ["unicom", "cnc"])))
+        uplinks.pools[7].ttl = 300
+        let changed = PoolPlan.plans(uplinks, up: ["unicom"])
+        #expect(changed.classCount == 2 && changed[7].ttl == 150 && changed[8].ttl == 30)
+    }
 }
