@@ -67,15 +67,19 @@ extension CompiledZones.Builder {
             let soa = negativeSOAs[zi]
         else { return false }
         var sets = 0
+        var alias = false
         var ttl: UInt32 = 0
+        // `targetWire` is the builder's, reused: emptied first, so that a name whose one RRset is not a CNAME (an MX
+        // after an alias) never takes the last alias's target.
+        targetWire.removeAll(keepingCapacity: true)
         view.forEachRRset { type, setTTL, rdatas in
             sets += 1
             guard type == .cname, rdatas.count == 1 else { return }
+            alias = true
             ttl = setTTL
-            targetWire.removeAll(keepingCapacity: true)
             targetWire.append(contentsOf: rdatas[0])
         }
-        guard sets == 1, !targetWire.isEmpty, let target = aliasTarget(zi: zi) else { return false }
+        guard sets == 1, alias, !targetWire.isEmpty, let target = aliasTarget(zi: zi) else { return false }
 
         let shape = shapeAlias(name: name, zi: zi, ttl: ttl, soa: soa)
         // CNAME and ANY: the alias alone, the bytes its joins begin with. Every other type: the alias, then the

@@ -10,7 +10,8 @@ import Zones
 
 /// A host's zone without cuts: aliases to the pool `www` (some in other cases, one below `www`, one whose target is a
 /// suffix of its name, a row of them alike but for their first label's length), to a plain name with A and TXT
-/// (also a row), to a name below the alias itself, to an empty non-terminal, to a name with MX (left to the
+/// (also a row, followed by names whose one RRset is MX or SRV, which are no aliases), to a name below the alias
+/// itself, to an empty non-terminal, to a name with MX (left to the
 /// resolver), to an alias, to the apex, to a name that does not exist, out of the zone, to the pool with TXT beside
 /// it; the SOA's MNAME is the pool's name and its RNAME lies below an alias, so that the NODATA's names compress
 /// against the alias's target as well as the question.
@@ -28,6 +29,8 @@ private let zoneText = """
     b0 IN CNAME plain
     b1 IN CNAME plain
     bbbbbbbbbb2 IN CNAME plain
+    bc IN MX 10 plain
+    bd IN SRV 0 0 80 plain
     c0 IN CNAME www
     c2 IN CNAME www
     ccc1 IN CNAME www
@@ -76,7 +79,7 @@ private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy)
 
 private let names = [
     "a0", "A1", "a2", "a3", "x.www", "deep.down.www", "b0", "b1", "e0", "m0", "chain", "apex", "gone", "out", "t0",
-    "s0", "bbbbbbbbbb2", "c0", "c2", "ccc1", "su", "sub", "very.long.label.names.here", "b0.very.long.label.names.here",
+    "s0", "bbbbbbbbbb2", "bc", "bd", "c0", "c2", "ccc1", "su", "sub", "very.long.label.names.here", "b0.very.long.label.names.here",
     "www", "plain", "nx",
 ]
 private let types: [RRType] = [.a, .aaaa, .any, .cname, .txt, .mx, .soa, .ns, .srv, .nsec, RRType(65280)]
