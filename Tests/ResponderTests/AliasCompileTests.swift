@@ -79,7 +79,8 @@ private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy)
 
 private let names = [
     "a0", "A1", "a2", "a3", "x.www", "deep.down.www", "b0", "b1", "e0", "m0", "chain", "apex", "gone", "out", "t0",
-    "s0", "bbbbbbbbbb2", "bc", "bd", "c0", "c2", "ccc1", "su", "sub", "very.long.label.names.here", "b0.very.long.label.names.here",
+    "s0", "bbbbbbbbbb2", "bc", "bd", "c0", "c2", "ccc1", "su", "sub", "very.long.label.names.here",
+    "b0.very.long.label.names.here",
     "www", "plain", "nx",
 ]
 private let types: [RRType] = [.a, .aaaa, .any, .cname, .txt, .mx, .soa, .ns, .srv, .nsec, RRType(65280)]
