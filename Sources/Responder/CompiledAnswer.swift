@@ -58,23 +58,7 @@ struct AnswerArena {
     mutating func addRRset<C: Collection>(type: RRType, ttl: UInt32, rdatas: C) -> AnswerRef
     where C.Element == UnsafeRawBufferPointer {
         let start = bytes.count
-        for rd in rdatas {
-            // Owner 0xC00C, type, class IN, TTL, RDATA length: appended octet by octet (an array literal here
-            // would be an allocation per record).
-            bytes.append(0xC0)
-            bytes.append(0x0C)
-            bytes.append(UInt8(type.rawValue >> 8))
-            bytes.append(UInt8(type.rawValue & 0xFF))
-            bytes.append(0)
-            bytes.append(1)
-            bytes.append(UInt8(ttl >> 24))
-            bytes.append(UInt8(ttl >> 16 & 0xFF))
-            bytes.append(UInt8(ttl >> 8 & 0xFF))
-            bytes.append(UInt8(ttl & 0xFF))
-            bytes.append(UInt8(rd.count >> 8))
-            bytes.append(UInt8(rd.count & 0xFF))
-            bytes.append(contentsOf: rd)
-        }
+        AnswerArena.appendRecords(to: &bytes, owner: 0xC00C, type: type, ttl: ttl, rdatas: rdatas)
         let length = Int32(bytes.count - start)
         answers.append(
             CompiledAnswer(
@@ -82,6 +66,28 @@ struct AnswerArena {
                 additionalCountMin: 0, offset: Int32(start), length: length, minLength: length,
                 fixupStart: Int32(fixups.count), fixupCount: 0))
         return .body(answers.count - 1)
+    }
+
+    /// Appends one record per RDATA owned by the compression pointer `owner`: owner, type, class IN, TTL, RDATA length,
+    /// RDATA, octet by octet (an array literal here would be an allocation per record).
+    static func appendRecords<C: Collection>(
+        to out: inout [UInt8], owner: UInt16, type: RRType, ttl: UInt32, rdatas: C
+    ) where C.Element: Collection, C.Element.Element == UInt8 {
+        for rd in rdatas {
+            out.append(UInt8(owner >> 8))
+            out.append(UInt8(owner & 0xFF))
+            out.append(UInt8(type.rawValue >> 8))
+            out.append(UInt8(type.rawValue & 0xFF))
+            out.append(0)
+            out.append(1)
+            out.append(UInt8(ttl >> 24))
+            out.append(UInt8(ttl >> 16 & 0xFF))
+            out.append(UInt8(ttl >> 8 & 0xFF))
+            out.append(UInt8(ttl & 0xFF))
+            out.append(UInt8(rd.count >> 8))
+            out.append(UInt8(rd.count & 0xFF))
+            out.append(contentsOf: rd)
+        }
     }
 
     /// Stores a body written elsewhere (`BodyWriter`) as final bytes with `answers` records in the answer section and

@@ -36,18 +36,15 @@ extension CompiledZones.Builder {
         var numbers: [UInt8]
 
         init?(_ soa: ResourceRecord) {
-            let r = soa.rdata
-            func nameEnd(_ from: Int) -> Int? {
-                var i = from
-                while i < r.count, r[i] != 0 { i += Int(r[i]) + 1 }
-                return i < r.count ? i + 1 : nil
+            let names = soa.rdataNames
+            guard names.count == 2, soa.rdata.count == names[0].wire.count + names[1].wire.count + 20 else {
+                return nil
             }
-            guard let m = nameEnd(0), let n = nameEnd(m), r.count == n + 20 else { return nil }
             owner = soa.name.wire
             ttl = soa.ttl
-            mname = Array(r[..<m])
-            rname = Array(r[m..<n])
-            numbers = Array(r[n...])
+            mname = names[0].wire
+            rname = names[1].wire
+            numbers = Array(soa.rdata.suffix(20))
         }
     }
 
@@ -104,20 +101,7 @@ extension CompiledZones.Builder {
             case .records(let type, let setTTL, let rdatas):
                 // The alias, then the target's records owned by the target (`owner`).
                 aliasBody.removeSubrange(shape.aliasLength...)
-                for rd in rdatas {
-                    aliasBody.append(UInt8(owner >> 8))
-                    aliasBody.append(UInt8(owner & 0xFF))
-                    aliasBody.append(UInt8(type.rawValue >> 8))
-                    aliasBody.append(UInt8(type.rawValue & 0xFF))
-                    aliasBody.append(0)
-                    aliasBody.append(1)
-                    for shift in stride(from: 24, through: 0, by: -8) {
-                        aliasBody.append(UInt8(setTTL >> shift & 0xFF))
-                    }
-                    aliasBody.append(UInt8(rd.count >> 8))
-                    aliasBody.append(UInt8(rd.count & 0xFF))
-                    aliasBody.append(contentsOf: rd)
-                }
+                AnswerArena.appendRecords(to: &aliasBody, owner: owner, type: type, ttl: setTTL, rdatas: rdatas)
                 answer = arena.addBody(aliasBody[...], answers: 1 + rdatas.count)
             }
             types.append(CompiledZones.TypeEntry(type: entry.type.rawValue, answer: answer))

@@ -40,12 +40,7 @@ struct NameTable: Sendable {
     /// of the probe run finds an equal key or the free slot.
     @discardableResult
     mutating func insert(folding name: UnsafeRawBufferPointer, value: Int32) -> Bool {
-        let at = keys.count
-        // One append and a fold in place: an append per octet checks the storage's uniqueness each time.
-        keys.append(contentsOf: name)
-        keys.withUnsafeMutableBufferPointer { k in
-            for i in at..<k.count { k[i] = DomainName.fold(k[i]) }
-        }
+        let at = appendKey(folding: name)
         let h = keys.withUnsafeBytes { NameTable.hash(UnsafeRawBufferPointer(rebasing: $0[at...])) }
         var i = Int(h) & mask
         let present = keys.withUnsafeBytes { k in
@@ -73,12 +68,19 @@ struct NameTable: Sendable {
     /// Appends `name` lower-cased with `value`, to be put in the table by `commit`: for names known to be new (one
     /// zone's, which are unique), so that they go in as a batch whose cache misses overlap.
     mutating func append(folding name: UnsafeRawBufferPointer, value: Int32) {
+        let at = appendKey(folding: name)
+        pending.append((Int32(at), Int32(name.count), value))
+    }
+
+    /// Appends `name` lower-cased to the keys and returns where it starts. One append and a fold in place: an append
+    /// per octet checks the storage's uniqueness each time.
+    private mutating func appendKey(folding name: UnsafeRawBufferPointer) -> Int {
         let at = keys.count
         keys.append(contentsOf: name)
         keys.withUnsafeMutableBufferPointer { k in
             for i in at..<k.count { k[i] = DomainName.fold(k[i]) }
         }
-        pending.append((Int32(at), Int32(name.count), value))
+        return at
     }
 
     /// Puts the appended names in the table. The table is larger than the caches, so each slot is asked for a few

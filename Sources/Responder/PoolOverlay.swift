@@ -69,7 +69,7 @@ public final class PoolOverlay: Sendable {
         let tables =
             previous.flatMap { $0.tables.base === base && $0.plans.count == plans.count ? $0.tables : nil }
             ?? PoolTables(base: base, plans: plans, counters: counters)
-        func plan(_ name: DomainName) -> PoolPlan? { tables.planIndex[name].map { plans[$0] } }
+        func plan(_ name: DomainName) -> PoolPlan? { tables.plan(named: name, in: plans) }
         // The zones with the pools the recipes hold (each class's by one of its pools) filled in with their current
         // first variant (or nothing), and the served serial: what the recipes are compiled from.
         var involved = Set<DomainName>()
@@ -209,7 +209,7 @@ public final class PoolOverlay: Sendable {
     }
 
     /// The plan of the pool called `name`.
-    func plan(named name: DomainName) -> PoolPlan? { tables.planIndex[name].map { plans[$0] } }
+    func plan(named name: DomainName) -> PoolPlan? { tables.plan(named: name, in: plans) }
 
     /// The counter of step `step` answered for pool `pool` (`CompiledZones.pools`), if it counts.
     @inline(__always)
@@ -269,6 +269,9 @@ final class PoolTables: Sendable {
     /// policy), per line of the pool (in `members` order), at k × lines + line.
     let counterStart: [Int32]
     let counters: [AnswerCounters.Counter]
+
+    /// The plan of the pool called `name` among `plans` (those these tables were made for).
+    func plan(named name: DomainName, in plans: PoolPlans) -> PoolPlan? { planIndex[name].map { plans[$0] } }
 
     init(base: CompiledZones, plans: PoolPlans, counters registry: AnswerCounters) {
         self.base = base

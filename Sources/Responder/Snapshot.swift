@@ -97,15 +97,11 @@ public final class Snapshot: Sendable {
     public func canUpdate(to plans: PoolPlans, secure: Set<DomainName>? = nil) -> Bool {
         // The same pools in the same order (a build from the same config) is a walk over the names in place, each
         // compared by its storage first; else the sets of names.
+        let (new, old) = (plans.pools, overlay.plans.pools)
         let same =
-            plans.count == overlay.plans.count
-            ? plans.pools.withUnsafeBufferPointer { new in
-                overlay.plans.pools.withUnsafeBufferPointer { old in
-                    new.baseAddress == old.baseAddress
-                        || new.indices.allSatisfy { new[$0].name.wire == old[$0].name.wire }
-                }
-            }
-            : Set(plans.pools.map(\.name)) == base.poolNames
+            new.count == old.count
+            ? PoolPlans.sameStorage(new, old) || new.indices.allSatisfy { new[$0].name.wire == old[$0].name.wire }
+            : Set(new.map(\.name)) == base.poolNames
         return same && (secure == nil || secure == base.secureOrigins)
     }
 

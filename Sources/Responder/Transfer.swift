@@ -156,13 +156,7 @@ public final class PoolDigests: Sendable {
     public func entries(_ pools: [Pool], in origin: DomainName) -> [Entry] {
         state.withLock { state in
             // The same config: the same array (it is kept here, so its storage cannot be another's).
-            let same =
-                state.map { cached in
-                    cached.pools.count == pools.count
-                        && cached.pools.withUnsafeBufferPointer { a in
-                            pools.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress }
-                        }
-                } ?? false
+            let same = state.map { PoolPlans.sameStorage($0.pools, pools) } ?? false
             if !same { state = (pools, [:]) }
             if let done = state?.byOrigin[origin] { return done }
             // One entry per class (`PoolPlans.classes`) with pools in this zone.

@@ -330,7 +330,7 @@ public struct PoolPlans: RandomAccessCollection, Sendable, ExpressibleByArrayLit
     public var classCount: Int { answers.count }
 
     /// True when both arrays are one storage (two values of one config's arrays).
-    static func sameStorage<T>(_ a: [T], _ b: [T]) -> Bool {
+    public static func sameStorage<T>(_ a: [T], _ b: [T]) -> Bool {
         a.count == b.count
             && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { $0.baseAddress == x.baseAddress } }
     }
