@@ -35,7 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ROOT, a_records, api, dns_query, write  # noqa: E402
+from bench import ROOT, api, write  # noqa: E402
 
 HEAD = """$ORIGIN example.com.
 $TTL 3600
@@ -46,14 +46,29 @@ ns1 IN A 192.0.2.1
 BOTH = {"192.0.2.10", "198.51.100.10"}
 
 
+# Per kind: the one pool's name (but for `pools`), the zone's records for customer i, the probe's owner and type.
+KINDS = {
+    "pools": (None, lambda i: "", lambda n: f"c{n // 2}.example.com", 1),
+    "cnames": ("www", lambda i: f"c{i} IN CNAME www\n", lambda n: f"c{n // 2}.example.com", 1),
+    "mx": ("mail", lambda i: f"c{i} IN MX 10 mail\n", lambda n: f"c{n // 2}.example.com", 15),
+    "srv": ("sip", lambda i: f"_sip._tcp.c{i} IN SRV 0 5 5060 sip\n", lambda n: f"_sip._tcp.c{n // 2}.example.com",
+            33),
+    "ptr": ("www", lambda i: f"c{i} IN PTR host{i}.example.net.\n", lambda n: f"c{n // 2}.example.com", 12),
+    "ns": ("www", lambda i: f"c{i} IN NS ns1.hoster.example.net.\nc{i} IN NS ns2.hoster.example.net.\n",
+           lambda n: f"c{n // 2}.example.com", 1),
+}
+
+
 def zone_text(kind, n, static):
-    """The zone: N customer names that are pools (static: as A records, for NSD), or N aliases to www."""
+    """The zone: N customer names that are pools (static: as A records, for NSD), or N names (aliases, MX, SRV, PTR,
+    delegations) beside one pool (static: its A records)."""
     if kind == "pools":
         body = "".join(f"c{i} 60 IN A 192.0.2.10\nc{i} 60 IN A 198.51.100.10\n" for i in range(n)) if static else ""
     else:
-        body = "".join(f"c{i} IN CNAME www\n" for i in range(n))
+        pool, record = KINDS[kind][0], KINDS[kind][1]
+        body = "".join(record(i) for i in range(n))
         if static:
-            body += "www 60 IN A 192.0.2.10\nwww 60 IN A 198.51.100.10\n"
+            body += f"{pool} 60 IN A 192.0.2.10\n{pool} 60 IN A 198.51.100.10\n"
     return HEAD + body
 
 
@@ -66,7 +81,7 @@ def uplinkdns_config(d, kind, n, port, blocks=False):
         write(f"{d}/names.txt", "".join(f"c{i}.example.com.\n" for i in range(n)))
         pools = "  - {names-file: names.txt, links: [unicom, cnc], policy: weighted, ttl: 60}\n"
     else:
-        pools = "  - {name: www.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}\n"
+        pools = f"  - {{name: {KINDS[kind][0]}.example.com., links: [unicom, cnc], policy: weighted, ttl: 60}}\n"
     name = "blocks.yaml" if blocks else "uplinkdns.yaml"
     write(f"{d}/{name}", f"""server:
   listen: ["127.0.0.1:{port}"]
@@ -108,8 +123,41 @@ zone:
     return ["nsd", "-d", "-c", f"{d}/nsd.conf"]
 
 
-def start(cmd, port, probe, log, timeout=600):
-    """Starts `cmd` pinned to CPU 0; the process and the seconds until `probe` has A records (polled every 5 ms)."""
+def query(probe, qid):
+    """A query for `probe` (owner, type)."""
+    qname, qtype = probe
+    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
+    for label in qname.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack(">HH", qtype, 1)
+
+
+def addresses(r):
+    """The A addresses in any section of a response (answer for a pool or an alias, additional for MX and SRV), and
+    whether it holds anything (an answer, or a referral's NS)."""
+    if len(r) < 12:
+        return set(), False
+    counts = struct.unpack(">HHH", r[6:12])
+    i = 12
+    while r[i] != 0:
+        i += r[i] + 1
+    i += 5
+    out = set()
+    for _ in range(sum(counts)):
+        while r[i] != 0 and r[i] & 0xC0 != 0xC0:
+            i += r[i] + 1
+        i += 2 if r[i] & 0xC0 == 0xC0 else 1
+        rtype, _, _, rdlen = struct.unpack(">HHIH", r[i:i + 10])
+        i += 10
+        if rtype == 1 and rdlen == 4:
+            out.add(".".join(str(b) for b in r[i:i + 4]))
+        i += rdlen
+    return out, counts[0] + counts[1] > 0
+
+
+def start(cmd, port, probe, log, with_addresses=True, timeout=600):
+    """Starts `cmd` pinned to CPU 0; the process and the seconds until `probe` is answered, with addresses where the
+    kind has them (polled every 5 ms)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.005)
     t0 = time.monotonic()
@@ -117,9 +165,10 @@ def start(cmd, port, probe, log, timeout=600):
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"{cmd[0]} exited: see {log.name}")
-        s.sendto(dns_query(probe, 1), ("127.0.0.1", port))
+        s.sendto(query(probe, 1), ("127.0.0.1", port))
         try:
-            if a_records(s.recv(4096)):
+            got, answered = addresses(s.recv(4096))
+            if got or (answered and not with_addresses):
                 return proc, time.monotonic() - t0
         except OSError:
             pass
@@ -168,9 +217,9 @@ def drains(port, probe, switches=12):
         caller.start()
         seen = None
         while time.monotonic() - t0 < 60:
-            s.send(dns_query(probe, k))
+            s.send(query(probe, k))
             try:
-                got = a_records(s.recv(4096))
+                got, _ = addresses(s.recv(4096))
             except OSError:
                 continue
             if not got:
@@ -209,7 +258,9 @@ def run_case(work, case, port, repeats):
     out = {"case": case}
     d = os.path.join(work, case)
     os.makedirs(d, exist_ok=True)
-    probe = f"c{n // 2}.example.com"
+    probe = (KINDS[kind][2](n), KINDS[kind][3])
+    # Names of PTR and NS records hold no pool's addresses: their start is their answer, and a drain changes nothing.
+    pooled = kind not in ("ptr", "ns")
     config = uplinkdns_config(d, kind, n, port)
     out["check"] = check_time(config)
     if kind == "pools":
@@ -223,19 +274,19 @@ def run_case(work, case, port, repeats):
         shutil.rmtree(f"{d}/state", ignore_errors=True)
         with open(f"{d}/uplinkdns.log", "w") as log:
             proc, t = start([f"{ROOT}/.build/release/uplinkdns", "serve", "--config", config, "--log-level",
-                             "warning"], port, probe, log)
+                             "warning"], port, probe, log, pooled)
             ours.append(t)
             try:
                 if k == 0:
                     time.sleep(1)
                     out["rss"], out["pss"] = memory(proc.pid)
-                    if n <= 100_000:
+                    if n <= 100_000 and pooled:
                         out["drains"], out["wrong"], out["ixfr"] = drains(port, probe)
                         out["rss_after"], _ = memory(proc.pid)
             finally:
                 stop(proc)
         with open(f"{nd}/nsd.log", "w") as log:
-            proc, t = start(nsd, port + 1, probe, log)
+            proc, t = start(nsd, port + 1, probe, log, pooled)
             theirs.append(t)
             try:
                 if k == 0:

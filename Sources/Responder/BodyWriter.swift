@@ -87,6 +87,13 @@ struct BodyWriter {
         bytes.append(0)
     }
 
+    /// The compression pointer to the name `wire` (0xC000 | offset) when it has been written (or is the question's
+    /// name or a suffix of it): what `name` would write for it. Nil when it would write a label.
+    func pointer<C: RandomAccessCollection>(to wire: C) -> UInt16? where C.Element == UInt8, C.Index == Int {
+        guard wire[wire.startIndex] != 0, let target = find(wire, from: wire.startIndex) else { return nil }
+        return 0xC000 | UInt16(target)
+    }
+
     /// The first target equal to the suffix of `wire` at `k` (case folded), or nil.
     private func find<C: RandomAccessCollection>(_ wire: C, from k: Int) -> Int?
     where C.Element == UInt8, C.Index == Int {

@@ -90,19 +90,22 @@ struct AnswerArena {
         }
     }
 
-    /// Stores a body written elsewhere (`BodyWriter`) as final bytes with `answers` records in the answer section and
-    /// `authority` in the authority section, none additional; `serial`: the offset in the body of an SOA's serial and
-    /// the number of its zone, which becomes a fixup (as `add` makes it).
+    /// Stores a body written elsewhere (`BodyWriter`) as final bytes with `answers` records in the answer section,
+    /// `authority` in the authority section and `additional` optional additional records after them, which a response
+    /// too small for them leaves out (`minLength`: where they start); `serial`: the offset in the body of an SOA's
+    /// serial and the number of its zone, which becomes a fixup (as `add` makes it).
     mutating func addBody(
-        _ body: ArraySlice<UInt8>, answers answerCount: Int, authority: Int = 0, serial: (at: Int, zone: Int)? = nil
+        _ body: ArraySlice<UInt8>, answers answerCount: Int, authority: Int = 0, additional: Int = 0,
+        minLength: Int? = nil, serial: (at: Int, zone: Int)? = nil
     ) -> AnswerRef {
         let fixStart = fixups.count
         if let serial { fixups.append(Fixup(at: UInt16(serial.at), delta: 0, zone: Int32(serial.zone))) }
         answers.append(
             CompiledAnswer(
                 flags: Header.Flag.aa, answerCount: UInt16(answerCount), authorityCount: UInt16(authority),
-                additionalCountFull: 0, additionalCountMin: 0, offset: Int32(bytes.count), length: Int32(body.count),
-                minLength: Int32(body.count), fixupStart: Int32(fixStart), fixupCount: Int32(fixups.count - fixStart)))
+                additionalCountFull: UInt16(additional), additionalCountMin: 0, offset: Int32(bytes.count),
+                length: Int32(body.count), minLength: Int32(minLength ?? body.count), fixupStart: Int32(fixStart),
+                fixupCount: Int32(fixups.count - fixStart)))
         bytes.append(contentsOf: body)
         return .body(answers.count - 1)
     }

@@ -52,7 +52,7 @@ extension CompiledZones.Builder {
     /// holds no alias, nothing that needs compression or additional data (a pool's addresses aside), in an unsigned
     /// zone without cuts, DNAMEs or served zones below its apex, so that nothing else decides (RFC 1034 §4.3.2). Its
     /// answers are what `compileTypes` compiles through the resolver, byte for byte (`ResponderOptions.
-    /// aliasesFromArenas` off compiles them that way, which `AliasCompileTests` compares): for CNAME and ANY the
+    /// fromArenas` off compiles them that way, which `AliasCompileTests` compares): for CNAME and ANY the
     /// record alone (RFC 8482 picks the alias), for each type the target holds the record and the target's records
     /// (a pool's joined at query time), for every other type the record and the zone's NODATA. False (nothing
     /// compiled) for any other name.
@@ -60,7 +60,7 @@ extension CompiledZones.Builder {
         -> Bool
     {
         // A pool's name is a changed node (its slot), which never comes here.
-        guard options.aliasesFromArenas, !decisiveZones[zi], !signed[zi], !childZones[zi], !name.isWildcard,
+        guard options.fromArenas, !decisiveZones[zi], !signed[zi], !childZones[zi], !name.isWildcard,
             let soa = negativeSOAs[zi]
         else { return false }
         var sets = 0

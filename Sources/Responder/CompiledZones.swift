@@ -61,6 +61,10 @@ public final class CompiledZones: Sendable {
             /// the apex, a pool's NSEC), from the signed zone as it serves now, without signatures: keys and a
             /// pool's bitmap change without a reload. One body, no variants.
             case signed
+            /// A pool's addresses as additional data (its A records, then its AAAA), owned by the query name, shared
+            /// by its class: what an MX to the pool joins after its records (`Join.additional`). The variants rotate
+            /// the first family, as an answer that holds them does (`PoolOverlay.firstPoolRecords`).
+            case additional
         }
         /// Index into `zones`.
         var zone: Int
@@ -93,7 +97,8 @@ public final class CompiledZones: Sendable {
     /// by joining at query time: `prefix` (the chain, compiled for the alias) and then the pool class's current body
     /// with each record's owner pointing at the target's name in the chain (`owner`). When the pool has no record of
     /// the type now, `empty` (the chain and the target zone's NODATA). A drain touches the pool's class, not the
-    /// aliases (issue 27).
+    /// aliases (issue 27). The same for an MX or SRV whose target is a pool (`additional`): its records, then the
+    /// pool's addresses as additional data.
     struct Join: Sendable {
         /// The chain's body (an index into `answers`).
         var prefix: Int32
@@ -101,6 +106,13 @@ public final class CompiledZones: Sendable {
         var owner: UInt16
         /// The answer while the pool has none of the type.
         var empty: AnswerRef
+        /// The pool's records are optional additional data (an MX exchange's addresses, `compileRecords`) rather than
+        /// the answer's end (an alias's).
+        var additional = false
+        /// The length of the first joined record's owner when it is written at the prefix's end (an SRV target is
+        /// no compression target, RFC 2782: its name is written in full, or against a suffix, the first time), 0
+        /// when every owner is `owner`; the records after the first point at it then (`owner`).
+        var literal: UInt16 = 0
     }
 
     let table: NameTable
@@ -126,6 +138,8 @@ public final class CompiledZones: Sendable {
     let options: ResponderOptions
     /// How many aliases `Builder.compileAlias` compiled.
     let aliasesFromArenas: Int
+    /// How many names with MX, PTR or SRV `Builder.compileRecords` compiled.
+    let recordsFromArenas: Int
     /// The signed zones whose NSEC records are compiled in (`init`'s `secure`).
     let secureOrigins: Set<DomainName>
 
@@ -170,6 +184,7 @@ public final class CompiledZones: Sendable {
         self.poolNames = poolNames
         self.options = options
         self.aliasesFromArenas = b.aliasesFromArenas
+        self.recordsFromArenas = b.recordsFromArenas
         self.secureOrigins = Set(ordered.map(\.origin).filter { secure[$0] != nil })
     }
 
@@ -256,11 +271,16 @@ extension CompiledZones {
         var lastAlias: (wire: [UInt8], zone: Int, target: AliasTarget?)?
         /// How many aliases `compileAlias` compiled.
         var aliasesFromArenas = 0
+        /// What MX exchanges and SRV targets add as additional data, by folded name and zone (`compileRecords`).
+        var additionalTargets: [[UInt8]: (zone: Int, target: AdditionalTarget)] = [:]
+        /// How many names with MX, PTR or SRV `compileRecords` compiled.
+        var recordsFromArenas = 0
 
         struct SharedKey: Hashable {
             var poolClass: Int
             var zone: Int
             var type: RRType
+            var mode: Recipe.Mode = .exact
         }
 
         init(
@@ -363,13 +383,15 @@ extension CompiledZones {
         }
 
         /// The index of the class's recipe (`sharedRecipe`), made on first use.
-        mutating func sharedRecipeIndex(_ name: DomainName, zi: Int, type: RRType, poolItself: Bool) -> Int32? {
+        mutating func sharedRecipeIndex(
+            _ name: DomainName, zi: Int, type: RRType, poolItself: Bool, mode: Recipe.Mode = .exact
+        ) -> Int32? {
             guard let c = classes[name], c >= 0, !name.isWildcard else { return nil }
-            let key = SharedKey(poolClass: c, zone: zi, type: type)
+            let key = SharedKey(poolClass: c, zone: zi, type: type, mode: mode)
             if let done = sharedRecipes[key] { return done }
             recipes.append(
                 Recipe(
-                    zone: zi, name: name, type: type, mode: .exact, poolItself: poolItself, shared: true,
+                    zone: zi, name: name, type: type, mode: mode, poolItself: poolItself, shared: true,
                     pools: [name]))
             sharedRecipes[key] = Int32(recipes.count - 1)
             return Int32(recipes.count - 1)
@@ -580,7 +602,8 @@ extension CompiledZones {
                             zone.resolve(name, .ds), zi: zi, name: name, type: .ds, wildcard: false)
                     } else if n.block == .none {
                         if view.isChanged
-                            || !(compilePlain(view, zi: zi, &n) || compileAlias(view, name: name, zi: zi, &n))
+                            || !(compilePlain(view, zi: zi, &n) || compileAlias(view, name: name, zi: zi, &n)
+                                || compileRecords(view, name: name, zi: zi, &n))
                         {
                             compileTypes(
                                 &n, node: view.node, name: name, zi: zi, zoneTypes: zoneTypes[zi],

@@ -92,7 +92,7 @@ public final class PoolOverlay: Sendable {
             func compile(_ res: Resolution) -> Int32 {
                 let ref: AnswerRef
                 switch r.mode {
-                case .exact where r.shared:
+                case .exact where r.shared, .additional:
                     // One body for every pool of the class: owners are the query name, the rest anchored at the apex.
                     ref = arena.add(
                         res, template: r.name, anchor: base.zones[r.zone].zone.origin, ownerIsQuery: true,
@@ -130,7 +130,9 @@ public final class PoolOverlay: Sendable {
                 single((signed ?? zone).resolve(r.name, r.type))
                 continue
             }
-            let res = zone.resolve(r.name, r.mode == .referral ? .ns : r.type)
+            let res =
+                r.mode == .additional
+                ? PoolOverlay.addresses(of: r.name, in: zone) : zone.resolve(r.name, r.mode == .referral ? .ns : r.type)
             guard let (plan, type) = PoolOverlay.firstPoolRecords(res, plan) else {
                 // No address of the pool's in it now (a family without lines up): one body.
                 single(res)
@@ -218,6 +220,13 @@ public final class PoolOverlay: Sendable {
         guard offset >= 0, pool >= 0 else { return nil }
         let at = Int(tables.counterStart[Int(pool)]) + Int(offset)
         return at < tables.counters.count ? tables.counters[at] : nil
+    }
+
+    /// The A and then the AAAA records `zone` holds at `name`, as an answer (`CompiledZones.Recipe.Mode.additional`).
+    static func addresses(of name: DomainName, in zone: Zone) -> Resolution {
+        var res = Resolution(outcome: .answer)
+        for t in [RRType.a, .aaaa] { res.answer += zone.rrset(name, t)?.records ?? [] }
+        return res
     }
 
     /// A pool's records as the zone holds them: its first variant per family (none for a family without

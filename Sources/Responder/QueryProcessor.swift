@@ -210,7 +210,7 @@ public enum QueryProcessor {
             let body = o.answers[Int(o.steps[i])]
             if ref.join >= 0 {
                 // An alias to a pool: its chain, then the pool's body (or, with no record of the type now, the
-                // chain's NODATA).
+                // chain's NODATA). An MX to a pool: its records, then the pool's as additional data (or none).
                 let join = b.joins[Int(ref.join)]
                 guard body.answerCount > 0 else {
                     guard case .body(let empty) = join.empty.kind else {
@@ -230,8 +230,8 @@ public enum QueryProcessor {
                     o.bodyBytes.withUnsafeBufferPointer { bytes in
                         emitJoined(
                             chain: b.answers[Int(join.prefix)], chainBytes: chain, body, bytes: bytes,
-                            owner: join.owner, q,
-                            query, s, out, transport: transport, ecsScope: scope)
+                            owner: join.owner, additional: join.additional, literal: Int(join.literal), q, query, s,
+                            out, transport: transport, ecsScope: scope)
                     }
                 }
             }
@@ -388,35 +388,51 @@ public enum QueryProcessor {
         return p
     }
 
-    /// Writes an alias's answer joined at query time (`CompiledZones.Join`): header, question, the alias's chain
-    /// (`chain`, compiled for the alias's name: final bytes), then the pool's records (`body`, each owned by the
-    /// query name as the pool answers for itself) with each owner pointing at the target's name in the chain. Both
-    /// are required (the answer section): what does not fit is truncated (TC), as `emit` does.
+    /// Writes an answer joined at query time (`CompiledZones.Join`): header, question, the alias's chain or the MX
+    /// records (`chain`, compiled for the name asked: final bytes), then the pool's records (`body`, each owned by the
+    /// query name as the pool answers for itself) with each owner pointing at the target's name in the chain. An
+    /// alias's are required (the answer section): what does not fit is truncated (TC), as `emit` does. An MX's are
+    /// optional additional data (`additional`): what does not fit leaves them out with the chain's own, as `emit`
+    /// leaves out a body's. With `literal`, the chain ends in the first record's owner (that many octets, `Join.
+    /// literal`), which then takes the place of the body's first owner.
     static func emitJoined(
         chain: CompiledAnswer, chainBytes: UnsafeBufferPointer<UInt8>, _ body: CompiledAnswer,
-        bytes: UnsafeBufferPointer<UInt8>, owner: UInt16, _ q: QueryView, _ query: UnsafeRawBufferPointer,
-        _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, transport: Transport, ecsScope: UInt8 = 0
+        bytes: UnsafeBufferPointer<UInt8>, owner: UInt16, additional: Bool = false, literal: Int = 0, _ q: QueryView,
+        _ query: UnsafeRawBufferPointer, _ s: Snapshot, _ out: UnsafeMutableRawBufferPointer, transport: Transport,
+        ecsScope: UInt8 = 0
     ) -> Int {
         let qend = q.questionEnd
         let room = limit(q, s, transport) - qend - optLength(q, s)
         var flags = Header.Flag.qr | (q.flags & Header.Flag.rd) | chain.flags
         if q.qclass == RRClass.any.rawValue { flags &= ~Header.Flag.aa }
-        let first = Int(chain.length)
-        var len = first + Int(body.length)
-        var an = chain.answerCount + body.answerCount
+        var first = Int(chain.length)
+        // The body's first owner (a 2-octet pointer) gives way to the chain's literal one.
+        let skip = literal > 0 ? 2 : 0
+        var len = first + Int(body.length) - skip
+        var an = chain.answerCount
+        var ns = chain.authorityCount
+        var ar = chain.additionalCountFull
+        if additional { ar += body.answerCount } else { an += body.answerCount }
         if len > room {
-            flags |= Header.Flag.tc
-            (an, len) = (0, 0)
+            if additional, Int(chain.minLength) <= room {
+                (first, len, ar) = (Int(chain.minLength), Int(chain.minLength), chain.additionalCountMin)
+            } else {
+                flags |= Header.Flag.tc
+                (an, ns, ar, first, len) = (0, 0, 0, 0, 0)
+            }
         }
-        var p = header(out, id: q.id, flags: flags, an: an, ns: 0, ar: q.hasEDNS ? 1 : 0)
+        var p = header(out, id: q.id, flags: flags, an: an, ns: ns, ar: ar + (q.hasEDNS ? 1 : 0))
         copy(query, from: 12, count: qend - 12, to: out, at: &p)
         if len > 0 {
             let dst = out.baseAddress!.advanced(by: p)
             dst.copyMemory(from: chainBytes.baseAddress! + Int(chain.offset), byteCount: first)
-            dst.advanced(by: first).copyMemory(from: bytes.baseAddress! + Int(body.offset), byteCount: len - first)
-            // Each record: owner (a 2-octet pointer), type, class, TTL, RDATA length, RDATA.
+            dst.advanced(by: first).copyMemory(
+                from: bytes.baseAddress! + Int(body.offset) + skip, byteCount: len - first)
+            // Each record: owner (a 2-octet pointer), type, class, TTL, RDATA length, RDATA; the first one's owner
+            // already written when it is the chain's literal.
             var r = p + first
             let end = p + len
+            if skip > 0, r + 10 <= end { r += 10 + (Int(out[r + 8]) << 8 | Int(out[r + 9])) }
             while r + 12 <= end {
                 put16(out, r, owner)
                 r += 12 + (Int(out[r + 10]) << 8 | Int(out[r + 11]))

@@ -16,10 +16,11 @@ public struct ResponderOptions: Sendable, Equatable {
     /// The zones the server signs (`dnssec:`): their apex's DNSKEY, CDS, CDNSKEY and NSEC3PARAM are answered from
     /// the signed zone as it serves now, with or without DO (`CompiledZones`).
     public var signedZones: Set<DomainName> = []
-    /// Compile the common alias straight from the zone's arenas (`CompiledZones.Builder.compileAlias`), as the server
-    /// always does. Off, every alias is compiled through the resolver: the answers must be the same bytes, which
-    /// `AliasCompileTests` checks. Not a configuration key.
-    public var aliasesFromArenas = true
+    /// Compile the common alias and the common name with MX, PTR or SRV straight from the zone's arenas
+    /// (`CompiledZones.Builder.compileAlias`, `compileRecords`), as the server always does. Off, they are compiled
+    /// through the resolver: the answers must be the same bytes, which `AliasCompileTests` and `RecordsCompileTests`
+    /// check. Not a configuration key.
+    public var fromArenas = true
 
     /// Makes options.
     public init(

@@ -44,8 +44,10 @@ public final class Snapshot: Sendable {
     /// How many answers a health change rebuilds: those that hold a pool's records, and a signed zone's keys (a
     /// class of pools with the same definition, and the aliases to them, count once).
     public var poolAnswerCount: Int { base.recipes.count }
-    /// How many aliases were compiled straight from the arenas (`ResponderOptions.aliasesFromArenas`).
+    /// How many aliases were compiled straight from the arenas (`ResponderOptions.fromArenas`).
     public var aliasesFromArenas: Int { base.aliasesFromArenas }
+    /// How many names with MX, PTR or SRV were compiled straight from the arenas (`ResponderOptions.fromArenas`).
+    public var recordsFromArenas: Int { base.recordsFromArenas }
     /// How many groups of bodies this snapshot's overlay compiled (what a health change cost).
     public var compiledGroups: Int { overlay.compiledGroups }
 

@@ -3,6 +3,7 @@
 import DNSWire
 import Responder
 import TestSupport
+import Testing
 
 /// Runs raw query bytes through the processor; nil when it sends nothing.
 func respond(
@@ -29,3 +30,27 @@ func ask(
 }
 
 struct NoResponse: Error {}
+
+/// Asks both snapshots each name (below example.com.) for each type, over UDP and TCP, with and without EDNS, in the
+/// same order with the same rotation, and expects the same bytes: a fast compile against the resolver's
+/// (`ResponderOptions.fromArenas`).
+func expectSameAnswers(
+    _ fast: Snapshot, _ slow: Snapshot, names: [String], types: [RRType], state: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for transport in [Transport.udp, .tcp] {
+        let a = QueryScratch(rotationSeed: 5)
+        let b = QueryScratch(rotationSeed: 5)
+        for name in names {
+            for type in types {
+                for edns in [nil, EDNSQuery(options: [])] {
+                    let q = queryBytes("\(name).example.com.", type, edns: edns)
+                    let got = respond(fast, q, transport: transport, scratch: a)
+                    let want = respond(slow, q, transport: transport, scratch: b)
+                    #expect(
+                        got == want, "\(name) \(type) over \(transport) with \(state)", sourceLocation: sourceLocation)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// CompiledZones+Records: names with MX, PTR or SRV records compiled straight from the arenas, and a pool in their
+// additional data joined at query time (issue 27: a host's hundred thousand customer names with an MX to one mail
+// pool, a reverse zone's PTRs).
+
+import DNSWire
+import Zones
+
+extension CompiledZones.Builder {
+    /// What the addresses of an MX exchange or SRV target add to an answer (RFC 1034 §4.3.2 step 6, as
+    /// `Zone.resolve` finds them), found once per target.
+    enum AdditionalTarget {
+        /// Nothing: out of the zone, not there, an alias, no address.
+        case none
+        /// Records of the zone (a wildcard's included), owned by the target: per type A then AAAA.
+        case records([(type: RRType, ttl: UInt32, rdatas: [[UInt8]])])
+        /// A pool's addresses, joined at query time (`Join.additional`): the pool class's recipe for them.
+        case pool(recipe: Int32, pool: Int32)
+        /// Anything this path does not write (a pool without a class, a wildcard pool): the resolver's.
+        case unsupported
+    }
+
+    /// A name that answers for itself with MX, PTR or SRV records beside records that need no compression (A, AAAA,
+    /// TXT…), in an unsigned zone without cuts, DNAMEs or served zones below its apex, not a wildcard: its answers
+    /// are what `compileTypes` compiles through the resolver, byte for byte (`ResponderOptions.fromArenas` off
+    /// compiles them that way, which `RecordsCompileTests` compares). Each type's body is its records owned by the
+    /// query name, the RDATA's names compressed as `MessageWriter` compresses them (MX and PTR; SRV's target in full,
+    /// RFC 2782), then for MX and SRV the addresses of the targets in the zone as additional data. A pool among them
+    /// is joined at query time when its records come last and its name is a compression target there (an MX
+    /// exchange): a drain then touches the pool's class, not the names. ANY is the lowest type's answer (RFC 8482),
+    /// every other type the zone's NODATA. False (nothing compiled) for any other name.
+    mutating func compileRecords(_ view: Zone.NodeView, name: DomainName, zi: Int, _ n: inout CompiledZones.NodeInfo)
+        -> Bool
+    {
+        guard options.fromArenas, !decisiveZones[zi], !signed[zi], !childZones[zi], !name.isWildcard else {
+            return false
+        }
+        var fits = true
+        var named = false
+        view.forEachRRset { t, _, rdatas in
+            switch t {
+            case .mx, .ptr, .srv:
+                named = true
+                // Every target's addresses must be ones this path writes.
+                guard t != .ptr else { return }
+                for rd in rdatas where fits {
+                    let at = t == .mx ? 2 : 6
+                    guard rd.count > at else {
+                        fits = false
+                        return
+                    }
+                    if case .unsupported = additionalTarget(rd[at...], zi: zi) { fits = false }
+                }
+            default:
+                if t.mayCompressRData || t == .cname || t == .dname || t == .soa || t == .rrsig || t == .nsec
+                    || t == .nsec3
+                {
+                    fits = false
+                }
+            }
+        }
+        guard fits, named else { return false }
+        let start = types.count
+        var any: AnswerRef?
+        view.forEachRRset { t, ttl, rdatas in
+            guard fits else { return }
+            let ref: AnswerRef?
+            switch t {
+            case .mx, .ptr, .srv: ref = namedAnswer(name: name, zi: zi, type: t, ttl: ttl, rdatas: rdatas)
+            default: ref = arena.addRRset(type: t, ttl: ttl, rdatas: rdatas)
+            }
+            guard let ref else {
+                fits = false
+                return
+            }
+            types.append(CompiledZones.TypeEntry(type: t.rawValue, answer: ref))
+            if any == nil { any = ref }
+        }
+        guard fits else {
+            // A pool whose records do not come last: the resolver's, from the start (the bodies written are left).
+            types.removeSubrange(start...)
+            return false
+        }
+        types.append(CompiledZones.TypeEntry(type: RRType.any.rawValue, answer: any ?? zoneInfos[zi].noData))
+        recordsFromArenas += 1
+        return true
+    }
+
+    /// The answer for `type` (MX, PTR, SRV) at `name`: its records, then the targets' addresses (MX, SRV), a pool's
+    /// joined; nil when a pool's records would not come last.
+    private mutating func namedAnswer<C: Collection>(
+        name: DomainName, zi: Int, type: RRType, ttl: UInt32, rdatas: C
+    ) -> AnswerRef? where C.Element == UnsafeRawBufferPointer {
+        writer.start(question: name.wire)
+        for rd in rdatas {
+            writer.u16(0xC00C)
+            writer.u16(type.rawValue)
+            writer.u16(1)
+            writer.u32(ttl)
+            let length = writer.placeholder16()
+            switch type {
+            case .mx:
+                writer.append(rd[..<2])
+                writer.name(rd[2...])
+            case .ptr: writer.name(rd[...])
+            default: writer.append(rd)  // SRV: the target in full and no compression target (RFC 2782).
+            }
+            writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
+        }
+        let answerLength = writer.bytes.count - writer.bodyStart
+        guard type != .ptr else { return arena.addBody(writer.body, answers: rdatas.count) }
+        var additional = 0
+        // The pool joined: its recipe and number, its records' owner, and the target when that is written at the end.
+        var joined: (recipe: Int32, pool: Int32, owner: UInt16, literal: [UInt8]?)?
+        var done: [[UInt8]] = []
+        for rd in rdatas {
+            let target = rd[(type == .mx ? 2 : 6)...]
+            // A target named twice adds nothing the second time (`Zone.resolve` skips records it holds).
+            guard !done.contains(where: { CompiledZones.Builder.sameName($0, target) }) else { continue }
+            done.append(Array(target))
+            switch additionalTarget(target, zi: zi) {
+            case .none: continue
+            case .unsupported: return nil
+            case .records(let sets):
+                guard joined == nil else { return nil }
+                for set in sets {
+                    for rdata in set.rdatas {
+                        writer.name(target)
+                        writer.u16(set.type.rawValue)
+                        writer.u16(1)
+                        writer.u32(set.ttl)
+                        writer.u16(UInt16(rdata.count))
+                        writer.append(rdata)
+                        additional += 1
+                    }
+                }
+            case .pool(let recipe, let pool):
+                // Its records owned by where the target was written (an MX exchange), or else by the name written
+                // for the first of them, at the prefix's end (an SRV target: `Join.literal`).
+                guard joined == nil else { return nil }
+                if let owner = writer.pointer(to: target) {
+                    joined = (recipe, pool, owner, nil)
+                } else {
+                    joined = (recipe, pool, 0, Array(target))
+                }
+            }
+        }
+        let body = arena.addBody(
+            writer.body, answers: rdatas.count, additional: additional, minLength: answerLength)
+        guard let joined else { return body }
+        var prefix = body
+        var owner = joined.owner
+        var literal = 0
+        if let target = joined.literal {
+            // The first record's owner, as `MessageWriter` writes it there; the others point at it.
+            let at = writer.bytes.count
+            guard at < 0x4000 else { return nil }
+            writer.name(target)
+            owner = 0xC000 | UInt16(at)
+            literal = writer.bytes.count - at
+            prefix = arena.addBody(
+                writer.body, answers: rdatas.count, additional: additional, minLength: answerLength)
+        }
+        guard case .body(let stored) = prefix.kind else { return body }
+        joins.append(
+            CompiledZones.Join(
+                prefix: Int32(stored), owner: owner, empty: body, additional: true, literal: UInt16(literal)))
+        return reference(CompiledZones.GroupRef(recipe: joined.recipe, pool: joined.pool, join: Int32(joins.count - 1)))
+    }
+
+    /// What the target `wire` (an MX exchange or SRV target) adds as additional data in zone `zi`, cached by name.
+    private mutating func additionalTarget(_ wire: Slice<UnsafeRawBufferPointer>, zi: Int) -> AdditionalTarget {
+        let key = wire.map(DomainName.fold)
+        if let known = additionalTargets[key], known.zone == zi { return known.target }
+        let found = makeAdditionalTarget(wire, zi: zi)
+        // A zone whose names point at a few targets hits; one whose every name has its own target does not grow.
+        if additionalTargets.count >= 4096 { additionalTargets.removeAll(keepingCapacity: true) }
+        additionalTargets[key] = (zi, found)
+        return found
+    }
+
+    private mutating func makeAdditionalTarget(_ wire: Slice<UnsafeRawBufferPointer>, zi: Int) -> AdditionalTarget {
+        let zone = ordered[zi]
+        guard let target = try? DomainName(wire: Array(wire)) else { return .unsupported }
+        guard target.isSubdomain(of: zone.origin) else { return .none }
+        var sets: [(type: RRType, ttl: UInt32, rdatas: [[UInt8]])] = []
+        var pool = false
+        for t in [RRType.a, .aaaa] {
+            guard case .found(let set, _) = zone.step(target, t) else { continue }
+            if poolNames.contains(set.name) {
+                // A pool's addresses: of the target itself (not a wildcard pool's).
+                guard set.name == target else { return .unsupported }
+                pool = true
+            } else {
+                sets.append((t, set.ttl, set.rdatas))
+            }
+        }
+        guard pool else { return sets.isEmpty ? .none : .records(sets) }
+        guard sets.isEmpty,
+            let recipe = sharedRecipeIndex(target, zi: zi, type: .a, poolItself: false, mode: .additional)
+        else { return .unsupported }
+        return .pool(recipe: recipe, pool: poolNumber(target))
+    }
+
+    /// True when two wire names are equal, case folded.
+    static func sameName<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+    where A.Element == UInt8, B.Element == UInt8 {
+        a.count == b.count && zip(a, b).allSatisfy { DomainName.fold($0) == DomainName.fold($1) }
+    }
+}

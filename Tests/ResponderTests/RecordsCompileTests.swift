@@ -1,0 +1,139 @@
+// RecordsCompileTests: names with MX, PTR or SRV compiled straight from the arenas, a pool in their additional data
+// joined at query time (issue 27), answer byte for byte as the resolver's compile of the same zone
+// (`ResponderOptions.fromArenas` off), in every shape the fast path takes or leaves.
+
+import DNSWire
+import Responder
+import TestSupport
+import Testing
+import Uplinks
+import Zones
+
+/// A zone without cuts: MX to a dual-stack pool (`www`), to a v4 pool (`mail`), to a sticky pool, to a plain name
+/// before and after a pool, to two pools, to a name out of the zone, to one that does not exist, to an alias, to a
+/// wildcard's name, to itself, to the same exchange twice (in another case); MX beside A and TXT; PTR in and out of
+/// the zone; SRV to a plain name, to a pool (whose name SRV does not compress, RFC 2782: the first address's owner
+/// is written at the prefix's end), to a plain name and a pool, below the pool to the pool; long MX and SRV sets that
+/// fit in 512 octets without their additional data, not with it; a wildcard with MX (left to the resolver).
+private let zoneText = """
+    $ORIGIN example.com.
+    @ 300 IN SOA ns1 hostmaster 1 3600 900 1209600 120
+    @ IN NS ns1
+    ns1 IN A 192.0.2.53
+    m0 IN MX 10 www
+    m1 IN MX 10 mail
+    M2 IN MX 10 MAIL.Example.COM.
+    m3 IN MX 10 plain
+    m3 IN MX 20 mail
+    m4 IN MX 10 mail
+    m4 IN MX 20 plain
+    m5 IN MX 10 mail
+    m5 IN MX 20 www
+    m6 IN MX 10 mx.example.net.
+    m7 IN MX 10 nowhere
+    m8 IN MX 10 alias
+    m9 IN MX 10 host.w
+    m10 IN MX 10 m10
+    m10 IN A 192.0.2.77
+    m11 IN MX 10 plain
+    m11 IN MX 20 PLAIN
+    m12 IN MX 10 sticky
+    m13 IN MX 10 mail
+    m13 IN A 192.0.2.78
+    m13 IN TXT "beside"
+    x.m1 IN MX 10 m1
+    big IN MX 1 mail
+    big IN MX 2 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1
+    big IN MX 3 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2
+    big IN MX 4 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3
+    big IN MX 5 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa4
+    big IN MX 6 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa5
+    big IN MX 7 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+    p0 IN PTR www.example.com.
+    p1 IN PTR host.example.net.
+    p2 IN PTR p2.example.com.
+    s0 IN SRV 0 5 5060 plain
+    s1 IN SRV 0 5 5060 www
+    s2 IN SRV 0 5 5060 nowhere
+    s3 IN SRV 0 5 5060 MAIL
+    s4 IN SRV 0 5 5060 plain
+    s4 IN SRV 1 5 5060 mail
+    _sip._tcp.mail IN SRV 0 5 5060 mail
+    bigs IN SRV 0 5 5060 mail
+    bigs IN SRV 1 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1
+    bigs IN SRV 2 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2
+    bigs IN SRV 3 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3
+    bigs IN SRV 4 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa4
+    bigs IN SRV 5 5 5060 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+    *.wm IN MX 10 mail
+    plain 600 IN A 192.0.2.7
+    plain IN AAAA 2001:db8::7
+    alias IN CNAME plain
+    *.w IN A 192.0.2.9
+    """
+
+/// The pools: `www` over both lines (unicom has IPv6), `mail` over their IPv4 addresses, `sticky` alone.
+private func plans(up: Set<String>, allDown: AllDownPolicy) -> PoolPlans {
+    func pool(_ name: String, _ policy: PoolPolicy = .weighted) -> Pool {
+        // `mail` takes each line's IPv4 address alone.
+        let members = [unicom, cnc].map { link in
+            PoolMember(
+                link: link.name,
+                addresses: name.hasPrefix("mail") ? link.publicAddresses.filter { !$0.isIPv6 } : nil)
+        }
+        return Pool(name: try! DomainName(name), members: members, policy: policy, ttl: 60, allDown: allDown)
+    }
+    let uplinks = Uplinks(
+        links: [unicom, cnc],
+        pools: [pool("www.example.com."), pool("mail.example.com."), pool("sticky.example.com.", .sticky)])
+    return PoolPlan.plans(uplinks, up: up, held: [])
+}
+
+private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy) throws -> Snapshot {
+    var options = ResponderOptions()
+    options.fromArenas = fromArenas
+    return Snapshot(
+        zoneSet: ZoneSet([try loadZone(zoneText)]), options: options, plans: plans(up: up, allDown: allDown),
+        serials: [try DomainName("example.com."): 42])
+}
+
+private let names = [
+    "m0", "m1", "M2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "x.m1", "big", "p0", "p1",
+    "p2", "s0", "s1", "s2", "s3", "s4", "_sip._tcp.mail", "bigs", "a.wm", "www", "mail", "plain", "nx",
+]
+private let types: [RRType] = [.a, .aaaa, .any, .mx, .ptr, .srv, .txt, .cname, .soa, RRType(65280)]
+
+@Suite struct RecordsCompileTests {
+    /// Every question, over UDP and TCP, with and without EDNS, in four line states: the same bytes both ways.
+    @Test func fromArenasIsTheResolversCompile() throws {
+        let states: [(Set<String>, AllDownPolicy)] = [
+            (["unicom", "cnc"], .all), (["unicom"], .all), (["cnc"], .all), ([], .servfail),
+        ]
+        for (up, allDown) in states {
+            let fast = try snapshot(fromArenas: true, up: up, allDown: allDown)
+            let slow = try snapshot(fromArenas: false, up: up, allDown: allDown)
+            // Left to the resolver: m4 (the pool's addresses before another's), m5 (two pools) and the wildcard.
+            #expect(fast.recordsFromArenas == 24)
+            #expect(slow.recordsFromArenas == 0)
+            expectSameAnswers(fast, slow, names: names, types: types, state: "\(up.sorted()) up")
+        }
+    }
+
+    /// A drain reaches an MX's additional data through the pool's class, and the answers read as a resolver reads
+    /// them: the MX, then the pool's addresses owned by the exchange.
+    @Test func anMXCarriesThePoolsAddresses() throws {
+        let both = try snapshot(fromArenas: true, up: ["unicom", "cnc"], allDown: .all)
+        let mx = try ask(both, "m1.example.com.", .mx)
+        #expect(mx.answers.map(\.type) == [.mx])
+        #expect(Set(mx.additional.map(\.name)) == [try DomainName("mail.example.com.")])
+        #expect(
+            Set(mx.additional.map { IPAddress(octets: $0.rdata)! }) == [
+                IPAddress("192.0.2.10")!, IPAddress("198.51.100.10")!,
+            ])
+        let drained = try snapshot(fromArenas: true, up: ["unicom"], allDown: .all)
+        let after = try ask(drained, "m1.example.com.", .mx)
+        #expect(after.additional.map { IPAddress(octets: $0.rdata)! } == [IPAddress("192.0.2.10")!])
+        let plain = try ask(drained, "m3.example.com.", .mx)
+        #expect(plain.additional.map(\.type) == [.a, .aaaa, .a])
+    }
+}
