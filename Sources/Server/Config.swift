@@ -195,7 +195,10 @@ public struct Config: Sendable {
     {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // `.basic`: no implicit tags. Scalars are read as text by `YAMLReader` (numbers, booleans, durations), so
+            // Yams's regular expressions that tag every plain scalar (int, float, null…) would only cost time: 100,000
+            // pool blocks took 3.6 s to check with them, mostly matching keys against those patterns.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 throw ConfigFailure(errors: [ConfigError(file: path, line: nil, message: "the file is empty")])
             }
             root = node

@@ -163,8 +163,10 @@ package struct ConfigKey: Sendable {
 package struct ConfigSection {
     /// The schema path of the mapping (`server.tcp`, `links[]`), which keys are recorded under.
     package let path: String
-    /// How messages name it (`server.tcp`, `links[unicom]`).
-    package let label: String
+    /// How messages name it (`server.tcp`, `links[unicom]`): made when a message needs it (a config of 100,000
+    /// pools names each one, and says nothing when all is well).
+    package var label: String { makeLabel() }
+    private let makeLabel: () -> String
     /// The mapping's node (for errors about the whole mapping).
     package let node: Node?
     /// The values present, by key.
@@ -183,9 +185,20 @@ package struct ConfigSection {
         return k
     }
 
+    package init(
+        path: String, label: @autoclosure @escaping () -> String, node: Node?, values: [String: Node],
+        keys: [ConfigKey]
+    ) {
+        self.path = path
+        self.makeLabel = label
+        self.node = node
+        self.values = values
+        self.keys = keys
+    }
+
     /// The same mapping, named `label` in messages (once its entry's name is known).
-    package func labeled(_ label: String) -> ConfigSection {
-        ConfigSection(path: path, label: label, node: node, values: values, keys: keys)
+    package func labeled(_ label: @autoclosure @escaping () -> String) -> ConfigSection {
+        ConfigSection(path: path, label: label(), node: node, values: values, keys: keys)
     }
 
     /// `label.name`, as messages name a key.

@@ -72,8 +72,11 @@ extension Uplinks {
             out.links.append(link)
         }
 
+        let poolItems = pools.map { r.sequence($0, what: "pools") } ?? []
         var poolLines: [DomainName: Int] = [:]
-        for item in pools.map({ r.sequence($0, what: "pools") }) ?? [] {
+        poolLines.reserveCapacity(poolItems.count)
+        out.pools.reserveCapacity(poolItems.count)
+        for item in poolItems {
             let entry = r.section(item, path: "pools[]", label: "a pools entry", keys: poolSchema)
             let line = item.mark?.line
             let names = poolNames(entry, item: item, base: base, &r)
