@@ -110,6 +110,29 @@ struct AnswerArena {
         return .body(answers.count - 1)
     }
 
+    /// Stores the body `writer` wrote (`BodyWriter`) for a question that may be longer than the one it was written
+    /// for (a referral, anchored at its cut, serving every name below): each compression pointer becomes a fixup
+    /// measured from the end of the question's name, as `add` with an anchor makes them. Not authoritative, NOERROR;
+    /// `authority` records, then `glue` required and `additional` optional additional records (from `minLength`).
+    mutating func addAnchoredBody(
+        _ writer: BodyWriter, authority: Int, glue: Int, additional: Int, minLength: Int
+    ) -> AnswerRef {
+        let fixStart = fixups.count
+        let questionEnd = writer.bodyStart - 4
+        for p in writer.pointers {
+            let target = Int(writer.bytes[p] & 0x3F) << 8 | Int(writer.bytes[p + 1])
+            fixups.append(Fixup(at: UInt16(p - writer.bodyStart), delta: Int16(target - questionEnd)))
+        }
+        answers.append(
+            CompiledAnswer(
+                flags: 0, answerCount: 0, authorityCount: UInt16(authority),
+                additionalCountFull: UInt16(glue + additional), additionalCountMin: UInt16(glue),
+                offset: Int32(bytes.count), length: Int32(writer.body.count), minLength: Int32(minLength),
+                fixupStart: Int32(fixStart), fixupCount: Int32(fixups.count - fixStart)))
+        bytes.append(contentsOf: writer.body)
+        return .body(answers.count - 1)
+    }
+
     /// Compiles a resolution. `template` is the question name the body is built against. With `anchor` set, the
     /// body serves every query name that ends in `anchor` and its pointers are stored as fixups; with
     /// `ownerIsQuery` too (wildcard synthesis), names equal to the template stand for the query name itself and

@@ -207,3 +207,62 @@ extension CompiledZones.Builder {
         a.count == b.count && zip(a, b).allSatisfy { DomainName.fold($0) == DomainName.fold($1) }
     }
 }
+
+extension CompiledZones.Builder {
+    /// A delegation's referral compiled straight from the arenas (a zone of a hundred thousand delegations): the
+    /// cut's NS records in the authority section, then the addresses of its name servers in the zone, those at or
+    /// below the cut as required glue and the others as optional additional data (RFC 9471 §3), as `Zone.resolve`
+    /// finds them and `AnswerArena.add` writes them anchored at the cut, byte for byte (`RecordsCompileTests`
+    /// compares). Nil for a referral with a pool among its name servers (the resolver's recipe).
+    mutating func referralFromArenas(_ cut: DomainName, zi: Int) -> AnswerRef? {
+        let zone = ordered[zi]
+        guard options.fromArenas, let ns = zone.rrset(cut, .ns) else { return nil }
+        let cutWire = cut.wire
+        var glue: [(target: [UInt8], type: RRType, ttl: UInt32, rdata: [UInt8])] = []
+        var additional: [(target: [UInt8], type: RRType, ttl: UInt32, rdata: [UInt8])] = []
+        var done: [[UInt8]] = []
+        for rdata in ns.rdatas {
+            guard let target = try? DomainName(wire: rdata), target.isSubdomain(of: zone.origin) else { continue }
+            guard !poolNames.contains(target) else { return nil }
+            // A server named twice (in another case) adds nothing the second time: its records are equal.
+            guard !done.contains(where: { CompiledZones.Builder.sameName($0, rdata) }) else { continue }
+            done.append(rdata)
+            let required = target.isSubdomain(of: cut)
+            for t in [RRType.a, .aaaa] {
+                guard let set = zone.rrset(target, t) else { continue }
+                for r in set.rdatas {
+                    if required {
+                        glue.append((rdata, t, set.ttl, r))
+                    } else {
+                        additional.append((rdata, t, set.ttl, r))
+                    }
+                }
+            }
+        }
+        writer.start(question: cutWire)
+        for rdata in ns.rdatas {
+            writer.name(cutWire)
+            writer.u16(RRType.ns.rawValue)
+            writer.u16(1)
+            writer.u32(ns.ttl)
+            let length = writer.placeholder16()
+            writer.name(rdata)
+            writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
+        }
+        func address(_ r: (target: [UInt8], type: RRType, ttl: UInt32, rdata: [UInt8])) {
+            writer.name(r.target)
+            writer.u16(r.type.rawValue)
+            writer.u16(1)
+            writer.u32(r.ttl)
+            writer.u16(UInt16(r.rdata.count))
+            writer.append(r.rdata)
+        }
+        glue.forEach(address)
+        let required = writer.bytes.count - writer.bodyStart
+        additional.forEach(address)
+        referralsFromArenas += 1
+        return arena.addAnchoredBody(
+            writer, authority: ns.rdatas.count, glue: glue.count, additional: additional.count,
+            minLength: required)
+    }
+}

@@ -48,6 +48,8 @@ public final class Snapshot: Sendable {
     public var aliasesFromArenas: Int { base.aliasesFromArenas }
     /// How many names with MX, PTR or SRV were compiled straight from the arenas (`ResponderOptions.fromArenas`).
     public var recordsFromArenas: Int { base.recordsFromArenas }
+    /// How many referrals were compiled straight from the arenas.
+    public var referralsFromArenas: Int { base.referralsFromArenas }
     /// How many groups of bodies this snapshot's overlay compiled (what a health change cost).
     public var compiledGroups: Int { overlay.compiledGroups }
 

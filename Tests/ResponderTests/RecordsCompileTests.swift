@@ -137,3 +137,66 @@ private let types: [RRType] = [.a, .aaaa, .any, .mx, .ptr, .srv, .txt, .cname, .
         #expect(plain.additional.map(\.type) == [.a, .aaaa, .a])
     }
 }
+
+/// A zone of delegations: name servers out of the zone, below the cut (glue, IPv4 and IPv6), beside it in the zone
+/// (optional additional data), below another cut, a pool (left to the resolver), one written in capitals; a DS at a
+/// cut; a cut below an empty non-terminal; a cut below a cut; a DNAME; referrals too long for 512 octets with their
+/// glue (TC) and with their optional additional data (left out).
+private let delegations = """
+    $ORIGIN example.com.
+    @ 300 IN SOA ns1 hostmaster 1 3600 900 1209600 120
+    @ IN NS ns1
+    ns1 IN A 192.0.2.53
+    d0 IN NS ns1.hoster.example.net.
+    d0 IN NS ns2.hoster.example.net.
+    d1 IN NS ns1.d1
+    d1 IN NS ns2.d1
+    ns1.d1 IN A 192.0.2.101
+    ns2.d1 IN A 192.0.2.102
+    ns2.d1 IN AAAA 2001:db8::102
+    x.d1 IN NS ns.example.net.
+    d2 IN NS ns1
+    d2 IN NS ns1.d1
+    d3 IN NS www
+    d4 IN NS NS1.D4.EXAMPLE.COM.
+    ns1.d4 IN A 192.0.2.104
+    d5 IN NS ns1.d5
+    ns1.d5 IN A 192.0.2.105
+    d5 IN DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    a.b.d6 86400 IN NS ns.example.net.
+    dn IN DNAME example.net.
+
+    """
+    + (0..<20).map {
+        "d8 IN NS ns\($0).aaaaaaaaaaaaaaaaaaaa.d8\nns\($0).aaaaaaaaaaaaaaaaaaaa.d8 IN A 192.0.2.\($0 + 10)\n"
+            + "ns\($0).aaaaaaaaaaaaaaaaaaaa.d8 IN AAAA 2001:db8::\($0 + 10)\n"
+    }
+    .joined()
+    + (0..<10).map { "d9 IN NS h\($0)\nh\($0) IN A 192.0.2.\($0 + 30)\nh\($0) IN AAAA 2001:db8::\($0 + 30)\n" }.joined()
+
+extension RecordsCompileTests {
+    /// Every referral and DS answer of the delegations' zone, as the resolver compiles them.
+    @Test func referralsAreTheResolvers() throws {
+        func snapshot(fromArenas: Bool) throws -> Snapshot {
+            var options = ResponderOptions()
+            options.fromArenas = fromArenas
+            return Snapshot(
+                zoneSet: ZoneSet([try loadZone(delegations)]), options: options,
+                plans: plans(up: ["unicom", "cnc"], allDown: .all), serials: [try DomainName("example.com."): 42])
+        }
+        let fast = try snapshot(fromArenas: true)
+        let slow = try snapshot(fromArenas: false)
+        // Every cut but d3 (a pool serves it) and x.d1 (below d1, never referred to).
+        #expect(fast.referralsFromArenas == 8)
+        #expect(slow.referralsFromArenas == 0)
+        let names = [
+            "d0", "x.d0", "d1", "ns1.d1", "x.d1", "y.x.d1", "d2", "d3", "d4", "ns1.d4", "d5", "b.d6", "a.b.d6",
+            "z.a.b.d6", "d8", "d9", "h1", "dn", "x.dn", "ns1", "nx",
+        ]
+        expectSameAnswers(
+            fast, slow, names: names, types: [.a, .aaaa, .ns, .ds, .any, .mx, .txt, .soa], state: "delegations")
+        let referral = try ask(fast, "www.d1.example.com.", .a)
+        #expect(referral.authority.map(\.type) == [.ns, .ns] && referral.additional.map(\.type) == [.a, .a, .aaaa])
+        #expect(referral.header.flags & Header.Flag.aa == 0)
+    }
+}
