@@ -6,7 +6,10 @@ Cases:
 - N pools over the same two lines (10,000 and 100,000), written as one pool entry with a `names-file` (how a host
   writes them) and, for `check`, also as N pool blocks;
 - 100,000 CNAMEs to one pool;
-- 1,000,000 CNAMEs to one pool (load only).
+- 1,000,000 CNAMEs to one pool (load only);
+- 100,000 names with an MX to one pool (`mx`), 100,000 SRV records to one pool (`srv`): the pool's addresses are
+  their additional data;
+- 100,000 PTR records (`ptr`) and 100,000 delegations to name servers out of the zone (`ns`): load only, no pool.
 
 For each: start until a name in the middle answers (polled every 5 ms), the memory once it answers (RSS and PSS),
 then `cnc` drained and restored through the control API (12 switches, 1 s apart) while a name in the middle is
@@ -15,10 +18,11 @@ one flap (records and octets). NSD loads the same zone in the same run. `uplinkd
 
 Targets (issue 27): 100,000 pools answering within 2 s of start, RSS at most 150 MiB, a drain in the answers within
 20 ms, `check` within 1 s; 100,000 CNAMEs to one pool loading within 1.5x NSD, a drain within 20 ms and the alias
-carrying the pool's addresses; 1,000,000 CNAMEs loading within 1.5x NSD.
+carrying the pool's addresses; 1,000,000 CNAMEs loading within 1.5x NSD; MX-, SRV-, PTR- and NS-heavy zones loading
+at A-record speed (about NSD's), a drain reaching an MX's or SRV's additional data within 20 ms.
 
-Writes bench/results/names.md. Usage: bench/names.py [--cases pools-10000,pools-100000,cnames-100000,cnames-1000000]
-[--repeats 3]
+Writes bench/results/names.md. Usage: bench/names.py [--cases pools-10000,pools-100000,cnames-100000,cnames-1000000,
+mx-100000,srv-100000,ptr-100000,ns-100000] [--repeats 3]
 Loopback only; the release build; NSD from Debian (bench/install-deps.sh)."""
 
 import argparse
@@ -332,7 +336,8 @@ def report(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="pools-10000,pools-100000,cnames-100000,cnames-1000000")
+    ap.add_argument("--cases", default="pools-10000,pools-100000,cnames-100000,cnames-1000000,mx-100000,srv-100000,"
+                    "ptr-100000,ns-100000")
     ap.add_argument("--repeats", type=int, default=3, help="rounds per case (start times are their medians)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="uplinkdns-names-")
