@@ -70,11 +70,7 @@ private func plans(up: Set<String>, allDown: AllDownPolicy) -> PoolPlans {
 }
 
 private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy) throws -> Snapshot {
-    var options = ResponderOptions()
-    options.fromArenas = fromArenas
-    return Snapshot(
-        zoneSet: ZoneSet([try loadZone(zoneText)]), options: options, plans: plans(up: up, allDown: allDown),
-        serials: [try DomainName("example.com."): 42])
+    try compiled(zoneText, plans: plans(up: up, allDown: allDown), fromArenas: fromArenas)
 }
 
 private let names = [

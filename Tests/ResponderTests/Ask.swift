@@ -4,6 +4,8 @@ import DNSWire
 import Responder
 import TestSupport
 import Testing
+import Uplinks
+import Zones
 
 /// Runs raw query bytes through the processor; nil when it sends nothing.
 func respond(
@@ -30,6 +32,16 @@ func ask(
 }
 
 struct NoResponse: Error {}
+
+/// The zone `text` (example.com.) compiled with `plans`, its served serial 42, with or without the fast compile from
+/// the arenas (`ResponderOptions.fromArenas`).
+func compiled(_ text: String, plans: PoolPlans, fromArenas: Bool) throws -> Snapshot {
+    var options = ResponderOptions()
+    options.fromArenas = fromArenas
+    return Snapshot(
+        zoneSet: ZoneSet([try loadZone(text)]), options: options, plans: plans,
+        serials: [try DomainName("example.com."): 42])
+}
 
 /// Asks both snapshots each name (below example.com.) for each type, over UDP and TCP, with and without EDNS, in the
 /// same order with the same rotation, and expects the same bytes: a fast compile against the resolver's

@@ -90,11 +90,7 @@ private func plans(up: Set<String>, allDown: AllDownPolicy) -> PoolPlans {
 }
 
 private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy) throws -> Snapshot {
-    var options = ResponderOptions()
-    options.fromArenas = fromArenas
-    return Snapshot(
-        zoneSet: ZoneSet([try loadZone(zoneText)]), options: options, plans: plans(up: up, allDown: allDown),
-        serials: [try DomainName("example.com."): 42])
+    try compiled(zoneText, plans: plans(up: up, allDown: allDown), fromArenas: fromArenas)
 }
 
 private let names = [
@@ -177,15 +173,9 @@ private let delegations = """
 extension RecordsCompileTests {
     /// Every referral and DS answer of the delegations' zone, as the resolver compiles them.
     @Test func referralsAreTheResolvers() throws {
-        func snapshot(fromArenas: Bool) throws -> Snapshot {
-            var options = ResponderOptions()
-            options.fromArenas = fromArenas
-            return Snapshot(
-                zoneSet: ZoneSet([try loadZone(delegations)]), options: options,
-                plans: plans(up: ["unicom", "cnc"], allDown: .all), serials: [try DomainName("example.com."): 42])
-        }
-        let fast = try snapshot(fromArenas: true)
-        let slow = try snapshot(fromArenas: false)
+        let both = plans(up: ["unicom", "cnc"], allDown: .all)
+        let fast = try compiled(delegations, plans: both, fromArenas: true)
+        let slow = try compiled(delegations, plans: both, fromArenas: false)
         // Every cut but d3 (a pool serves it) and x.d1 (below d1, never referred to).
         #expect(fast.referralsFromArenas == 8)
         #expect(slow.referralsFromArenas == 0)
