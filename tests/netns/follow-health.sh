@@ -22,41 +22,14 @@ NSS="c f1 f2 b s g l"
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fail() { echo "FAIL: $*"; [ -n "${DEBUG:-}" ] && { ns g nft list table ip uplinkdns_gateway; ns g ip rule; ns g conntrack -L 2>/dev/null | head; }; echo "--- server log"; tail -40 "$WORK/server.log" 2>/dev/null; exit 1; }
 
-if ! ip netns add "$P-c" 2>/dev/null; then
-    echo "SKIP: cannot create network namespaces here (needs root and ip netns)"
-    exit 77
-fi
-command -v nft >/dev/null || { echo "SKIP: nft is not installed (Debian package nftables)"; exit 77; }
-for n in f1 f2 b s g l; do ip netns add "$P-$n"; done
-for n in $NSS; do ns "$n" ip link set lo up; done
-
-# The internet side: the client reaches each firewall's outside; 203.0.113.1-5 are "servers out there".
-ip link add c1 netns "$P-c" type veth peer name out netns "$P-f1"
-ip link add c2 netns "$P-c" type veth peer name out netns "$P-f2"
-ns c ip addr add 192.0.2.1/24 dev c1
-ns c ip addr add 198.51.100.1/24 dev c2
+# The seed's site (lib.sh; the server's NIC has no address yet: routing.apply adds them), the lines' firewalls
+# routing out by their client side, and the LAN gateway's uplink on the bridge. On the internet side,
+# 203.0.113.1-5 are "servers out there".
+site
 for i in 1 2 3 4 5; do ns c ip addr add "203.0.113.$i/32" dev lo; done
-ns f1 ip addr add 192.0.2.10/24 dev out
-ns f2 ip addr add 198.51.100.10/24 dev out
-# The LAN bridge: both firewalls' inside legs, the server's one NIC, and the LAN gateway's uplink.
-ns b ip link add br0 type bridge
-ip link add in netns "$P-f1" type veth peer name p1 netns "$P-b"
-ip link add in netns "$P-f2" type veth peer name p2 netns "$P-b"
-ip link add eth0 netns "$P-s" type veth peer name ps netns "$P-b"
-ip link add eth0 netns "$P-g" type veth peer name pg netns "$P-b"
-for p in p1 p2 ps pg; do ns b ip link set "$p" master br0; ns b ip link set "$p" up; done
-ns b ip link set br0 up
-ns f1 ip addr add 198.18.168.11/24 dev in
-ns f2 ip addr add 198.18.168.12/24 dev in
-for n in c1 c2; do ns c ip link set "$n" up; done
-for f in f1 f2; do
-    ns "$f" ip link set out up
-    ns "$f" ip link set in up
-    ns "$f" sysctl -qw net.ipv4.ip_forward=1
-done
 ns f1 ip route add default via 192.0.2.1
 ns f2 ip route add default via 198.51.100.1
-ns s ip link set eth0 up   # no address yet: routing.apply adds them
+bridged g pg
 # The LAN gateway (198.18.168.3 on the bridge) and its clients 198.18.10.11-26 behind it.
 ns g ip addr add 198.18.168.3/24 dev eth0
 ns g ip link set eth0 up
@@ -118,21 +91,8 @@ routing:
 CONF
 "$BIN" check --config "$WORK/uplinkdns.yaml" >/dev/null
 
-# Each firewall: the emitted DNAT/SNAT, plus a stateful firewall's own: drop conntrack-INVALID, masquerade the LAN.
-for pair in "f1 unicom" "f2 cnc"; do
-    set -- $pair
-    "$BIN" routing --config "$WORK/uplinkdns.yaml" --for "firewall:$2" --format nft > "$WORK/$2.nft"
-    ns "$1" nft -f "$WORK/$2.nft"
-    ns "$1" nft -f - <<'NFT'
-table inet stateful {
-    chain forward { type filter hook forward priority 0; policy accept; ct state invalid drop; }
-}
-table ip outbound {
-    chain postrouting { type nat hook postrouting priority 110; policy accept;
-        oifname "out" ip saddr 198.18.168.0/24 masquerade; }
-}
-NFT
-done
+# Each firewall: the emitted DNAT/SNAT and a stateful firewall's own rules (lib.sh).
+firewalls
 
 # Out there: a TCP service on port 8080 that tells each connection the address it came from (the line's public
 # address, after the firewalls' masquerading); the lines' probes connect to it too.

@@ -16,56 +16,12 @@ set -euo pipefail
 BIN=$(readlink -f "$1")
 P="uplk$$"
 WORK=$(mktemp -d)
-pids=()
-ns() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
-cleanup() {
-    # Every process inside our namespaces (HTTP listeners, uplinkdns), by PID, then the namespaces themselves.
-    for n in c f1 f2 b s; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-    done
-    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for n in c f1 f2 b s; do
-        for p in $(ip netns pids "$P-$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-        ip netns del "$P-$n" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+NSS="c f1 f2 b s"
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 fail() { echo "FAIL: $*"; echo "--- server log"; cat "$WORK/server.log" 2>/dev/null | tail -30; exit 1; }
-step() { echo "== $*"; }
 
-if ! ip netns add "$P-c" 2>/dev/null; then
-    echo "SKIP: cannot create network namespaces here (needs root and ip netns)"
-    exit 77
-fi
-command -v nft >/dev/null || { echo "SKIP: nft is not installed (Debian package nftables; make test installs it)"; exit 77; }
-for n in f1 f2 b s; do ip netns add "$P-$n"; done
-for n in c f1 f2 b s; do ns "$n" ip link set lo up; done
-
-# Client <-> each firewall's outside ("the internet" side of each line).
-ip link add c1 netns "$P-c" type veth peer name out netns "$P-f1"
-ip link add c2 netns "$P-c" type veth peer name out netns "$P-f2"
-ns c ip addr add 192.0.2.1/24 dev c1
-ns c ip addr add 198.51.100.1/24 dev c2
-ns f1 ip addr add 192.0.2.10/24 dev out
-ns f2 ip addr add 198.51.100.10/24 dev out
-# The LAN: both firewalls' inside legs and the server's one NIC on a bridge.
-ns b ip link add br0 type bridge
-ip link add in netns "$P-f1" type veth peer name p1 netns "$P-b"
-ip link add in netns "$P-f2" type veth peer name p2 netns "$P-b"
-ip link add eth0 netns "$P-s" type veth peer name ps netns "$P-b"
-for p in p1 p2 ps; do ns b ip link set "$p" master br0; ns b ip link set "$p" up; done
-ns b ip link set br0 up
-ns f1 ip addr add 198.18.168.11/24 dev in
-ns f2 ip addr add 198.18.168.12/24 dev in
-for n in c1 c2; do ns c ip link set "$n" up; done
-for f in f1 f2; do
-    ns "$f" ip link set out up
-    ns "$f" ip link set in up
-    ns "$f" sysctl -qw net.ipv4.ip_forward=1
-done
-ns s ip link set eth0 up
+# The seed's site: the client, the two lines' firewalls, the LAN bridge and the server's NIC (lib.sh).
+site
 
 cat > "$WORK/example.com.zone" <<'ZONE'
 $ORIGIN example.com.
@@ -112,22 +68,8 @@ health:
 CONF
 "$BIN" check --config "$WORK/uplinkdns.yaml" >/dev/null
 
-# Each firewall: the emitted DNAT/SNAT, plus what a stateful firewall does anyway: drop packets conntrack calls
-# INVALID (a reply it never saw the request of), and masquerade the server's own outbound traffic (its probes).
-for pair in "f1 unicom" "f2 cnc"; do
-    set -- $pair
-    "$BIN" routing --config "$WORK/uplinkdns.yaml" --for "firewall:$2" --format nft > "$WORK/$2.nft"
-    ns "$1" nft -f "$WORK/$2.nft"
-    ns "$1" nft -f - <<'NFT'
-table inet stateful {
-    chain forward { type filter hook forward priority 0; policy accept; ct state invalid drop; }
-}
-table ip outbound {
-    chain postrouting { type nat hook postrouting priority 110; policy accept;
-        oifname "out" ip saddr 198.18.168.0/24 masquerade; }
-}
-NFT
-done
+# Each firewall: the emitted DNAT/SNAT and a stateful firewall's own rules (lib.sh).
+firewalls
 
 # The client side: an HTTP listener the lines' probes reach (one per line's address).
 ip netns exec "$P-c" python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null & pids+=($!)
@@ -172,12 +114,6 @@ grep -q "no rule 'from 198.18.168.2 lookup 2'" <<< "$out" || fail "unexpected dr
 ns s "$BIN" routing --config "$WORK/uplinkdns.yaml" --apply >/dev/null || fail "routing --apply did not repair the drift"
 
 step "4. failover: cutting the second line takes its address out of the answers, restoring it puts it back"
-wait_for() {  # wait_for SECONDS CONDITION-COMMAND...
-    local limit=$1; shift
-    local end=$((SECONDS + limit))
-    while [ $SECONDS -le $end ]; do "$@" && return 0; sleep 0.2; done
-    return 1
-}
 has_cnc() { q 192.0.2.10 | grep -q 198.51.100.10; }
 no_cnc() { ! has_cnc; }
 wait_for 5 has_cnc || fail "cnc's address is not served before the cut"
