@@ -13,8 +13,8 @@ extension CompiledZones.Builder {
         case none
         /// Records of the zone (a wildcard's included), owned by the target: per type A then AAAA.
         case records([(type: RRType, ttl: UInt32, rdatas: [[UInt8]])])
-        /// A pool's addresses, joined at query time (`Join.additional`): the pool class's recipe for them.
-        case pool(recipe: Int32, pool: Int32)
+        /// A pool's addresses (a pool with a class), joined at query time (`Join.additional`).
+        case pool(DomainName)
         /// Anything this path does not write (a pool without a class, a wildcard pool): the resolver's.
         case unsupported
     }
@@ -40,16 +40,7 @@ extension CompiledZones.Builder {
             switch t {
             case .mx, .ptr, .srv:
                 named = true
-                // Every target's addresses must be ones this path writes.
-                guard t != .ptr else { return }
-                for rd in rdatas where fits {
-                    let at = t == .mx ? 2 : 6
-                    guard rd.count > at else {
-                        fits = false
-                        return
-                    }
-                    if case .unsupported = additionalTarget(rd[at...], zi: zi) { fits = false }
-                }
+                if t != .ptr && !additionalFits(rdatas, at: t == .mx ? 2 : 6, zi: zi) { fits = false }
             default:
                 if t.mayCompressRData || t == .cname || t == .dname || t == .soa || t == .rrsig || t == .nsec
                     || t == .nsec3
@@ -76,7 +67,8 @@ extension CompiledZones.Builder {
             if any == nil { any = ref }
         }
         guard fits else {
-            // A pool whose records do not come last: the resolver's, from the start (the bodies written are left).
+            // Only an SRV's additional data written past 16 KiB (no pointer reaches its owner) comes here: the
+            // resolver's, from the start (the bodies written are left unused).
             types.removeSubrange(start...)
             return false
         }
@@ -85,11 +77,36 @@ extension CompiledZones.Builder {
         return true
     }
 
+    /// Whether the targets of an MX or SRV set (each RDATA's name from `at`) add only what `namedAnswer` writes: no
+    /// target it does not write (`AdditionalTarget.unsupported`), at most one pool, and nothing after the pool's
+    /// addresses (they are joined at the end). Decided before anything is compiled, so that a name left to the
+    /// resolver leaves no recipe behind.
+    private mutating func additionalFits(_ rdatas: Zone.RDatas, at: Int, zi: Int) -> Bool {
+        var pool = false
+        for (i, rd) in rdatas.enumerated() {
+            guard rd.count > at else { return false }
+            let target = rd[at...]
+            // A target named twice adds nothing the second time.
+            if rdatas[..<i].contains(where: { $0.count > at && CompiledZones.Builder.sameName($0[at...], target) }) {
+                continue
+            }
+            switch additionalTarget(target, zi: zi) {
+            case .none: continue
+            case .unsupported: return false
+            case .records: if pool { return false }
+            case .pool:
+                if pool { return false }
+                pool = true
+            }
+        }
+        return true
+    }
+
     /// The answer for `type` (MX, PTR, SRV) at `name`: its records, then the targets' addresses (MX, SRV), a pool's
-    /// joined; nil when a pool's records would not come last.
-    private mutating func namedAnswer<C: Collection>(
-        name: DomainName, zi: Int, type: RRType, ttl: UInt32, rdatas: C
-    ) -> AnswerRef? where C.Element == UnsafeRawBufferPointer {
+    /// joined (`additionalFits` said they fit); nil only for an SRV whose pool's first owner would lie past 16 KiB.
+    private mutating func namedAnswer(name: DomainName, zi: Int, type: RRType, ttl: UInt32, rdatas: Zone.RDatas)
+        -> AnswerRef?
+    {
         writer.start(question: name.wire)
         for rd in rdatas {
             writer.u16(0xC00C)
@@ -109,19 +126,16 @@ extension CompiledZones.Builder {
         let answerLength = writer.bytes.count - writer.bodyStart
         guard type != .ptr else { return arena.addBody(writer.body, answers: rdatas.count) }
         var additional = 0
-        // The pool joined: its recipe and number, its records' owner, and the target when that is written at the end.
-        var joined: (recipe: Int32, pool: Int32, owner: UInt16, literal: [UInt8]?)?
-        var done: [[UInt8]] = []
-        for rd in rdatas {
-            let target = rd[(type == .mx ? 2 : 6)...]
+        // The pool joined: its name, its records' owner, and the target when that is written at the end.
+        var joined: (pool: DomainName, owner: UInt16, literal: [UInt8]?)?
+        let at = type == .mx ? 2 : 6
+        for (i, rd) in rdatas.enumerated() {
+            let target = rd[at...]
             // A target named twice adds nothing the second time (`Zone.resolve` skips records it holds).
-            guard !done.contains(where: { CompiledZones.Builder.sameName($0, target) }) else { continue }
-            done.append(Array(target))
+            if rdatas.prefix(i).contains(where: { CompiledZones.Builder.sameName($0[at...], target) }) { continue }
             switch additionalTarget(target, zi: zi) {
-            case .none: continue
-            case .unsupported: return nil
+            case .none, .unsupported: continue
             case .records(let sets):
-                guard joined == nil else { return nil }
                 for set in sets {
                     for rdata in set.rdatas {
                         writer.name(target)
@@ -133,14 +147,13 @@ extension CompiledZones.Builder {
                         additional += 1
                     }
                 }
-            case .pool(let recipe, let pool):
+            case .pool(let pool):
                 // Its records owned by where the target was written (an MX exchange), or else by the name written
                 // for the first of them, at the prefix's end (an SRV target: `Join.literal`).
-                guard joined == nil else { return nil }
                 if let owner = writer.pointer(to: target) {
-                    joined = (recipe, pool, owner, nil)
+                    joined = (pool, owner, nil)
                 } else {
-                    joined = (recipe, pool, 0, Array(target))
+                    joined = (pool, 0, Array(target))
                 }
             }
         }
@@ -160,11 +173,15 @@ extension CompiledZones.Builder {
             prefix = arena.addBody(
                 writer.body, answers: rdatas.count, additional: additional, minLength: answerLength)
         }
-        guard case .body(let stored) = prefix.kind else { return body }
+        // The pool's class's recipe for its addresses, made when the first name joins it.
+        guard case .body(let stored) = prefix.kind,
+            let recipe = sharedRecipeIndex(joined.pool, zi: zi, type: .a, poolItself: false, mode: .additional)
+        else { return nil }
         joins.append(
             CompiledZones.Join(
                 prefix: Int32(stored), owner: owner, empty: body, additional: true, literal: UInt16(literal)))
-        return reference(CompiledZones.GroupRef(recipe: joined.recipe, pool: joined.pool, join: Int32(joins.count - 1)))
+        return reference(
+            CompiledZones.GroupRef(recipe: recipe, pool: poolNumber(joined.pool), join: Int32(joins.count - 1)))
     }
 
     /// What the target `wire` (an MX exchange or SRV target) adds as additional data in zone `zi`, cached by name.
@@ -195,10 +212,9 @@ extension CompiledZones.Builder {
             }
         }
         guard pool else { return sets.isEmpty ? .none : .records(sets) }
-        guard sets.isEmpty,
-            let recipe = sharedRecipeIndex(target, zi: zi, type: .a, poolItself: false, mode: .additional)
-        else { return .unsupported }
-        return .pool(recipe: recipe, pool: poolNumber(target))
+        // One class's recipe serves it (`sharedRecipeIndex`'s condition).
+        guard sets.isEmpty, let c = classes[target], c >= 0 else { return .unsupported }
+        return .pool(target)
     }
 
     /// True when two wire names are equal, case folded.

@@ -78,10 +78,10 @@ package struct YAMLReader {
     static func scalar(_ node: Node) -> String? {
         guard case .scalar(let s) = node else { return nil }
         let text = s.string
-        // Trimmed only when it has to be (`trimmingCharacters` costs a config of 100,000 pools a tenth of a second).
-        guard let first = text.utf8.first, let last = text.utf8.last,
-            first == 0x20 || first == 0x09 || last == 0x20
-                || last == 0x09
+        // Trimmed only when it has to be (`trimmingCharacters` costs a config of 100,000 pools a tenth of a second):
+        // when it begins or ends with a space of any kind (a pasted no-break space too) or a tab.
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+            first.properties.isWhitespace || last.properties.isWhitespace
         else { return text }
         return text.trimmingCharacters(in: .whitespaces)
     }

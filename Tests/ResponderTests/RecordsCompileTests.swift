@@ -13,8 +13,10 @@ import Zones
 /// before and after a pool, to two pools, to a name out of the zone, to one that does not exist, to an alias, to a
 /// wildcard's name, to itself, to the same exchange twice (in another case); MX beside A and TXT; PTR in and out of
 /// the zone; SRV to a plain name, to a pool (whose name SRV does not compress, RFC 2782: the first address's owner
-/// is written at the prefix's end), to a plain name and a pool, below the pool to the pool; long MX and SRV sets that
-/// fit in 512 octets without their additional data, not with it; a wildcard with MX (left to the resolver).
+/// is written at the prefix's end), to a plain name and a pool, below the pool to the pool, to a pool and a name that
+/// does not exist, to one pool twice (in another case); MX to a pool of another's class and to an IPv6 pool; long MX
+/// and SRV sets that fit in 512 octets without their additional data, not with it; a wildcard with MX (left to the
+/// resolver).
 private let zoneText = """
     $ORIGIN example.com.
     @ 300 IN SOA ns1 hostmaster 1 3600 900 1209600 120
@@ -65,6 +67,12 @@ private let zoneText = """
     bigs IN SRV 3 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3
     bigs IN SRV 4 5 5060 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa4
     bigs IN SRV 5 5 5060 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+    s5 IN SRV 0 5 5060 mail
+    s5 IN SRV 1 5 5060 nowhere
+    s6 IN SRV 0 5 5060 mail
+    s6 IN SRV 1 5 5060 MAIL
+    m14 IN MX 10 mail2
+    m15 IN MX 10 mail6
     *.wm IN MX 10 mail
     plain 600 IN A 192.0.2.7
     plain IN AAAA 2001:db8::7
@@ -72,20 +80,26 @@ private let zoneText = """
     *.w IN A 192.0.2.9
     """
 
-/// The pools: `www` over both lines (unicom has IPv6), `mail` over their IPv4 addresses, `sticky` alone.
+/// The pools: `www` over both lines (unicom has IPv6), `mail` and `mail2` (one class) over their IPv4 addresses,
+/// `mail6` over unicom's IPv6 address alone, `sticky` alone.
 private func plans(up: Set<String>, allDown: AllDownPolicy) -> PoolPlans {
     func pool(_ name: String, _ policy: PoolPolicy = .weighted) -> Pool {
-        // `mail` takes each line's IPv4 address alone.
-        let members = [unicom, cnc].map { link in
-            PoolMember(
-                link: link.name,
-                addresses: name.hasPrefix("mail") ? link.publicAddresses.filter { !$0.isIPv6 } : nil)
-        }
+        let members =
+            name.hasPrefix("mail6")
+            ? [PoolMember(link: unicom.name, addresses: unicom.publicAddresses.filter(\.isIPv6))]
+            : [unicom, cnc].map { link in
+                PoolMember(
+                    link: link.name,
+                    addresses: name.hasPrefix("mail") ? link.publicAddresses.filter { !$0.isIPv6 } : nil)
+            }
         return Pool(name: try! DomainName(name), members: members, policy: policy, ttl: 60, allDown: allDown)
     }
     let uplinks = Uplinks(
         links: [unicom, cnc],
-        pools: [pool("www.example.com."), pool("mail.example.com."), pool("sticky.example.com.", .sticky)])
+        pools: [
+            pool("www.example.com."), pool("mail.example.com."), pool("mail2.example.com."),
+            pool("mail6.example.com."), pool("sticky.example.com.", .sticky),
+        ])
     return PoolPlan.plans(uplinks, up: up, held: [])
 }
 
@@ -95,7 +109,8 @@ private func snapshot(fromArenas: Bool, up: Set<String>, allDown: AllDownPolicy)
 
 private let names = [
     "m0", "m1", "M2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "x.m1", "big", "p0", "p1",
-    "p2", "s0", "s1", "s2", "s3", "s4", "_sip._tcp.mail", "bigs", "a.wm", "www", "mail", "plain", "nx",
+    "p2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "m14", "m15", "M1", "S4", "_sip._tcp.mail", "bigs", "a.wm", "www",
+    "mail", "plain", "nx",
 ]
 private let types: [RRType] = [.a, .aaaa, .any, .mx, .ptr, .srv, .txt, .cname, .soa, RRType(65280)]
 
@@ -109,7 +124,7 @@ private let types: [RRType] = [.a, .aaaa, .any, .mx, .ptr, .srv, .txt, .cname, .
             let fast = try snapshot(fromArenas: true, up: up, allDown: allDown)
             let slow = try snapshot(fromArenas: false, up: up, allDown: allDown)
             // Left to the resolver: m4 (the pool's addresses before another's), m5 (two pools) and the wildcard.
-            #expect(fast.recordsFromArenas == 24)
+            #expect(fast.recordsFromArenas == 28)
             #expect(slow.recordsFromArenas == 0)
             expectSameAnswers(fast, slow, names: names, types: types, state: "\(up.sorted()) up")
         }

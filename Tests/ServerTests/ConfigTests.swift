@@ -119,6 +119,15 @@ let uplinksBase = """
         #expect(c.version?.hasPrefix("UplinkDNS") == true)
     }
 
+    /// Numbers and booleans are read from the text, around which a space of any kind is ignored: a tab, or a no-break
+    /// or ideographic space pasted after a value (YAML keeps them in a plain scalar).
+    @Test func spacesAroundNumbersAndBooleansAreIgnored() throws {
+        let c = try Config.parse(
+            "server: {edns-udp-size: \"1400\t\", chaos: false\u{3000}, tcp: {max-connections: 512\u{A0}}}\n"
+                + "zones: [{origin: example.com., file: z}]", path: "c.yaml")
+        #expect(c.ednsUDPSize == 1400 && c.identity == nil && c.tcpMaxConnections == 512)
+    }
+
     @Test func chaosFalseTurnsOffIdentityAndVersion() throws {
         let c = try Config.parse("server: {chaos: false}\nzones: [{origin: example.com., file: z}]", path: "c.yaml")
         #expect(c.identity == nil && c.version == nil)
