@@ -51,16 +51,18 @@ struct BodyWriter {
         u16(UInt16(v & 0xFFFF))
     }
 
-    /// Appends a placeholder for a 16-bit integer (an RDATA length) and returns its offset, for `set16`.
-    mutating func placeholder16() -> Int {
+    /// Writes the rest of a record of class IN once its owner is written (a pointer, or `name`): type, class, TTL,
+    /// then the RDATA `rdata` writes (its names compressed or in full, as the type wants), preceded by its length.
+    mutating func record(type: RRType, ttl: UInt32, rdata: (inout BodyWriter) -> Void) {
+        u16(type.rawValue)
+        u16(1)
+        u32(ttl)
+        let length = bytes.count
         u16(0)
-        return bytes.count - 2
-    }
-
-    /// Overwrites the 16-bit integer at `offset`.
-    mutating func set16(_ v: UInt16, at offset: Int) {
-        bytes[offset] = UInt8(v >> 8)
-        bytes[offset + 1] = UInt8(v & 0xFF)
+        rdata(&self)
+        let v = UInt16(bytes.count - length - 2)
+        bytes[length] = UInt8(v >> 8)
+        bytes[length + 1] = UInt8(v & 0xFF)
     }
 
     /// Appends raw octets.

@@ -171,15 +171,13 @@ extension CompiledZones.Builder {
             writer.bytes[rdata] & 0xC0 == 0xC0
             ? UInt16(writer.bytes[rdata]) << 8 | UInt16(writer.bytes[rdata + 1]) : 0xC000 | UInt16(rdata)
         writer.name(soa.owner)
-        writer.u16(RRType.soa.rawValue)
-        writer.u16(1)
-        writer.u32(soa.ttl)
-        let length = writer.placeholder16()
-        writer.name(soa.mname)
-        writer.name(soa.rname)
-        let serialAt = writer.bytes.count - writer.bodyStart
-        writer.append(soa.numbers)
-        writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
+        var serialAt = 0
+        writer.record(type: .soa, ttl: soa.ttl) { w in
+            w.name(soa.mname)
+            w.name(soa.rname)
+            serialAt = w.bytes.count - w.bodyStart
+            w.append(soa.numbers)
+        }
         aliasBody.removeAll(keepingCapacity: true)
         aliasBody.append(contentsOf: writer.body)
         if !alone {
@@ -206,13 +204,9 @@ extension CompiledZones.Builder {
 
     /// The alias's record: owned by the question (0xC00C), class IN, its target (`targetWire`) compressed.
     private mutating func writeAlias(ttl: UInt32) {
+        let target = targetWire
         writer.u16(0xC00C)
-        writer.u16(RRType.cname.rawValue)
-        writer.u16(1)
-        writer.u32(ttl)
-        let length = writer.placeholder16()
-        writer.name(targetWire)
-        writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
+        writer.record(type: .cname, ttl: ttl) { $0.name(target) }
     }
 
     /// What the target in `targetWire` holds (`AliasTarget`), found again only when it differs from the last alias's;

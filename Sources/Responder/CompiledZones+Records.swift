@@ -110,18 +110,15 @@ extension CompiledZones.Builder {
         writer.start(question: name.wire)
         for rd in rdatas {
             writer.u16(0xC00C)
-            writer.u16(type.rawValue)
-            writer.u16(1)
-            writer.u32(ttl)
-            let length = writer.placeholder16()
-            switch type {
-            case .mx:
-                writer.append(rd[..<2])
-                writer.name(rd[2...])
-            case .ptr: writer.name(rd[...])
-            default: writer.append(rd)  // SRV: the target in full and no compression target (RFC 2782).
+            writer.record(type: type, ttl: ttl) { w in
+                switch type {
+                case .mx:
+                    w.append(rd[..<2])
+                    w.name(rd[2...])
+                case .ptr: w.name(rd[...])
+                default: w.append(rd)  // SRV: the target in full and no compression target (RFC 2782).
+                }
             }
-            writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
         }
         let answerLength = writer.bytes.count - writer.bodyStart
         guard type != .ptr else { return arena.addBody(writer.body, answers: rdatas.count) }
@@ -139,11 +136,7 @@ extension CompiledZones.Builder {
                 for set in sets {
                     for rdata in set.rdatas {
                         writer.name(target)
-                        writer.u16(set.type.rawValue)
-                        writer.u16(1)
-                        writer.u32(set.ttl)
-                        writer.u16(UInt16(rdata.count))
-                        writer.append(rdata)
+                        writer.record(type: set.type, ttl: set.ttl) { $0.append(rdata) }
                         additional += 1
                     }
                 }
@@ -258,20 +251,11 @@ extension CompiledZones.Builder {
         writer.start(question: cutWire)
         for rdata in ns.rdatas {
             writer.name(cutWire)
-            writer.u16(RRType.ns.rawValue)
-            writer.u16(1)
-            writer.u32(ns.ttl)
-            let length = writer.placeholder16()
-            writer.name(rdata)
-            writer.set16(UInt16(writer.bytes.count - length - 2), at: length)
+            writer.record(type: .ns, ttl: ns.ttl) { $0.name(rdata) }
         }
         func address(_ r: (target: [UInt8], type: RRType, ttl: UInt32, rdata: [UInt8])) {
             writer.name(r.target)
-            writer.u16(r.type.rawValue)
-            writer.u16(1)
-            writer.u32(r.ttl)
-            writer.u16(UInt16(r.rdata.count))
-            writer.append(r.rdata)
+            writer.record(type: r.type, ttl: r.ttl) { $0.append(r.rdata) }
         }
         glue.forEach(address)
         let required = writer.bytes.count - writer.bodyStart

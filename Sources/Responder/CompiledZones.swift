@@ -610,7 +610,7 @@ extension CompiledZones {
                             break
                         }
                     }
-                    if n.isCut && topmostCut && options.fromArenas && !view.has(.ds) && !view.has(.cname) {
+                    if topmostCut && options.fromArenas && !view.has(.ds) && !view.has(.cname) {
                         // DS at a delegation without one, nothing above it deciding: the parent's NODATA
                         // (RFC 4035 §3.1.4.1), what the resolver compiles below, without asking it.
                         n.dsAnswer = zoneInfos[zi].noData

@@ -43,6 +43,24 @@ func compiled(_ text: String, plans: PoolPlans, fromArenas: Bool) throws -> Snap
         serials: [try DomainName("example.com."): 42])
 }
 
+/// In each line state (lines up, all-down policy), the zone compiled by `compile` with the fast compile from the
+/// arenas and without (`ResponderOptions.fromArenas`): the fast path took `expected` names (`count`), the other none,
+/// and both answer every question alike (`expectSameAnswers`).
+func expectFastCompileIsTheResolvers(
+    states: [(up: Set<String>, allDown: AllDownPolicy)], count: KeyPath<Snapshot, Int>, expected: Int,
+    names: [String], types: [RRType], compile: (Bool, Set<String>, AllDownPolicy) throws -> Snapshot,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for (up, allDown) in states {
+        let fast = try compile(true, up, allDown)
+        let slow = try compile(false, up, allDown)
+        #expect(fast[keyPath: count] == expected, sourceLocation: sourceLocation)
+        #expect(slow[keyPath: count] == 0, sourceLocation: sourceLocation)
+        expectSameAnswers(
+            fast, slow, names: names, types: types, state: "\(up.sorted()) up", sourceLocation: sourceLocation)
+    }
+}
+
 /// Asks both snapshots each name (below example.com.) for each type, over UDP and TCP, with and without EDNS, in the
 /// same order with the same rotation, and expects the same bytes: a fast compile against the resolver's
 /// (`ResponderOptions.fromArenas`).

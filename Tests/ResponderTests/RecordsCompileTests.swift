@@ -117,17 +117,11 @@ private let types: [RRType] = [.a, .aaaa, .any, .mx, .ptr, .srv, .txt, .cname, .
 @Suite struct RecordsCompileTests {
     /// Every question, over UDP and TCP, with and without EDNS, in four line states: the same bytes both ways.
     @Test func fromArenasIsTheResolversCompile() throws {
-        let states: [(Set<String>, AllDownPolicy)] = [
-            (["unicom", "cnc"], .all), (["unicom"], .all), (["cnc"], .all), ([], .servfail),
-        ]
-        for (up, allDown) in states {
-            let fast = try snapshot(fromArenas: true, up: up, allDown: allDown)
-            let slow = try snapshot(fromArenas: false, up: up, allDown: allDown)
-            // Left to the resolver: m4 (the pool's addresses before another's), m5 (two pools) and the wildcard.
-            #expect(fast.recordsFromArenas == 28)
-            #expect(slow.recordsFromArenas == 0)
-            expectSameAnswers(fast, slow, names: names, types: types, state: "\(up.sorted()) up")
-        }
+        // Left to the resolver: m4 (the pool's addresses before another's), m5 (two pools) and the wildcard.
+        try expectFastCompileIsTheResolvers(
+            states: [(["unicom", "cnc"], .all), (["unicom"], .all), (["cnc"], .all), ([], .servfail)],
+            count: \.recordsFromArenas, expected: 28, names: names, types: types,
+            compile: snapshot(fromArenas:up:allDown:))
     }
 
     /// A drain reaches an MX's additional data through the pool's class, and the answers read as a resolver reads
@@ -188,19 +182,17 @@ private let delegations = """
 extension RecordsCompileTests {
     /// Every referral and DS answer of the delegations' zone, as the resolver compiles them.
     @Test func referralsAreTheResolvers() throws {
-        let both = plans(up: ["unicom", "cnc"], allDown: .all)
-        let fast = try compiled(delegations, plans: both, fromArenas: true)
-        let slow = try compiled(delegations, plans: both, fromArenas: false)
+        func compile(_ fromArenas: Bool, _ up: Set<String>, _ allDown: AllDownPolicy) throws -> Snapshot {
+            try compiled(delegations, plans: plans(up: up, allDown: allDown), fromArenas: fromArenas)
+        }
         // Every cut but d3 (a pool serves it) and x.d1 (below d1, never referred to).
-        #expect(fast.referralsFromArenas == 8)
-        #expect(slow.referralsFromArenas == 0)
-        let names = [
-            "d0", "x.d0", "d1", "ns1.d1", "x.d1", "y.x.d1", "d2", "d3", "d4", "ns1.d4", "d5", "b.d6", "a.b.d6",
-            "z.a.b.d6", "d8", "d9", "h1", "dn", "x.dn", "ns1", "nx",
-        ]
-        expectSameAnswers(
-            fast, slow, names: names, types: [.a, .aaaa, .ns, .ds, .any, .mx, .txt, .soa], state: "delegations")
-        let referral = try ask(fast, "www.d1.example.com.", .a)
+        try expectFastCompileIsTheResolvers(
+            states: [(["unicom", "cnc"], .all)], count: \.referralsFromArenas, expected: 8,
+            names: [
+                "d0", "x.d0", "d1", "ns1.d1", "x.d1", "y.x.d1", "d2", "d3", "d4", "ns1.d4", "d5", "b.d6", "a.b.d6",
+                "z.a.b.d6", "d8", "d9", "h1", "dn", "x.dn", "ns1", "nx",
+            ], types: [.a, .aaaa, .ns, .ds, .any, .mx, .txt, .soa], compile: compile)
+        let referral = try ask(try compile(true, ["unicom", "cnc"], .all), "www.d1.example.com.", .a)
         #expect(referral.authority.map(\.type) == [.ns, .ns] && referral.additional.map(\.type) == [.a, .a, .aaaa])
         #expect(referral.header.flags & Header.Flag.aa == 0)
     }
